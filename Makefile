@@ -1,0 +1,34 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint format bench services clean
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/python -m contentpipeline.stack run
+
+test: $(BIN)/.installed
+	$(BIN)/python -m contentpipeline.stack test $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+services: $(BIN)/.installed
+	$(BIN)/python -m contentpipeline.stack services
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m contentpipeline.stack bench
+
+clean:
+	rm -rf .data media staticfiles

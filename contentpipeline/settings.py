@@ -1,0 +1,292 @@
+"""Settings, all from the environment (12-factor).
+
+Production defaults are the defaults: DEBUG off, secure cookies, HSTS, SSL redirect.
+`make run` / `make test` (contentpipeline/stack.py) set DEBUG and a local SECRET_KEY
+for development; nothing secret lives in the repository.
+"""
+
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY is not set (make run sets a local one for development)")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+PORT = env.int("PORT", default=8000)
+SITE_URL = env.str("SITE_URL", default=f"http://localhost:{PORT}")
+
+# --- Providers --------------------------------------------------------------------------
+LLM_PROVIDERS = ("offline", "openai")
+IMAGE_PROVIDERS = ("offline", "openai")
+LLM_PROVIDER = env.str("LLM_PROVIDER", default="offline")
+IMAGE_PROVIDER = env.str("IMAGE_PROVIDER", default="offline")
+if LLM_PROVIDER not in LLM_PROVIDERS:
+    raise ImproperlyConfigured(
+        f"LLM_PROVIDER={LLM_PROVIDER!r} is unknown; use one of {', '.join(LLM_PROVIDERS)}"
+    )
+if IMAGE_PROVIDER not in IMAGE_PROVIDERS:
+    raise ImproperlyConfigured(
+        f"IMAGE_PROVIDER={IMAGE_PROVIDER!r} is unknown; use one of {', '.join(IMAGE_PROVIDERS)}"
+    )
+LLM_BASE_URL = env.str("LLM_BASE_URL", default="https://api.openai.com/v1")
+LLM_API_KEY = env.str("LLM_API_KEY", default="")
+LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+IMAGE_MODEL = env.str("IMAGE_MODEL", default="gpt-image-1")
+# Which model each stage uses, by the task's quality_preference.
+LLM_MODELS = {
+    "fast": env.str("LLM_MODEL_FAST", default=LLM_MODEL),
+    "balanced": LLM_MODEL,
+    "quality": env.str("LLM_MODEL_QUALITY", default=LLM_MODEL),
+}
+LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=120.0)
+if "openai" in (LLM_PROVIDER, IMAGE_PROVIDER) and not LLM_API_KEY:
+    raise ImproperlyConfigured("The openai provider needs LLM_API_KEY")
+
+# --- Applications -----------------------------------------------------------------------
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "simple_history",
+    "channels",
+    "tasks",
+    "approvals",
+    "publishing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "contentpipeline.urls"
+ASGI_APPLICATION = "contentpipeline.asgi.application"
+WSGI_APPLICATION = "contentpipeline.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database (psycopg 3 with its connection pool) --------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+# A Unix socket directory arrives percent-encoded in the URL's host part.
+DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST", ""))
+# Lets a test's Celery worker process join the test database pytest-django created.
+if env.str("DATABASE_NAME", default=""):
+    DATABASES["default"]["NAME"] = env.str("DATABASE_NAME")
+if env.bool("DB_POOL", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN", default=1),
+        "max_size": env.int("DB_POOL_MAX", default=10),
+        "timeout": 10,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# --- Redis: broker /0, cache /1, channel layer /2 ---------------------------------------
+def _redis_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = re.sub(r"(^|&)db=\d+", "", parts.query).strip("&")
+        query = f"{query}&db={db}" if query else f"db={db}"
+        return urlunsplit(parts._replace(query=query))
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379")
+if urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
+    raise ImproperlyConfigured(
+        f"REDIS_URL={REDIS_URL!r} must be a redis://, rediss:// or unix:// URL"
+    )
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=_redis_db(REDIS_URL, 0))
+CACHE_URL = _redis_db(REDIS_URL, 1)
+CHANNELS_REDIS_URL = _redis_db(REDIS_URL, 2)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="cp"),
+    }
+}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [CHANNELS_REDIS_URL],
+            "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi"),
+        },
+    }
+}
+
+# --- Celery ------------------------------------------------------------------------------
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="content")
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "queue_order_strategy": "priority",
+    "priority_steps": list(range(10)),
+}
+# The database row is the truth: a publish that fails is retried briefly, then the
+# periodic dispatcher picks the task up, so the API never hangs on a lost broker.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-waiting-tasks": {
+        "task": "tasks.tasks.dispatch_waiting_tasks",
+        "schedule": env.float("DISPATCH_INTERVAL", default=30.0),
+    },
+}
+PIPELINE_STAGE_TIME_LIMIT = env.int("PIPELINE_STAGE_TIME_LIMIT", default=600)
+PIPELINE_DISPATCH_GRACE = env.int("PIPELINE_DISPATCH_GRACE", default=60)
+
+# --- REST framework ----------------------------------------------------------------------
+_RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def _throttle_rates(raw: str) -> dict[str, str]:
+    rates = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        scope, sep, rate = item.partition("=")
+        if not sep or not scope.strip() or not _RATE.match(rate.strip()):
+            raise ImproperlyConfigured(
+                f"THROTTLE_RATES item {item!r} is malformed; expected scope=N/period, "
+                "for example task_create=120/min"
+            )
+        rates[scope.strip()] = rate.strip()
+    return rates
+
+
+THROTTLE_RATES = {
+    "anon": "120/min",
+    "user": "1200/min",
+    "task_create": "120/min",
+    **_throttle_rates(env.str("THROTTLE_RATES", default="")),
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "contentpipeline.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Content pipeline API",
+    "DESCRIPTION": "Request content, follow the pipeline, approve and publish.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Auth, i18n, static, media -----------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if env.bool("STATIC_MANIFEST", default=not DEBUG)
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# --- Production security (on unless DEBUG) -----------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG and len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

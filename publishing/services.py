@@ -1,0 +1,50 @@
+"""Writes on posts."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from contentpipeline.rendering import render_markdown
+from tasks.models import ContentTask
+from tasks.selectors import task_result
+
+from .models import Post
+
+
+def unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
+    base = slugify(title)[:80].strip("-") or "post"
+    slug, n = base, 1
+    taken = Post.objects.exclude(pk=exclude_pk) if exclude_pk else Post.objects.all()
+    while taken.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def post_publish(*, task: ContentTask, publish_at: datetime | None = None, user=None) -> Post:
+    """Create the post of an approved task from its draft (published now, or scheduled
+    for `publish_at`). The HTML is rendered and sanitized here, once."""
+    result = task_result(task)
+    if result is None:
+        raise ValueError("A task without a draft cannot be published")
+    post = Post(
+        slug=unique_slug(result["title"]),
+        title=result["title"][:200],
+        excerpt=result["excerpt"],
+        body_markdown=result["body_markdown"],
+        body_html=render_markdown(result["body_markdown"]),
+        image_url=result["image_url"],
+        tags=result["tags"][:10],
+        category=task.category,
+        seo_title=result["seo_title"][:60],
+        meta_description=result["meta_description"][:160],
+        published_at=publish_at or timezone.now(),
+        task=task,
+    )
+    post._history_user = user
+    post._change_reason = "published from approved draft"
+    post.save()
+    return post

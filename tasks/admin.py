@@ -1,0 +1,186 @@
+"""Admin for editors: tasks awaiting approval first, a review screen per draft, and
+approve/reject actions that call the same service as the API."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, IntegerField, Value, When
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from approvals.services import approval_decide
+from contentpipeline.errors import ApplicationError
+from contentpipeline.roles import is_editor
+
+from .models import ContentTask, StageRun, Status
+from .selectors import task_result
+
+
+class ReviewForm(forms.Form):
+    DECISIONS = [
+        ("approve", "Approve and publish"),
+        ("request_changes", "Request changes (regenerate with feedback)"),
+        ("reject", "Reject"),
+    ]
+    decision = forms.ChoiceField(choices=DECISIONS, widget=forms.RadioSelect)
+    feedback = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    publish_at = forms.DateTimeField(
+        required=False, help_text="Leave empty to publish now (YYYY-MM-DD HH:MM, UTC)."
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") in ("reject", "request_changes") and not data.get("feedback"):
+            self.add_error("feedback", "Feedback is required when rejecting a draft.")
+        return data
+
+
+class BulkRejectForm(forms.Form):
+    feedback = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class StageRunInline(admin.TabularInline):
+    model = StageRun
+    extra = 0
+    can_delete = False
+    fields = ["generation", "stage", "attempt", "status", "started_at", "finished_at", "model",
+              "tokens_in", "tokens_out", "cost", "error"]  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ContentTask)
+class ContentTaskAdmin(SimpleHistoryAdmin):
+    list_display = ["topic", "status", "review_link", "priority", "stage", "progress",
+                    "created_by", "created_at"]  # fmt: skip
+    list_filter = ["status", "priority", "task_type"]
+    search_fields = ["topic", "keywords"]
+    inlines = [StageRunInline]
+    actions = ["approve_selected", "reject_selected"]
+    readonly_fields = [
+        "id", "task_type", "topic", "keywords", "primary_keyword", "target_audience",
+        "category", "tone", "style", "target_length", "generate_image", "quality_preference",
+        "priority", "status", "stage", "progress", "error", "feedback", "generation",
+        "created_by", "created_at", "updated_at", "started_at", "completed_at", "deleted_at",
+        "review_link",
+    ]  # fmt: skip
+    fields = readonly_fields
+
+    def get_queryset(self, request):
+        # Drafts waiting for an editor come first.
+        return (
+            super()
+            .get_queryset(request)
+            .filter(deleted_at__isnull=True)
+            .select_related("created_by")
+            .annotate(
+                waiting=Case(
+                    When(status=Status.AWAITING_APPROVAL, then=Value(0)),
+                    default=Value(1),
+                    output_field=IntegerField(),
+                )
+            )
+            .order_by("waiting", "-created_at")
+        )
+
+    def has_add_permission(self, request) -> bool:
+        return False  # tasks come in through the API, where they are validated and queued
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # deletion is soft and goes through the lifecycle service
+
+    @admin.display(description="Review")
+    def review_link(self, obj: ContentTask) -> str:
+        if obj.status != Status.AWAITING_APPROVAL:
+            return "-"
+        url = reverse("admin:tasks_contenttask_review", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Review draft</a>', url)
+
+    def get_urls(self):
+        custom = [
+            path(
+                "<uuid:task_id>/review/",
+                self.admin_site.admin_view(self.review_view),
+                name="tasks_contenttask_review",
+            )
+        ]
+        return custom + super().get_urls()
+
+    def review_view(self, request, task_id):
+        if not is_editor(request.user):
+            raise PermissionDenied
+        task = get_object_or_404(ContentTask.objects.alive(), pk=task_id)
+        form = ReviewForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            decision = form.cleaned_data["decision"]
+            try:
+                _, post = approval_decide(
+                    task_id=task.pk,
+                    reviewer=request.user,
+                    approved=decision == "approve",
+                    feedback=form.cleaned_data["feedback"],
+                    publish_at=form.cleaned_data["publish_at"],
+                    regenerate=decision == "request_changes",
+                )
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            else:
+                if post is not None:
+                    messages.success(
+                        request, f"Published “{post.title}” at {post.get_absolute_url()}"
+                    )
+                else:
+                    messages.success(request, "Decision recorded.")
+                return redirect("admin:tasks_contenttask_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Review: {task.topic}",
+            "task": task,
+            "result": task_result(task),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/tasks/review.html", context)
+
+    def _decide_many(self, request, queryset, **kwargs) -> None:
+        done, errors = 0, []
+        for task in queryset:
+            try:
+                approval_decide(task_id=task.pk, reviewer=request.user, **kwargs)
+                done += 1
+            except ApplicationError as exc:
+                errors.append(f"{task.topic[:40]}: {exc.message}")
+        if done:
+            messages.success(request, f"{done} task(s) decided.")
+        for error in errors:
+            messages.error(request, error)
+
+    @admin.action(description="Approve and publish selected drafts", permissions=["change"])
+    def approve_selected(self, request, queryset):
+        self._decide_many(request, queryset, approved=True)
+
+    @admin.action(description="Reject selected drafts (with feedback)", permissions=["change"])
+    def reject_selected(self, request, queryset):
+        form = BulkRejectForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._decide_many(
+                request, queryset, approved=False, feedback=form.cleaned_data["feedback"]
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Reject selected drafts",
+            "tasks": queryset,
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/tasks/bulk_reject.html", context)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user) and super().has_change_permission(request, obj)

@@ -1,0 +1,50 @@
+"""REST interface of content tasks: parse, authorize, call a service, serialize."""
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+
+from . import services
+from .models import ContentTask, Priority, Status, TaskType
+from .selectors import task_get_for_user, task_list_for_user
+from .serializers import TaskCreateSerializer, TaskSerializer
+
+
+class TaskFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Status.choices)
+    priority = django_filters.ChoiceFilter(choices=Priority.choices)
+    task_type = django_filters.ChoiceFilter(choices=TaskType.choices)
+
+    class Meta:
+        model = ContentTask
+        fields = ["status", "priority", "task_type"]
+
+
+class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = TaskSerializer
+    filterset_class = TaskFilter
+    ordering_fields = ["created_at", "updated_at", "priority", "status", "progress"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):
+        return task_list_for_user(user=self.request.user).select_related("post")
+
+    def get_object(self):
+        return task_get_for_user(user=self.request.user, task_id=self.kwargs["pk"])
+
+    def get_throttles(self):
+        if self.action == "create":
+            self.throttle_scope = "task_create"
+            return [*super().get_throttles(), ScopedRateThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(request=TaskCreateSerializer, responses={201: TaskSerializer})
+    def create(self, request):
+        serializer = TaskCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        task = services.task_create(user=request.user, **serializer.validated_data)
+        task = task_get_for_user(user=request.user, task_id=task.pk)
+        body = TaskSerializer(task, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)

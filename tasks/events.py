@@ -1,0 +1,71 @@
+"""Progress events: built from the row, sent to Channels groups after commit."""
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ContentTask, Stage
+
+logger = logging.getLogger(__name__)
+
+EDITORS_GROUP = "tasks-editors"
+
+
+def task_group(task_id) -> str:
+    return f"task-{task_id}"
+
+
+def user_group(user_id) -> str:
+    return f"tasks-user-{user_id}"
+
+
+def image_group(task_id) -> str:
+    return f"image-{task_id}"
+
+
+def progress_message(task: ContentTask, message: str = "") -> dict[str, Any]:
+    return {
+        "type": "task.progress",
+        "task_id": str(task.id),
+        "status": task.status,
+        "stage": task.stage,
+        "progress": task.progress,
+        "message": message or default_message(task),
+        "timestamp": timezone.now().isoformat(),
+    }
+
+
+def default_message(task: ContentTask) -> str:
+    if task.status == "in_progress":
+        return f"Running stage {task.stage}"
+    if task.status == "failed" and task.error:
+        return f"Failed: {task.error}"
+    return f"Task is {task.status.replace('_', ' ')}"
+
+
+def broadcast(event: dict[str, Any], *, created_by_id: int, image: bool = False) -> None:
+    """Send now. A lost event costs a client one update, never a task: swallow errors."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    groups = [task_group(event["task_id"]), EDITORS_GROUP, user_group(created_by_id)]
+    if image:
+        groups.append(image_group(event["task_id"]))
+    try:
+        for group in groups:
+            async_to_sync(layer.group_send)(group, event)
+    except Exception:
+        logger.warning("Could not broadcast progress of task %s", event["task_id"], exc_info=True)
+
+
+def broadcast_on_commit(task: ContentTask, message: str = "", *, image: bool | None = None) -> None:
+    """Broadcast the task's state once the surrounding transaction commits."""
+    event = progress_message(task, message)
+    if image is None:
+        image = task.stage == Stage.IMAGE
+    created_by_id = task.created_by_id
+    transaction.on_commit(lambda: broadcast(event, created_by_id=created_by_id, image=image))

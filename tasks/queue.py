@@ -1,0 +1,28 @@
+"""Putting tasks on the Celery queue. The database row is the truth: a message that
+cannot be sent is logged and the periodic dispatcher sends it later."""
+
+import logging
+
+from django.db import transaction
+
+from .models import ContentTask
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue(task_id, priority: int) -> bool:
+    from .tasks import run_pipeline_task
+
+    try:
+        run_pipeline_task.apply_async(args=[str(task_id)], priority=priority, retry=True)
+    except Exception:
+        logger.warning(
+            "Broker unreachable; task %s stays pending for the dispatcher", task_id, exc_info=True
+        )
+        return False
+    return True
+
+
+def enqueue_on_commit(task: ContentTask) -> None:
+    task_id, priority = task.id, task.celery_priority
+    transaction.on_commit(lambda: enqueue(task_id, priority))

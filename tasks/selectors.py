@@ -1,0 +1,75 @@
+"""Reads of content tasks, with authorization where the name says so."""
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from contentpipeline.errors import NotFound
+from contentpipeline.rendering import render_markdown
+from contentpipeline.roles import is_editor
+
+from .models import ContentTask, StageRun, StageRunStatus
+
+
+def task_list_for_user(*, user) -> QuerySet[ContentTask]:
+    qs = (
+        ContentTask.objects.alive()
+        .select_related("created_by")
+        .prefetch_related(
+            Prefetch("stage_runs", queryset=StageRun.objects.order_by("started_at", "id"))
+        )
+    )
+    if not is_editor(user):
+        qs = qs.filter(created_by=user)
+    return qs
+
+
+def task_get_for_user(*, user, task_id) -> ContentTask:
+    """The task if the user may read it (owner or editor); NotFound otherwise, so a
+    stranger cannot even learn that the id exists."""
+    try:
+        return task_list_for_user(user=user).get(pk=task_id)
+    except (ContentTask.DoesNotExist, ValueError) as exc:
+        raise NotFound("Task not found.") from exc
+
+
+def user_can_read_task(*, user, task: ContentTask) -> bool:
+    return task.deleted_at is None and (task.created_by_id == user.pk or is_editor(user))
+
+
+def stage_outputs(task: ContentTask) -> dict[str, dict[str, Any]]:
+    """The outputs of the current generation's finished stages, by stage."""
+    runs = [
+        run
+        for run in task.stage_runs.all()
+        if run.generation == task.generation and run.status == StageRunStatus.SUCCEEDED
+    ]
+    return {run.stage: run.output or {} for run in runs}
+
+
+def task_result(task: ContentTask) -> dict[str, Any] | None:
+    """The draft as the contract shows it; None until a draft exists."""
+    outputs = stage_outputs(task)
+    draft = outputs.get("draft")
+    if not draft:
+        return None
+    review = outputs.get("review", {})
+    seo = outputs.get("seo", {})
+    image = outputs.get("image", {})
+    return {
+        "title": draft.get("title", ""),
+        "excerpt": seo.get("excerpt") or draft.get("excerpt", ""),
+        "body_markdown": draft.get("markdown", ""),
+        "body_html": render_markdown(draft.get("markdown", "")),
+        "image_url": image.get("image_url", ""),
+        "seo_title": seo.get("seo_title", ""),
+        "meta_description": seo.get("meta_description", ""),
+        "tags": seo.get("tags", []),
+        "quality_score": review.get("quality_score"),
+        "qa_feedback": review.get("qa_feedback", ""),
+    }
+
+
+def task_cost(task: ContentTask) -> Decimal:
+    return sum((run.cost for run in task.stage_runs.all()), Decimal("0"))

@@ -1,0 +1,106 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .models import ContentTask, Priority, Quality, Style, TaskType, Tone
+from .selectors import task_cost, task_result
+
+
+class TaskCreateSerializer(serializers.Serializer):
+    task_type = serializers.ChoiceField(choices=TaskType.choices, default=TaskType.BLOG_POST)
+    topic = serializers.CharField(min_length=3, max_length=300)
+    keywords = serializers.ListField(
+        child=serializers.CharField(min_length=1, max_length=100),
+        max_length=20,
+        required=False,
+        default=list,
+    )
+    primary_keyword = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    target_audience = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    category = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    tone = serializers.ChoiceField(choices=Tone.choices, default=Tone.PROFESSIONAL)
+    style = serializers.ChoiceField(choices=Style.choices, default=Style.EDUCATIONAL)
+    target_length = serializers.IntegerField(min_value=100, max_value=5000, default=800)
+    generate_image = serializers.BooleanField(default=True)
+    quality_preference = serializers.ChoiceField(choices=Quality.choices, default=Quality.BALANCED)
+    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
+
+    def validate_keywords(self, value: list[str]) -> list[str]:
+        # Order kept, case-insensitive duplicates dropped.
+        seen, keywords = set(), []
+        for keyword in (item.strip() for item in value):
+            if keyword and keyword.lower() not in seen:
+                seen.add(keyword.lower())
+                keywords.append(keyword)
+        return keywords
+
+
+class StageRunSerializer(serializers.Serializer):
+    stage = serializers.CharField()
+    status = serializers.CharField()
+    attempt = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    model = serializers.CharField()
+    tokens_in = serializers.IntegerField()
+    tokens_out = serializers.IntegerField()
+    cost = serializers.DecimalField(max_digits=12, decimal_places=6)
+    error = serializers.CharField()
+
+
+class TaskResultSerializer(serializers.Serializer):
+    title = serializers.CharField()
+    excerpt = serializers.CharField()
+    body_markdown = serializers.CharField()
+    body_html = serializers.CharField()
+    image_url = serializers.CharField()
+    seo_title = serializers.CharField()
+    meta_description = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+    quality_score = serializers.IntegerField(allow_null=True)
+    qa_feedback = serializers.CharField()
+
+
+class TaskPostSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    url = serializers.CharField()
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    result = serializers.SerializerMethodField()
+    stages = serializers.SerializerMethodField()
+    cost = serializers.SerializerMethodField()
+    post = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ContentTask
+        fields = [
+            "id", "task_type", "topic", "keywords", "primary_keyword", "target_audience",
+            "category", "tone", "style", "target_length", "generate_image",
+            "quality_preference", "priority", "status", "stage", "progress", "error",
+            "feedback", "generation", "created_by", "created_at", "updated_at", "started_at",
+            "completed_at", "result", "stages", "cost", "post",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(TaskResultSerializer(allow_null=True))
+    def get_result(self, task: ContentTask):
+        return task_result(task)
+
+    @extend_schema_field(StageRunSerializer(many=True))
+    def get_stages(self, task: ContentTask):
+        return StageRunSerializer(task.stage_runs.all(), many=True).data
+
+    @extend_schema_field(OpenApiTypes.DECIMAL)
+    def get_cost(self, task: ContentTask) -> str:
+        return str(task_cost(task))
+
+    @extend_schema_field(TaskPostSerializer(allow_null=True))
+    def get_post(self, task: ContentTask):
+        post = getattr(task, "post", None)
+        if post is None:
+            return None
+        request = self.context.get("request")
+        url = post.get_absolute_url()
+        return {"slug": post.slug, "url": request.build_absolute_uri(url) if request else url}

@@ -1,0 +1,109 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from approvals.services import approval_decide
+from contentpipeline.pipeline import run_pipeline
+from publishing.models import Post
+from tasks.selectors import task_result
+
+from ..factories import ContentTaskFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def drafted(**kwargs):
+    task = ContentTaskFactory(**kwargs)
+    assert run_pipeline(task.pk) == "done"
+    task.refresh_from_db()
+    return task
+
+
+def make_post(title: str, minutes_ago: int = 0, **kwargs) -> Post:
+    return Post.objects.create(
+        slug=title.lower().replace(" ", "-"),
+        title=title,
+        body_markdown="Body",
+        body_html="<p>Body</p>",
+        published_at=timezone.now() - timedelta(minutes=minutes_ago),
+        **kwargs,
+    )
+
+
+def test_the_home_page_lists_published_posts_newest_first_and_paginates(client):
+    for i in range(12):
+        make_post(f"Post number {i:02d}", minutes_ago=i)
+    page1 = client.get("/").content.decode()
+    assert page1.index("Post number 00") < page1.index("Post number 09")
+    assert "Post number 10" not in page1
+    page2 = client.get("/?page=2").content.decode()
+    assert "Post number 10" in page2 and "Post number 11" in page2
+
+
+def test_a_draft_awaiting_approval_is_never_public(client, editor):
+    task = drafted(topic="Secret draft about beekeeping in winter")
+    title = task_result(task)["title"]
+    assert title not in client.get("/").content.decode()
+    assert client.get("/api/posts").json()["count"] == 0
+    assert not Post.objects.exists()
+
+
+def test_a_rejected_tasks_content_is_never_public(client, editor):
+    task = drafted(topic="Rejected thoughts on beekeeping in winter")
+    result = task_result(task)
+    approval_decide(task_id=task.pk, reviewer=editor, approved=False, feedback="No")
+    home = client.get("/").content.decode()
+    assert result["title"] not in home
+    assert client.get("/api/posts").json()["count"] == 0
+    first_sentence = result["body_markdown"].split("\n\n")[0][:60]
+    assert first_sentence not in home
+
+
+def test_a_scheduled_post_is_hidden_until_its_time(client, editor):
+    task = drafted(topic="Scheduled guide to beekeeping in spring")
+    later = timezone.now() + timedelta(days=1)
+    _, post = approval_decide(task_id=task.pk, reviewer=editor, approved=True, publish_at=later)
+    task.refresh_from_db()
+    assert task.status == "approved"
+    assert client.get(f"/posts/{post.slug}/").status_code == 404
+    assert client.get(f"/api/posts/{post.slug}").status_code == 404
+    assert post.title not in client.get("/").content.decode()
+
+
+def test_an_approved_post_shows_its_cover_and_sanitized_body(client, editor):
+    task = drafted(topic="Beekeeping for complete beginners")
+    _, post = approval_decide(task_id=task.pk, reviewer=editor, approved=True)
+    page = client.get(f"/posts/{post.slug}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert post.title in html and f'src="{post.image_url}"' in html
+    assert client.get(post.image_url).status_code == 200
+
+
+def test_generated_html_is_sanitized_before_it_is_shown(client):
+    from contentpipeline.rendering import render_markdown
+
+    evil = "Hello <script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)>"
+    html = render_markdown(evil)
+    assert "<script" not in html and "javascript:" not in html and "onerror" not in html
+
+
+def test_slugs_are_unique_for_equal_titles(editor):
+    first = drafted(topic="Same topic for two posts about hives")
+    second = drafted(topic="Same topic for two posts about hives")
+    _, a = approval_decide(task_id=first.pk, reviewer=editor, approved=True)
+    _, b = approval_decide(task_id=second.pk, reviewer=editor, approved=True)
+    assert a.slug != b.slug and b.slug.startswith(a.slug)
+
+
+def test_the_posts_api_lists_published_posts_and_one_by_slug(client):
+    make_post("Older post", minutes_ago=10, tags=["bees"], category="Nature")
+    make_post("Newer post", minutes_ago=1)
+    body = client.get("/api/posts").json()
+    assert [p["title"] for p in body["results"]] == ["Newer post", "Older post"]
+    assert client.get("/api/posts?tag=bees").json()["count"] == 1
+    assert client.get("/api/posts?category=nature").json()["count"] == 1
+    one = client.get("/api/posts/older-post").json()
+    assert one["title"] == "Older post" and one["url"].endswith("/posts/older-post/")
+    assert client.get("/api/posts/missing").status_code == 404

@@ -1,0 +1,101 @@
+"""Progress streams over real WebSocket connections (Channels' communicator, the
+project's ASGI application, the Redis channel layer)."""
+
+import uuid
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from contentpipeline.asgi import application
+from tasks.events import broadcast, progress_message
+
+from ..factories import ContentTaskFactory, UserFactory, token_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = [(b"origin", b"http://localhost")]
+
+
+async def connect(path: str):
+    communicator = WebsocketCommunicator(application, path, headers=ORIGIN)
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def close_code(path: str) -> int:
+    communicator = await connect(path)
+    message = await communicator.receive_output(timeout=5)
+    assert message["type"] == "websocket.close"
+    return message["code"]
+
+
+@pytest.fixture
+def owner_and_task(transactional_db):
+    task = ContentTaskFactory()
+    return task.created_by, task
+
+
+async def test_an_anonymous_client_is_closed_with_4401(owner_and_task):
+    _, task = owner_and_task
+    assert await close_code(f"/ws/tasks/{task.pk}/") == 4401
+    assert await close_code(f"/ws/tasks/{task.pk}/?token=bogus") == 4401
+    assert await close_code("/ws/tasks/") == 4401
+
+
+async def test_an_unknown_task_is_closed_with_4404(owner_and_task):
+    owner, _ = owner_and_task
+    token = await sync_to_async(token_for)(owner)
+    assert await close_code(f"/ws/tasks/{uuid.uuid4()}/?token={token}") == 4404
+
+
+async def test_another_users_task_is_closed_with_4403(owner_and_task):
+    _, task = owner_and_task
+    stranger = await sync_to_async(UserFactory)()
+    token = await sync_to_async(token_for)(stranger)
+    assert await close_code(f"/ws/tasks/{task.pk}/?token={token}") == 4403
+    assert await close_code(f"/ws/image-generation/{task.pk}/?token={token}") == 4403
+
+
+async def test_the_first_message_is_the_current_state_then_ping_and_get_progress(owner_and_task):
+    owner, task = owner_and_task
+    token = await sync_to_async(token_for)(owner)
+    communicator = await connect(f"/ws/tasks/{task.pk}/?token={token}")
+    first = await communicator.receive_json_from(timeout=5)
+    assert first["type"] == "task.progress"
+    assert (first["task_id"], first["status"], first["progress"]) == (str(task.pk), "pending", 0)
+    assert "timestamp" in first and "message" in first
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    await communicator.send_json_to({"type": "get_progress"})
+    assert (await communicator.receive_json_from(timeout=5))["status"] == "pending"
+    await communicator.disconnect()
+
+
+async def test_an_editor_may_follow_any_task(owner_and_task):
+    _, task = owner_and_task
+    editor = await sync_to_async(UserFactory)(editor=True)
+    token = await sync_to_async(token_for)(editor)
+    communicator = await connect(f"/ws/tasks/{task.pk}/?token={token}")
+    assert (await communicator.receive_json_from(timeout=5))["task_id"] == str(task.pk)
+    await communicator.disconnect()
+
+
+async def test_a_client_never_sees_events_of_a_task_it_may_not_read(owner_and_task):
+    owner, task = owner_and_task
+    other_task = await sync_to_async(ContentTaskFactory)()
+    token = await sync_to_async(token_for)(owner)
+    dashboard = await connect(f"/ws/tasks/?token={token}")
+
+    other_task.progress = 42
+    await sync_to_async(broadcast)(
+        progress_message(other_task), created_by_id=other_task.created_by_id
+    )
+    task.progress = 7
+    await sync_to_async(broadcast)(progress_message(task), created_by_id=task.created_by_id)
+
+    received = await dashboard.receive_json_from(timeout=5)
+    assert received["task_id"] == str(task.pk) and received["progress"] == 7
+    assert await dashboard.receive_nothing(timeout=0.5)
+    await dashboard.disconnect()
