@@ -28,7 +28,7 @@ services: $(BIN)/.installed
 	$(BIN)/python -m contentpipeline.stack services
 
 bench: $(BIN)/.installed
-	$(BIN)/python -m contentpipeline.stack bench
+	$(BIN)/python -m contentpipeline.stack bench $(BENCH)
 
 clean:
 	rm -rf .data media staticfiles

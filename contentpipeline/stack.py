@@ -4,6 +4,7 @@ embedded ones under .data/), then run the stack or the checks and tests.
 Plain Python, run before Django is configured:
     python -m contentpipeline.stack run     # web (ASGI), Celery worker and beat
     python -m contentpipeline.stack test    # ruff, makemigrations --check, pytest
+    python -m contentpipeline.stack bench   # bench/pipeline_latency.py
 """
 
 import atexit
@@ -210,6 +211,12 @@ def test(pytest_args: list[str]) -> int:
     return 0
 
 
+def bench(args: list[str]) -> int:
+    prepare()
+    script = args[0] if args else "bench/pipeline_latency.py"
+    return subprocess.run([str(BIN / "python"), script, *args[1:]], cwd=ROOT).returncode
+
+
 def services() -> int:
     """Start the embedded services and print their URLs, for running tools by hand."""
     prepare()
@@ -229,6 +236,8 @@ def main(argv: list[str]) -> int:
         return run()
     if command == "test":
         return test(argv[1:])
+    if command == "bench":
+        return bench(argv[1:])
     if command == "services":
         return services()
     print(__doc__)

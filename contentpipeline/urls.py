@@ -19,7 +19,8 @@ class OptionalSlashRouter(DefaultRouter):
     include_root_view = False
 
     def __init__(self) -> None:
-        super().__init__(trailing_slash="/?")
+        super().__init__()
+        self.trailing_slash = "/?"
 
 
 router = OptionalSlashRouter()

@@ -3,6 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 
 from contentpipeline.errors import NotFound
@@ -30,7 +31,7 @@ def task_get_for_user(*, user, task_id) -> ContentTask:
     stranger cannot even learn that the id exists."""
     try:
         return task_list_for_user(user=user).get(pk=task_id)
-    except (ContentTask.DoesNotExist, ValueError) as exc:
+    except (ContentTask.DoesNotExist, ValueError, ValidationError) as exc:
         raise NotFound("Task not found.") from exc
 
 

@@ -1,0 +1,101 @@
+import pytest
+from django.urls import reverse
+
+from approvals.models import ApprovalDecision
+from contentpipeline.pipeline import run_pipeline
+from publishing.models import Post
+from tasks.selectors import task_result
+from tasks.models import ContentTask
+
+from ..factories import ContentTaskFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_editor(client):
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    user = UserFactory(editor=True, is_staff=True)
+    client.force_login(user)
+    return user
+
+
+def drafted(**kwargs) -> ContentTask:
+    task = ContentTaskFactory(**kwargs)
+    run_pipeline(task.pk)
+    task.refresh_from_db()
+    return task
+
+
+def test_tasks_awaiting_approval_come_first_in_the_admin_list(client, staff_editor):
+    waiting = drafted(topic="Waiting draft on urban beekeeping")
+    ContentTaskFactory(topic="Newer pending task on pond life")
+    page = client.get(reverse("admin:tasks_contenttask_changelist")).content.decode()
+    assert page.index("Waiting draft on urban beekeeping") < page.index("Newer pending task")
+    assert reverse("admin:tasks_contenttask_review", args=[waiting.pk]) in page
+
+
+def test_an_editor_reads_the_draft_and_approves_it_in_admin(client, staff_editor):
+    task = drafted(topic="Admin approval of a guide to hedgehogs")
+    url = reverse("admin:tasks_contenttask_review", args=[task.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    result = task_result(task)
+    assert result["title"] in page.content.decode()
+    assert "<h2>" in page.content.decode()  # the rendered draft, not raw markdown
+    response = client.post(url, {"decision": "approve", "feedback": "Lovely"})
+    assert response.status_code == 302
+    post = Post.objects.get(task=task)
+    decision = ApprovalDecision.objects.get(task=task)
+    assert decision.reviewer == staff_editor and decision.decision == "approved"
+    assert client.get(post.get_absolute_url()).status_code == 200
+
+
+def test_rejecting_in_admin_requires_feedback_and_stores_it(client, staff_editor):
+    task = drafted(topic="Admin rejection of a guide to hedgehogs")
+    url = reverse("admin:tasks_contenttask_review", args=[task.pk])
+    assert client.post(url, {"decision": "reject", "feedback": ""}).status_code == 200
+    task.refresh_from_db()
+    assert task.status == "awaiting_approval"
+    client.post(url, {"decision": "reject", "feedback": "Needs sources"})
+    task.refresh_from_db()
+    assert task.status == "rejected" and task.feedback == "Needs sources"
+
+
+def test_bulk_approve_publishes_each_selected_draft(client, staff_editor):
+    tasks = [drafted(topic=f"Bulk approved piece {i} on moths") for i in range(2)]
+    response = client.post(
+        reverse("admin:tasks_contenttask_changelist"),
+        {"action": "approve_selected", "_selected_action": [str(t.pk) for t in tasks]},
+    )
+    assert response.status_code == 302
+    assert Post.objects.filter(task__in=tasks).count() == 2
+
+
+def test_a_user_outside_editors_cannot_review(client):
+    task = drafted(topic="Not for plain staff")
+    plain_staff = UserFactory(is_staff=False)
+    client.force_login(plain_staff)
+    url = reverse("admin:tasks_contenttask_review", args=[task.pk])
+    response = client.post(url, {"decision": "approve"})
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert not Post.objects.exists()
+
+
+def test_the_audit_trail_is_read_only_in_admin(client, staff_editor):
+    task = drafted(topic="Audited draft about owls")
+    client.post(
+        reverse("admin:tasks_contenttask_review", args=[task.pk]),
+        {"decision": "approve", "feedback": "ok"},
+    )
+    decision = ApprovalDecision.objects.get()
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(superuser)
+    change = reverse("admin:approvals_approvaldecision_change", args=[decision.pk])
+    client.post(change, {"feedback": "tampered"})
+    delete = reverse("admin:approvals_approvaldecision_delete", args=[decision.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    decision.refresh_from_db()
+    assert decision.feedback == "ok"
