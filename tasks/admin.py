@@ -72,21 +72,18 @@ class ContentTaskAdmin(SimpleHistoryAdmin):
     fields = readonly_fields
 
     def get_queryset(self, request):
-        # Drafts waiting for an editor come first.
-        return (
-            super()
-            .get_queryset(request)
-            .filter(deleted_at__isnull=True)
-            .select_related("created_by")
-            .annotate(
-                waiting=Case(
-                    When(status=Status.AWAITING_APPROVAL, then=Value(0)),
-                    default=Value(1),
-                    output_field=IntegerField(),
-                )
-            )
-            .order_by("waiting", "-created_at")
+        return super().get_queryset(request).filter(deleted_at__isnull=True).select_related(
+            "created_by"
         )
+
+    def get_ordering(self, request):
+        # Drafts waiting for an editor come first, then the newest.
+        waiting_first = Case(
+            When(status=Status.AWAITING_APPROVAL, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        )
+        return [waiting_first.asc(), "-created_at"]
 
     def has_add_permission(self, request) -> bool:
         return False  # tasks come in through the API, where they are validated and queued

@@ -114,3 +114,23 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    _wait_for_other_sessions_to_end(django_db_blocker)
+
+
+def _wait_for_other_sessions_to_end(blocker, timeout: float = 10) -> None:
+    """PostgreSQL notices a closed client a moment after the process is gone; the test
+    database can only be dropped once it has."""
+    from django.db import connection
+
+    with blocker.unblock():
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                others = cursor.fetchall()
+            if not others:
+                return
+            time.sleep(0.1)

@@ -4,7 +4,7 @@ progress over a WebSocket -> editor approval -> public post."""
 import asyncio
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from contentpipeline.asgi import application
@@ -29,17 +29,17 @@ async def receive_until(communicator, done, timeout: float = 90) -> list[dict]:
 
 
 async def test_a_requested_task_is_drafted_streamed_approved_and_published(celery_worker):
-    integrator = await sync_to_async(UserFactory)()
-    editor = await sync_to_async(UserFactory)(editor=True)
-    token = await sync_to_async(token_for)(integrator)
+    integrator = await database_sync_to_async(UserFactory)()
+    editor = await database_sync_to_async(UserFactory)(editor=True)
+    token = await database_sync_to_async(token_for)(integrator)
 
     # The integrator's dashboard stream is open before the task exists.
     dashboard = WebsocketCommunicator(application, f"/ws/tasks/?token={token}", headers=ORIGIN)
     connected, _ = await dashboard.connect()
     assert connected
 
-    client = await sync_to_async(client_for)(integrator)
-    response = await sync_to_async(client.post)(
+    client = await database_sync_to_async(client_for)(integrator)
+    response = await database_sync_to_async(client.post)(
         "/api/tasks",
         {
             "topic": "Rainwater harvesting for city gardens",
@@ -77,31 +77,31 @@ async def test_a_requested_task_is_drafted_streamed_approved_and_published(celer
     await dashboard.disconnect()
     await follower.disconnect()
 
-    task = (await sync_to_async(client.get)(f"/api/tasks/{task_id}")).json()
+    task = (await database_sync_to_async(client.get)(f"/api/tasks/{task_id}")).json()
     assert task["status"] == "awaiting_approval"
     assert task["result"]["title"] and task["result"]["image_url"]
     assert {s["stage"] for s in task["stages"]} == set(PIPELINE_STAGES)
 
     # The draft is not public before an editor approves it.
-    anonymous = await sync_to_async(client_for)()
-    home = await sync_to_async(anonymous.get)("/")
+    anonymous = await database_sync_to_async(client_for)()
+    home = await database_sync_to_async(anonymous.get)("/")
     assert task["result"]["title"] not in home.content.decode()
 
-    editor_client = await sync_to_async(client_for)(editor)
-    decision = await sync_to_async(editor_client.post)(
+    editor_client = await database_sync_to_async(client_for)(editor)
+    decision = await database_sync_to_async(editor_client.post)(
         f"/api/tasks/{task_id}/approval", {"approved": True, "feedback": "Good"}, format="json"
     )
     assert decision.status_code == 200, decision.content
     slug = decision.json()["post"]["slug"]
 
-    home = await sync_to_async(anonymous.get)("/")
+    home = await database_sync_to_async(anonymous.get)("/")
     assert task["result"]["title"] in home.content.decode()
-    page = await sync_to_async(anonymous.get)(f"/posts/{slug}/")
+    page = await database_sync_to_async(anonymous.get)(f"/posts/{slug}/")
     assert page.status_code == 200
     html = page.content.decode()
     assert task["result"]["title"] in html and task["result"]["image_url"] in html
-    image = await sync_to_async(anonymous.get)(task["result"]["image_url"])
+    image = await database_sync_to_async(anonymous.get)(task["result"]["image_url"])
     assert image.status_code == 200 and image["Content-Type"] == "image/png"
 
-    published = (await sync_to_async(client.get)(f"/api/tasks/{task_id}")).json()
+    published = (await database_sync_to_async(client.get)(f"/api/tasks/{task_id}")).json()
     assert published["status"] == "published" and published["post"]["slug"] == slug

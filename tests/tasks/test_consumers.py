@@ -4,7 +4,7 @@ project's ASGI application, the Redis channel layer)."""
 import uuid
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from contentpipeline.asgi import application
@@ -46,21 +46,21 @@ async def test_an_anonymous_client_is_closed_with_4401(owner_and_task):
 
 async def test_an_unknown_task_is_closed_with_4404(owner_and_task):
     owner, _ = owner_and_task
-    token = await sync_to_async(token_for)(owner)
+    token = await database_sync_to_async(token_for)(owner)
     assert await close_code(f"/ws/tasks/{uuid.uuid4()}/?token={token}") == 4404
 
 
 async def test_another_users_task_is_closed_with_4403(owner_and_task):
     _, task = owner_and_task
-    stranger = await sync_to_async(UserFactory)()
-    token = await sync_to_async(token_for)(stranger)
+    stranger = await database_sync_to_async(UserFactory)()
+    token = await database_sync_to_async(token_for)(stranger)
     assert await close_code(f"/ws/tasks/{task.pk}/?token={token}") == 4403
     assert await close_code(f"/ws/image-generation/{task.pk}/?token={token}") == 4403
 
 
 async def test_the_first_message_is_the_current_state_then_ping_and_get_progress(owner_and_task):
     owner, task = owner_and_task
-    token = await sync_to_async(token_for)(owner)
+    token = await database_sync_to_async(token_for)(owner)
     communicator = await connect(f"/ws/tasks/{task.pk}/?token={token}")
     first = await communicator.receive_json_from(timeout=5)
     assert first["type"] == "task.progress"
@@ -75,8 +75,8 @@ async def test_the_first_message_is_the_current_state_then_ping_and_get_progress
 
 async def test_an_editor_may_follow_any_task(owner_and_task):
     _, task = owner_and_task
-    editor = await sync_to_async(UserFactory)(editor=True)
-    token = await sync_to_async(token_for)(editor)
+    editor = await database_sync_to_async(UserFactory)(editor=True)
+    token = await database_sync_to_async(token_for)(editor)
     communicator = await connect(f"/ws/tasks/{task.pk}/?token={token}")
     assert (await communicator.receive_json_from(timeout=5))["task_id"] == str(task.pk)
     await communicator.disconnect()
@@ -84,16 +84,16 @@ async def test_an_editor_may_follow_any_task(owner_and_task):
 
 async def test_a_client_never_sees_events_of_a_task_it_may_not_read(owner_and_task):
     owner, task = owner_and_task
-    other_task = await sync_to_async(ContentTaskFactory)()
-    token = await sync_to_async(token_for)(owner)
+    other_task = await database_sync_to_async(ContentTaskFactory)()
+    token = await database_sync_to_async(token_for)(owner)
     dashboard = await connect(f"/ws/tasks/?token={token}")
 
     other_task.progress = 42
-    await sync_to_async(broadcast)(
+    await database_sync_to_async(broadcast)(
         progress_message(other_task), created_by_id=other_task.created_by_id
     )
     task.progress = 7
-    await sync_to_async(broadcast)(progress_message(task), created_by_id=task.created_by_id)
+    await database_sync_to_async(broadcast)(progress_message(task), created_by_id=task.created_by_id)
 
     received = await dashboard.receive_json_from(timeout=5)
     assert received["task_id"] == str(task.pk) and received["progress"] == 7
