@@ -72,8 +72,11 @@ class ContentTaskAdmin(SimpleHistoryAdmin):
     fields = readonly_fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(deleted_at__isnull=True).select_related(
-            "created_by"
+        return (
+            super()
+            .get_queryset(request)
+            .filter(deleted_at__isnull=True)
+            .select_related("created_by")
         )
 
     def get_ordering(self, request):

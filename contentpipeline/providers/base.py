@@ -18,7 +18,8 @@ class Brief:
     target_audience: str = ""
     category: str = ""
     tone: str = "professional"  # professional | casual | academic | inspirational
-    style: str = "educational"  # technical | narrative | listicle | educational | thought_leadership
+    # technical | narrative | listicle | educational | thought_leadership
+    style: str = "educational"
     target_length: int = 800  # words
     feedback: str = ""  # editor feedback on a rejected earlier draft, to be addressed
 

@@ -4,8 +4,8 @@ from django.urls import reverse
 from approvals.models import ApprovalDecision
 from contentpipeline.pipeline import run_pipeline
 from publishing.models import Post
-from tasks.selectors import task_result
 from tasks.models import ContentTask
+from tasks.selectors import task_result
 
 from ..factories import ContentTaskFactory, UserFactory
 

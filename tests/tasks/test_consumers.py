@@ -93,7 +93,9 @@ async def test_a_client_never_sees_events_of_a_task_it_may_not_read(owner_and_ta
         progress_message(other_task), created_by_id=other_task.created_by_id
     )
     task.progress = 7
-    await database_sync_to_async(broadcast)(progress_message(task), created_by_id=task.created_by_id)
+    await database_sync_to_async(broadcast)(
+        progress_message(task), created_by_id=task.created_by_id
+    )
 
     received = await dashboard.receive_json_from(timeout=5)
     assert received["task_id"] == str(task.pk) and received["progress"] == 7

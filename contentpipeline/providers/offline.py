@@ -1,0 +1,1776 @@
+"""Offline providers: a deterministic writer and cover generator that need no network and no key.
+
+The writer composes real, readable articles from phrase banks keyed by tone, style and section
+kind. All randomness comes from `random.Random` seeded with the brief's stable seed and the stage
+name, so the same brief always yields byte-identical output while different briefs diverge.
+"""
+
+import colorsys
+import functools
+import io
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from PIL import Image, ImageDraw, ImageFont
+
+from contentpipeline.text import paragraphs, strip_markdown, word_count, words
+
+from .base import Brief, Completion, ImageResult, ProviderError
+
+WRITER_MODEL = "offline-writer-1"
+IMAGE_MODEL = "offline-image-1"
+COVER_SIZE = (1200, 630)
+
+TONES = ("professional", "casual", "academic", "inspirational")
+STYLES = ("technical", "narrative", "listicle", "educational", "thought_leadership")
+TASK_TYPES = ("blog_post", "social_post", "newsletter")
+
+# Template placeholders: {topic} the brief's topic, {T} the topic in title case, {pk} the primary
+# keyword, {kw} one keyword, {kws} several keywords joined, {x} any of topic, primary keyword or
+# keyword, {s} the topic where it is the subject of a singular verb, {aud} the audience and
+# {piece} what the text calls itself ("guide", "post", "issue").
+
+GENERAL = (
+    "The most useful way to think about {x} is as a series of small, testable decisions "
+    "rather than one big bet.",
+    "Progress with {x} rarely comes from a single breakthrough; it comes from steady, "
+    "well-documented iteration.",
+    "A clear definition of success makes every later decision about {x} easier to defend.",
+    "Most of the value in {x} shows up only after the basics have been done consistently "
+    "for a few weeks.",
+    "It helps to write down what {s} is supposed to change before measuring whether it worked.",
+    "The gap between knowing about {x} and applying it well is usually a matter of habits, "
+    "not information.",
+    "When priorities compete, {x} deserves attention in proportion to the problem it solves.",
+    "Simple checklists catch a surprising number of the errors that creep into {x}.",
+    "Good results with {x} tend to compound, because each improvement makes the next one cheaper.",
+    "The first version of any approach to {x} should be judged on what it teaches, not on "
+    "how polished it looks.",
+    "Clear ownership matters, because someone needs to be accountable for how {s} evolves.",
+    "Feedback loops shorten dramatically once {s} is reviewed on a regular schedule.",
+    "Context matters more than rules, so any advice about {x} should be adapted rather than "
+    "copied.",
+    "Small wins with {x} build the credibility needed for larger changes later.",
+    "Treating {x} as a one-off project usually leads to results that fade within a quarter.",
+    "A short written summary of decisions about {x} saves hours of repeated discussion.",
+    "The cost of ignoring {x} tends to be invisible at first and painfully obvious later.",
+    "Constraints are useful here, because a narrower scope makes {x} far easier to execute.",
+    "Data helps, but judgment still decides which signals about {x} deserve a response.",
+    "A shared vocabulary for {x} means less time spent arguing and more time spent improving.",
+    "Every change to {x} should be small enough to reverse if it turns out to be wrong.",
+    "The best time to revisit assumptions about {x} is right after a surprising result.",
+    "Documentation is not glamorous, yet it keeps knowledge about {x} from walking out the door.",
+    "Quality beats volume, and a few well-executed efforts on {x} outperform many rushed ones.",
+    "Asking why a practice around {x} exists often reveals that it no longer serves its purpose.",
+    "Momentum matters, so it is worth scheduling regular time for {x} instead of waiting for "
+    "a quiet week.",
+    "The people closest to the daily work usually spot problems with {x} long before any "
+    "dashboard does.",
+    "Clarity about trade-offs turns {x} from a vague aspiration into a concrete plan.",
+    "Experiments with {x} are most informative when they change one variable at a time.",
+    "Sustainable progress on {x} depends on routines that survive busy periods.",
+    "A realistic timeline protects {x} from the disappointment of inflated expectations.",
+    "Any serious effort on {x} benefits from a baseline measurement taken before changes begin.",
+    "Simplicity is an advantage, because complicated processes around {x} get skipped under "
+    "pressure.",
+    "Honest retrospectives reveal more about {x} than polished status reports ever will.",
+    "Knowing when to stop refining {x} is as important as knowing where to start.",
+    "Integrating {x} into existing workflows beats bolting it on as a separate task.",
+    "The question is rarely whether {s} matters, but how much effort it deserves right now.",
+    "A consistent review cadence turns {x} from an occasional scramble into a dependable routine.",
+    "Reliable results with {x} come from process first and tools second.",
+    "Shared examples of good work make expectations around {x} concrete for everyone.",
+    "Most setbacks with {x} trace back to unclear goals rather than poor execution.",
+    "Listening to the people affected by {x} surfaces requirements that no plan anticipates.",
+    "A modest budget spent deliberately on {x} often beats a large one spent reactively.",
+    "Revisiting {x} every few months keeps the approach aligned with changing priorities.",
+    "Good decisions about {x} are usually boring, repeatable and easy to explain.",
+    "For {aud}, the practical question is which part of {x} to improve first.",
+    "The needs of {aud} should shape how deeply {s} is explored and how quickly changes roll out.",
+    "Patience is underrated, since the effects of {x} often take a full cycle to appear.",
+    "A plan for {x} that fits on one page is far more likely to be followed than a thick manual.",
+)
+
+# Plural subjects and plural predicates combine freely into grammatical sentences, which gives
+# long articles hundreds of distinct sentences without hand-writing each one.
+SUBJECTS = (
+    "Teams that take {x} seriously",
+    "Organisations experimenting with {x}",
+    "People responsible for {x}",
+    "Practitioners who revisit {x} regularly",
+    "Leaders who champion {x}",
+    "Newcomers to {x}",
+    "Experienced specialists in {x}",
+    "Groups that measure {x} carefully",
+    "Companies that document their approach to {x}",
+    "Those who succeed with {x}",
+    "Beginners exploring {x}",
+    "Teams under pressure to improve {x}",
+    "Small businesses investing in {x}",
+    "Managers who sponsor work on {x}",
+)
+PREDICATES = (
+    "tend to start small and expand only once the results are clear.",
+    "usually find that consistency matters more than sophistication.",
+    "often discover that the hardest part is agreeing on priorities.",
+    "benefit from reviewing their assumptions every few months.",
+    "rarely regret investing early in clear documentation.",
+    "learn quickly that shortcuts create more work later.",
+    "get better outcomes when they share what they learn openly.",
+    "make faster progress once they define what good looks like.",
+    "avoid many problems simply by asking for feedback sooner.",
+    "tend to outperform peers who chase every new trend.",
+    "find that a handful of reliable habits carries most of the load.",
+    "are usually the first to notice when an approach stops working.",
+    "gain confidence by tracking a few meaningful indicators.",
+    "see the biggest gains when they remove friction rather than add features.",
+    "need patience, because meaningful change takes several cycles.",
+    "can avoid burnout by pacing improvements realistically.",
+    "do well to write down what they expect before they begin.",
+    "often underestimate how much a clear owner speeds things up.",
+)
+
+CONNECTORS = {
+    "professional": (
+        "In practice,",
+        "For most teams,",
+        "Put simply,",
+        "As a rule,",
+        "In our experience,",
+        "Equally important,",
+        "At the same time,",
+        "On balance,",
+        "In many cases,",
+        "From a practical standpoint,",
+        "Just as importantly,",
+        "Over time,",
+    ),
+    "casual": (
+        "Honestly,",
+        "Here's the thing:",
+        "Look,",
+        "Truth be told,",
+        "Spoiler:",
+        "And yes,",
+        "Plus,",
+        "Real talk:",
+        "Funny enough,",
+        "Let's be real:",
+        "Also,",
+        "To be fair,",
+    ),
+    "academic": (
+        "Moreover,",
+        "Furthermore,",
+        "Notably,",
+        "In this regard,",
+        "Additionally,",
+        "It is worth noting that",
+        "Accordingly,",
+        "By extension,",
+        "Empirically,",
+        "Broadly speaking,",
+        "As the literature suggests,",
+        "In a similar vein,",
+    ),
+    "inspirational": (
+        "Remember,",
+        "Here is the exciting part:",
+        "Step by step,",
+        "Above all,",
+        "Believe it or not,",
+        "Best of all,",
+        "Make no mistake,",
+        "Little by little,",
+        "The truth is,",
+        "With a little courage,",
+        "Even better,",
+        "In the end,",
+    ),
+}
+
+TONE_LINES = {
+    "professional": (
+        "A disciplined approach to {x} gives stakeholders a clear view of progress and risk.",
+        "Decision-makers should weigh the operational cost of {x} against its expected return.",
+        "Clear roles, realistic milestones and regular reporting keep {x} on track.",
+        "Aligning {x} with business objectives ensures the effort is funded and sustained.",
+        "A concise monthly update on {x} keeps leadership informed without adding overhead.",
+        "The business case for {x} is strongest when it is tied to measurable outcomes.",
+        "Cross-functional input early on prevents costly rework on {x} later.",
+        "Standardising the core steps of {x} makes results easier to compare across teams.",
+        "A simple risk register keeps the weak points of {x} visible.",
+        "Budget conversations go more smoothly when the value of {x} is expressed in concrete "
+        "terms.",
+        "Effective governance of {x} balances oversight with room to experiment.",
+        "Benchmarks from comparable organisations help set realistic targets for {x}.",
+    ),
+    "casual": (
+        "You don't need a perfect plan for {x}; you need a decent one you'll actually follow.",
+        "If {s} feels overwhelming, pick one tiny thing and do it today.",
+        "You'll probably get a few things wrong at first, and that's completely fine.",
+        "Think of {x} like going to the gym: showing up matters more than the perfect routine.",
+        "Nobody gets {x} right on the first try, so go easy on yourself.",
+        "You can skip the fancy stuff until the basics of {x} feel easy.",
+        "It's okay to borrow ideas about {x} from people who've already made the mistakes.",
+        "Ten spare minutes are enough to make real progress on {x}.",
+        "Your future self will thank you for writing down what worked with {x}.",
+        "Don't let anyone convince you that {s} has to be complicated.",
+        "Keep it simple, keep it consistent, and {x} will pay off sooner than you'd think.",
+        "You're allowed to ignore advice about {x} that doesn't fit your situation.",
+        "Try it for a couple of weeks, then tweak whatever feels clunky.",
+    ),
+    "academic": (
+        "The available evidence suggests that outcomes related to {x} depend heavily on "
+        "implementation context.",
+        "A rigorous assessment of {x} requires clearly operationalised variables and a "
+        "defensible baseline.",
+        "Scholarly treatments of {x} frequently distinguish between short-term effects and "
+        "durable change.",
+        "The relationship between {x} and observed outcomes is rarely linear and is often "
+        "mediated by organisational factors.",
+        "Methodological transparency is essential if conclusions about {x} are to be replicated.",
+        "Existing frameworks offer a useful, if incomplete, account of how {s} operates in "
+        "practice.",
+        "Any generalisation about {x} should be qualified by the limits of the underlying data.",
+        "Comparative analysis indicates that similar interventions in {x} yield markedly "
+        "different results across settings.",
+        "The conceptual boundaries of {x} remain contested, which complicates comparison "
+        "between studies.",
+        "A longitudinal perspective reveals dynamics in {x} that cross-sectional snapshots "
+        "tend to obscure.",
+        "Theoretical models of {x} are most persuasive when they generate testable predictions.",
+        "Careful attention to confounding factors strengthens any claim about the effects of {x}.",
+    ),
+    "inspirational": (
+        "Every expert in {x} was once a beginner who decided to keep going.",
+        "The work you put into {x} today becomes the foundation for everything that follows.",
+        "Small, brave steps with {x} add up to changes that once seemed impossible.",
+        "There has never been a better moment to commit to {x}.",
+        "Progress with {x} is not about perfection; it is about showing up again tomorrow.",
+        "When {s} gets hard, that is usually a sign that real growth is underway.",
+        "Your unique perspective is exactly what the world of {x} needs more of.",
+        "Imagine where a year of steady commitment to {x} could take you.",
+        "Each setback with {x} carries a lesson that makes the next attempt stronger.",
+        "Great outcomes in {x} begin with the decision to start before you feel ready.",
+        "The people who transform {x} are rarely the most talented; they are the most persistent.",
+        "You have more power to shape {x} than you might think.",
+    ),
+}
+
+STYLE_LINES = {
+    "technical": (
+        "Under the hood, {s} is best understood as a set of inputs, transformations and "
+        "outputs that can each be inspected.",
+        "Instrumenting {x} from day one makes later debugging far less painful.",
+        "Idempotent, repeatable steps make {x} safer to automate.",
+        "Version everything that defines the behaviour of {x}, including configuration and "
+        "assumptions.",
+        "Edge cases in {x} deserve explicit tests rather than optimistic assumptions.",
+        "Latency, throughput and error rates are the first three signals worth tracking for {x}.",
+        "A small proof of concept exposes integration problems with {x} before they become "
+        "expensive.",
+        "Clear interfaces between components keep changes to {x} from rippling through the "
+        "whole system.",
+        "Automated checks catch regressions in {x} long before users notice them.",
+        "Capacity planning for {x} should assume growth, not today's load.",
+        "Logging the right context makes failures in {x} reproducible instead of mysterious.",
+    ),
+    "narrative": (
+        "Picture a small team facing {x} for the first time, with more questions than answers.",
+        "The turning point often arrives quietly, in a meeting where someone finally asks the "
+        "obvious question about {x}.",
+        "Weeks later, the same team looked back and realised how much their view of {x} had "
+        "changed.",
+        "It began, as these things often do, with a problem nobody had time to solve properly.",
+        "Somewhere between the first attempt and the third, {x} stopped feeling like a chore.",
+        "One conversation changed the direction of the whole effort around {x}.",
+        "The early results were modest, but they were enough to keep everyone curious.",
+        "By the end of the quarter, the story around {x} had shifted from doubt to quiet "
+        "confidence.",
+        "Not every chapter of this journey was a success, and the failures taught the most.",
+        "Looking back, the decisive moment was choosing to treat {x} as a long game.",
+    ),
+    "listicle": (
+        "This one is simple, which is exactly why it gets overlooked.",
+        "Tick this off early and every other item on the list becomes easier.",
+        "If you only act on one point about {x}, make it this one.",
+        "It sounds obvious, yet it is the step most people skip with {x}.",
+        "Expect quick wins here, especially if {s} is new territory.",
+        "Pair this with the previous point for the biggest effect on {x}.",
+        "Revisit this item every quarter, because the right answer changes as {s} matures.",
+        "A five-minute version of this tip is far better than none at all.",
+        "This is where many efforts around {x} quietly stall.",
+        "Bookmark this one, because it pays off again and again.",
+    ),
+    "educational": (
+        "A useful way to learn {x} is to connect each new idea to something already familiar.",
+        "Before moving on, it is worth checking that the basic terms around {x} are clear.",
+        "Practising {x} on a small, low-stakes example builds understanding faster than reading "
+        "alone.",
+        "Mistakes are part of learning {x}, and each one clarifies how the pieces fit together.",
+        "Revisiting the fundamentals of {x} after some hands-on practice often reveals new detail.",
+        "Explaining {x} to someone else is one of the fastest ways to spot gaps in understanding.",
+        "Concrete examples make the abstract ideas behind {x} far easier to remember.",
+        "Learning {x} in short, regular sessions beats cramming everything at once.",
+        "A simple summary in your own words is a good test of how well {s} has sunk in.",
+        "Questions are a sign of progress, not confusion, when learning {x}.",
+    ),
+    "thought_leadership": (
+        "The organisations that will lead on {x} are the ones willing to question their own "
+        "playbook.",
+        "Much of the current conversation about {x} mistakes activity for progress.",
+        "The real opportunity in {x} lies where most competitors are not looking.",
+        "Leaders should treat {x} as a strategic capability, not a line item.",
+        "The next wave of change in {x} will reward clarity of purpose over sheer scale.",
+        "Conventional metrics capture only part of the value that {x} creates.",
+        "It is time to retire a few comfortable assumptions about {x}.",
+        "The advantage in {x} goes to those who learn faster, not those who spend more.",
+        "Betting on {x} is ultimately a bet on people, culture and patience.",
+        "Industries rarely change all at once, and {s} is reshaping them one decision at a time.",
+    ),
+}
+
+KIND_LINES = {
+    "overview": (
+        "At its core, {s} is about making deliberate choices instead of relying on habit.",
+        "The field of {x} covers a broader set of practices than many people assume at first.",
+        "The simplest definition of {x} is also the most useful: doing the important things "
+        "on purpose.",
+        "Understanding {x} starts with a handful of ideas that shape everything else.",
+        "A working knowledge of {x} is enough to follow the rest of this {piece}.",
+        "The basics of {x} have not changed much, even as the tools around them have.",
+        "People often use the term {x} loosely, so it is worth being precise.",
+        "In plain terms, {s} describes how goals, people and processes line up.",
+        "The foundations of {x} are easy to state and harder to practise consistently.",
+        "Three ideas come up again and again in discussions of {x}: clarity, consistency and "
+        "feedback.",
+        "A common misconception is that {s} is only relevant to large organisations.",
+        "Seen from a distance, {s} is less a single technique than a way of working.",
+    ),
+    "why": (
+        "The case for {x} becomes obvious once the cost of doing nothing is added up.",
+        "Attention to {x} matters because it turns scattered effort into measurable progress.",
+        "Ignoring {x} rarely causes an immediate crisis, which is exactly why it gets neglected.",
+        "The benefits of {x} extend well beyond the team that first adopts it.",
+        "For {aud}, the payoff from {x} usually shows up as time saved and fewer surprises.",
+        "Investing in {x} improves both the quality of the work and the confidence of the "
+        "people doing it.",
+        "The strongest argument for {x} is that it makes good outcomes repeatable.",
+        "Handling {x} well reduces risk while opening up new options.",
+        "Attention to {x} often separates organisations that plateau from those that keep "
+        "improving.",
+        "There is also a human benefit, since {s} gives people clearer priorities and less rework.",
+        "Over a year, the gains from {x} tend to be far larger than the initial effort suggests.",
+        "Stakeholders respond well to {x} because it makes progress visible.",
+    ),
+    "how": (
+        "Mechanically, {s} works through a cycle of planning, doing, checking and adjusting.",
+        "The process behind {x} is simple to describe: set a goal, act, measure and refine.",
+        "Each stage of {x} feeds information into the next, which is why sequence matters.",
+        "Inputs, decisions and feedback are the three moving parts that make {x} work.",
+        "Most of the heavy lifting in {x} happens before any visible output appears.",
+        "The way {s} behaves in practice depends on how tightly its stages are connected.",
+        "A typical cycle of {x} runs for a few weeks before its effects can be judged.",
+        "Small adjustments at the start of the process have an outsized effect on {x}.",
+        "Behind the scenes, {s} relies on consistent data and clear handoffs.",
+        "When one stage of {x} is skipped, the problems usually surface two steps later.",
+        "Understanding these mechanics makes it easier to diagnose why {s} stalls.",
+        "The feedback loop is the engine of {x}, and without it effort drifts.",
+    ),
+    "implement": (
+        "Start by choosing one measurable goal for {x} and a date to review it.",
+        "The first practical step is an honest audit of how {s} is handled today.",
+        "Next, map the tasks involved in {x} and assign a clear owner to each.",
+        "Roll out changes to {x} in small increments so problems stay easy to trace.",
+        "A pilot with a single team is the safest way to introduce {x}.",
+        "Write a one-page plan for {x} that anyone can understand in five minutes.",
+        "Schedule a short review after the first cycle of {x} to decide what to keep.",
+        "Templates and checklists make {x} repeatable without adding bureaucracy.",
+        "Automate the repetitive parts of {x} only after the manual process is stable.",
+        "Share early results on {x} widely, including the disappointing ones.",
+        "Build in a buffer, because the first rollout of {x} always takes longer than planned.",
+        "Once the pilot works, expand {x} to adjacent teams one at a time.",
+    ),
+    "pitfalls": (
+        "The most common mistake with {x} is trying to change everything at once.",
+        "Chasing vanity metrics is an easy way to make {x} look successful while it quietly fails.",
+        "Another trap is copying a competitor's approach to {x} without understanding its context.",
+        "Underestimating the time needed for {x} leads to rushed work and disappointing results.",
+        "Skipping documentation makes {x} fragile the moment a key person moves on.",
+        "Overcomplicating {x} with too many tools creates more maintenance than value.",
+        "Ignoring feedback from the people doing the work is a reliable way to derail {x}.",
+        "Treating {x} as finished after launch means the gains erode within months.",
+        "A lack of clear ownership leaves {x} drifting between teams.",
+        "Setting targets for {x} without a baseline makes progress impossible to judge.",
+        "Beware of declaring victory early, because initial gains in {x} can be misleading.",
+        "Perfectionism is a quieter pitfall, delaying {x} until the moment has passed.",
+    ),
+    "examples": (
+        "Consider a mid-sized team that applied {x} to a single recurring task and cut its "
+        "turnaround time by a third.",
+        "One practical example is a weekly fifteen-minute review of {x} that surfaces problems "
+        "before they grow.",
+        "A small business owner might apply {x} by focusing on the one process that causes the "
+        "most rework.",
+        "In one typical case, a team documented its approach to {x} and halved the time needed "
+        "to onboard newcomers.",
+        "Picture a project where {s} was introduced gradually, starting with a single pilot group.",
+        "A common success story involves replacing an ad hoc approach to {x} with a simple "
+        "shared checklist.",
+        "For instance, tracking just two indicators for {x} can be enough to spot a trend early.",
+        "Another example comes from teams that pair {x} with regular retrospectives.",
+        "A marketing team, for example, might use {x} to decide which campaigns deserve a "
+        "second round.",
+        "Even a solo practitioner can apply {x} by keeping a simple log of decisions and outcomes.",
+        "A useful exercise is to take last month's work and ask where {x} would have changed "
+        "the result.",
+        "Real-world results vary, but small, focused changes to {x} consistently beat sweeping "
+        "ones.",
+    ),
+    "measure": (
+        "Choose a small set of indicators for {x} and track them consistently.",
+        "Leading indicators reveal whether {s} is on course long before lagging results arrive.",
+        "A baseline taken before changes begin is the only honest way to judge {x}.",
+        "Qualitative feedback complements the numbers and explains why {s} is or is not working.",
+        "Review the metrics for {x} monthly, and resist reacting to every weekly fluctuation.",
+        "Success with {x} should be defined in terms that matter to {aud}.",
+        "If a metric for {x} never changes a decision, it is probably not worth tracking.",
+        "Comparing results against the original goal keeps the evaluation of {x} honest.",
+        "Dashboards help, but a short written commentary on {x} adds the context numbers lack.",
+        "Cost, time and quality together give a balanced picture of how {s} is performing.",
+        "Track both the outcomes of {x} and the effort invested to achieve them.",
+    ),
+    "future": (
+        "Looking ahead, work on {x} is likely to become more automated and more data-driven.",
+        "The next few years will probably reward those who treat {x} as an ongoing capability.",
+        "Emerging tools will make parts of {x} easier, but judgment will remain essential.",
+        "Expectations around {x} are rising, and what counts as good today will be the "
+        "baseline tomorrow.",
+        "Change in {x} tends to arrive gradually and then all at once.",
+        "Staying curious about {x} is the best preparation for whatever comes next.",
+        "New regulations, technologies and customer expectations will continue to reshape {x}.",
+        "The fundamentals of {x} will endure even as the methods evolve.",
+        "Early adopters of new approaches to {x} will set the standards others follow.",
+        "Keeping an eye on adjacent fields often reveals where {s} is heading.",
+        "The future of {x} belongs to teams that can learn and adapt quickly.",
+    ),
+    "tools": (
+        "The right tools for {x} are the ones a team will actually use every day.",
+        "A shared document and a simple tracker cover most needs when starting with {x}.",
+        "Before buying software for {x}, clarify the process it is meant to support.",
+        "Integrations matter, so tools for {x} should fit into systems people already use.",
+        "Free and low-cost options are often enough for the first year of {x}.",
+        "Reading lists, communities and peer groups are underrated resources for {x}.",
+        "Evaluate tools for {x} against a short list of must-have requirements.",
+        "Templates are the simplest tool of all, and they make {x} easier to repeat.",
+        "Avoid tool sprawl, since every extra system adds maintenance to {x}.",
+        "A trial period is a good chance to test a tool against real tasks before committing "
+        "to it for {x}.",
+    ),
+    "perspective": (
+        "The conventional view holds that {s} is mainly about efficiency, but that framing is "
+        "too narrow.",
+        "Much of the accepted wisdom about {x} was formed in very different conditions.",
+        "A better mental model treats {x} as a source of learning rather than a cost to minimise.",
+        "The contrarian position is that doing less with {x}, but doing it better, wins over time.",
+        "Questioning a few sacred assumptions about {x} opens up surprising options.",
+        "What looks like best practice in {x} is often just common practice.",
+        "The debate about {x} is usually framed as a trade-off, yet the best approaches refuse "
+        "that choice.",
+        "Leaders who rethink {x} from first principles tend to find simpler answers.",
+        "The real risk is not moving too fast on {x}, but settling for a familiar approach "
+        "that no longer works.",
+        "Industry narratives about {x} tend to overstate technology and understate culture.",
+        "A more honest conversation about {x} would start with what has not worked.",
+    ),
+    "story": (
+        "It started with a deadline, a small team and a vague sense that {x} could be done better.",
+        "At first, nobody agreed on what {x} should even look like.",
+        "The first attempt at {x} was messy, and the results were hard to read.",
+        "Then came a small change that made everything else about {x} click into place.",
+        "Slowly, the team built habits that made {x} feel natural rather than forced.",
+        "There were setbacks, including a week when it seemed the whole effort would be abandoned.",
+        "What kept things moving was a shared belief that {s} was worth getting right.",
+        "By the time the results arrived, the team had already learned far more than it expected.",
+        "The lesson, in hindsight, was that {s} rewards patience more than brilliance.",
+        "Others noticed the change and began asking how the team had approached {x}.",
+        "The story is not unusual, and that is exactly why it is worth telling.",
+    ),
+    "intro": (
+        "By the end of this {piece}, the main ideas behind {topic} should feel concrete and "
+        "usable.",
+        "The sections below move from the fundamentals of {x} to practical next steps.",
+        "Along the way, the discussion covers examples, common mistakes and simple ways to "
+        "measure progress.",
+        "Whether {topic} is new territory or a familiar challenge, there is something here to "
+        "act on.",
+        "The aim is not to cover everything about {x}, but to focus on what makes the biggest "
+        "difference.",
+        "Each section stands on its own, so it is fine to jump to the part that matters most.",
+        "Expect practical guidance on {x} rather than theory for its own sake.",
+        "The ideas here draw on patterns that show up again and again in successful work on {x}.",
+    ),
+    "conclusion": (
+        "The ideas above are most useful when applied one at a time and reviewed honestly.",
+        "Whatever the starting point, the next step with {x} can be small and still meaningful.",
+        "The essentials are simple: clear goals, consistent habits and regular feedback on {x}.",
+        "For {aud}, the priority now is to choose one idea from this {piece} and put it into "
+        "practice.",
+        "Progress on {x} is a long game, yet every stage of it can deliver visible results.",
+        "With a clear plan and realistic expectations, {s} becomes far more manageable.",
+        "The best results with {x} come to those who start, measure and keep adjusting.",
+        "None of this requires a large budget, only attention and a willingness to learn.",
+        "Revisit this {piece} in a few months and compare the results with today's baseline.",
+    ),
+}
+
+STAND_INS = ("this work", "the effort", "this area")
+
+KEYWORD_LINES = (
+    "It pays to give {kw} particular attention, because it shapes how {topic} plays out day "
+    "to day.",
+    "Getting {kw} right is one of the quickest ways to improve results with {topic}.",
+    "Any serious plan for {topic} should account for {kw}.",
+    "Many people see their first tangible gains from {topic} through {kw}.",
+    "It is worth understanding how {kw} connects to the broader goals of {topic}.",
+    "Small improvements in {kw} often unlock bigger progress across {topic}.",
+    "The role of {kw} in {topic} is easy to underestimate.",
+    "A clear approach to {kw} keeps work on {topic} focused and measurable.",
+    "For {aud}, {kw} is often the most practical entry point into {topic}.",
+    "Paying attention to {kw} early prevents a lot of rework on {topic} later.",
+    "Careful thought about {kw} is what separates a good plan for {topic} from a great one.",
+    "No discussion of {topic} is complete without a close look at {kw}.",
+)
+MULTI_KEYWORD_LINES = (
+    "Themes such as {kws} all play a part here, and each one influences how {topic} develops.",
+    "It is worth keeping {kws} in view, since each affects the results of {topic}.",
+    "Practical work on {topic} touches {kws}, so each deserves a clear owner.",
+)
+
+# Short forms for very small targets, where every block gets a single sentence.
+COMPACT_KEYWORD_LINES = (
+    "Start with {kws}.",
+    "Prioritise {kws} early.",
+    "Small gains in {kws} add up.",
+    "Watch {kws} closely.",
+    "Keep {kws} in view.",
+)
+COMPACT_AUDIENCE_LINES = {
+    "professional": "A quick briefing on {topic} for {aud}.",
+    "casual": "Here's {topic} in a nutshell, for {aud}.",
+    "academic": "A concise note on {topic}, addressed to {aud}.",
+    "inspirational": "A short boost for {aud} working on {topic}.",
+}
+AUDIENCE_LINES = {
+    "professional": "This {piece} is written for {aud} who want a clearer, more practical view "
+    "of {topic}.",
+    "casual": "If you're one of the {aud} trying to make sense of {topic}, this {piece} is for "
+    "you.",
+    "academic": "The discussion is addressed to {aud} seeking a rigorous yet practical account "
+    "of {topic}.",
+    "inspirational": "If you are among the {aud} ready to grow with {topic}, this {piece} was "
+    "written with you in mind.",
+}
+AUDIENCE_EXTRA = (
+    "For {aud}, this means focusing on the parts of {x} that change daily decisions.",
+    "What {aud} need most here is a realistic sense of the effort {x} requires.",
+    "The perspective of {aud} matters, because they live with the consequences of {x}.",
+    "Seen through the eyes of {aud}, {s} is less about theory and more about saving time.",
+)
+
+HOOKS = {
+    "technical": (
+        "Getting {topic} right is as much an engineering problem as a strategic one.",
+        "Behind every reliable approach to {topic} sits a set of design decisions that are easy "
+        "to get wrong.",
+    ),
+    "narrative": (
+        "It usually starts with a small frustration: something about {topic} is not working, "
+        "and nobody is quite sure why.",
+        "Every team has a story about {topic}, and the best ones begin with a mistake.",
+    ),
+    "listicle": (
+        "There is no shortage of advice about {topic}, but a few ideas consistently make the "
+        "biggest difference.",
+        "Some of the best advice about {topic} fits on a short list, so here it is.",
+    ),
+    "educational": (
+        "The subject of {topic} can seem complicated at first, but the core ideas are "
+        "surprisingly approachable.",
+        "Anyone can learn the essentials of {topic} with a clear explanation and a little "
+        "practice.",
+    ),
+    "thought_leadership": (
+        "Most conversations about {topic} focus on the wrong questions.",
+        "The received wisdom about {topic} is overdue for a rethink.",
+    ),
+}
+GREETINGS = {
+    "professional": "Welcome to this edition of the newsletter.",
+    "casual": "Hey there, and welcome back!",
+    "academic": "Welcome to this issue of the newsletter.",
+    "inspirational": "Welcome back, and thank you for being here.",
+}
+SIGN_OFFS = {
+    "professional": "Thank you for reading, and see you in the next edition.",
+    "casual": "That's it for this one, see you next time!",
+    "academic": "Thank you for your attention; the next issue will continue this discussion.",
+    "inspirational": "Keep going, and see you in the next issue.",
+}
+CALLS_TO_ACTION = {
+    "professional": (
+        "The next step is to agree on a single goal for {pk} and schedule the first review.",
+        "Pick one recommendation on {pk}, assign an owner and measure the result within a month.",
+    ),
+    "casual": (
+        "So pick one thing about {pk} from this {piece} and give it a go this week.",
+        "Try one idea about {pk} today, and see how it feels after a week.",
+    ),
+    "academic": (
+        "Further inquiry into {pk} should test these propositions across a wider range of "
+        "contexts.",
+        "Future work on {pk} would benefit from systematic comparison across settings.",
+    ),
+    "inspirational": (
+        "Start today, start small, and let your commitment to {pk} carry you forward.",
+        "Take the first step with {pk} now, because your future self is counting on it.",
+    ),
+}
+MICRO_LINES = {
+    "professional": (
+        "That distinction matters.",
+        "Consistency pays off.",
+        "Clarity comes first.",
+        "Details matter here.",
+        "Keep it measurable.",
+    ),
+    "casual": ("Simple, right?", "Worth it.", "No pressure.", "Easy win.", "Trust the process."),
+    "academic": (
+        "This point merits emphasis.",
+        "Context remains decisive.",
+        "Nuance is essential.",
+        "The implication is significant.",
+    ),
+    "inspirational": (
+        "You can do this.",
+        "Keep going.",
+        "Every step counts.",
+        "Start now.",
+        "Believe in yourself.",
+    ),
+}
+BULLET_LEADS = {
+    "professional": (
+        "A short checklist helps:",
+        "In practice, that comes down to a few actions:",
+        "The essentials to put in place:",
+        "A practical starting point:",
+    ),
+    "casual": (
+        "Here's a quick checklist:",
+        "Try these:",
+        "A few easy wins:",
+        "Your short to-do list:",
+    ),
+    "academic": (
+        "The principal considerations may be summarised as follows:",
+        "Several practical implications follow:",
+        "The relevant factors include:",
+        "The preceding analysis suggests the following steps:",
+    ),
+    "inspirational": (
+        "Keep these steps close:",
+        "Start with these small moves:",
+        "A few habits to build:",
+        "Your next steps:",
+    ),
+}
+BULLETS = (
+    "Define one clear goal for {x}.",
+    "Name an owner and a review date.",
+    "Capture a baseline before changing anything.",
+    "Keep a short log of decisions about {x}.",
+    "Share results on {x}, good and bad.",
+    "Review and adjust every month.",
+    "Remove one source of friction at a time.",
+    "Ask the people doing the work what gets in the way.",
+    "Write down what {x} should achieve this quarter.",
+    "Celebrate small wins to keep momentum.",
+    "Automate only what is already stable.",
+    "Retire practices that no longer help {x}.",
+)
+
+# Editor feedback arrives either as requests ("add more examples") or remarks ("the intro is
+# too long"); each needs its own grammatical frame. {p} is the feedback point.
+RESPONSES_TO_REQUESTS = (
+    "To {p}, it helps to look closely at how {topic} plays out for {aud}.",
+    "Readers who want to {p} can start with the everyday realities of {topic}.",
+    "A good way to {p} is to ground each idea in the daily work of {aud}.",
+    "Anyone hoping to {p} should begin with one concrete part of {topic}.",
+)
+RESPONSES_TO_REMARKS = (
+    "It is fair to say that {p}, so this {piece} keeps the focus on what {aud} can use.",
+    "Some readers feel that {p}, which is why the emphasis here stays on practical steps.",
+    "If it seems that {p}, the quickest fix is to concentrate on what matters most to {aud}.",
+)
+
+FEEDBACK_HEADINGS = {
+    "professional": "Addressing Key Questions",
+    "casual": "Your Questions, Answered",
+    "academic": "Further Clarifications",
+    "inspirational": "Going Further",
+}
+IMPERATIVE_VERBS = frozenset(
+    "add address avoid be clarify consider cover cut define describe discuss drop elaborate "
+    "emphasise emphasize expand explain focus give highlight improve include keep make "
+    "mention provide reduce remove rephrase rewrite shorten show simplify streamline "
+    "strengthen tighten use write".split()
+)
+FEEDBACK_THEMES = {
+    "examples": ("example", "case stud", "concrete", "illustrat", "real-world", "anecdote"),
+    "keywords": ("keyword", "seo", "search"),
+    "action": ("call to action", "cta", "conclusion", "next step", "actionable"),
+    "audience": ("audience", "reader", "persona"),
+    "depth": ("depth", "detail", "shallow", "vague", "specific", "data", "evidence", "deeper"),
+    "structure": ("heading", "structure", "paragraph", "scan", "wall of text", "bullet"),
+}
+
+SECTION_PLANS = {
+    "educational": (
+        ("overview", ("What Is {T}?", "Understanding {T}", "The Basics of {T}")),
+        ("why", ("Why {T} Matters", "The Benefits of Getting It Right")),
+        ("how", ("Key Concepts Explained", "How It Works in Practice", "The Core Principles")),
+        ("implement", ("A Step-by-Step Approach", "Getting Started", "Putting It Into Practice")),
+        ("examples", ("Worked Examples", "Examples From Real Teams", "Seeing It in Action")),
+        ("pitfalls", ("Common Mistakes to Avoid", "Misconceptions and Pitfalls")),
+        ("measure", ("How to Measure Progress", "Tracking Your Results")),
+        ("tools", ("Helpful Tools and Resources", "Resources for Going Further")),
+        ("future", ("Where to Go Next", "What Comes Next")),
+    ),
+    "technical": (
+        ("overview", ("Overview of {T}", "Architecture at a Glance")),
+        ("how", ("How It Works", "How {T} Works Under the Hood")),
+        ("tools", ("Key Components", "Tooling and Components")),
+        ("implement", ("Implementation Details", "Setting It Up Step by Step")),
+        ("measure", ("Performance and Monitoring", "Testing and Observability")),
+        ("pitfalls", ("Pitfalls and Edge Cases", "Common Failure Modes")),
+        ("examples", ("A Worked Example", "A Reference Scenario")),
+        ("perspective", ("Trade-offs to Consider", "Design Trade-offs")),
+        ("future", ("Scaling Further", "What to Improve Next")),
+    ),
+    "listicle": (
+        ("overview", ("Start With a Clear Definition of {T}", "Get the Basics Right")),
+        ("why", ("Know Why It Matters", "Tie It to a Real Goal")),
+        ("implement", ("Start Small and Build Momentum", "Create a Simple Routine")),
+        ("tools", ("Use the Right Tools", "Keep Your Toolkit Lean")),
+        ("measure", ("Measure What Matters", "Track a Few Key Numbers")),
+        ("examples", ("Learn From Real Examples", "Borrow What Works")),
+        ("pitfalls", ("Avoid the Classic Mistakes", "Watch Out for Shortcuts")),
+        ("how", ("Build Feedback Loops", "Review and Adjust Regularly")),
+        ("future", ("Stay Ahead of What Comes Next", "Keep Learning")),
+    ),
+    "narrative": (
+        ("story", ("Where It All Began", "The Starting Point")),
+        ("pitfalls", ("The First Obstacles", "When Things Went Wrong")),
+        ("how", ("The Turning Point", "A Different Approach")),
+        ("implement", ("Building New Habits", "Making It Stick")),
+        ("examples", ("What Changed", "The Results")),
+        ("overview", ("What the Experience Reveals About {T}", "Reading Between the Lines")),
+        ("measure", ("How Progress Was Measured", "Counting the Wins")),
+        ("perspective", ("Lessons Learned", "What We Would Do Differently")),
+        ("future", ("The Next Chapter", "Where Things Go From Here")),
+    ),
+    "thought_leadership": (
+        ("perspective", ("The Conventional Wisdom About {T}", "Rethinking the Usual Story")),
+        ("pitfalls", ("Why the Old Playbook Falls Short", "The Hidden Costs of Standing Still")),
+        ("overview", ("A Better Mental Model", "Reframing the Problem")),
+        ("why", ("What Is Really at Stake", "Why This Matters Now")),
+        ("examples", ("Signals From the Front Line", "Early Evidence")),
+        ("implement", ("What Leaders Should Do Now", "A Practical Agenda")),
+        ("measure", ("Measuring What Actually Matters", "New Metrics for a New Era")),
+        ("future", ("Where {T} Is Heading", "The Road Ahead")),
+    ),
+}
+CONCLUSION_HEADINGS = {
+    "educational": ("Conclusion", "Key Takeaways", "Wrapping Up"),
+    "technical": ("Conclusion", "Summary and Next Steps"),
+    "listicle": ("Final Thoughts", "The Bottom Line"),
+    "narrative": ("Where the Story Goes Next", "Epilogue"),
+    "thought_leadership": ("The Bottom Line", "Conclusion: Time to Act"),
+    "newsletter": ("Until Next Time",),
+    "social_post": ("The Takeaway",),
+}
+TITLES = {
+    "educational": ("A Practical Guide to {T}", "{T}: The Essentials", "{T} Explained"),
+    "technical": (
+        "{T}: A Technical Deep Dive",
+        "How {T} Works: An Engineer's Guide",
+        "Engineering {T}: Design, Implementation and Pitfalls",
+    ),
+    "listicle": ("{n} Proven Ways to Master {T}", "{n} Practical Tips for {T}"),
+    "narrative": ("How One Team Rethought {T}", "The Story Behind {T}", "A Year of {T}"),
+    "thought_leadership": ("Rethinking {T}", "The Future of {T}", "Why {T} Needs a New Playbook"),
+}
+TONE_TITLES = {
+    "professional": "{T}: What Works and Why",
+    "casual": "{T}, Minus the Jargon",
+    "academic": "{T}: A Critical Examination",
+    "inspirational": "Unlocking the Potential of {T}",
+}
+ANGLES = {
+    "educational": "A clear, practical introduction to {topic} for {aud}, built around {pk}.",
+    "technical": "A technical breakdown of how {topic} works, how to implement it and where it "
+    "breaks, with {pk} as the through-line.",
+    "listicle": "A scannable list of the highest-impact moves in {topic}, each tied to {pk}.",
+    "narrative": "The story of a team working through {topic}, drawing out lessons about {pk} "
+    "for {aud}.",
+    "thought_leadership": "A challenge to the conventional view of {topic}, arguing that {pk} "
+    "deserves a strategic rethink.",
+}
+TONE_NOTES = {
+    "professional": "Keep the voice confident and concise, and tie claims to business outcomes.",
+    "casual": "Talk to the reader directly as 'you', use contractions and keep sentences short.",
+    "academic": "Use precise, formal vocabulary and qualify claims carefully.",
+    "inspirational": "Be warm and motivating, and end sections on a forward-looking note.",
+}
+
+# Headings that are not in SECTION_PLANS (for example an outline from a real model) are mapped to
+# the closest kind by these hints; order matters because some hints overlap.
+KIND_HINTS = (
+    ("pitfalls", ("pitfall", "mistake", "avoid", "risk", "trap", "wrong", "obstacle", "fail")),
+    ("overview", ("what is", "basics", "understand", "overview", "introduc", "definition")),
+    ("examples", ("example", "case", "in action", "real", "result", "evidence", "scenario")),
+    ("measure", ("measur", "metric", "track", "monitor", "performance", "kpi", "test")),
+    ("future", ("future", "next", "ahead", "trend", "scal", "road", "keep learning")),
+    ("tools", ("tool", "resource", "component", "stack", "software")),
+    ("implement", ("step", "start", "implement", "practice", "set up", "setup", "build", "habit")),
+    ("how", ("how", "works", "turning point", "approach", "principle", "concept", "loop")),
+    ("why", ("why", "matter", "benefit", "stake", "value", "goal")),
+    ("perspective", ("rethink", "conventional", "wisdom", "lesson", "model", "myth", "trade")),
+    ("story", ("began", "beginning", "starting point", "story", "journey")),
+)
+CONCLUSION_HINTS = ("conclusion", "final thought", "takeaway", "wrapping up", "bottom line")
+
+_SMALL_WORDS = frozenset(
+    "a an and as at but by for from in into of on or the to vs via with".split()
+)
+_CONTRACTIONS = (
+    ("do not", "don't"),
+    ("does not", "doesn't"),
+    ("is not", "isn't"),
+    ("are not", "aren't"),
+    ("cannot", "can't"),
+    ("will not", "won't"),
+    ("it is", "it's"),
+    ("that is", "that's"),
+    ("there is", "there's"),
+    ("you are", "you're"),
+    ("you will", "you'll"),
+    ("they are", "they're"),
+    ("we are", "we're"),
+)
+
+
+def _title_case(text: str) -> str:
+    out = []
+    for index, word in enumerate(text.split()):
+        if any(char.isupper() for char in word):
+            out.append(word)  # acronyms and brand names keep their own casing
+        elif index and word in _SMALL_WORDS:
+            out.append(word)
+        else:
+            out.append(word[:1].upper() + word[1:])
+    return " ".join(out)
+
+
+def _join(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _clip(text: str, limit: int) -> str:
+    """Shorten at a word boundary, marking the cut with an ellipsis, never exceeding limit."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-–—")
+    return cut + "…"
+
+
+def _contract(sentence: str) -> str:
+    for full, short in _CONTRACTIONS:
+        sentence = re.sub(rf"\b{full}\b", short, sentence)
+        capital = full[0].upper() + full[1:]
+        sentence = re.sub(rf"\b{capital}\b", short[0].upper() + short[1:], sentence)
+    return sentence
+
+
+@functools.lru_cache(maxsize=16384)
+def _wc(sentence: str) -> int:
+    # Sentences are re-measured many times while fitting an article to length.
+    return word_count(sentence)
+
+
+def _approx_tokens(text: str) -> int:
+    return round(len(text.split()) * 4 / 3)
+
+
+def _classify(heading: str) -> str:
+    lowered = heading.lower()
+    for kind, hints in KIND_HINTS:
+        if any(hint in lowered for hint in hints):
+            return kind
+    return "general"
+
+
+def _feedback_points(feedback: str) -> list[str]:
+    points: list[str] = []
+    for part in re.split(r"[\n;]+|(?<=[.!?])\s+", feedback):
+        point = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", part).strip().rstrip(".!")
+        if len(point) >= 3 and point.lower() not in (p.lower() for p in points):
+            points.append(" ".join(point.split()[:30]))
+    return points[:5]
+
+
+def _feedback_themes(feedback: str) -> set[str]:
+    lowered = feedback.lower()
+    return {theme for theme, hints in FEEDBACK_THEMES.items() if any(h in lowered for h in hints)}
+
+
+@dataclass(frozen=True)
+class _Voice:
+    """Brief-derived strings every template needs, computed once per call."""
+
+    brief: Brief
+    topic: str
+    title_topic: str
+    pk: str
+    terms: tuple[str, ...]  # primary keyword plus keywords, each to appear in the body
+    aud: str
+    tone: str
+    style: str
+    task_type: str
+    piece: str
+
+    @classmethod
+    def of(cls, brief: Brief) -> "_Voice":
+        topic = " ".join(brief.topic.split()).rstrip(".?!") or "this subject"
+        pk = " ".join(brief.primary_keyword.split()) or (
+            brief.keywords[0] if brief.keywords else topic
+        )
+        terms: list[str] = []
+        for term in (pk, *brief.keywords):
+            if term.lower() != topic.lower() and term.lower() not in (t.lower() for t in terms):
+                terms.append(term)
+        tone = brief.tone if brief.tone in TONES else "professional"
+        style = brief.style if brief.style in STYLES else "educational"
+        task_type = brief.task_type if brief.task_type in TASK_TYPES else "blog_post"
+        piece = {"social_post": "post", "newsletter": "issue"}.get(
+            task_type, "guide" if style in ("educational", "technical") else "article"
+        )
+        return cls(
+            brief=brief,
+            topic=topic,
+            title_topic=_title_case(topic),
+            pk=pk,
+            terms=tuple(terms),
+            aud=" ".join(brief.target_audience.split()).rstrip(".") or "practitioners",
+            tone=tone,
+            style=style,
+            task_type=task_type,
+            piece=piece,
+        )
+
+
+class _Proposal(NamedTuple):
+    sentence: str
+    clause: str  # the sentence without its connector
+    template: str
+    connector: str
+
+
+class _Sentences:
+    """Draws filled-in sentences from the phrase banks, avoiding repeats within one article."""
+
+    def __init__(self, voice: _Voice, rng: random.Random) -> None:
+        self.voice = voice
+        self.rng = rng
+        self.used: Counter[str] = Counter()
+        self.templates_used: Counter[str] = Counter()
+        self.recent_connectors: list[str] = []
+        self.micro_used: set[str] = set()
+
+    def fill(self, template: str, *, x: str | None = None, kw: str | None = None) -> str:
+        voice = self.voice
+        text = template.format(
+            topic=voice.topic,
+            T=voice.title_topic,
+            pk=voice.pk,
+            kw=kw or self.term(),
+            kws=_join(voice.terms),
+            x=x or self._x(),
+            s=x or self._subject(),
+            aud=voice.aud,
+            piece=voice.piece,
+        )
+        return self.finish(text)
+
+    def finish(self, text: str) -> str:
+        text = " ".join(text.split())
+        text = text[:1].upper() + text[1:]
+        return _contract(text) if self.voice.tone == "casual" else text
+
+    def term(self) -> str:
+        return self.rng.choice(self.voice.terms or (self.voice.topic,))
+
+    def _x(self) -> str:
+        roll = self.rng.random()
+        if roll < 0.3 or not self.voice.terms:
+            return self.voice.topic
+        if roll < 0.5:
+            return self.voice.pk
+        if roll < 0.88:
+            return self.term()
+        # An occasional plain noun phrase keeps the topic from being named in every sentence.
+        return self.rng.choice(STAND_INS)
+
+    def _subject(self) -> str:
+        # Keywords are often plural ("spot instances"), so templates whose verb agrees with the
+        # placeholder ({s}) only receive the topic or a singular stand-in.
+        return self.voice.topic if self.rng.random() < 0.8 else self.rng.choice(STAND_INS)
+
+    def _template(self, kind: str) -> tuple[str, bool]:
+        """A template for kind and whether it may take a leading connector."""
+        voice = self.voice
+        roll = self.rng.random()
+        bank = KIND_LINES.get(kind, ())
+        if kind == "story" and voice.style != "narrative":
+            bank = KIND_LINES["examples"]
+        if bank and roll < 0.38:
+            return self.rng.choice(bank), True
+        if roll < 0.58:
+            return self.rng.choice(GENERAL), True
+        if roll < 0.76:
+            subject = self.rng.choice(SUBJECTS)
+            return f"{subject} {self.rng.choice(PREDICATES)}", True
+        if roll < 0.88:
+            return self.rng.choice(TONE_LINES[voice.tone]), False
+        return self.rng.choice(STYLE_LINES[voice.style]), False
+
+    def propose(self, kind: str) -> _Proposal:
+        """A candidate sentence, preferring unused clauses and then rarely used templates.
+
+        Repeats are counted on the clause (the sentence without its connector), so "Moreover,
+        X." and "Notably, X." count as the same sentence.
+        """
+        best: tuple[int, str, str, bool] | None = None
+        for _ in range(24):
+            template, connectable = self._template(kind)
+            clause = self.fill(template)
+            score = self.used[clause] * 1000 + self.templates_used[template]
+            if best is None or score < best[0]:
+                best = (score, clause, template, connectable)
+                if score == 0:
+                    break
+        _, clause, template, connectable = best or (0, self.fill(GENERAL[0]), GENERAL[0], False)
+        if connectable and self._connectable(template) and self.rng.random() < 0.28:
+            choices = [c for c in CONNECTORS[self.voice.tone] if c not in self.recent_connectors]
+            connector = self.rng.choice(choices)
+            sentence = self.finish(f"{connector} {clause[:1].lower()}{clause[1:]}")
+            return _Proposal(sentence, clause, template, connector)
+        return _Proposal(clause, clause, template, "")
+
+    @staticmethod
+    def _connectable(template: str) -> bool:
+        # Templates opening with a placeholder keep the value's own casing; questions and
+        # sentences that already open with a connector ("For instance, ...") read badly
+        # behind another one.
+        opening = " ".join(template.split()[:3])
+        return template[0] != "{" and "?" not in template and not re.search(r"[,:]", opening)
+
+    def accept(self, proposal: _Proposal) -> str:
+        self.used[proposal.clause] += 1
+        self.templates_used[proposal.template] += 1
+        if proposal.connector:
+            self.recent_connectors = [*self.recent_connectors[-3:], proposal.connector]
+        return proposal.sentence
+
+    def make(self, kind: str) -> str:
+        return self.accept(self.propose(kind))
+
+    def lead(self, kind: str) -> str:
+        """An opening sentence for a block of this kind that names the topic itself."""
+        bank = KIND_LINES.get(kind) or GENERAL
+        template = self.rng.choice([t for t in bank if not self.templates_used[t]] or bank)
+        clause = self.fill(template, x=self.voice.topic)
+        return self.accept(_Proposal(clause, clause, template, ""))
+
+    def fit(self, kind: str, max_words: int) -> str | None:
+        """A sentence of at most max_words, as close to it as a few draws allow."""
+        best: tuple[int, _Proposal] | None = None
+        tries = 4 if max_words > 40 else 16
+        for _ in range(tries):
+            proposal = self.propose(kind)
+            count = _wc(proposal.sentence)
+            if count <= max_words and (best is None or count > best[0]):
+                best = (count, proposal)
+                if max_words > 40 or count >= max_words - 1:
+                    break
+        return self.accept(best[1]) if best else None
+
+    def micro(self, max_words: int) -> str | None:
+        options = [
+            line
+            for line in MICRO_LINES[self.voice.tone]
+            if line not in self.micro_used and _wc(line) <= max_words
+        ]
+        if not options:
+            return None
+        line = max(options, key=lambda item: (_wc(item), item))
+        self.micro_used.add(line)
+        return line
+
+    def keyword_lines(
+        self, group: Sequence[str], *, separate: bool, compact: bool = False
+    ) -> list[str]:
+        if not group:
+            return []
+        if compact:
+            template = self.rng.choice(COMPACT_KEYWORD_LINES)
+            return [self.finish(template.format(kws=_join(group)))]
+        if separate or len(group) == 1:
+            templates = self.rng.sample(KEYWORD_LINES, k=min(len(group), len(KEYWORD_LINES)))
+            lines = [self.fill(t, kw=kw) for t, kw in zip(templates, group, strict=False)]
+            lines += [self.fill(self.rng.choice(KEYWORD_LINES), kw=kw) for kw in group[12:]]
+            return lines
+        template = self.rng.choice(MULTI_KEYWORD_LINES)
+        return [self.finish(template.format(kws=_join(group), topic=self.voice.topic))]
+
+
+@dataclass
+class _Block:
+    heading: str | None  # None for the introduction
+    kind: str
+    required: list[str] = field(default_factory=list)
+    closing: list[str] = field(default_factory=list)
+    fillers: list[str] = field(default_factory=list)
+    bullet_lead: str = ""
+    bullets: list[str] = field(default_factory=list)
+    budget: int = 0
+
+    def word_total(self) -> int:
+        texts = [*self.required, *self.fillers, *self.closing, *self.bullets]
+        if self.heading:
+            texts.append(self.heading)
+        if self.bullets:
+            texts.append(self.bullet_lead)
+        return sum(_wc(text) for text in texts)
+
+
+class _Writer:
+    """Plans and writes one article for a brief."""
+
+    def __init__(self, brief: Brief) -> None:
+        self.brief = brief
+        self.voice = _Voice.of(brief)
+        self.target = max(60, int(brief.target_length or 800))
+        self.responses_given = 0
+
+    def rng(self, stage: str) -> random.Random:
+        # A string seed is hashed with SHA-512 by random, so it is stable across processes.
+        return random.Random(f"{self.brief.seed()}:{stage}")
+
+    # Research -------------------------------------------------------------------------------
+
+    def section_count(self) -> int:
+        count = min(8, max(3, round(self.target / 400) + 2))
+        return min(count, 4) if self.voice.task_type == "social_post" else count
+
+    def plan(self, rng: random.Random) -> list[tuple[str, str]]:
+        """(kind, heading) pairs for the body sections, in reading order."""
+        plan = SECTION_PLANS[self.voice.style]
+        count = min(self.section_count(), len(plan))
+        chosen = [0, *sorted(rng.sample(range(1, len(plan)), count - 1))]
+        return [
+            (plan[i][0], rng.choice(plan[i][1]).format(T=self.voice.title_topic)) for i in chosen
+        ]
+
+    def research(self) -> dict[str, Any]:
+        rng = self.rng("research")
+        voice = self.voice
+        sentences = _Sentences(voice, rng)
+        outline = [heading for _, heading in self.plan(rng)]
+        key_points = sentences.keyword_lines(voice.terms[:6], separate=True)
+        key_points.insert(0, sentences.lead("why"))
+        if len(key_points) < 3:
+            key_points += [sentences.make("how"), sentences.make("pitfalls")]
+        familiarity = "little prior" if voice.style == "educational" else "some working"
+        notes = (
+            f"Written for {voice.aud}, who are assumed to have {familiarity} knowledge of "
+            f"{voice.topic}. {TONE_NOTES[voice.tone]} Address their likely questions about "
+            f"{voice.pk} and aim for about {self.target} words."
+        )
+        return {
+            "angle": sentences.fill(ANGLES[voice.style]),
+            "outline": outline,
+            "key_points": key_points[:8],
+            "audience_notes": notes,
+        }
+
+    # Draft ----------------------------------------------------------------------------------
+
+    def title(self, rng: random.Random, sections: int) -> str:
+        options = [*TITLES[self.voice.style], TONE_TITLES[self.voice.tone]]
+        return rng.choice(options).format(T=self.voice.title_topic, n=sections)
+
+    def outline_from(self, research: Any, rng: random.Random) -> list[tuple[str, str]]:
+        outline = research.get("outline") if isinstance(research, dict) else None
+        headings = [" ".join(str(h).split()) for h in outline or () if str(h).strip()]
+        if not headings:
+            return self.plan(rng)
+        known = {
+            heading.format(T=self.voice.title_topic): kind
+            for kind, variants in SECTION_PLANS[self.voice.style]
+            for heading in variants
+        }
+        cleaned = [re.sub(r"^(?:#+\s*)?(?:\d+[.)]\s*)?", "", h) for h in headings]
+        sections = [(known.get(h) or _classify(h), h) for h in cleaned if h]
+        return sections or self.plan(rng)
+
+    def draft(self, research: Any) -> str:
+        text = self._draft(research, compact=False)
+        if text is None:
+            # Very short targets cannot hold the full scaffolding (hooks, sign-offs, one sentence
+            # per keyword), so fall back to one sentence per block with keywords grouped.
+            text = self._draft(research, compact=True)
+        assert text is not None  # noqa: S101 - compact drafts are always produced
+        return text
+
+    def _draft(self, research: Any, *, compact: bool) -> str | None:
+        rng = self.rng("draft")
+        voice = self.voice
+        sentences = _Sentences(voice, rng)
+        self.responses_given = 0
+        sections = self.outline_from(research, rng)
+        conclusion_heading = rng.choice(
+            CONCLUSION_HEADINGS.get(voice.task_type) or CONCLUSION_HEADINGS[voice.style]
+        )
+        if len(sections) > 1 and any(h in sections[-1][1].lower() for h in CONCLUSION_HINTS):
+            conclusion_heading = sections.pop()[1]
+        title = self.title(rng, len(sections))
+        points = _feedback_points(self.brief.feedback)
+        themes = _feedback_themes(self.brief.feedback)
+        hook = sentences.fill(rng.choice(HOOKS[voice.style]))
+        audience_lines = COMPACT_AUDIENCE_LINES if compact else AUDIENCE_LINES
+        audience = sentences.fill(audience_lines[voice.tone])
+
+        intro = _Block(heading=None, kind="intro")
+        if compact:
+            intro.required.append(audience)
+        else:
+            if voice.task_type == "newsletter":
+                intro.required.append(GREETINGS[voice.tone])
+            intro.required += [hook, audience]
+
+        per_section = self.target / (len(sections) + 1)
+        groups: list[list[str]] = [[] for _ in sections]
+        for index, term in enumerate(rng.sample(voice.terms, k=len(voice.terms))):
+            groups[index % len(sections)].append(term)
+        body: list[_Block] = []
+        for index, ((kind, heading), group) in enumerate(zip(sections, groups, strict=True)):
+            if voice.style == "listicle":
+                heading = f"{index + 1}. {heading}"
+            block = _Block(heading=heading, kind=kind)
+            if not compact or not group:
+                block.required.append(sentences.lead(kind))
+            separate = not compact and per_section >= 45 * len(group)
+            block.required += sentences.keyword_lines(group, separate=separate, compact=compact)
+            if not compact:
+                self._apply_themes(block, themes, sentences, long_form=per_section >= 110)
+            body.append(block)
+
+        feedback_block: _Block | None = None
+        if points and self.target >= 350:
+            feedback_block = _Block(heading=FEEDBACK_HEADINGS[voice.tone], kind="implement")
+            for point in points:
+                feedback_block.required += self._respond(point, sentences, rng)
+
+        conclusion = _Block(heading=conclusion_heading, kind="conclusion")
+        response = ""
+        if points and (compact or feedback_block is None):
+            response = self._respond(points[0], sentences, rng, compact=compact)[0]
+        call = sentences.fill(rng.choice(CALLS_TO_ACTION[voice.tone]))
+        if compact:
+            conclusion.required.append(response or call)
+        else:
+            conclusion.required.append(sentences.lead("conclusion"))
+            if response:
+                conclusion.required.append(response)
+            conclusion.closing.append(call)
+            if "action" in themes:
+                extra = sentences.fill(CALLS_TO_ACTION[voice.tone][0])
+                conclusion.closing = list(dict.fromkeys([extra, call]))
+            if voice.task_type == "newsletter":
+                conclusion.closing.append(SIGN_OFFS[voice.tone])
+        if voice.task_type == "social_post":
+            tags = [re.sub(r"[^0-9a-z]", "", t.lower()) for t in (voice.topic, *voice.terms)]
+            tags = [tag for tag in dict.fromkeys(tags) if tag][: 2 if compact else 5]
+            conclusion.closing.append(" ".join(f"#{tag}" for tag in tags))
+
+        blocks = [intro, *body, *([feedback_block] if feedback_block else []), conclusion]
+        if not compact and sum(b.word_total() for b in blocks) > self.target * 0.95:
+            return None
+        self._add_bullets(body, themes, sentences, rng)
+        self._budget(intro, body, feedback_block, conclusion, rng)
+        for block in blocks:
+            self._fill(block, sentences)
+        self._settle(blocks, sentences)
+        return self._render(title, blocks, rng, short_paragraphs="structure" in themes)
+
+    def _apply_themes(
+        self, block: _Block, themes: set[str], sentences: _Sentences, *, long_form: bool
+    ) -> None:
+        """Editor feedback themes add required sentences to every section."""
+        if not long_form:
+            return
+        if "examples" in themes:
+            block.required.append(sentences.make("examples"))
+        if "keywords" in themes and self.voice.terms:
+            block.required += sentences.keyword_lines([sentences.term()], separate=True)
+        if "audience" in themes:
+            block.required.append(sentences.fill(sentences.rng.choice(AUDIENCE_EXTRA)))
+        if "depth" in themes:
+            block.required.append(sentences.make(sentences.rng.choice(("how", "measure"))))
+
+    def _respond(
+        self,
+        point: str,
+        sentences: _Sentences,
+        rng: random.Random,
+        *,
+        compact: bool = False,
+    ) -> list[str]:
+        voice = self.voice
+        first, _, rest = point.partition(" ")
+        imperative = first.lower() in IMPERATIVE_VERBS and bool(rest)
+        if compact:
+            lead = f"To {first.lower()} {rest}, start small." if imperative else f"Noted: {point}."
+            return [sentences.finish(lead)]
+        if imperative:
+            phrase = f"{first.lower()} {rest}"
+            bank = RESPONSES_TO_REQUESTS
+        else:
+            phrase = point[:1].lower() + point[1:]
+            bank = RESPONSES_TO_REMARKS
+        # Consecutive points get consecutive frames, so responses rarely share a sentence shape.
+        lead = bank[(self.brief.seed() + self.responses_given) % len(bank)]
+        self.responses_given += 1
+        lead = lead.format(p=phrase, topic=voice.topic, aud=voice.aud, piece=voice.piece)
+        lowered = point.lower()
+        if any(h in lowered for h in FEEDBACK_THEMES["examples"]):
+            follow = sentences.make("examples")
+        elif any(h in lowered for h in FEEDBACK_THEMES["keywords"]):
+            follow = sentences.keyword_lines([sentences.term()], separate=True)[0]
+        elif any(h in lowered for h in FEEDBACK_THEMES["depth"]):
+            follow = sentences.make("measure")
+        elif any(h in lowered for h in FEEDBACK_THEMES["audience"]):
+            follow = sentences.fill(rng.choice(AUDIENCE_EXTRA))
+        else:
+            follow = sentences.make("implement")
+        return [sentences.finish(lead), follow]
+
+    def _add_bullets(
+        self, body: list[_Block], themes: set[str], sentences: _Sentences, rng: random.Random
+    ) -> None:
+        if self.voice.style not in ("listicle", "technical", "educational") and (
+            "structure" not in themes
+        ):
+            return
+        per_section = self.target / (len(body) + 1)
+        if per_section < 140:
+            return
+        deck = rng.sample(BULLETS, k=len(BULLETS))  # shared so no item repeats across sections
+        leads = BULLET_LEADS[self.voice.tone]
+        lists = 0
+        for index, block in enumerate(body):
+            if index % 2 == 1 or block.kind in ("story", "perspective") or len(deck) < 3:
+                continue
+            block.bullet_lead = leads[lists % len(leads)]
+            lists += 1
+            count = rng.randint(3, 4)
+            block.bullets = [sentences.fill(item) for item in deck[:count]]
+            del deck[:count]
+
+    def _budget(
+        self,
+        intro: _Block,
+        body: list[_Block],
+        feedback: _Block | None,
+        conclusion: _Block,
+        rng: random.Random,
+    ) -> None:
+        target = self.target
+        intro.budget = max(intro.word_total(), min(160, round(target * 0.1)))
+        conclusion.budget = max(conclusion.word_total(), min(180, round(target * 0.1)))
+        spent = intro.budget + conclusion.budget
+        if feedback:
+            feedback.budget = max(feedback.word_total(), min(320, round(target * 0.12)))
+            spent += feedback.budget
+        weights = [rng.uniform(0.8, 1.2) for _ in body]
+        remaining = max(0, target - spent)
+        for block, weight in zip(body, weights, strict=True):
+            block.budget = round(remaining * weight / sum(weights))
+
+    @staticmethod
+    def _fill(block: _Block, sentences: _Sentences) -> None:
+        while True:
+            gap = block.budget - block.word_total()
+            if gap < 7:
+                return
+            sentence = sentences.fit(block.kind, gap)
+            if sentence is None:
+                return
+            block.fillers.append(sentence)
+
+    def _settle(self, blocks: list[_Block], sentences: _Sentences) -> None:
+        """Nudge the total length onto the target by adding or removing single sentences."""
+        tolerance = max(1, round(self.target * 0.015))
+        for _ in range(80):
+            diff = self.target - sum(block.word_total() for block in blocks)
+            if abs(diff) <= tolerance:
+                return
+            if diff > 0:
+                block = max(blocks, key=lambda b: (b.budget - b.word_total(), -blocks.index(b)))
+                sentence = sentences.fit(block.kind, diff) if diff >= 7 else None
+                sentence = sentence or sentences.micro(diff)
+                if sentence is None:
+                    return
+                block.fillers.append(sentence)
+                continue
+            excess = -diff
+            options = [
+                (abs(_wc(text) - excess), bi, fi)
+                for bi, block in enumerate(blocks)
+                for fi, text in enumerate(block.fillers)
+                if _wc(text) <= excess + tolerance
+            ]
+            if not options:
+                return
+            _, bi, fi = min(options)
+            del blocks[bi].fillers[fi]
+
+    def _render(
+        self, title: str, blocks: list[_Block], rng: random.Random, *, short_paragraphs: bool
+    ) -> str:
+        lines = [f"# {title}", ""]
+        for block in blocks:
+            if block.heading:
+                lines += [f"## {block.heading}", ""]
+            sentences = [*block.required, *block.fillers, *block.closing]
+            paragraphs_ = self._paragraphs(sentences, rng, short=short_paragraphs)
+            for index, paragraph in enumerate(paragraphs_):
+                lines += [paragraph, ""]
+                if index == 0 and block.bullets:
+                    lines += [block.bullet_lead, ""]
+                    lines += [f"- {item}" for item in block.bullets]
+                    lines.append("")
+            if not paragraphs_ and block.bullets:
+                lines += [block.bullet_lead, "", *[f"- {item}" for item in block.bullets], ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+    @staticmethod
+    def _paragraphs(sentences: list[str], rng: random.Random, *, short: bool) -> list[str]:
+        out: list[str] = []
+        current: list[str] = []
+        size = rng.randint(2, 3) if short else rng.randint(3, 5)
+        for sentence in sentences:
+            current.append(sentence)
+            if len(current) >= size or sum(len(words(s)) for s in current) >= 95:
+                out.append(" ".join(current))
+                current = []
+                size = rng.randint(2, 3) if short else rng.randint(3, 5)
+        if current:
+            # A one-sentence tail reads like an afterthought, so fold it into the paragraph above.
+            if len(current) == 1 and out and len(words(out[-1])) < 80:
+                out[-1] = f"{out[-1]} {current[0]}"
+            else:
+                out.append(" ".join(current))
+        return out
+
+    # Review ---------------------------------------------------------------------------------
+
+    def review(self, draft: Any) -> dict[str, Any]:
+        draft = draft if isinstance(draft, dict) else {}
+        markdown = str(draft.get("markdown") or "")
+        title = str(draft.get("title") or "")
+        voice = self.voice
+        if not markdown.strip():
+            return {
+                "quality_score": 0,
+                "qa_feedback": "There is no draft to review.",
+                "issues": ["The draft is empty."],
+            }
+        lines = markdown.splitlines()
+        if not title and lines and lines[0].startswith("# "):
+            title = lines[0][2:].strip()
+        plain = strip_markdown(markdown).lower()
+        issues: list[str] = []
+        score = 0.0
+
+        count = word_count(markdown)
+        deviation = abs(count - self.target) / self.target
+        score += 30 if deviation <= 0.10 else max(0.0, 30 * (1 - (deviation - 0.10) / 0.40))
+        if deviation > 0.10:
+            direction = "below" if count < self.target else "above"
+            issues.append(
+                f"Length is {count} words, {deviation:.0%} {direction} the "
+                f"{self.target}-word target."
+            )
+
+        terms = list(voice.terms)
+        missing = [term for term in terms if term.lower() not in plain]
+        score += 25 * (1 - len(missing) / len(terms)) if terms else 25
+        if missing:
+            issues.append(f"Missing keywords: {', '.join(missing)}.")
+        topic_words = [w for w in re.findall(r"\w+", voice.topic.lower()) if len(w) > 3]
+        if voice.topic.lower() in plain or (topic_words and all(w in plain for w in topic_words)):
+            score += 5
+        else:
+            issues.append(f"The body never names the topic ({voice.topic}).")
+
+        headings = sum(1 for line in lines if line.startswith("## "))
+        expected = min(3, max(1, self.target // 150))
+        heading_score = 20 * min(headings, expected) / expected
+        if headings < expected:
+            issues.append(f"Only {headings} section headings; use at least {expected}.")
+        if not title:
+            heading_score = max(0.0, heading_score - 5)
+            issues.append("The draft has no title.")
+        score += heading_score
+
+        prose = paragraphs(markdown)
+        long_ones = [p for p in prose if len(words(p)) > 150]
+        paragraph_score = 20 - 6 * len(long_ones)
+        if long_ones:
+            issues.append(
+                f"{len(long_ones)} paragraph(s) run past 150 words; split them for readability."
+            )
+        if self.target >= 300 and len(prose) < 3:
+            paragraph_score -= 8
+            issues.append("The body has fewer than three paragraphs.")
+        sentence_counts = Counter(
+            s.strip() for p in prose for s in re.split(r"(?<=[.!?])\s+", p) if len(s) > 20
+        )
+        repeated = [s for s, n in sentence_counts.items() if n > 2]
+        if repeated:
+            paragraph_score -= 5
+            issues.append(f"{len(repeated)} sentence(s) are repeated more than twice.")
+        score += max(0, paragraph_score)
+
+        quality = max(0, min(100, round(score)))
+        longest = max((len(words(p)) for p in prose), default=0)
+        if issues:
+            feedback = "Needs revision: " + " ".join(issues)
+        else:
+            feedback = (
+                f"Meets the brief: {count} words against a {self.target}-word target, "
+                f"all {len(terms)} keywords covered, {headings} sections, and paragraphs of at "
+                f"most {longest} words."
+            )
+        return {"quality_score": quality, "qa_feedback": feedback, "issues": issues}
+
+    # SEO ------------------------------------------------------------------------------------
+
+    def seo(self, draft: Any) -> dict[str, Any]:
+        rng = self.rng("seo")
+        voice = self.voice
+        draft = draft if isinstance(draft, dict) else {}
+        markdown = str(draft.get("markdown") or "")
+        title = str(draft.get("title") or "")
+        if not title and markdown.startswith("# "):
+            title = markdown.splitlines()[0][2:].strip()
+        pk_words = set(re.findall(r"\w+", voice.pk.lower()))
+
+        def has_keyword(text: str) -> bool:
+            return pk_words <= set(re.findall(r"\w+", text.lower()))
+
+        candidates = [title, voice.title_topic]
+        if not has_keyword(voice.topic):
+            candidates.insert(1, f"{voice.title_topic}: {_title_case(voice.pk)}")
+        fitting = [c for c in candidates if c and len(c) <= 60]
+        with_keyword = [c for c in fitting if has_keyword(c)]
+        seo_title = (with_keyword or fitting or [_clip(candidates[-1], 60)])[0]
+
+        extras = [t for t in voice.terms if t.lower() != voice.pk.lower()][:2]
+        covering = f", covering {_join(extras)}" if extras else ""
+        metas = (
+            f"Learn how {voice.pk} shapes {voice.topic}: practical guidance for {voice.aud}"
+            f"{covering}.",
+            f"A {voice.tone} look at {voice.topic} for {voice.aud}, with clear advice on "
+            f"{voice.pk}{covering}.",
+            f"Everything {voice.aud} need to know about {voice.topic} and {voice.pk}.",
+        )
+        fitting_meta = [m for m in metas if len(m) <= 160]
+        meta = rng.choice(fitting_meta) if fitting_meta else _clip(metas[0], 160)
+
+        tags: list[str] = []
+        sources = [voice.pk, *voice.terms, self.brief.category]
+        if len(voice.topic.split()) <= 4:
+            sources.append(voice.topic)
+        for source in sources:
+            tag = " ".join(re.sub(r"[^\w\s-]", " ", source.lower()).split())[:50]
+            if tag and tag not in tags:
+                tags.append(tag)
+
+        prose = paragraphs(markdown)
+        excerpt_source = prose[0] if prose else f"{voice.title_topic}. {meta}"
+        excerpt = excerpt_source if len(excerpt_source) <= 300 else ""
+        if not excerpt:
+            for sentence in re.split(r"(?<=[.!?])\s+", excerpt_source):
+                if len(f"{excerpt} {sentence}".strip()) > 300:
+                    break
+                excerpt = f"{excerpt} {sentence}".strip()
+            excerpt = excerpt or _clip(excerpt_source, 300)
+        return {
+            "seo_title": seo_title,
+            "meta_description": meta,
+            "tags": tags[:10],
+            "excerpt": excerpt,
+        }
+
+
+class OfflineLLMProvider:
+    """A deterministic writer: the full pipeline runs without network access or API keys."""
+
+    name = "offline"
+
+    def generate(
+        self,
+        *,
+        stage: str,
+        brief: Brief,
+        prompt: str,
+        context: dict[str, Any],
+        model: str = WRITER_MODEL,
+        timeout: float = 0,
+    ) -> Completion:
+        writer = _Writer(brief)
+        context = context or {}
+        if stage == "research":
+            text = json.dumps(writer.research(), ensure_ascii=False, indent=2)
+        elif stage == "draft":
+            text = writer.draft(context.get("research"))
+        elif stage == "review":
+            text = json.dumps(writer.review(context.get("draft")), ensure_ascii=False, indent=2)
+        elif stage == "seo":
+            text = json.dumps(writer.seo(context.get("draft")), ensure_ascii=False, indent=2)
+        else:
+            raise ProviderError(f"The offline writer has no stage named {stage!r}")
+        return Completion(
+            text=text,
+            model=WRITER_MODEL,
+            tokens_in=_approx_tokens(prompt),
+            tokens_out=_approx_tokens(text),
+            cost=Decimal("0"),
+        )
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except (OSError, ImportError):  # Pillow built without FreeType only has the bitmap font
+        return ImageFont.load_default()
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}".strip()
+        if current and draw.textlength(candidate, font=font) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    if current:
+        lines.append(current)
+    return lines
+
+
+def _rgb(hue: float, saturation: float, value: float) -> tuple[int, int, int]:
+    red, green, blue = colorsys.hsv_to_rgb(hue % 1.0, saturation, value)
+    return round(red * 255), round(green * 255), round(blue * 255)
+
+
+def render_cover(brief: Brief) -> bytes:
+    """A 1200x630 PNG cover: seeded gradient and shapes with the topic as its title."""
+    rng = random.Random(f"{brief.seed()}:image")
+    width, height = COVER_SIZE
+    hue = rng.random()
+    start = Image.new("RGB", COVER_SIZE, _rgb(hue, 0.55, 0.62))
+    end = Image.new("RGB", COVER_SIZE, _rgb(hue + rng.uniform(0.08, 0.2), 0.7, 0.22))
+    vertical = Image.linear_gradient("L").resize(COVER_SIZE)
+    horizontal = Image.linear_gradient("L").rotate(90).resize(COVER_SIZE)
+    mask = Image.blend(vertical, horizontal, rng.uniform(0.3, 0.7))
+    image = Image.composite(end, start, mask).convert("RGBA")
+
+    overlay = Image.new("RGBA", COVER_SIZE, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    for _ in range(rng.randint(5, 9)):
+        radius = rng.randint(40, 260)
+        cx, cy = rng.randint(0, width), rng.randint(0, height)
+        colour = (*_rgb(hue + rng.uniform(-0.15, 0.35), 0.5, 0.95), rng.randint(30, 80))
+        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=colour)
+    for _ in range(rng.randint(6, 12)):
+        x = rng.randint(-300, width)
+        colour = (255, 255, 255, rng.randint(20, 50))
+        draw.line((x, height, x + rng.randint(200, 500), 0), fill=colour, width=rng.randint(2, 6))
+    draw.rounded_rectangle((60, 150, width - 60, height - 60), radius=24, fill=(0, 0, 0, 120))
+    image = Image.alpha_composite(image, overlay)
+
+    draw = ImageDraw.Draw(image)
+    voice = _Voice.of(brief)
+    label = " · ".join(
+        part.upper() for part in (voice.task_type.replace("_", " "), brief.category) if part
+    )
+    draw.text((100, 185), label, font=_font(26), fill=(255, 255, 255, 210))
+    accent = _rgb(hue + 0.5, 0.6, 1.0)
+    draw.rectangle((100, 228, 220, 234), fill=accent)
+    for size in (72, 64, 56, 48, 40, 34):
+        font = _font(size)
+        lines = _wrap(draw, voice.title_topic, font, width - 200)
+        if len(lines) * size * 1.2 <= height - 320:
+            break
+    y = 260
+    for line in lines[:5]:
+        draw.text((100, y), line, font=font, fill=(255, 255, 255, 255))
+        y += round(size * 1.2)
+
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class OfflineImageProvider:
+    """Draws a deterministic cover locally; no model, no network."""
+
+    name = "offline"
+
+    def generate_image(
+        self, *, brief: Brief, prompt: str = "", model: str = IMAGE_MODEL, timeout: float = 0
+    ) -> ImageResult:
+        return ImageResult(
+            content=render_cover(brief),
+            content_type="image/png",
+            model=IMAGE_MODEL,
+            cost=Decimal("0"),
+        )
