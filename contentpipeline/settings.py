@@ -184,6 +184,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks.tasks.dispatch_waiting_tasks",
         "schedule": env.float("DISPATCH_INTERVAL", default=30.0),
     },
+    "publish-due-posts": {
+        "task": "publishing.tasks.publish_due_posts",
+        "schedule": 60.0,
+    },
 }
 PIPELINE_STAGE_TIME_LIMIT = env.int("PIPELINE_STAGE_TIME_LIMIT", default=600)
 PIPELINE_DISPATCH_GRACE = env.int("PIPELINE_DISPATCH_GRACE", default=60)

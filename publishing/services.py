@@ -48,3 +48,27 @@ def post_publish(*, task: ContentTask, publish_at: datetime | None = None, user=
     post._change_reason = "published from approved draft"
     post.save()
     return post
+
+
+def post_publish_due() -> int:
+    """Mark approved tasks whose scheduled post time has come as published. The post
+    itself is already visible from `published_at` on; this keeps the task's status
+    true to it. Returns how many tasks moved."""
+    from tasks.events import broadcast_on_commit
+    from tasks.models import Status
+
+    moved = 0
+    due = ContentTask.objects.filter(
+        status=Status.APPROVED, post__published_at__lte=timezone.now()
+    ).values_list("pk", flat=True)
+    for task_id in due:
+        with transaction.atomic():
+            task = ContentTask.objects.select_for_update().get(pk=task_id)
+            if task.status != Status.APPROVED:
+                continue
+            task.transition(Status.PUBLISHED)
+            task._change_reason = "scheduled post published"
+            task.save()
+            broadcast_on_commit(task, "Published")
+            moved += 1
+    return moved

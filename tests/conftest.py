@@ -134,3 +134,11 @@ def _wait_for_other_sessions_to_end(blocker, timeout: float = 10) -> None:
             if not others:
                 return
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _purge_test_queue():
+    """Messages the tests queued without a worker to run them go with the run."""
+    yield
+    with celery_app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)

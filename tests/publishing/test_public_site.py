@@ -107,3 +107,17 @@ def test_the_posts_api_lists_published_posts_and_one_by_slug(client):
     one = client.get("/api/posts/older-post").json()
     assert one["title"] == "Older post" and one["url"].endswith("/posts/older-post/")
     assert client.get("/api/posts/missing").status_code == 404
+
+
+def test_a_scheduled_post_goes_live_and_its_task_is_published_when_due(client, editor):
+    from publishing.services import post_publish_due
+
+    task = drafted(topic="Scheduled guide to beekeeping in autumn")
+    later = timezone.now() + timedelta(hours=1)
+    _, post = approval_decide(task_id=task.pk, reviewer=editor, approved=True, publish_at=later)
+    assert post_publish_due() == 0
+    Post.objects.filter(pk=post.pk).update(published_at=timezone.now() - timedelta(seconds=1))
+    assert client.get(f"/posts/{post.slug}/").status_code == 200
+    assert post_publish_due() == 1
+    task.refresh_from_db()
+    assert task.status == "published"
