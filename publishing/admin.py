@@ -2,6 +2,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Post
+from .services import post_update
 
 
 @admin.register(Post)
@@ -11,3 +12,6 @@ class PostAdmin(SimpleHistoryAdmin):
     search_fields = ["title", "body_markdown"]
     readonly_fields = ["task", "body_html", "created_at", "updated_at"]
     prepopulated_fields = {"slug": ["title"]}
+
+    def save_model(self, request, obj, form, change):
+        post_update(post=obj, user=request.user, reason="edited in admin")

@@ -72,3 +72,14 @@ def post_publish_due() -> int:
             broadcast_on_commit(task, "Published")
             moved += 1
     return moved
+
+
+@transaction.atomic
+def post_update(*, post: Post, user=None, reason: str = "edited") -> Post:
+    """Save an edited post as a new version, its HTML rendered and sanitized again
+    from the Markdown (never taken from the editor's form)."""
+    post.body_html = render_markdown(post.body_markdown)
+    post._history_user = user
+    post._change_reason = reason
+    post.save()
+    return post

@@ -121,3 +121,33 @@ def test_a_scheduled_post_goes_live_and_its_task_is_published_when_due(client, e
     assert post_publish_due() == 1
     task.refresh_from_db()
     assert task.status == "published"
+
+
+def test_editing_a_post_in_admin_sanitizes_it_and_keeps_a_version(client):
+    from publishing.admin import PostAdmin  # noqa: F401 - registered with the admin site
+
+    from ..factories import UserFactory
+
+    post = make_post("Editable post")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    response = client.post(
+        f"/admin/publishing/post/{post.pk}/change/",
+        {
+            "slug": post.slug,
+            "title": "Edited title",
+            "excerpt": "",
+            "body_markdown": "New **body** <script>alert(1)</script>",
+            "tags": "",
+            "category": "",
+            "seo_title": "",
+            "meta_description": "",
+            "image_url": "",
+            "published_at_0": post.published_at.strftime("%Y-%m-%d"),
+            "published_at_1": post.published_at.strftime("%H:%M:%S"),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    post.refresh_from_db()
+    assert post.title == "Edited title" and "<strong>body</strong>" in post.body_html
+    assert "<script" not in post.body_html
+    assert post.history.count() == 2
