@@ -191,6 +191,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 PIPELINE_STAGE_TIME_LIMIT = env.int("PIPELINE_STAGE_TIME_LIMIT", default=600)
 PIPELINE_DISPATCH_GRACE = env.int("PIPELINE_DISPATCH_GRACE", default=60)
+# A running task whose heartbeat is older than this is taken to be lost and run again;
+# the runner renews the heartbeat every third of it, also in the middle of a stage.
+PIPELINE_LEASE_SECONDS = env.float("PIPELINE_LEASE_SECONDS", default=60.0)
 
 # --- REST framework ----------------------------------------------------------------------
 _RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")

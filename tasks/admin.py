@@ -15,6 +15,7 @@ from approvals.services import approval_decide
 from contentpipeline.errors import ApplicationError
 from contentpipeline.roles import is_editor
 
+from . import services
 from .models import ContentTask, StageRun, Status
 from .selectors import task_result
 
@@ -61,7 +62,15 @@ class ContentTaskAdmin(SimpleHistoryAdmin):
     list_filter = ["status", "priority", "task_type"]
     search_fields = ["topic", "keywords"]
     inlines = [StageRunInline]
-    actions = ["approve_selected", "reject_selected"]
+    actions = [
+        "approve_selected",
+        "reject_selected",
+        "pause_selected",
+        "resume_selected",
+        "cancel_selected",
+        "retry_selected",
+        "delete_selected_softly",
+    ]
     readonly_fields = [
         "id", "task_type", "topic", "keywords", "primary_keyword", "target_audience",
         "category", "tone", "style", "target_length", "generate_image", "quality_preference",
@@ -181,6 +190,45 @@ class ContentTaskAdmin(SimpleHistoryAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/tasks/bulk_reject.html", context)
+
+    def _control_many(self, request, queryset, service, done_message: str) -> None:
+        done, errors = 0, []
+        for task in queryset:
+            try:
+                service(user=request.user, task_id=task.pk)
+                done += 1
+            except ApplicationError as exc:
+                errors.append(f"{task.topic[:40]}: {exc.message}")
+        if done:
+            messages.success(request, f"{done} task(s) {done_message}.")
+        for error in errors:
+            messages.error(request, error)
+
+    @admin.action(description="Pause selected tasks", permissions=["change"])
+    def pause_selected(self, request, queryset):
+        self._control_many(request, queryset, services.task_pause, "paused")
+
+    @admin.action(description="Resume selected tasks", permissions=["change"])
+    def resume_selected(self, request, queryset):
+        self._control_many(request, queryset, services.task_resume, "resumed")
+
+    @admin.action(description="Cancel selected tasks", permissions=["change"])
+    def cancel_selected(self, request, queryset):
+        self._control_many(request, queryset, services.task_cancel, "cancelled")
+
+    @admin.action(description="Retry selected failed tasks", permissions=["change"])
+    def retry_selected(self, request, queryset):
+        self._control_many(request, queryset, services.task_retry, "queued again")
+
+    @admin.action(description="Delete selected tasks (kept for the audit trail)",
+                  permissions=["change"])  # fmt: skip
+    def delete_selected_softly(self, request, queryset):
+        self._control_many(request, queryset, services.task_delete, "deleted")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # the hard delete; ours is soft
+        return actions
 
     def has_change_permission(self, request, obj=None) -> bool:
         return is_editor(request.user) and super().has_change_permission(request, obj)

@@ -2,7 +2,8 @@
 
 import django_filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
@@ -20,6 +21,28 @@ class TaskFilter(django_filters.FilterSet):
     class Meta:
         model = ContentTask
         fields = ["status", "priority", "task_type"]
+
+
+class BulkRequestSerializer(serializers.Serializer):
+    task_ids = serializers.ListField(
+        # Not UUIDField: a malformed id gets its own "not found" result like any other.
+        child=serializers.CharField(max_length=64),
+        min_length=1,
+        max_length=500,
+        allow_empty=False,
+    )
+    action = serializers.ChoiceField(choices=sorted(services.BULK_ACTIONS))
+
+
+class BulkResultSerializer(serializers.Serializer):
+    task_id = serializers.CharField()
+    ok = serializers.BooleanField()
+    status = serializers.CharField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+
+
+class BulkResponseSerializer(serializers.Serializer):
+    results = BulkResultSerializer(many=True)
 
 
 class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -50,3 +73,41 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         task = task_get_for_user(user=request.user, task_id=task.pk)
         body = TaskSerializer(task, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
+
+    def _transition(self, request, pk, service):
+        task = service(user=request.user, task_id=pk)
+        task = task_get_for_user(user=request.user, task_id=task.pk)
+        return Response(TaskSerializer(task, context={"request": request}).data)
+
+    @extend_schema(request=None, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._transition(request, pk, services.task_pause)
+
+    @extend_schema(request=None, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self._transition(request, pk, services.task_resume)
+
+    @extend_schema(request=None, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return self._transition(request, pk, services.task_cancel)
+
+    @extend_schema(request=None, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        return self._transition(request, pk, services.task_retry)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        services.task_delete(user=request.user, task_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=BulkRequestSerializer, responses={200: BulkResponseSerializer})
+    @action(detail=False, methods=["post"])
+    def bulk(self, request):
+        serializer = BulkRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        results = services.task_bulk(user=request.user, **serializer.validated_data)
+        return Response({"results": results})

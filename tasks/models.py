@@ -129,11 +129,14 @@ class ContentTask(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
-    # Lease of the worker running the task; a stale one means the run was lost.
+    # Lease of the run that owns the task: the runner renews heartbeat_at while it works
+    # and stops as soon as lease_id is no longer its own; a stale heartbeat means the run
+    # was lost and the dispatcher sends the task again.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    lease_id = models.UUIDField(null=True, blank=True, editable=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords(excluded_fields=["heartbeat_at", "updated_at"])
+    history = HistoricalRecords(excluded_fields=["heartbeat_at", "lease_id", "updated_at"])
     objects = ContentTaskQuerySet.as_manager()
 
     class Meta:

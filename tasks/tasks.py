@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from contentpipeline.pipeline import StageFailed, fail_task, lease, run_pipeline
@@ -45,7 +46,8 @@ def dispatch_waiting_tasks() -> int:
         updated_at__lt=now - timedelta(seconds=settings.PIPELINE_DISPATCH_GRACE),
     )
     orphaned = ContentTask.objects.alive().filter(
-        status=Status.IN_PROGRESS, heartbeat_at__lt=now - lease()
+        Q(heartbeat_at__lt=now - lease()) | Q(heartbeat_at__isnull=True),
+        status=Status.IN_PROGRESS,
     )
     count = 0
     for task in list(waiting) + list(orphaned):
