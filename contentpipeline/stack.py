@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
@@ -115,12 +115,40 @@ def stop_process(process: subprocess.Popen, name: str, timeout: float = 10) -> N
         process.wait()
 
 
+def ensure_database(url: str) -> None:
+    """Create the configured database when the server does not have it yet."""
+    import environ
+    import psycopg
+    from psycopg import sql
+
+    config = environ.Env.db_url_config(url)
+    conninfo = {
+        "host": unquote(config["HOST"]) or None,
+        "port": config["PORT"] or None,
+        "user": config["USER"] or None,
+        "password": config["PASSWORD"] or None,
+        "dbname": "postgres",
+    }
+    try:
+        with psycopg.connect(**conninfo, autocommit=True, connect_timeout=5) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]
+            ).fetchone()
+            if row is None:
+                log(f"Creating database {config['NAME']}")
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
+    except psycopg.Error as exc:
+        log(f"Could not check the database ({exc}); going on with DATABASE_URL as it is")
+
+
 def prepare() -> None:
     DATA.mkdir(exist_ok=True)
     os.environ.setdefault("DEBUG", "true")
     ensure_secret_key()
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = start_embedded_postgres()
+    else:
+        ensure_database(os.environ["DATABASE_URL"])
     if not os.environ.get("REDIS_URL"):
         os.environ["REDIS_URL"] = start_embedded_redis()
 

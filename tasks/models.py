@@ -92,6 +92,16 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 ACTIVE_STATUSES = (Status.PENDING, Status.IN_PROGRESS)
 
+# User actions name a move of the machine above; the same target can be reached by
+# different actions (paused -> pending is a resume, failed -> pending a retry), so each
+# action also says where it may start from.
+ACTIONS: dict[str, tuple[str, frozenset[str]]] = {
+    "pause": (Status.PAUSED, frozenset({Status.PENDING, Status.IN_PROGRESS})),
+    "resume": (Status.PENDING, frozenset({Status.PAUSED})),
+    "cancel": (Status.CANCELLED, frozenset({Status.PENDING, Status.IN_PROGRESS, Status.PAUSED})),
+    "retry": (Status.PENDING, frozenset({Status.FAILED})),
+}
+
 
 class ContentTaskQuerySet(models.QuerySet):
     def alive(self):
@@ -164,6 +174,17 @@ class ContentTask(models.Model):
 
     def can_transition(self, to: str) -> bool:
         return to in TRANSITIONS[Status(self.status)]
+
+    def act(self, action: str) -> None:
+        """Apply a user action (pause, resume, cancel, retry), or raise
+        InvalidTransition (409) and leave the task unchanged."""
+        to, sources = ACTIONS[action]
+        if self.status not in sources:
+            raise InvalidTransition(
+                f"Cannot {action} a task that is '{self.status}'.",
+                extra={"status": self.status},
+            )
+        self.transition(to)
 
     def transition(self, to: str) -> None:
         """Move to `to`, or raise InvalidTransition (409) and leave the task unchanged."""

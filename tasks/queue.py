@@ -3,6 +3,7 @@ cannot be sent is logged and the periodic dispatcher sends it later."""
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 
 from .models import ContentTask
@@ -14,7 +15,12 @@ def enqueue(task_id, priority: int) -> bool:
     from .tasks import run_pipeline_task
 
     try:
-        run_pipeline_task.apply_async(args=[str(task_id)], priority=priority, retry=True)
+        run_pipeline_task.apply_async(
+            args=[str(task_id)],
+            priority=priority,
+            queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+            retry=True,
+        )
     except Exception:
         logger.warning(
             "Broker unreachable; task %s stays pending for the dispatcher", task_id, exc_info=True

@@ -9,7 +9,7 @@ from contentpipeline.errors import ApplicationError, NotFound
 from contentpipeline.roles import is_editor
 
 from .events import broadcast_on_commit
-from .models import ContentTask, Priority, Quality, Status, Style, TaskType, Tone
+from .models import ACTIONS, ContentTask, Priority, Quality, Style, TaskType, Tone
 from .queue import enqueue_on_commit
 
 
@@ -79,7 +79,7 @@ def task_pause(*, user, task_id) -> ContentTask:
     """pending | in_progress -> paused. A running task finishes the stage it is in
     (its output is kept) and starts no further one."""
     task = _lock_for_user(user=user, task_id=task_id)
-    task.transition(Status.PAUSED)
+    task.act("pause")
     task.lease_id = None
     return _save(task, user, "paused", "Paused")
 
@@ -89,7 +89,7 @@ def task_resume(*, user, task_id) -> ContentTask:
     """paused -> pending, queued again; the run continues at the first stage that had
     not finished."""
     task = _lock_for_user(user=user, task_id=task_id)
-    task.transition(Status.PENDING)
+    task.act("resume")
     _save(task, user, "resumed", "Resumed")
     enqueue_on_commit(task)
     return task
@@ -100,7 +100,7 @@ def task_cancel(*, user, task_id) -> ContentTask:
     """pending | in_progress | paused -> cancelled (terminal); a running task stops
     before its next stage."""
     task = _lock_for_user(user=user, task_id=task_id)
-    task.transition(Status.CANCELLED)
+    task.act("cancel")
     task.lease_id = None
     task.completed_at = timezone.now()
     return _save(task, user, "cancelled", "Cancelled")
@@ -110,7 +110,7 @@ def task_cancel(*, user, task_id) -> ContentTask:
 def task_retry(*, user, task_id) -> ContentTask:
     """failed -> pending, queued again from the stage that failed."""
     task = _lock_for_user(user=user, task_id=task_id)
-    task.transition(Status.PENDING)
+    task.act("retry")
     task.error = ""
     task.completed_at = None
     _save(task, user, "retried", "Retrying")
@@ -123,8 +123,8 @@ def task_delete(*, user, task_id) -> ContentTask:
     """Soft delete: the task leaves every listing and answers 404, the row and its
     history stay for the audit trail. A task that may still run is cancelled first."""
     task = _lock_for_user(user=user, task_id=task_id)
-    if task.can_transition(Status.CANCELLED):
-        task.transition(Status.CANCELLED)
+    if task.status in ACTIONS["cancel"][1]:
+        task.act("cancel")
         task.completed_at = timezone.now()
     task.lease_id = None
     task.deleted_at = timezone.now()

@@ -1,4 +1,5 @@
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -61,19 +62,25 @@ def anon_client():
     return APIClient()
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real Celery worker process on this run's queue, using the test database."""
+WORKER_APP_NAME = "test-celery-worker"
+
+
+def start_worker(*, queue: str, concurrency: int = 2, env: dict | None = None, log_dir: Path):
+    """Start a real Celery worker process (in a session of its own, so a test can
+    SIGKILL it with all its children) on `queue`, using the test database, and wait
+    until it answers a ping."""
     from django.db import connection
 
-    node = f"test-{uuid.uuid4().hex[:6]}@%h"
-    env = {
+    node = f"test-{uuid.uuid4().hex[:8]}"
+    environment = {
         **os.environ,
         "DATABASE_NAME": connection.settings_dict["NAME"],
-        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-        "MEDIA_ROOT": str(tmp_path_factory.getbasetemp() / "media"),
+        "CELERY_QUEUE": queue,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "PGAPPNAME": WORKER_APP_NAME,
+        **(env or {}),
     }
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    log_path = log_dir / f"{node}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [
@@ -82,44 +89,84 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
                 "contentpipeline",
                 "worker",
                 "-Q",
-                settings.CELERY_TASK_DEFAULT_QUEUE,
+                queue,
                 "-n",
-                node,
+                f"{node}@%h",
                 "-c",
-                "2",
+                str(concurrency),
                 "-l",
                 "INFO",
                 "--without-gossip",
                 "--without-mingle",
             ],  # fmt: skip
             cwd=ROOT,
-            env=env,
+            env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+    process.log_path = log_path
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"Celery worker exited:\n{log_path.read_text()}")
         replies = celery_app.control.ping(timeout=0.5) or []
-        if any(node.split("@")[0] in name for reply in replies for name in reply):
-            break
-    else:
-        process.terminate()
-        raise RuntimeError(f"Celery worker did not start:\n{log_path.read_text()}")
-    yield process
-    process.terminate()
+        if any(node in name for reply in replies for name in reply):
+            return process
+    stop_worker(process)
+    raise RuntimeError(f"Celery worker did not start:\n{log_path.read_text()}")
+
+
+def stop_worker(process: subprocess.Popen, *, kill: bool = False) -> None:
+    if process.poll() is not None:
+        return
     try:
+        os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
         process.wait(30)
     except subprocess.TimeoutExpired:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker process on this run's queue, using the test database."""
+    media = tmp_path_factory.getbasetemp() / "media"
+    process = start_worker(
+        queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+        env={"MEDIA_ROOT": str(media)},
+        log_dir=tmp_path_factory.mktemp("worker"),
+    )
+    yield process
+    stop_worker(process)
+    _wait_for_other_sessions_to_end(django_db_blocker)
+
+
+@pytest.fixture
+def worker_factory(settings, tmp_path, django_db_blocker):
+    """Start workers on a queue of this test's own; all are stopped after the test."""
+    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-{uuid.uuid4().hex[:6]}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    started = []
+
+    def factory(**kwargs):
+        process = start_worker(queue=queue, log_dir=tmp_path, **kwargs)
+        started.append(process)
+        return process
+
+    yield factory
+    for process in started:
+        stop_worker(process)
+    with celery_app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(queue)
     _wait_for_other_sessions_to_end(django_db_blocker)
 
 
 def _wait_for_other_sessions_to_end(blocker, timeout: float = 10) -> None:
     """PostgreSQL notices a closed client a moment after the process is gone; the test
-    database can only be dropped once it has."""
+    database can only be dropped (or flushed) once it has."""
     from django.db import connection
 
     with blocker.unblock():
@@ -128,7 +175,8 @@ def _wait_for_other_sessions_to_end(blocker, timeout: float = 10) -> None:
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT pid FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    " WHERE datname = current_database() AND application_name = %s",
+                    [WORKER_APP_NAME],
                 )
                 others = cursor.fetchall()
             if not others:

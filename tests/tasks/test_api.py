@@ -121,18 +121,12 @@ def test_a_soft_deleted_task_answers_404(integrator_client, integrator):
     assert integrator_client.get(f"/api/tasks/{task.pk}").status_code == 404
 
 
-def test_task_creation_is_throttled_per_user(integrator_client, settings):
+def test_task_creation_is_throttled_per_user(integrator_client, monkeypatch):
     from rest_framework.throttling import ScopedRateThrottle
 
     rates = {**ScopedRateThrottle.THROTTLE_RATES, "task_create": "2/min"}
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
-    ScopedRateThrottle.THROTTLE_RATES = rates
-    try:
-        codes = [integrator_client.post("/api/tasks", VALID, format="json").status_code
-                 for _ in range(3)]  # fmt: skip
-    finally:
-        from rest_framework.settings import api_settings
-
-        ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", rates)
+    codes = [integrator_client.post("/api/tasks", VALID, format="json").status_code
+             for _ in range(3)]  # fmt: skip
     assert codes == [201, 201, 429]
     assert ContentTask.objects.count() == 2

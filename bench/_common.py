@@ -1,0 +1,261 @@
+"""Shared set-up of the benches: the bench database, a Celery queue (and channel-layer
+and cache prefixes) of the run's own, and child processes (workers, daphne) that are
+stopped however the run ends.
+
+Import this before Django: `configure()` sets the environment the settings read, then
+migrates the bench database and calls `django.setup()`.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+from urllib.parse import unquote
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# kombu's Redis transport: a queue's priority lists are "<queue><SEP><priority>".
+KOMBU_PRIORITY_SEP = "\x06\x16"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile, as bench/pipeline_latency.py computes it."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def bench_database(suffix: str = "bench") -> str:
+    """Create `<DATABASE_URL's name>_<suffix>` if it does not exist; return its name."""
+    import environ
+    import psycopg
+
+    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+    name = f"{config['NAME']}_{suffix}"
+    conninfo = {
+        "host": unquote(config["HOST"]),
+        "port": config["PORT"] or 5432,
+        "user": config["USER"],
+        "password": config["PASSWORD"] or None,
+        "dbname": "postgres",
+    }
+    with psycopg.connect(**conninfo, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def configure(
+    tag: str, *, database_suffix: str = "bench", env: dict[str, str] | None = None
+) -> str:
+    """Prepare the environment of this process and its children, migrate the bench
+    database and set Django up. Returns the run's Celery queue name, which is also its
+    channel-layer and cache prefix, so nothing else on the same Redis sees its traffic."""
+    if not os.environ.get("DATABASE_URL"):
+        raise SystemExit("DATABASE_URL is not set (make bench sets it, or export it)")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contentpipeline.settings")
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("SECRET_KEY", "bench-only-" + uuid.uuid4().hex)
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("MEDIA_ROOT", str(ROOT / ".data" / "bench-media"))
+    os.environ.update(env or {})
+    os.environ["DATABASE_NAME"] = bench_database(database_suffix)
+    queue = f"bench-{tag}-{uuid.uuid4().hex[:6]}"
+    for variable in ("CELERY_QUEUE", "CHANNEL_LAYER_PREFIX", "CACHE_KEY_PREFIX"):
+        os.environ[variable] = queue
+    # Lets worker processes import the `bench` package (bench.noop_tasks).
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        part for part in (str(ROOT), os.environ.get("PYTHONPATH", "")) if part
+    )
+    subprocess.run([str(BIN / "python"), "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True)
+
+    import django
+
+    django.setup()
+    return queue
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process {process.args!r} exited with code {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f}s")
+
+
+def kill_group(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+    """Signal the process's whole group: a Celery worker's main process and its pool."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+
+
+class Processes(contextlib.AbstractContextManager["Processes"]):
+    """The run's child processes, each started in a session (process group) of its own.
+    Leaving the block stops all of them, on success, on an exception, on Ctrl-C and on
+    SIGTERM/SIGHUP; logs go to a temporary folder, kept and named if the run failed."""
+
+    def __init__(self, queue: str) -> None:
+        self.logs = Path(tempfile.mkdtemp(prefix=f"{queue}-"))
+        self.children: list[subprocess.Popen[bytes]] = []
+        self._previous: dict[int, Any] = {}
+
+    def spawn(self, name: str, command: Sequence[str]) -> subprocess.Popen[bytes]:
+        with open(self.logs / f"{name}.log", "ab") as log:
+            process = subprocess.Popen(
+                list(command),
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.children.append(process)
+        return process
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = self.logs / f"{name}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def __enter__(self) -> "Processes":
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            self._previous[sig] = signal.signal(sig, _exit_on_signal)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            for process in reversed(self.children):
+                stop(process)
+        finally:
+            for sig, handler in self._previous.items():
+                signal.signal(sig, handler)
+            if exc_type is None:
+                shutil.rmtree(self.logs, ignore_errors=True)
+            else:
+                print(f"process logs kept in {self.logs}", file=sys.stderr)
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Ask the main process to stop (a Celery worker finishes its running tasks), then
+    kill whatever is left of its process group."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    kill_group(process)
+    process.wait()
+
+
+class Worker:
+    """A real `celery worker` process on the run's queue, with a node name of its own."""
+
+    def __init__(
+        self,
+        processes: Processes,
+        queue: str,
+        *,
+        concurrency: int = 2,
+        include: Sequence[str] = (),
+    ) -> None:
+        self.processes, self.queue = processes, queue
+        self.concurrency, self.include = concurrency, tuple(include)
+        self.started = 0
+        self.name = ""
+        self.node = ""
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.started += 1
+        self.name = f"worker{self.started}"
+        self.node = f"{self.queue}-{self.name}@{socket.gethostname()}"
+        command = [str(BIN / "celery"), "-A", "contentpipeline", "worker", "-Q", self.queue,
+                   "-n", self.node, "-c", str(self.concurrency), "-l", "WARNING",
+                   "--without-gossip", "--without-mingle"]  # fmt: skip
+        for module in self.include:
+            command += ["--include", module]
+        self.process = self.processes.spawn(self.name, command)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        from contentpipeline.celery import app
+
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            if app.control.ping(destination=[self.node], timeout=0.5):
+                return
+        raise RuntimeError(f"{self.node} did not answer in {timeout:.0f}s")
+
+    def check_alive(self) -> None:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(
+                f"{self.name} exited with code {self.process.returncode}:\n"
+                + self.processes.log_tail(self.name)
+            )
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes, as a crash or an OOM kill would."""
+        assert self.process is not None
+        kill_group(self.process)
+        self.process.wait()
+
+
+def purge_broker(queue: str) -> None:
+    """Remove what the run left in Redis: its queue lists and binding, the messages a
+    killed worker had taken without acknowledging them (kombu would put them back on a
+    queue nobody reads once the visibility timeout passes), and its channel-layer keys."""
+    import redis
+    from django.conf import settings
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete(
+        queue,
+        *(f"{queue}{KOMBU_PRIORITY_SEP}{priority}" for priority in range(10)),
+        f"_kombu.binding.{queue}",
+        f"_kombu.binding_permanent.{queue}",
+    )
+    for tag, raw in broker.hscan_iter("unacked"):
+        try:
+            _message, _exchange, routing_key = json.loads(raw)
+        except (ValueError, TypeError):
+            continue
+        if routing_key == queue:
+            broker.pipeline().hdel("unacked", tag).zrem("unacked_index", tag).execute()
+    layer = redis.Redis.from_url(settings.CHANNELS_REDIS_URL)
+    for key in layer.scan_iter(match=f"{queue}*", count=1000):
+        layer.delete(key)

@@ -1,0 +1,23 @@
+"""A bare Celery no-op task: the baseline of bench/queue_overhead.py.
+
+A worker loads it with `--include bench.noop_tasks`. It records, in a Redis list, when
+it was sent and when the worker started it, and does nothing else.
+"""
+
+import functools
+import time
+
+import redis
+from celery import shared_task
+from django.conf import settings
+
+
+@functools.cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.CACHE_URL)
+
+
+@shared_task(ignore_result=True)
+def noop(key: str, sent_at: float) -> None:
+    started = time.time()
+    _redis().rpush(key, f"{sent_at!r} {started!r}")
