@@ -10,7 +10,7 @@ from rest_framework.routers import DefaultRouter
 from approvals.api import TaskApprovalView
 from contentpipeline.views import media
 from publishing.api import PostViewSet
-from tasks.api import TaskViewSet
+from tasks.api import HealthView, MetricsView, TaskViewSet
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -34,6 +34,8 @@ api_patterns = [
         TaskApprovalView.as_view(),
         name="task-approval",
     ),
+    re_path(r"^metrics/?$", MetricsView.as_view(), name="metrics"),
+    re_path(r"^health/?$", HealthView.as_view(), name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     *router.urls,

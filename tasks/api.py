@@ -1,13 +1,17 @@
 """REST interface of content tasks: parse, authorize, call a service, serialize."""
 
 import django_filters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
 
 from . import services
+from .metrics import health, metrics_snapshot
 from .models import ContentTask, Priority, Status, TaskType
 from .selectors import task_get_for_user, task_list_for_user
 from .serializers import TaskCreateSerializer, TaskSerializer
@@ -111,3 +115,27 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         serializer.is_valid(raise_exception=True)
         results = services.task_bulk(user=request.user, **serializer.validated_data)
         return Response({"results": results})
+
+
+class MetricsView(APIView):
+    """Tasks by status, queue depth by priority, success rate, stage durations, cost by
+    stage and model, cache hit ratio (staff only)."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        return Response(metrics_snapshot())
+
+
+class HealthView(APIView):
+    """`ok` or an error for database, cache, broker and workers; 503 when one is down."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
+    def get(self, request):
+        checks = health()
+        healthy = all(value == "ok" for value in checks.values())
+        return Response(checks, status=200 if healthy else 503)

@@ -101,3 +101,39 @@ async def test_a_client_never_sees_events_of_a_task_it_may_not_read(owner_and_ta
     assert received["task_id"] == str(task.pk) and received["progress"] == 7
     assert await dashboard.receive_nothing(timeout=0.5)
     await dashboard.disconnect()
+
+
+async def test_the_image_stream_carries_only_the_image_stage(owner_and_task):
+    from contentpipeline.pipeline import run_pipeline
+
+    owner, task = owner_and_task
+    token = await database_sync_to_async(token_for)(owner)
+    image = await connect(f"/ws/image-generation/{task.pk}/?token={token}")
+    assert (await image.receive_json_from(timeout=5))["stage"] == "research"  # current state
+    everything = await connect(f"/ws/tasks/{task.pk}/?token={token}")
+    await everything.receive_json_from(timeout=5)
+
+    assert await database_sync_to_async(run_pipeline)(task.pk) == "done"
+    all_events = []
+    while not all_events or all_events[-1]["status"] != "awaiting_approval":
+        all_events.append(await everything.receive_json_from(timeout=10))
+    image_events = []
+    while await image.receive_nothing(timeout=0.5) is False:
+        image_events.append(await image.receive_json_from(timeout=5))
+    assert {e["stage"] for e in all_events} > {"image"}
+    assert image_events and all(e["stage"] == "image" for e in image_events)
+    assert [e for e in all_events if e["stage"] == "image"] == image_events
+    await image.disconnect()
+    await everything.disconnect()
+
+
+async def test_an_editors_dashboard_sees_every_users_tasks(owner_and_task):
+    _, task = owner_and_task
+    editor = await database_sync_to_async(UserFactory)(editor=True)
+    token = await database_sync_to_async(token_for)(editor)
+    dashboard = await connect(f"/ws/tasks/?token={token}")
+    await database_sync_to_async(broadcast)(
+        progress_message(task), created_by_id=task.created_by_id
+    )
+    assert (await dashboard.receive_json_from(timeout=5))["task_id"] == str(task.pk)
+    await dashboard.disconnect()

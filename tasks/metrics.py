@@ -1,0 +1,131 @@
+"""Operational numbers for GET /api/metrics (staff) and GET /api/health."""
+
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, Sum
+
+from .models import CELERY_PRIORITY, ContentTask, Priority, StageRun, Status
+
+# Kombu's Redis transport keeps one list per priority step: the queue's own name for
+# step 0, the name plus this separator and the step for the others.
+PRIORITY_SEPARATOR = "\x06\x16"
+FINISHED_OK = (Status.AWAITING_APPROVAL, Status.APPROVED, Status.PUBLISHED, Status.REJECTED)
+
+
+def broker_queue_lengths() -> dict[str, int] | str:
+    """Messages waiting in the broker, by task priority."""
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    try:
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
+        lengths = {}
+        for priority, step in CELERY_PRIORITY.items():
+            key = queue if step == 0 else f"{queue}{PRIORITY_SEPARATOR}{step}"
+            lengths[str(priority)] = client.llen(key)
+        return lengths
+    except redis.RedisError as exc:
+        return f"error: {exc}"
+
+
+def stage_durations() -> dict[str, dict[str, float]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT stage, count(*),
+                   avg(extract(epoch FROM finished_at - started_at)),
+                   percentile_cont(0.5) WITHIN GROUP
+                       (ORDER BY extract(epoch FROM finished_at - started_at)),
+                   percentile_cont(0.95) WITHIN GROUP
+                       (ORDER BY extract(epoch FROM finished_at - started_at))
+            FROM tasks_stagerun
+            WHERE status = 'succeeded' AND finished_at IS NOT NULL
+            GROUP BY stage
+            """
+        )
+        return {
+            stage: {
+                "runs": n,
+                "avg_s": round(avg, 4),
+                "p50_s": round(p50, 4),
+                "p95_s": round(p95, 4),
+            }  # fmt: skip
+            for stage, n, avg, p50, p95 in cursor.fetchall()
+        }
+
+
+def cache_hit_ratio() -> float | str:
+    try:
+        client = redis.Redis.from_url(settings.CACHE_URL, socket_timeout=2)
+        stats = client.info("stats")
+    except redis.RedisError as exc:
+        return f"error: {exc}"
+    hits, misses = stats.get("keyspace_hits", 0), stats.get("keyspace_misses", 0)
+    return round(hits / (hits + misses), 4) if hits + misses else 0.0
+
+
+def metrics_snapshot() -> dict[str, Any]:
+    tasks = ContentTask.objects.alive()
+    by_status = {s.value: 0 for s in Status}
+    by_status.update(dict(tasks.values_list("status").annotate(n=Count("pk")).order_by()))
+    waiting = {p.value: 0 for p in Priority}
+    waiting.update(
+        dict(
+            tasks.filter(status=Status.PENDING)
+            .values_list("priority")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+    )
+    ok = sum(by_status[s] for s in FINISHED_OK)
+    failed = by_status[Status.FAILED]
+    costs = (
+        StageRun.objects.values("stage", "model")
+        .annotate(
+            cost=Sum("cost"),
+            tokens_in=Sum("tokens_in"),
+            tokens_out=Sum("tokens_out"),
+            runs=Count("pk"),
+        )  # fmt: skip
+        .order_by("stage", "model")
+    )
+    return {
+        "tasks_by_status": by_status,
+        "queue_depth_by_priority": waiting,
+        "broker_queue_by_priority": broker_queue_lengths(),
+        "success_rate": round(ok / (ok + failed), 4) if ok + failed else None,
+        "stage_durations": stage_durations(),
+        "cost_by_stage_and_model": [{**row, "cost": str(row["cost"] or 0)} for row in costs],
+        "cache_hit_ratio": cache_hit_ratio(),
+    }
+
+
+def health() -> dict[str, str]:
+    from contentpipeline.celery import app
+
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure is what we report
+        checks["database"] = f"error: {exc}"
+    try:
+        cache.set("health-check", "1", 5)
+        checks["cache"] = "ok" if cache.get("health-check") == "1" else "error: no round trip"
+    except Exception as exc:
+        checks["cache"] = f"error: {exc}"
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        checks["broker"] = "ok"
+    except Exception as exc:
+        checks["broker"] = f"error: {exc}"
+    try:
+        replies = app.control.ping(timeout=1.0) or []
+        checks["workers"] = "ok" if replies else "error: no worker answered"
+    except Exception as exc:
+        checks["workers"] = f"error: {exc}"
+    return checks
