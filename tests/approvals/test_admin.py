@@ -99,3 +99,36 @@ def test_the_audit_trail_is_read_only_in_admin(client, staff_editor):
     assert client.post(delete, {"post": "yes"}).status_code == 403
     decision.refresh_from_db()
     assert decision.feedback == "ok"
+
+
+@pytest.mark.parametrize(
+    ("action", "before", "after"),
+    [
+        ("pause_selected", "pending", "paused"),
+        ("resume_selected", "paused", "pending"),
+        ("cancel_selected", "in_progress", "cancelled"),
+        ("retry_selected", "failed", "pending"),
+    ],
+)
+def test_editors_control_tasks_from_admin_through_the_same_services(
+    client, staff_editor, action, before, after
+):
+    tasks = ContentTaskFactory.create_batch(2, status=before)
+    illegal = ContentTaskFactory(status="published")
+    client.post(
+        reverse("admin:tasks_contenttask_changelist"),
+        {"action": action, "_selected_action": [str(t.pk) for t in [*tasks, illegal]]},
+    )
+    assert {t.status for t in ContentTask.objects.filter(pk__in=[t.pk for t in tasks])} == {after}
+    illegal.refresh_from_db()
+    assert illegal.status == "published"
+
+
+def test_deleting_from_admin_is_soft(client, staff_editor):
+    task = ContentTaskFactory(status="pending")
+    client.post(
+        reverse("admin:tasks_contenttask_changelist"),
+        {"action": "delete_selected_softly", "_selected_action": [str(task.pk)]},
+    )
+    task.refresh_from_db()
+    assert task.deleted_at is not None and task.status == "cancelled"
