@@ -45,6 +45,12 @@ def clear_leftovers() -> int:
     )
 
 
+def seconds(value: float | None, expected: bool = True) -> str:
+    if value is None:
+        return "never" if expected else "-"
+    return f"{value:.2f}s"
+
+
 def summary(values: list[float]) -> str:
     if not values:
         return "-"
@@ -164,23 +170,17 @@ def main() -> None:
         seen.update(kill.in_flight)
         after = next((c - kill.at for c in completions if c > kill.at), None)
         flight = [finished.get(pk) for pk in kill.in_flight]
-        flight_done = (
-            max(flight) - kill.at if flight and all(f is not None for f in flight) else None
-        )
+        flight_done = None
+        if flight and None not in flight:
+            flight_done = max(f for f in flight if f is not None) - kill.at
+            in_flight_done.append(flight_done)
         if after is not None:
             next_completion.append(after)
-        if flight_done is not None:
-            in_flight_done.append(flight_done)
         kill_lines.append(
-            f"  kill {number} at +{kill.at - started:.1f}s ({kill.completed} completed, "
-            f"{len(kill.in_flight)} in progress, {new} of them newly lost): next completion after "
-            + (f"{after:.2f}s" if after is not None else "never")
-            + ", in-flight tasks all completed after "
-            + (
-                f"{flight_done:.2f}s"
-                if flight_done is not None
-                else ("-" if not kill.in_flight else "never")
-            )
+            f"  kill {number} at +{kill.at - started:.1f}s: {kill.completed} completed, "
+            f"{len(kill.in_flight)} in progress ({new} new since the last kill); "
+            f"next completion after {seconds(after)}, "
+            f"in-progress tasks all completed after {seconds(flight_done, bool(flight))}"
         )
     wall = (max(completions) if lost == 0 else ended) - started
 
@@ -206,7 +206,7 @@ def main() -> None:
     print(f"lost runs taken over (history 'pipeline resumed after a lost run'): {resumed}")
     print(f"stage attempts abandoned by killed workers (StageRun left 'running'): {abandoned}")
     print(f"time to recover, kill -> next task completed: {summary(next_completion)}")
-    print(f"time to recover, kill -> all tasks in flight at the kill completed: "
+    print(f"time to recover, kill -> all tasks in progress at the kill completed: "
           f"{summary(in_flight_done)}")  # fmt: skip
     print("\n".join(kill_lines))
     print(f"wall time {wall:.1f}s, throughput {len(finished) / wall:.2f} tasks/s")

@@ -1,7 +1,9 @@
 """A bare Celery no-op task: the baseline of bench/queue_overhead.py.
 
 A worker loads it with `--include bench.noop_tasks`. It records, in a Redis list, when
-it was sent and when the worker started it, and does nothing else.
+it was sent and when the worker started it, and does nothing else. The list lives in the
+broker's Redis database, not the cache's: the test suite clears the cache database
+before each test, and may run at the same time on the same Redis.
 """
 
 import functools
@@ -14,7 +16,7 @@ from django.conf import settings
 
 @functools.cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.CACHE_URL)
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL)
 
 
 @shared_task(ignore_result=True)

@@ -2,8 +2,9 @@
 
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
 from contentpipeline.rendering import render_markdown
@@ -46,7 +47,16 @@ def post_publish(*, task: ContentTask, publish_at: datetime | None = None, user=
     )
     post._history_user = user
     post._change_reason = "published from approved draft"
-    post.save()
+    for attempt in range(5):
+        try:
+            with transaction.atomic():
+                post.save()
+            return post
+        except IntegrityError:
+            # Another post took the slug between our check and our insert.
+            if attempt == 4:
+                raise
+            post.slug = unique_slug(f"{result['title']} {get_random_string(4).lower()}")
     return post
 
 

@@ -151,3 +151,21 @@ def test_editing_a_post_in_admin_sanitizes_it_and_keeps_a_version(client):
     assert post.title == "Edited title" and "<strong>body</strong>" in post.body_html
     assert "<script" not in post.body_html
     assert post.history.count() == 2
+
+
+def test_a_slug_taken_between_check_and_insert_gets_another(editor, monkeypatch):
+    from publishing import services
+
+    task = drafted(topic="Racing for a slug about wasps")
+    title = task_result(task)["title"]
+    taken = make_post("Taken elsewhere")
+    real = services.unique_slug
+    calls = []
+
+    def stale_check(text, **kwargs):
+        calls.append(text)
+        return taken.slug if len(calls) == 1 else real(text, **kwargs)
+
+    monkeypatch.setattr(services, "unique_slug", stale_check)
+    _, post = approval_decide(task_id=task.pk, reviewer=editor, approved=True)
+    assert post.slug != taken.slug and post.slug.startswith(real(title)[:20])
