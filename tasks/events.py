@@ -52,14 +52,20 @@ def broadcast(event: dict[str, Any], *, created_by_id: int, image: bool = False)
     layer = get_channel_layer()
     if layer is None:
         return
-    groups = [task_group(event["task_id"]), EDITORS_GROUP, user_group(created_by_id)]
+    groups = [task_group(event["task_id"]), user_group(created_by_id), EDITORS_GROUP]
     if image:
         groups.append(image_group(event["task_id"]))
     try:
-        for group in groups:
-            async_to_sync(layer.group_send)(group, event)
+        # One event loop for all groups: channels-redis keeps its connections per loop,
+        # so a loop per group_send would open a new Redis connection for each group.
+        async_to_sync(_send_to_groups)(layer, groups, event)
     except Exception:
         logger.warning("Could not broadcast progress of task %s", event["task_id"], exc_info=True)
+
+
+async def _send_to_groups(layer, groups: list[str], event: dict[str, Any]) -> None:
+    for group in groups:
+        await layer.group_send(group, event)
 
 
 def broadcast_on_commit(task: ContentTask, message: str = "", *, image: bool | None = None) -> None:

@@ -45,6 +45,8 @@ class Priority(models.TextChoices):
 
 # Celery's Redis transport serves lower numbers first.
 CELERY_PRIORITY = {Priority.URGENT: 0, Priority.HIGH: 3, Priority.NORMAL: 6, Priority.LOW: 9}
+# A run lost in a crash has waited its turn already: it goes back ahead of the line.
+RECOVERY_PRIORITY = 0
 
 
 class Status(models.TextChoices):
@@ -144,9 +146,14 @@ class ContentTask(models.Model):
     # was lost and the dispatcher sends the task again.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     lease_id = models.UUIDField(null=True, blank=True, editable=False)
+    # When a message for the task was last handed to the broker; the dispatcher sends
+    # again at most once per grace period, not on every beat.
+    dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords(excluded_fields=["heartbeat_at", "lease_id", "updated_at"])
+    history = HistoricalRecords(
+        excluded_fields=["heartbeat_at", "lease_id", "dispatched_at", "updated_at"]
+    )
     objects = ContentTaskQuerySet.as_manager()
 
     class Meta:

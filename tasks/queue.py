@@ -5,6 +5,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from .models import ContentTask
 
@@ -26,6 +27,8 @@ def enqueue(task_id, priority: int) -> bool:
             "Broker unreachable; task %s stays pending for the dispatcher", task_id, exc_info=True
         )
         return False
+    # Bookkeeping only, outside any transaction and without a history row.
+    ContentTask.objects.filter(pk=task_id).update(dispatched_at=timezone.now())
     return True
 
 

@@ -39,3 +39,33 @@ def test_the_dispatcher_leaves_deleted_and_finished_tasks_alone(settings):
     age(ContentTaskFactory(deleted_at=timezone.now()), 120)
     age(ContentTaskFactory(status="awaiting_approval"), 120)
     assert dispatch_waiting_tasks() == 0
+
+
+def test_a_waiting_task_is_sent_again_at_most_once_per_grace_period(settings):
+    settings.PIPELINE_DISPATCH_GRACE = 60
+    task = ContentTaskFactory()
+    age(task, 120)
+    assert dispatch_waiting_tasks() == 1
+    assert dispatch_waiting_tasks() == 0  # still waiting behind a backlog, say
+    ContentTask.objects.filter(pk=task.pk).update(
+        dispatched_at=timezone.now() - timedelta(seconds=61)
+    )
+    assert dispatch_waiting_tasks() == 1
+
+
+def test_a_lost_run_goes_to_the_front_of_the_queue(settings):
+    import uuid
+
+    from contentpipeline.celery import app as celery_app
+    from tasks.metrics import broker_queue_lengths
+
+    settings.CELERY_TASK_DEFAULT_QUEUE = f"dispatch-{uuid.uuid4().hex[:6]}"
+    settings.PIPELINE_LEASE_SECONDS = 10
+    orphan = ContentTaskFactory(status="in_progress", priority="low")
+    age(orphan, 0, heartbeat_at=timezone.now() - timedelta(seconds=300))
+    try:
+        assert dispatch_waiting_tasks() == 1
+        assert broker_queue_lengths() == {"urgent": 1, "high": 0, "normal": 0, "low": 0}
+    finally:
+        with celery_app.connection_for_write() as connection:
+            connection.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
