@@ -21,41 +21,28 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
-from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# kombu's Redis transport: a queue's priority lists are "<queue><SEP><priority>".
-KOMBU_PRIORITY_SEP = "\x06\x16"
-
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile, as bench/pipeline_latency.py computes it."""
+    """Nearest-rank percentile."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def bench_database(suffix: str = "bench") -> str:
     """Create `<DATABASE_URL's name>_<suffix>` if it does not exist; return its name."""
-    import environ
-    import psycopg
+    from urllib.parse import urlsplit, urlunsplit
 
-    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    name = f"{config['NAME']}_{suffix}"
-    conninfo = {
-        "host": unquote(config["HOST"]),
-        "port": config["PORT"] or 5432,
-        "user": config["USER"],
-        "password": config["PASSWORD"] or None,
-        "dbname": "postgres",
-    }
-    with psycopg.connect(**conninfo, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
+    from contentpipeline.stack import ensure_database
+
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    name = f"{parts.path.lstrip('/')}_{suffix}"
+    ensure_database(urlunsplit(parts._replace(path=f"/{name}")))
     return name
 
 
@@ -242,10 +229,12 @@ def purge_broker(queue: str) -> None:
     import redis
     from django.conf import settings
 
+    from tasks.metrics import PRIORITY_SEPARATOR
+
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     broker.delete(
         queue,
-        *(f"{queue}{KOMBU_PRIORITY_SEP}{priority}" for priority in range(10)),
+        *(f"{queue}{PRIORITY_SEPARATOR}{priority}" for priority in range(10)),
         f"_kombu.binding.{queue}",
         f"_kombu.binding_permanent.{queue}",
     )

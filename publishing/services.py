@@ -27,7 +27,7 @@ def unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
 @transaction.atomic
 def post_publish(*, task: ContentTask, publish_at: datetime | None = None, user=None) -> Post:
     """Create the post of an approved task from its draft (published now, or scheduled
-    for `publish_at`). The HTML is rendered and sanitized here, once."""
+    for `publish_at`), with the HTML the draft stage rendered and sanitized."""
     result = task_result(task)
     if result is None:
         raise ValueError("A task without a draft cannot be published")
@@ -36,7 +36,7 @@ def post_publish(*, task: ContentTask, publish_at: datetime | None = None, user=
         title=result["title"][:200],
         excerpt=result["excerpt"],
         body_markdown=result["body_markdown"],
-        body_html=render_markdown(result["body_markdown"]),
+        body_html=result["body_html"],
         image_url=result["image_url"],
         tags=result["tags"][:10],
         category=task.category,

@@ -156,18 +156,27 @@ class ContentTaskAdmin(SimpleHistoryAdmin):
         }
         return TemplateResponse(request, "admin/tasks/review.html", context)
 
-    def _decide_many(self, request, queryset, **kwargs) -> None:
+    def _apply_to_each(self, request, queryset, call, done_message: str) -> None:
+        """Run `call(task)` for each selected task; one refusal does not stop the rest."""
         done, errors = 0, []
         for task in queryset:
             try:
-                approval_decide(task_id=task.pk, reviewer=request.user, **kwargs)
+                call(task)
                 done += 1
             except ApplicationError as exc:
                 errors.append(f"{task.topic[:40]}: {exc.message}")
         if done:
-            messages.success(request, f"{done} task(s) decided.")
+            messages.success(request, f"{done} task(s) {done_message}.")
         for error in errors:
             messages.error(request, error)
+
+    def _decide_many(self, request, queryset, **kwargs) -> None:
+        self._apply_to_each(
+            request,
+            queryset,
+            lambda task: approval_decide(task_id=task.pk, reviewer=request.user, **kwargs),
+            "decided",
+        )
 
     @admin.action(description="Approve and publish selected drafts", permissions=["change"])
     def approve_selected(self, request, queryset):
@@ -192,17 +201,12 @@ class ContentTaskAdmin(SimpleHistoryAdmin):
         return TemplateResponse(request, "admin/tasks/bulk_reject.html", context)
 
     def _control_many(self, request, queryset, service, done_message: str) -> None:
-        done, errors = 0, []
-        for task in queryset:
-            try:
-                service(user=request.user, task_id=task.pk)
-                done += 1
-            except ApplicationError as exc:
-                errors.append(f"{task.topic[:40]}: {exc.message}")
-        if done:
-            messages.success(request, f"{done} task(s) {done_message}.")
-        for error in errors:
-            messages.error(request, error)
+        self._apply_to_each(
+            request,
+            queryset,
+            lambda task: service(user=request.user, task_id=task.pk),
+            done_message,
+        )
 
     @admin.action(description="Pause selected tasks", permissions=["change"])
     def pause_selected(self, request, queryset):

@@ -32,7 +32,7 @@ def _is_editor(user) -> bool:
 
 
 class _ProgressConsumer(AsyncJsonWebsocketConsumer):
-    groups_to_join: list[str]
+    joined_groups: list[str]
 
     async def reject(self, code: int) -> None:
         # Accept first: a close before the handshake would reach the client as a plain
@@ -48,13 +48,17 @@ class _ProgressConsumer(AsyncJsonWebsocketConsumer):
         return user
 
     async def join(self, groups: list[str]) -> None:
-        self.groups_to_join = groups
+        self.joined_groups = groups
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
 
-    async def disconnect(self, code) -> None:
-        for group in getattr(self, "groups_to_join", []):
+    async def leave(self) -> None:
+        for group in getattr(self, "joined_groups", []):
             await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined_groups = []
+
+    async def disconnect(self, code) -> None:
+        await self.leave()
 
     async def receive_json(self, content, **kwargs) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
@@ -80,39 +84,40 @@ class _ProgressConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
 
 
-class TaskProgressConsumer(_ProgressConsumer):
+class _OneTaskConsumer(_ProgressConsumer):
+    """The current state of one task on connect, then each change sent to its group."""
+
+    @staticmethod
+    def group_for(task_id) -> str:
+        raise NotImplementedError
+
+    async def connect(self) -> None:
+        user = await self.authenticated_user()
+        if user is None:
+            return
+        task_id = self.scope["url_route"]["kwargs"]["task_id"]
+        # Join before reading the state sent first, so no change falls in between;
+        # group messages wait until connect() has returned.
+        await self.join([self.group_for(task_id)])
+        code, state = await _task_state(user, task_id)
+        if code is not None:
+            await self.leave()
+            await self.reject(code)
+            return
+        await self.accept()
+        await self.send_json(state)
+
+
+class TaskProgressConsumer(_OneTaskConsumer):
     """/ws/tasks/<id>/: the current state on connect, then each change."""
 
-    async def connect(self) -> None:
-        user = await self.authenticated_user()
-        if user is None:
-            return
-        task_id = self.scope["url_route"]["kwargs"]["task_id"]
-        code, _state = await _task_state(user, task_id)
-        if code is not None:
-            await self.reject(code)
-            return
-        await self.accept()
-        # Join before reading the state sent first, so no change falls in between.
-        await self.join([task_group(task_id)])
-        await self.send_current_state()
+    group_for = staticmethod(task_group)
 
 
-class ImageProgressConsumer(_ProgressConsumer):
+class ImageProgressConsumer(_OneTaskConsumer):
     """/ws/image-generation/<id>/: the image stage of one task only."""
 
-    async def connect(self) -> None:
-        user = await self.authenticated_user()
-        if user is None:
-            return
-        task_id = self.scope["url_route"]["kwargs"]["task_id"]
-        code, _state = await _task_state(user, task_id)
-        if code is not None:
-            await self.reject(code)
-            return
-        await self.accept()
-        await self.join([image_group(task_id)])
-        await self.send_current_state()
+    group_for = staticmethod(image_group)
 
 
 class TaskListConsumer(_ProgressConsumer):

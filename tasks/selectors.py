@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 
 from contentpipeline.errors import NotFound
-from contentpipeline.rendering import render_markdown
 from contentpipeline.roles import is_editor
 
 from .models import ContentTask, StageRun, StageRunStatus
@@ -62,7 +61,7 @@ def task_result(task: ContentTask) -> dict[str, Any] | None:
         "title": draft.get("title", ""),
         "excerpt": seo.get("excerpt") or draft.get("excerpt", ""),
         "body_markdown": draft.get("markdown", ""),
-        "body_html": render_markdown(draft.get("markdown", "")),
+        "body_html": draft.get("html", ""),
         "image_url": image.get("image_url", ""),
         "seo_title": seo.get("seo_title", ""),
         "meta_description": seo.get("meta_description", ""),

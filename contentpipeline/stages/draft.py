@@ -3,6 +3,7 @@
 from django.conf import settings
 
 from contentpipeline.providers import llm_provider
+from contentpipeline.rendering import render_markdown
 from contentpipeline.text import word_count
 
 from . import StageError, StageOutput, brief_for, describe, model_for
@@ -40,5 +41,11 @@ def run(task, context: dict) -> StageOutput:
     if not body:
         raise StageError("The draft stage received an empty article")
     title = (title or task.topic)[:200]
-    result = {"title": title, "markdown": body, "word_count": word_count(body)}
+    # Rendered and sanitized once here; every read of the task shows this HTML.
+    result = {
+        "title": title,
+        "markdown": body,
+        "html": render_markdown(body),
+        "word_count": word_count(body),
+    }
     return StageOutput.from_completion(result, completion)
