@@ -13,4 +13,4 @@ RUN SECRET_KEY=collectstatic-only-$(head -c 48 /dev/urandom | base64) \
 USER app
 
 EXPOSE 8000
-CMD ["sh", "-c", "python manage.py migrate --no-input && daphne -b 0.0.0.0 -p ${PORT:-8000} contentpipeline.asgi:application"]
+CMD ["sh", "-c", "python manage.py migrate --no-input && daphne -b 0.0.0.0 -p ${PORT:-8000} --websocket_timeout -1 --websocket_connect_timeout 30 --websocket-max-message-size 65536 contentpipeline.asgi:application"]

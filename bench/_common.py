@@ -245,6 +245,6 @@ def purge_broker(queue: str) -> None:
             continue
         if routing_key == queue:
             broker.pipeline().hdel("unacked", tag).zrem("unacked_index", tag).execute()
-    layer = redis.Redis.from_url(settings.CHANNELS_REDIS_URL)
+    layer = redis.Redis.from_url(settings.CHANNEL_LAYER_URL)
     for key in layer.scan_iter(match=f"{queue}*", count=1000):
         layer.delete(key)

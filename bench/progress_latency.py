@@ -16,7 +16,6 @@ import time
 from datetime import datetime
 
 from _common import (
-    BIN,
     Processes,
     Worker,
     configure,
@@ -25,6 +24,8 @@ from _common import (
     purge_broker,
     wait_for_port,
 )
+
+from contentpipeline.stack import web_command
 
 TIMEOUT = 150.0
 
@@ -59,11 +60,7 @@ def main() -> None:
     ids: set[str] = set()
     try:
         with Processes(queue) as processes:
-            daphne = processes.spawn(
-                "daphne",
-                [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-                 "contentpipeline.asgi:application"],
-            )  # fmt: skip
+            daphne = processes.spawn("daphne", web_command("127.0.0.1", port))
             worker = Worker(processes, queue, concurrency=args.concurrency)
             worker.start()
             wait_for_port(port, daphne)

@@ -8,16 +8,24 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
-from contentpipeline.ws_auth import TokenAuthMiddleware  # noqa: E402
+from contentpipeline.websocket import (  # noqa: E402
+    AllowedHostsBrowserOriginValidator,
+    TokenAuthMiddleware,
+    UnknownPathConsumer,
+)
 from tasks.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        "websocket": AllowedHostsBrowserOriginValidator(
+            AuthMiddlewareStack(
+                TokenAuthMiddleware(
+                    URLRouter([*websocket_urlpatterns, re_path(r"", UnknownPathConsumer.as_asgi())])
+                )
+            )
         ),
     }
 )

@@ -121,13 +121,35 @@ if env.bool("DB_POOL", default=True):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
-# --- Redis: broker /0, cache /1, channel layer /2 ---------------------------------------
+# --- Redis: broker, cache and channel layer -----------------------------------------------
+# REDIS_URL names the first of three consecutive databases: the broker uses its number
+# (0 when the URL names none), the cache the next and the channel layer the one after, so
+# two deployments sharing a Redis server pick, say, /0 and /3. CELERY_BROKER_URL,
+# CACHE_URL and CHANNEL_LAYER_URL each override one role.
+REDIS_DATABASES = 16  # Redis' default `databases`; a server with more can use role URLs
+
+
+def _redis_db_number(url: str) -> int:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        found = re.search(r"(?:^|&)db=([^&]*)", parts.query)
+        raw = found.group(1) if found else ""
+    else:
+        raw = parts.path.strip("/")
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        raise ImproperlyConfigured(f"REDIS_URL={url!r} names database {raw!r}; use a number")
+    return int(raw)
+
+
 def _redis_db(url: str, db: int) -> str:
     parts = urlsplit(url)
     if parts.scheme == "unix":
-        query = re.sub(r"(^|&)db=\d+", "", parts.query).strip("&")
-        query = f"{query}&db={db}" if query else f"db={db}"
-        return urlunsplit(parts._replace(query=query))
+        # Built by hand: urlunsplit would turn unix:///path into unix:/path.
+        base, _, query = url.partition("?")
+        query = re.sub(r"(^|&)db=[^&]*", "", query).strip("&")
+        return f"{base}?{query}&db={db}" if query else f"{base}?db={db}"
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
@@ -136,23 +158,48 @@ if urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
     raise ImproperlyConfigured(
         f"REDIS_URL={REDIS_URL!r} must be a redis://, rediss:// or unix:// URL"
     )
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=_redis_db(REDIS_URL, 0))
-CACHE_URL = _redis_db(REDIS_URL, 1)
-CHANNELS_REDIS_URL = _redis_db(REDIS_URL, 2)
+REDIS_BASE_DB = _redis_db_number(REDIS_URL)
+if REDIS_BASE_DB + 2 >= REDIS_DATABASES:
+    raise ImproperlyConfigured(
+        f"REDIS_URL={REDIS_URL!r} names database {REDIS_BASE_DB}, but the broker, cache and "
+        f"channel layer use it and the two after it: pick 0..{REDIS_DATABASES - 3}, or set "
+        "CELERY_BROKER_URL, CACHE_URL and CHANNEL_LAYER_URL one by one"
+    )
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=_redis_db(REDIS_URL, REDIS_BASE_DB))
+CACHE_URL = env.str("CACHE_URL", default=_redis_db(REDIS_URL, REDIS_BASE_DB + 1))
+CHANNEL_LAYER_URL = env.str("CHANNEL_LAYER_URL", default=_redis_db(REDIS_URL, REDIS_BASE_DB + 2))
+
+for _role, _url in (
+    ("CELERY_BROKER_URL", CELERY_BROKER_URL),
+    ("CACHE_URL", CACHE_URL),
+    ("CHANNEL_LAYER_URL", CHANNEL_LAYER_URL),
+):
+    if urlsplit(_url).scheme not in ("redis", "rediss", "unix"):
+        raise ImproperlyConfigured(f"{_role}={_url!r} must be a redis://, rediss:// or unix:// URL")
 
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": CACHE_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="cp"),
+        # The cache is an optimisation: when its Redis is unreachable a request should
+        # learn so in about a second, not wait out redis-py's 5 s defaults and retries.
+        "OPTIONS": {
+            "socket_connect_timeout": env.float("CACHE_TIMEOUT", default=1.0),
+            "socket_timeout": env.float("CACHE_TIMEOUT", default=1.0),
+        },
     }
 }
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "contentpipeline.channel_layer.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [CHANNELS_REDIS_URL],
+            "hosts": [CHANNEL_LAYER_URL],
             "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi"),
+            # A membership not renewed for this long is dropped (consumers renew theirs
+            # while connected), so a crashed web process leaves no group behind for long.
+            "group_expiry": env.int("CHANNEL_GROUP_EXPIRY", default=900),
+            "capacity": 1000,
         },
     }
 }
@@ -232,8 +279,8 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "contentpipeline.throttling.AnonRateThrottle",
+        "contentpipeline.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -254,6 +301,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+SESSION_ENGINE = "contentpipeline.sessions"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -153,6 +153,27 @@ def prepare() -> None:
         os.environ["REDIS_URL"] = start_embedded_redis()
 
 
+def web_command(host: str, port: int | str) -> list[str]:
+    """The ASGI server (HTTP and WebSocket on one port), as `make run`, the tests and
+    the benchmarks start it. A WebSocket stays open as long as its client keeps it
+    (daphne's default ends it after a day); a handshake may wait for a busy process a
+    while; clients only ever send small JSON messages."""
+    return [
+        str(BIN / "daphne"),
+        "-b",
+        host,
+        "-p",
+        str(port),
+        "--websocket_timeout",
+        "-1",
+        "--websocket_connect_timeout",
+        "30",
+        "--websocket-max-message-size",
+        "65536",
+        "contentpipeline.asgi:application",
+    ]
+
+
 def manage(*args: str) -> None:
     subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=ROOT, check=True)
 
@@ -165,7 +186,7 @@ def run() -> int:
     manage("migrate", "--no-input", "-v", "0")
     manage("seed_demo")
     commands = {
-        "web": [str(BIN / "daphne"), "-b", host, "-p", port, "contentpipeline.asgi:application"],
+        "web": web_command(host, port),
         "worker": [
             str(BIN / "celery"),
             "-A",

@@ -1,18 +1,32 @@
 """Live progress over WebSockets. Consumers authenticate and authorize in `connect`
-and read the database only through selectors wrapped in database_sync_to_async."""
+and read the database only through selectors wrapped in database_sync_to_async.
+
+A socket stays open as long as its client keeps it: the consumer renews its group
+memberships while connected (the channel layer drops memberships older than its
+`group_expiry`), and a frame it cannot read gets an error answer, never a close."""
+
+import asyncio
+import json
+import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from contentpipeline.roles import is_editor
+from contentpipeline.websocket import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
 
 from .events import EDITORS_GROUP, image_group, progress_message, task_group, user_group
 from .models import ContentTask
-from .selectors import user_can_read_task
+from .selectors import task_list_for_user, user_can_read_task
 
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
+__all__ = ["CLOSE_FORBIDDEN", "CLOSE_NOT_FOUND", "CLOSE_UNAUTHENTICATED"]
+
+logger = logging.getLogger(__name__)
+
+# What a client sends is a small JSON object; nothing legitimate comes close to this.
+MAX_CLIENT_FRAME = 4096
+# How many tasks `get_progress` on /ws/tasks/ reports.
+LIST_STATE_LIMIT = 50
 
 
 @database_sync_to_async
@@ -27,12 +41,19 @@ def _task_state(user, task_id) -> tuple[int | None, dict | None]:
 
 
 @database_sync_to_async
+def _list_state(user) -> list[dict]:
+    tasks = task_list_for_user(user=user).order_by("-created_at")[:LIST_STATE_LIMIT]
+    return [progress_message(task) for task in tasks]
+
+
+@database_sync_to_async
 def _is_editor(user) -> bool:
     return is_editor(user)
 
 
 class _ProgressConsumer(AsyncJsonWebsocketConsumer):
     joined_groups: list[str]
+    _renewal: asyncio.Task | None = None
 
     async def reject(self, code: int) -> None:
         # Accept first: a close before the handshake would reach the client as a plain
@@ -51,14 +72,48 @@ class _ProgressConsumer(AsyncJsonWebsocketConsumer):
         self.joined_groups = groups
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
+        if self._renewal is None:
+            self._renewal = asyncio.create_task(self._renew_memberships())
+
+    async def _renew_memberships(self) -> None:
+        """The layer forgets a membership after `group_expiry`; renew it well before."""
+        interval = max(1.0, getattr(self.channel_layer, "group_expiry", 86400) / 3)
+        while True:
+            await asyncio.sleep(interval)
+            for group in list(getattr(self, "joined_groups", [])):
+                try:
+                    await self.channel_layer.group_add(group, self.channel_name)
+                except Exception:  # Redis away for a moment: try again next round
+                    logger.warning("Could not renew %s in group %s", self.channel_name, group)
 
     async def leave(self) -> None:
+        if self._renewal is not None:
+            self._renewal.cancel()
+            self._renewal = None
         for group in getattr(self, "joined_groups", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:  # the membership expires by itself
+                logger.warning("Could not leave group %s", group, exc_info=True)
         self.joined_groups = []
 
     async def disconnect(self, code) -> None:
         await self.leave()
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        """Parse a client frame; whatever it holds, answer and keep the connection."""
+        if text_data is None:
+            await self.send_error("Binary frames are not supported; send JSON text.")
+            return
+        if len(text_data) > MAX_CLIENT_FRAME:
+            await self.send_error(f"Messages are at most {MAX_CLIENT_FRAME} characters.")
+            return
+        try:
+            content = json.loads(text_data)
+        except (ValueError, RecursionError):
+            await self.send_error('Messages are JSON objects, for example {"type": "ping"}.')
+            return
+        await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
@@ -67,18 +122,13 @@ class _ProgressConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "get_progress":
             await self.send_current_state()
         else:
-            await self.send_json({"type": "error", "message": "Unknown message type"})
+            await self.send_error("Unknown message type; send ping or get_progress.")
+
+    async def send_error(self, message: str) -> None:
+        await self.send_json({"type": "error", "message": message})
 
     async def send_current_state(self) -> None:
-        task_id = self.scope["url_route"]["kwargs"].get("task_id")
-        if task_id is None:
-            await self.send_json({"type": "error", "message": "Subscribe to /ws/tasks/<id>/"})
-            return
-        code, state = await _task_state(self.scope["user"], task_id)
-        if code is not None:
-            await self.close(code=code)
-            return
-        await self.send_json(state)
+        raise NotImplementedError
 
     async def task_progress(self, event) -> None:
         await self.send_json(event)
@@ -107,6 +157,15 @@ class _OneTaskConsumer(_ProgressConsumer):
         await self.accept()
         await self.send_json(state)
 
+    async def send_current_state(self) -> None:
+        code, state = await _task_state(
+            self.scope["user"], self.scope["url_route"]["kwargs"]["task_id"]
+        )
+        if code is not None:
+            await self.close(code=code)
+            return
+        await self.send_json(state)
+
 
 class TaskProgressConsumer(_OneTaskConsumer):
     """/ws/tasks/<id>/: the current state on connect, then each change."""
@@ -130,3 +189,9 @@ class TaskListConsumer(_ProgressConsumer):
         await self.accept()
         group = EDITORS_GROUP if await _is_editor(user) else user_group(user.pk)
         await self.join([group])
+
+    async def send_current_state(self) -> None:
+        """The state of the user's newest tasks (at most 50), newest first, one
+        `task.progress` message each."""
+        for state in await _list_state(self.scope["user"]):
+            await self.send_json(state)

@@ -1,5 +1,6 @@
 """Progress events: built from the row, sent to Channels groups after commit."""
 
+import asyncio
 import logging
 from typing import Any
 
@@ -13,6 +14,9 @@ from .models import ContentTask, Stage
 logger = logging.getLogger(__name__)
 
 EDITORS_GROUP = "tasks-editors"
+# A broadcast is sent from request and worker threads: a Redis that hangs must not
+# hold them up for longer than this.
+BROADCAST_TIMEOUT = 3.0
 
 
 def task_group(task_id) -> str:
@@ -64,8 +68,11 @@ def broadcast(event: dict[str, Any], *, created_by_id: int, image: bool = False)
 
 
 async def _send_to_groups(layer, groups: list[str], event: dict[str, Any]) -> None:
-    for group in groups:
-        await layer.group_send(group, event)
+    async def send_all() -> None:
+        for group in groups:
+            await layer.group_send(group, event)
+
+    await asyncio.wait_for(send_all(), timeout=BROADCAST_TIMEOUT)
 
 
 def broadcast_on_commit(task: ContentTask, message: str = "", *, image: bool | None = None) -> None:

@@ -1,5 +1,6 @@
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,11 +24,21 @@ def _media_root(settings, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Factories hash a password per user; the real hasher costs ~0.4 s a user here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
-    # Throttle counters live in the cache; each test starts with none.
+    # Throttle counters live in the cache; each test starts with none. Only this run's
+    # keys go: cache.clear() would empty the whole Redis database, whoever else uses it.
     from django.core.cache import cache
 
-    cache.clear()
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*"))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture
@@ -63,6 +74,7 @@ def anon_client():
 
 
 WORKER_APP_NAME = "test-celery-worker"
+SERVER_APP_NAME = "test-asgi-server"
 
 
 def start_worker(*, queue: str, concurrency: int = 2, env: dict | None = None, log_dir: Path):
@@ -164,7 +176,9 @@ def worker_factory(settings, tmp_path, django_db_blocker):
     _wait_for_other_sessions_to_end(django_db_blocker)
 
 
-def _wait_for_other_sessions_to_end(blocker, timeout: float = 10) -> None:
+def _wait_for_other_sessions_to_end(
+    blocker, app_name: str = WORKER_APP_NAME, timeout: float = 10
+) -> None:
     """PostgreSQL notices a closed client a moment after the process is gone; the test
     database can only be dropped (or flushed) once it has."""
     from django.db import connection
@@ -176,12 +190,79 @@ def _wait_for_other_sessions_to_end(blocker, timeout: float = 10) -> None:
                 cursor.execute(
                     "SELECT pid FROM pg_stat_activity"
                     " WHERE datname = current_database() AND application_name = %s",
-                    [WORKER_APP_NAME],
+                    [app_name],
                 )
                 others = cursor.fetchall()
             if not others:
                 return
             time.sleep(0.1)
+
+
+class LiveServer:
+    """A real ASGI server process (daphne, as `make run` starts it) on the test database."""
+
+    def __init__(self, process: subprocess.Popen, port: int, log_path: Path) -> None:
+        self.process, self.port, self.log_path = process, port, log_path
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    """daphne serving contentpipeline.asgi on a free port, using the test database (so
+    tests that use it need committed data: `django_db(transaction=True)`)."""
+    from django.db import connection
+
+    from contentpipeline.stack import web_command
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    environment = {
+        **os.environ,
+        "DATABASE_NAME": connection.settings_dict["NAME"],
+        "MEDIA_ROOT": str(tmp_path_factory.getbasetemp() / "media"),
+        "PGAPPNAME": SERVER_APP_NAME,
+    }
+    log_path = tmp_path_factory.mktemp("asgi") / "daphne.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            web_command("127.0.0.1", port),
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = LiveServer(process, port, log_path)
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited:\n{server.log()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                stop_worker(process)
+                raise RuntimeError(f"daphne did not start:\n{server.log()}") from None
+            time.sleep(0.1)
+    yield server
+    stop_worker(process)
+    _wait_for_other_sessions_to_end(django_db_blocker, SERVER_APP_NAME)
+
+
+PROCESS_FIXTURES = {"celery_worker", "worker_factory", "asgi_server"}
+
+
+def pytest_collection_modifyitems(items):
+    # `pytest -m "not processes"` runs the quick part alone; `make test` runs everything.
+    for item in items:
+        if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.processes)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -57,3 +57,53 @@ def test_the_openapi_schema_and_docs_are_served(client):
     assert schema.status_code == 200
     assert b"/api/tasks/{id}" in schema.content
     assert client.get("/api/docs/").status_code == 200
+
+
+def resolved(**env: str) -> subprocess.CompletedProcess:
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.CELERY_BROKER_URL, s.CACHES['default']['LOCATION'], "
+        "s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0])"
+    )
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "contentpipeline.settings", **env}
+    for role in ("CELERY_BROKER_URL", "CACHE_URL", "CHANNEL_LAYER_URL"):
+        if role not in env:
+            environment.pop(role, None)
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis://cache.internal:6379", "redis://cache.internal:6379/0 "
+         "redis://cache.internal:6379/1 redis://cache.internal:6379/2"),
+        ("redis://:pw@h:6379/3", "redis://:pw@h:6379/3 redis://:pw@h:6379/4 redis://:pw@h:6379/5"),
+        ("unix:///run/redis.sock?db=7", "unix:///run/redis.sock?db=7 "
+         "unix:///run/redis.sock?db=8 unix:///run/redis.sock?db=9"),
+    ],
+)  # fmt: skip
+def test_the_database_number_in_redis_url_is_honoured(url, expected):
+    result = resolved(REDIS_URL=url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_each_redis_role_can_have_a_url_of_its_own():
+    result = resolved(REDIS_URL="redis://h:6379/0", CACHE_URL="redis://other:6380/9")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["redis://h:6379/0", "redis://other:6380/9", "redis://h:6379/2"]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REDIS_URL": "redis://h:6379/14"}, "pick 0..13"),
+        ({"REDIS_URL": "redis://h:6379/one"}, "use a number"),
+        ({"CACHE_URL": "memcached://h"}, "CACHE_URL='memcached://h' must be a redis://"),
+    ],
+)
+def test_a_redis_database_out_of_range_fails_at_start(env, message):
+    result = resolved(**env)
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -1,6 +1,7 @@
 """Progress streams over real WebSocket connections (Channels' communicator, the
 project's ASGI application, the Redis channel layer)."""
 
+import asyncio
 import uuid
 
 import pytest
@@ -137,3 +138,138 @@ async def test_an_editors_dashboard_sees_every_users_tasks(owner_and_task):
     )
     assert (await dashboard.receive_json_from(timeout=5))["task_id"] == str(task.pk)
     await dashboard.disconnect()
+
+
+async def test_a_client_without_origin_connects_with_a_token_and_gets_the_close_codes(
+    owner_and_task,
+):
+    owner, task = owner_and_task
+    token = await database_sync_to_async(token_for)(owner)
+    plain = WebsocketCommunicator(application, f"/ws/tasks/{task.pk}/?token={token}")
+    connected, _ = await plain.connect()
+    assert connected
+    assert (await plain.receive_json_from(timeout=5))["task_id"] == str(task.pk)
+    await plain.disconnect()
+
+    anonymous = WebsocketCommunicator(application, f"/ws/tasks/{task.pk}/")
+    assert (await anonymous.connect())[0]
+    closed = await anonymous.receive_output(timeout=5)
+    assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
+
+
+async def test_a_browser_from_a_foreign_origin_is_refused(owner_and_task):
+    owner, task = owner_and_task
+    token = await database_sync_to_async(token_for)(owner)
+    for origin in (b"http://evil.example", b"null"):
+        communicator = WebsocketCommunicator(
+            application, f"/ws/tasks/{task.pk}/?token={token}", headers=[(b"origin", origin)]
+        )
+        connected, _ = await communicator.connect()
+        assert not connected
+
+
+@pytest.mark.parametrize("path", ["/ws/tasks/not-a-uuid/", "/ws/other/", "/ws/", "/"])
+async def test_a_path_nobody_serves_is_closed_with_4404(owner_and_task, path):
+    owner, _ = owner_and_task
+    token = await database_sync_to_async(token_for)(owner)
+    assert await close_code(f"{path}?token={token}") == 4404
+
+
+@pytest.mark.parametrize(
+    "query", [b"token=%00", b"token=a%00b", b"token=%ff%fe", b"token=" + b"x" * 5000, b"\xff=\x00"]
+)
+async def test_a_malformed_token_makes_the_client_anonymous(owner_and_task, query):
+    _, task = owner_and_task
+    communicator = WebsocketCommunicator(
+        application, f"/ws/tasks/{task.pk}/?{query.decode('latin-1')}", headers=ORIGIN
+    )
+    communicator.scope["query_string"] = query
+    assert (await communicator.connect())[0]
+    closed = await communicator.receive_output(timeout=5)
+    assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
+
+
+async def test_a_nul_byte_in_the_session_cookie_is_no_session(owner_and_task):
+    _, task = owner_and_task
+    cookie = [(b"cookie", b"sessionid=abcdefgh\x00ijkl")]
+    communicator = WebsocketCommunicator(
+        application, f"/ws/tasks/{task.pk}/", headers=ORIGIN + cookie
+    )
+    assert (await communicator.connect())[0]
+    closed = await communicator.receive_output(timeout=5)
+    assert (closed["type"], closed["code"]) == ("websocket.close", 4401)
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        ({"text_data": "not json"}, "JSON"),
+        ({"text_data": "[" * 2000 + "]" * 2000}, "JSON"),
+        ({"text_data": "[" * 100_000 + "]" * 100_000}, "at most"),
+        ({"bytes_data": b"\x00\x01binary"}, "Binary"),
+        ({"text_data": '"just a string"'}, "Unknown message type"),
+        ({"text_data": '{"type": "launch"}'}, "Unknown message type"),
+    ],
+)
+async def test_a_frame_the_consumer_cannot_read_gets_an_error_and_the_socket_stays(
+    owner_and_task, frame, expected
+):
+    owner, task = owner_and_task
+    token = await database_sync_to_async(token_for)(owner)
+    for path in (f"/ws/tasks/{task.pk}/?token={token}", f"/ws/tasks/?token={token}"):
+        communicator = await connect(path)
+        if "/ws/tasks/?" not in path:
+            await communicator.receive_json_from(timeout=5)  # the current state
+        await communicator.send_to(**frame)
+        answer = await communicator.receive_json_from(timeout=5)
+        assert answer["type"] == "error" and expected in answer["message"]
+        await communicator.send_json_to({"type": "ping"})
+        assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+        await communicator.disconnect()
+
+
+async def test_get_progress_on_the_dashboard_sends_the_users_newest_tasks(owner_and_task):
+    owner, first = owner_and_task
+    second = await database_sync_to_async(ContentTaskFactory)(created_by=owner)
+    await database_sync_to_async(ContentTaskFactory)()  # someone else's
+    token = await database_sync_to_async(token_for)(owner)
+    dashboard = await connect(f"/ws/tasks/?token={token}")
+    await dashboard.send_json_to({"type": "get_progress"})
+    states = [await dashboard.receive_json_from(timeout=5) for _ in range(2)]
+    assert [s["task_id"] for s in states] == [str(second.pk), str(first.pk)]
+    assert all(s["type"] == "task.progress" for s in states)
+    assert await dashboard.receive_nothing(timeout=0.5)
+    await dashboard.disconnect()
+
+
+async def test_an_open_socket_keeps_its_membership_past_the_layers_group_expiry(
+    owner_and_task, settings
+):
+    owner, task = owner_and_task
+    layer = settings.CHANNEL_LAYERS["default"]
+    settings.CHANNEL_LAYERS = {
+        "default": {**layer, "CONFIG": {**layer["CONFIG"], "group_expiry": 3}}
+    }
+    token = await database_sync_to_async(token_for)(owner)
+    communicator = await connect(f"/ws/tasks/{task.pk}/?token={token}")
+    await communicator.receive_json_from(timeout=5)
+    await asyncio.sleep(5)  # longer than the expiry: only a renewed membership survives
+    task.progress = 33
+    await database_sync_to_async(broadcast)(progress_message(task), created_by_id=owner.pk)
+    assert (await communicator.receive_json_from(timeout=5))["progress"] == 33
+    await communicator.disconnect()
+
+
+async def test_group_keys_expire_in_minutes_not_a_day(owner_and_task, settings):
+    import redis.asyncio as aioredis
+
+    owner, task = owner_and_task
+    token = await database_sync_to_async(token_for)(owner)
+    communicator = await connect(f"/ws/tasks/{task.pk}/?token={token}")
+    await communicator.receive_json_from(timeout=5)
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    client = aioredis.Redis.from_url(config["hosts"][0])
+    ttl = await client.ttl(f"{config['prefix']}:group:task-{task.pk}")
+    await client.aclose()
+    assert 0 < ttl <= 900
+    await communicator.disconnect()

@@ -1,0 +1,33 @@
+"""The Redis channel layer, set up for many long-lived, mostly idle WebSockets per web
+process (django/channels_redis#422 and the redis-py 8 defaults behind it)."""
+
+from channels_redis.core import RedisChannelLayer as BaseRedisChannelLayer
+from redis import asyncio as aioredis
+
+
+class RedisChannelLayer(BaseRedisChannelLayer):
+    """channels-redis with connection pools that suit it:
+
+    - Reads may wait longer than the layer's own blocking pop (`brpop_timeout`, 5 s).
+      redis-py 8 made 5 s the default socket timeout, so an idle receive raised
+      TimeoutError and took down every consumer of the process with code 1011.
+    - The pool blocks instead of failing: a burst of connects (each a `group_add`) asked
+      for more than the pool's 100 connections at once and got MaxConnectionsError,
+      which also ended the shared receive and so every open socket.
+    - Connecting gives up after a few seconds, so a Redis that is down fails fast.
+    """
+
+    pool_max_connections = 50
+    pool_wait_timeout = 10.0
+    connect_timeout = 2.0
+
+    def create_pool(self, index):
+        host = dict(self.hosts[index])
+        if "address" not in host:  # sentinel set-ups keep channels-redis' own pools
+            return super().create_pool(index)
+        address = host.pop("address")
+        host.setdefault("socket_timeout", self.brpop_timeout + 10)
+        host.setdefault("socket_connect_timeout", self.connect_timeout)
+        host.setdefault("max_connections", self.pool_max_connections)
+        host.setdefault("timeout", self.pool_wait_timeout)
+        return aioredis.BlockingConnectionPool.from_url(address, **host)

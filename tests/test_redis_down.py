@@ -1,0 +1,120 @@
+"""With Redis unreachable (nothing listens on the port), the API still serves reads,
+stores new tasks, and says in /api/health which component is down. Redis is the cache
+(throttle counters), the channel layer (progress events) and the broker."""
+
+import logging
+import time
+import uuid
+
+import pytest
+from django.core.cache import cache
+
+from contentpipeline.celery import app as celery_app
+from tasks.models import ContentTask
+from tasks.tasks import dispatch_waiting_tasks
+
+from .conftest import client_for
+from .factories import ContentTaskFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DEAD = "redis://127.0.0.1:1"  # nothing listens there
+
+
+def use_broker(url: str) -> None:
+    celery_app.conf.broker_url = url
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture(autouse=True)
+def own_queue(settings):
+    """No worker listens here: a worker the session started must not run (and lock)
+    these tasks while the test database is flushed."""
+    settings.CELERY_TASK_DEFAULT_QUEUE = f"redis-down-{uuid.uuid4().hex[:6]}"
+    yield
+    with celery_app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+@pytest.fixture
+def cache_and_channel_layer_down(settings):
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"{DEAD}/1"}}
+    layer = settings.CHANNEL_LAYERS["default"]
+    settings.CHANNEL_LAYERS = {
+        "default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [f"{DEAD}/2"]}}
+    }
+    with pytest.raises(Exception):  # noqa: B017 - any error proves it is down
+        cache.get("anything")
+
+
+@pytest.fixture
+def broker_down():
+    real = celery_app.conf.broker_url
+    use_broker(f"{DEAD}/0")
+    yield
+    use_broker(real)
+
+
+def test_with_cache_and_channel_layer_down_the_api_serves_and_stores(
+    cache_and_channel_layer_down, caplog
+):
+    user = UserFactory()
+    ContentTaskFactory(created_by=user, topic="An existing task to read back")
+    client = client_for(user)
+    with caplog.at_level(logging.WARNING):
+        started = time.monotonic()
+        created = client.post("/api/tasks", {"topic": "Written while Redis is away"},
+                              format="json")  # fmt: skip
+        listed = client.get("/api/tasks")
+        one = client.get(f"/api/tasks/{created.json()['id']}")
+        posts = client_for().get("/api/posts")
+        elapsed = time.monotonic() - started
+    assert created.status_code == 201, created.content
+    assert ContentTask.objects.filter(topic="Written while Redis is away").exists()
+    assert listed.status_code == 200 and listed.json()["count"] == 2
+    assert one.status_code == 200 and one.json()["status"] == "pending"
+    assert posts.status_code == 200
+    assert elapsed < 15
+    assert "Throttling is off" in caplog.text  # failing open is logged
+
+
+def test_with_all_of_redis_down_a_task_is_stored_and_sent_once_the_broker_is_back(
+    cache_and_channel_layer_down, broker_down, settings
+):
+    user = UserFactory()
+    response = client_for(user).post("/api/tasks", {"topic": "Queued while everything is down"},
+                                     format="json")  # fmt: skip
+    assert response.status_code == 201
+    task = ContentTask.objects.get(pk=response.json()["id"])
+    assert task.status == "pending" and task.dispatched_at is None
+
+    use_broker(settings.CELERY_BROKER_URL)  # the broker is back
+    settings.PIPELINE_DISPATCH_GRACE = 0
+    ContentTask.objects.filter(pk=task.pk).update(updated_at=task.created_at)
+    assert dispatch_waiting_tasks() == 1
+    task.refresh_from_db()
+    assert task.dispatched_at is not None
+
+
+def test_health_says_which_component_is_down_without_internal_text_for_strangers(
+    cache_and_channel_layer_down,
+):
+    anonymous = client_for().get("/api/health")
+    assert anonymous.status_code == 503
+    assert anonymous["Content-Type"].startswith("application/json")
+    body = anonymous.json()
+    assert body["cache"] == "error"
+    assert body["database"] == "ok" and body["broker"] == "ok"
+    assert set(body.values()) <= {"ok", "error"}  # no exception text for anonymous callers
+
+    staff = client_for(UserFactory(is_staff=True)).get("/api/health").json()
+    assert staff["cache"].startswith("error: ")
+    assert "127.0.0.1:1" in staff["cache"]
+
+
+def test_health_reports_the_broker_down(broker_down):
+    body = client_for().get("/api/health")
+    assert body.status_code == 503
+    assert body.json()["broker"] == "error"
+    assert body.json()["cache"] == "ok"
