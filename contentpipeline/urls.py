@@ -8,8 +8,9 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 
 from approvals.api import TaskApprovalView
-from contentpipeline.views import media
+from contentpipeline.views import api_not_found
 from publishing.api import PostViewSet
+from publishing.views import media
 from tasks.api import HealthView, MetricsView, TaskViewSet
 
 
@@ -39,6 +40,8 @@ api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     *router.urls,
+    # Last: any other path under /api/ is a JSON 404, not an HTML page.
+    re_path(r"^(?P<path>.*)$", api_not_found),
 ]
 
 urlpatterns = [
@@ -47,3 +50,8 @@ urlpatterns = [
     re_path(rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.+)$", media, name="media"),
     path("", include("publishing.urls")),
 ]
+
+handler400 = "contentpipeline.views.bad_request"
+handler403 = "contentpipeline.views.permission_denied"
+handler404 = "contentpipeline.views.page_not_found"
+handler500 = "contentpipeline.views.server_error"

@@ -41,6 +41,8 @@ class PostViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = PostSerializer
     permission_classes = [AllowAny]
     lookup_field = "slug"
+    # Only what a slug can be: anything else (a NUL byte, a dot) is a plain 404.
+    lookup_value_regex = "[-a-zA-Z0-9_]+"
     filterset_class = PostFilter
     ordering_fields = ["published_at", "title"]
     ordering = ["-published_at"]

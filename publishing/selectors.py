@@ -1,9 +1,15 @@
 """Reads of posts."""
 
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from contentpipeline.errors import NotFound
 from contentpipeline.roles import is_editor
+from tasks.models import ContentTask
+from tasks.selectors import user_can_read_task
 
 from .models import Post
 
@@ -19,3 +25,26 @@ def post_get_for_user(*, slug: str, user=None) -> Post:
         return qs.get(slug=slug)
     except Post.DoesNotExist as exc:
         raise NotFound("Post not found.") from exc
+
+
+_COVER = re.compile(r"covers/(?P<task_id>[0-9a-f-]{36})-g[0-9]{1,6}\.png")
+
+
+def media_readable_by(*, user, path: str) -> bool:
+    """Whether `user` may fetch the media file at `path`. Only covers are stored: a
+    published post's cover is public; any other cover is a draft's, for the task's
+    owner and editors only."""
+    match = _COVER.fullmatch(path)
+    if match is None:
+        return False
+    task_id = match["task_id"]
+    url = f"{settings.MEDIA_URL}{path}"
+    if Post.objects.published().filter(task_id=task_id, image_url=url).exists():
+        return True
+    if user is None or not user.is_authenticated:
+        return False
+    try:
+        task = ContentTask.objects.alive().filter(pk=task_id).first()
+    except ValidationError:
+        return False
+    return task is not None and user_can_read_task(user=user, task=task)

@@ -1,10 +1,14 @@
-"""The public site: published posts only."""
+"""The public site: published posts only (and their covers)."""
 
+from django.conf import settings
 from django.http import Http404
 from django.views.generic import DetailView, ListView
+from django.views.static import serve
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 
 from .models import Post
-from .selectors import post_list_public
+from .selectors import media_readable_by, post_list_public
 
 
 class PostListView(ListView):
@@ -25,3 +29,27 @@ class PostDetailView(DetailView):
             return post_list_public().get(slug=self.kwargs["slug"])
         except Post.DoesNotExist as exc:
             raise Http404("No such post") from exc
+
+
+def _request_user(request):
+    """The session user, or the user of an `Authorization: Token` header (API clients
+    fetch a draft's `image_url` that way)."""
+    if request.user.is_authenticated:
+        return request.user
+    try:
+        found = TokenAuthentication().authenticate(request)
+    except AuthenticationFailed:
+        return None
+    return found[0] if found else None
+
+
+def media(request, path: str):
+    """Cover images: a published post's for anyone, a draft's only for the task's owner
+    and editors (404 for everyone else, so a guessed id tells nothing). A CDN or object
+    storage would serve published covers in a larger set-up."""
+    if not media_readable_by(user=_request_user(request), path=path):
+        raise Http404("No such file")
+    response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    public = media_readable_by(user=None, path=path)
+    response["Cache-Control"] = "public, max-age=3600" if public else "private, no-store"
+    return response

@@ -201,6 +201,8 @@ class OpenAILLMProvider(_OpenAIClient):
             raise ProviderError("The chat completion has no choices[0].message.content") from exc
         if not isinstance(content, str) or not content.strip():
             raise ProviderError("The chat completion came back empty")
+        # Model output is untrusted: PostgreSQL stores no NUL, in text or in JSON.
+        content = content.replace("\x00", "").replace("\\u0000", "")
         text = _json_text(content, stage) if stage in JSON_STAGES else strip_fences(content)
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
         tokens_in = _int(usage.get("prompt_tokens"))

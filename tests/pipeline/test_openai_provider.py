@@ -181,6 +181,13 @@ def test_a_json_stage_reply_that_is_not_json_is_a_provider_error(fake: FakeOpenA
         call(llm(fake), stage="seo")
 
 
+def test_nul_characters_from_the_model_never_reach_the_database(fake: FakeOpenAI) -> None:
+    fake.reply("/v1/chat/completions", chat_reply("# Ti\x00tle\n\nBody\x00."))
+    assert call(llm(fake)).text == "# Title\n\nBody."
+    fake.reply("/v1/chat/completions", chat_reply('{"angle": "a\\u0000b"}'))
+    assert json.loads(call(llm(fake), stage="research").text) == {"angle": "ab"}
+
+
 def test_a_draft_wrapped_in_a_markdown_fence_is_unwrapped(fake: FakeOpenAI) -> None:
     fake.reply("/v1/chat/completions", chat_reply("```markdown\n# Title\n\nBody\n```"))
     assert call(llm(fake)).text == "# Title\n\nBody"
