@@ -243,6 +243,8 @@ PIPELINE_DISPATCH_GRACE = env.int("PIPELINE_DISPATCH_GRACE", default=60)
 # A running task whose heartbeat is older than this is taken to be lost and run again;
 # the runner renews the heartbeat every third of it, also in the middle of a stage.
 PIPELINE_LEASE_SECONDS = env.float("PIPELINE_LEASE_SECONDS", default=60.0)
+# Runs of a task lost in a row (worker killed, hard time limit) before it is failed.
+PIPELINE_MAX_LOST_RUNS = env.int("PIPELINE_MAX_LOST_RUNS", default=3)
 
 # --- REST framework ----------------------------------------------------------------------
 _RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")

@@ -149,10 +149,13 @@ class ContentTask(models.Model):
     # When a message for the task was last handed to the broker; the dispatcher sends
     # again at most once per grace period, not on every beat.
     dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Runs lost in a row (worker killed, hard time limit) since a stage last finished;
+    # the task fails at PIPELINE_MAX_LOST_RUNS instead of being sent again forever.
+    lost_runs = models.PositiveSmallIntegerField(default=0, editable=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     history = HistoricalRecords(
-        excluded_fields=["heartbeat_at", "lease_id", "dispatched_at", "updated_at"]
+        excluded_fields=["heartbeat_at", "lease_id", "dispatched_at", "lost_runs", "updated_at"]
     )
     objects = ContentTaskQuerySet.as_manager()
 

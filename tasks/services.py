@@ -77,17 +77,17 @@ def _save(task: ContentTask, user, reason: str, message: str) -> ContentTask:
 @transaction.atomic
 def task_pause(*, user, task_id) -> ContentTask:
     """pending | in_progress -> paused. A running task finishes the stage it is in
-    (its output is kept) and starts no further one."""
+    (its output is kept) and starts no further one; its run keeps the lease until
+    then, so a resume does not start a second run beside it."""
     task = _lock_for_user(user=user, task_id=task_id)
     task.act("pause")
-    task.lease_id = None
     return _save(task, user, "paused", "Paused")
 
 
 @transaction.atomic
 def task_resume(*, user, task_id) -> ContentTask:
     """paused -> pending, queued again; the run continues at the first stage that had
-    not finished."""
+    not finished (a run still in its stage goes on by itself)."""
     task = _lock_for_user(user=user, task_id=task_id)
     task.act("resume")
     _save(task, user, "resumed", "Resumed")
@@ -101,7 +101,6 @@ def task_cancel(*, user, task_id) -> ContentTask:
     before its next stage."""
     task = _lock_for_user(user=user, task_id=task_id)
     task.act("cancel")
-    task.lease_id = None
     task.completed_at = timezone.now()
     return _save(task, user, "cancelled", "Cancelled")
 
@@ -112,6 +111,7 @@ def task_retry(*, user, task_id) -> ContentTask:
     task = _lock_for_user(user=user, task_id=task_id)
     task.act("retry")
     task.error = ""
+    task.lost_runs = 0
     task.completed_at = None
     _save(task, user, "retried", "Retrying")
     enqueue_on_commit(task)
@@ -126,7 +126,6 @@ def task_delete(*, user, task_id) -> ContentTask:
     if task.status in ACTIONS["cancel"][1]:
         task.act("cancel")
         task.completed_at = timezone.now()
-    task.lease_id = None
     task.deleted_at = timezone.now()
     return _save(task, user, "deleted", "Deleted")
 

@@ -28,7 +28,7 @@ MAX_RETRIES = 3
 )
 def run_pipeline_task(self, task_id: str) -> str:
     try:
-        return run_pipeline(task_id, resume_running=self.request.retries > 0)
+        return run_pipeline(task_id)
     except StageFailed as exc:
         if self.request.retries < self.max_retries:
             raise self.retry(exc=exc, countdown=2**self.request.retries) from exc

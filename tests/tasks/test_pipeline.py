@@ -60,3 +60,99 @@ def test_a_resumed_run_keeps_finished_stage_outputs():
     assert run_pipeline(task.pk) == "done"
     assert StageRun.objects.get(task=task, stage="research").pk == research.pk
     assert StageRun.objects.filter(task=task).count() == len(PIPELINE_STAGES)
+
+
+def leave_a_lost_run(task, stage: str, *, seconds_ago: int = 600) -> None:
+    """What a run whose worker was SIGKILLed (or hit the hard time limit) leaves behind:
+    the task in progress under its lease, a stale heartbeat, the stage attempt running."""
+    import uuid
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tasks.models import ContentTask
+
+    then = timezone.now() - timedelta(seconds=seconds_ago)
+    attempt = StageRun.objects.filter(task=task, stage=stage).count() + 1
+    StageRun.objects.create(task=task, generation=task.generation, stage=stage,
+                            attempt=attempt, started_at=then)  # fmt: skip
+    ContentTask.objects.filter(pk=task.pk).update(
+        status="in_progress", stage=stage, lease_id=uuid.uuid4(), heartbeat_at=then
+    )
+
+
+def test_after_three_lost_runs_in_one_stage_the_task_fails_and_is_not_sent_again(settings):
+    from tasks.tasks import dispatch_waiting_tasks
+
+    settings.PIPELINE_MAX_LOST_RUNS = 3
+    task = ContentTaskFactory()
+    leave_a_lost_run(task, "research")
+    for lost in (1, 2):
+        # Each takeover records the lost attempt; then this run is lost too.
+        claimed = _claim_only(task)
+        assert claimed.status == "in_progress" and claimed.lost_runs == lost
+        leave_a_lost_run(task, "research")
+    assert run_pipeline(task.pk) == "skipped"
+    task.refresh_from_db()
+    assert task.status == "failed"
+    assert "Stage research was lost 3 times" in task.error
+    attempts = StageRun.objects.filter(task=task, stage="research").order_by("attempt")
+    assert [(a.status, a.error.startswith("Lost")) for a in attempts] == [("failed", True)] * 3
+    assert dispatch_waiting_tasks() == 0
+    assert run_pipeline(task.pk) == "skipped"
+
+
+def _claim_only(task):
+    from contentpipeline.pipeline import _claim
+    from tasks.models import ContentTask
+
+    assert _claim(task.pk) is not None
+    return ContentTask.objects.get(pk=task.pk)
+
+
+def test_lost_runs_count_only_while_no_stage_finishes(settings):
+    settings.PIPELINE_MAX_LOST_RUNS = 2
+    task = ContentTaskFactory()
+    leave_a_lost_run(task, "research")
+    assert _claim_only(task).lost_runs == 1
+    # This run finishes research, then dies in draft: a new stage, a fresh count.
+    from contentpipeline.pipeline import STAGE_PROGRESS
+    from tasks.models import ContentTask
+
+    StageRun.objects.filter(task=task, status="running").update(status="failed")
+    run = StageRun.objects.create(task=task, generation=1, stage="research", attempt=3,
+                                  started_at=task.created_at, status="running")  # fmt: skip
+    from contentpipeline.pipeline import _record_stage
+
+    _record_stage(task.pk, run, status="succeeded", output={"angle": "x"})
+    assert ContentTask.objects.get(pk=task.pk).lost_runs == 0
+    assert ContentTask.objects.get(pk=task.pk).progress == STAGE_PROGRESS["research"]
+    leave_a_lost_run(task, "draft")
+    assert _claim_only(task).lost_runs == 1  # not 2: the task goes on
+    assert run_pipeline(task.pk) == "skipped"  # our own claim holds a live lease
+
+
+def test_a_retried_task_gets_a_fresh_count_of_lost_runs(settings, integrator):
+    from tasks.services import task_retry
+
+    settings.PIPELINE_MAX_LOST_RUNS = 1
+    task = ContentTaskFactory(created_by=integrator)
+    leave_a_lost_run(task, "research")
+    assert run_pipeline(task.pk) == "skipped"
+    task.refresh_from_db()
+    assert task.status == "failed"
+    task_retry(user=integrator, task_id=task.pk)
+    assert run_pipeline(task.pk) == "done"
+
+
+def test_a_task_resumed_while_its_run_is_in_a_stage_is_not_run_twice(integrator):
+    """Pause and resume land while the stage is in flight: the new message finds the
+    live lease and leaves the task to the run, which takes it back between stages."""
+    from tasks.services import task_pause, task_resume
+
+    task = ContentTaskFactory(created_by=integrator)
+    leave_a_lost_run(task, "research", seconds_ago=0)  # alive: heartbeat just now
+    task_pause(user=integrator, task_id=task.pk)
+    task_resume(user=integrator, task_id=task.pk)
+    assert run_pipeline(task.pk) == "skipped"
+    assert StageRun.objects.filter(task=task, stage="research").count() == 1

@@ -49,9 +49,9 @@ def test_a_failing_provider_records_the_failed_attempt_and_keeps_the_task_runnin
     task.refresh_from_db()
     assert task.status == "in_progress"
 
-    # Celery retries with resume_running=True; once the provider recovers, it finishes.
+    # Celery retries; once the provider recovers, it finishes.
     fake_llm.fail = False
-    assert run_pipeline(task.pk, resume_running=True) == "done"
+    assert run_pipeline(task.pk) == "done"
     runs = StageRun.objects.filter(task=task, stage="research").order_by("attempt")
     assert [(r.attempt, r.status) for r in runs] == [(1, "failed"), (2, "succeeded")]
 

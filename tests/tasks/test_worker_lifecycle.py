@@ -140,7 +140,57 @@ def test_a_task_survives_its_worker_being_killed_mid_stage(worker_factory, user,
     task.refresh_from_db()
     assert_each_stage_stored_once(task)
     abandoned = StageRun.objects.get(task=task, stage="draft", attempt=1)
-    assert abandoned.status == "running"  # the killed attempt, left as it was
+    assert abandoned.status == "failed" and abandoned.error.startswith("Lost")
+
+
+def test_rapid_pause_and_resume_never_run_a_stage_twice_at_once(worker_factory, user):
+    with FakeLLMServer(delay=1.0) as llm:
+        worker_factory(env=llm.env())
+        task = task_create(user=user, topic="Pausing and resuming in a hurry", **SMALL)
+        wait_for(lambda: stage_running(task, "research"), 30, "the research stage")
+        for _ in range(10):
+            task_pause(user=user, task_id=task.pk)
+            task_resume(user=user, task_id=task.pk)
+        wait_for(lambda: statuses([task.pk])[task.pk] == "awaiting_approval", 60, "completion")
+        time.sleep(1)  # let the surplus resume messages arrive and give up
+    task.refresh_from_db()
+    assert_each_stage_stored_once(task)
+    runs = list(StageRun.objects.filter(task=task).order_by("started_at"))
+    assert [r.stage for r in runs] == ["research", "draft", "review", "image", "seo"]
+    for earlier, later in zip(runs, runs[1:], strict=False):
+        assert earlier.finished_at <= later.started_at  # one stage at a time, never two
+
+
+def test_a_task_whose_worker_keeps_dying_in_a_stage_fails_after_three_lost_runs(
+    worker_factory, user, settings
+):
+    settings.PIPELINE_LEASE_SECONDS = 2
+    env = {"PIPELINE_LEASE_SECONDS": "2", "PIPELINE_MAX_LOST_RUNS": "3"}
+    with FakeLLMServer(delay=60.0) as llm:  # the research call never comes back in time
+        task = task_create(user=user, topic="A stage that kills its worker", **SMALL)
+        for attempt in (1, 2, 3):
+            worker = worker_factory(env={**llm.env(), **env})
+            wait_for(
+                lambda attempt=attempt: StageRun.objects.filter(
+                    task=task, stage="research", attempt=attempt, status="running"
+                ).exists(),
+                60,
+                f"research attempt {attempt}",
+                tick=dispatch_waiting_tasks,
+            )
+            stop_worker(worker, kill=True)
+        worker_factory(env={**llm.env(), **env})
+        wait_for(
+            lambda: statuses([task.pk])[task.pk] == "failed",
+            60,
+            "the task to fail",
+            tick=dispatch_waiting_tasks,
+        )
+    task.refresh_from_db()
+    assert "Stage research was lost 3 times" in task.error
+    attempts = StageRun.objects.filter(task=task, stage="research")
+    assert attempts.count() == 3 and {a.status for a in attempts} == {"failed"}
+    assert dispatch_waiting_tasks() == 0
 
 
 def test_two_workers_racing_for_one_task_run_it_once(worker_factory, user):
