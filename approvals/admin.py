@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from contentpipeline.roles import is_editor
+
 from .models import ApprovalDecision
 
 
@@ -12,6 +14,12 @@ class ApprovalDecisionAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = ["task", "generation", "decision", "reviewer", "feedback", "publish_at",
                        "created_at"]  # fmt: skip
+
+    def has_module_permission(self, request) -> bool:
+        return is_editor(request.user) or super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user) or super().has_view_permission(request, obj)
 
     def has_add_permission(self, request) -> bool:
         return False

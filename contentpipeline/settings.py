@@ -55,7 +55,7 @@ if "openai" in (LLM_PROVIDER, IMAGE_PROVIDER) and not LLM_API_KEY:
 # --- Applications -----------------------------------------------------------------------
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "contentpipeline.apps.ContentAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from contentpipeline.roles import is_editor
+
 from .models import Post
 from .services import post_update
 
@@ -12,6 +14,15 @@ class PostAdmin(SimpleHistoryAdmin):
     search_fields = ["title", "body_markdown"]
     readonly_fields = ["task", "body_html", "created_at", "updated_at"]
     prepopulated_fields = {"slug": ["title"]}
+
+    def has_module_permission(self, request) -> bool:
+        return is_editor(request.user) or super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user) or super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user) or super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
         post_update(post=obj, user=request.user, reason="edited in admin")

@@ -54,6 +54,9 @@ class StageRunInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)
+
 
 @admin.register(ContentTask)
 class ContentTaskAdmin(SimpleHistoryAdmin):
@@ -97,8 +100,34 @@ class ContentTaskAdmin(SimpleHistoryAdmin):
         )
         return [waiting_first.asc(), "-created_at"]
 
+    # The review desk goes by the editor role, nothing else: not staff status, not model
+    # permissions. A task's row is read-only here (its fields move only through the
+    # services, which the actions call); "change" is what the actions require.
+    def has_module_permission(self, request) -> bool:
+        return is_editor(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and is_editor(request.user)
+
     def has_add_permission(self, request) -> bool:
         return False  # tasks come in through the API, where they are validated and queued
+
+    def revert_disabled(self, request, obj=None) -> bool:
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """An old version, to read. Restoring it would move the task past its status
+        machine (a published task back to awaiting approval, a deleted one back to
+        life), so nothing is ever saved from here."""
+        if request.method != "GET":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        raise PermissionDenied  # tasks change only through the lifecycle services
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # deletion is soft and goes through the lifecycle service
@@ -233,6 +262,3 @@ class ContentTaskAdmin(SimpleHistoryAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # the hard delete; ours is soft
         return actions
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return is_editor(request.user) and super().has_change_permission(request, obj)

@@ -132,3 +132,66 @@ def test_deleting_from_admin_is_soft(client, staff_editor):
     )
     task.refresh_from_db()
     assert task.deleted_at is not None and task.status == "cancelled"
+
+
+def test_an_editor_who_is_not_staff_logs_in_and_decides_at_the_review_desk(client):
+    editor = UserFactory(editor=True, is_staff=False)
+    task = drafted(topic="Reviewed by an editor who is not staff")
+    assert client.login(username=editor.username, password="a-long-test-password")
+    assert client.get(reverse("admin:index")).status_code == 200
+    listing = client.get(reverse("admin:tasks_contenttask_changelist"))
+    assert listing.status_code == 200
+    assert "Reviewed by an editor who is not staff" in listing.content.decode()
+    url = reverse("admin:tasks_contenttask_review", args=[task.pk])
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"decision": "approve", "feedback": "Good"}).status_code == 302
+    decision = ApprovalDecision.objects.get(task=task)
+    assert decision.reviewer == editor and Post.objects.filter(task=task).exists()
+
+
+def test_staff_without_the_editor_role_cannot_use_the_review_desk(client, editor):
+    from ..conftest import client_for
+
+    staff = UserFactory(is_staff=True)
+    task = drafted(topic="Not for staff who are not editors")
+    client.force_login(staff)
+    assert client.get(reverse("admin:index")).status_code == 200  # staff still log in
+    url = reverse("admin:tasks_contenttask_review", args=[task.pk])
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"decision": "approve"}).status_code == 403
+    assert client.get(reverse("admin:tasks_contenttask_changelist")).status_code == 403
+    api = client_for(staff).post(f"/api/tasks/{task.pk}/approval", {"approved": True},
+                                 format="json")  # fmt: skip
+    assert api.status_code == 403
+    task.refresh_from_db()
+    assert task.status == "awaiting_approval" and not Post.objects.exists()
+
+
+def test_a_users_who_are_neither_staff_nor_editors_cannot_log_into_admin(client):
+    user = UserFactory()
+    assert client.login(username=user.username, password="a-long-test-password")
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_a_tasks_history_is_read_only_in_admin(client, staff_editor):
+    task = drafted(topic="History that must not be rewritten")
+    client.post(reverse("admin:tasks_contenttask_review", args=[task.pk]),
+                {"decision": "approve", "feedback": "ok"})  # fmt: skip
+    task.refresh_from_db()
+    assert task.status == "published"
+    old = task.history.filter(status="awaiting_approval").first()
+    url = reverse("admin:tasks_contenttask_simple_history", args=[task.pk, old.history_id])
+    page = client.get(url)
+    assert page.status_code == 200 and "Revert" not in page.content.decode()
+    assert client.post(url, {"_continue": "1"}).status_code == 403
+    change = reverse("admin:tasks_contenttask_change", args=[task.pk])
+    assert client.post(change, {"topic": "rewritten"}).status_code == 403
+    task.refresh_from_db()
+    assert task.status == "published" and task.topic == "History that must not be rewritten"
+    # The next decision is still refused with a clear 409, not a 500.
+    from ..conftest import client_for
+
+    answer = client_for(staff_editor).post(f"/api/tasks/{task.pk}/approval",
+                                           {"approved": True}, format="json")  # fmt: skip
+    assert answer.status_code == 409

@@ -1,26 +1,17 @@
-"""First-start set-up for `make run`: the Editors group, a demo editor and three demo
-tasks, each only when missing. Safe to run on every start."""
+"""First-start set-up for `make run`: a demo editor (a member of the Editors group that
+the migrations create) and three demo tasks, each only when missing. Safe to run on
+every start."""
 
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from contentpipeline.roles import EDITORS_GROUP
 from tasks.models import ContentTask
 from tasks.services import task_create
-
-EDITOR_PERMISSIONS = [
-    ("tasks", "view_contenttask"),
-    ("tasks", "change_contenttask"),
-    ("tasks", "view_historicalcontenttask"),
-    ("approvals", "view_approvaldecision"),
-    ("publishing", "view_post"),
-    ("publishing", "change_post"),
-    ("publishing", "view_historicalpost"),
-]
 
 DEMO_TASKS = [
     {
@@ -51,24 +42,18 @@ DEMO_TASKS = [
 
 
 class Command(BaseCommand):
-    help = "Create the Editors group, a demo editor and demo tasks when missing."
+    help = "Create a demo editor and demo tasks when missing."
 
     @transaction.atomic
     def handle(self, *args, **options):
         group, _ = Group.objects.get_or_create(name=EDITORS_GROUP)
-        for app_label, codename in EDITOR_PERMISSIONS:
-            permission = Permission.objects.filter(
-                content_type__app_label=app_label, codename=codename
-            ).first()
-            if permission:
-                group.permissions.add(permission)
 
         User = get_user_model()
         if User.objects.exists():
             return
         password = secrets.token_urlsafe(12)
         editor = User.objects.create_user(
-            username="editor", password=password, is_staff=True, email="editor@example.com"
+            username="editor", password=password, email="editor@example.com"
         )
         editor.groups.add(group)
         self.stdout.write(
