@@ -217,11 +217,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
     "queue_order_strategy": "priority",
     "priority_steps": list(range(10)),
+    # kombu waits forever on a broker that hangs without closing the connection (a
+    # frozen server, a dropped route): a publish from an API request would never end.
+    # Longer than kombu's 1 s blocking pop, which the worker's event loop reads anyway.
+    "socket_timeout": env.float("BROKER_TIMEOUT", default=3.0),
+    "socket_connect_timeout": env.float("BROKER_TIMEOUT", default=3.0),
 }
 # The database row is the truth: a publish that fails is retried briefly, then the
 # periodic dispatcher picks the task up, so the API never hangs on a lost broker.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 2,
+    "max_retries": 1,
     "interval_start": 0,
     "interval_step": 0.5,
     "interval_max": 1,

@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 EDITORS_GROUP = "tasks-editors"
 # A broadcast is sent from request and worker threads: a Redis that hangs must not
 # hold them up for longer than this.
-BROADCAST_TIMEOUT = 3.0
+BROADCAST_TIMEOUT = 1.5
 
 
 def task_group(task_id) -> str:
@@ -63,8 +63,14 @@ def broadcast(event: dict[str, Any], *, created_by_id: int, image: bool = False)
         # One event loop for all groups: channels-redis keeps its connections per loop,
         # so a loop per group_send would open a new Redis connection for each group.
         async_to_sync(_send_to_groups)(layer, groups, event)
-    except Exception:
-        logger.warning("Could not broadcast progress of task %s", event["task_id"], exc_info=True)
+    except Exception as exc:  # Redis down or hanging: one line, not a traceback per event
+        logger.warning(
+            "Could not broadcast progress of task %s: %s", event["task_id"], _describe(exc)
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
 
 
 async def _send_to_groups(layer, groups: list[str], event: dict[str, Any]) -> None:

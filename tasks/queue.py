@@ -22,10 +22,11 @@ def enqueue(task_id, priority: int) -> bool:
             queue=settings.CELERY_TASK_DEFAULT_QUEUE,
             retry=True,
         )
-    except Exception:
+    except Exception as exc:  # the dispatcher sends it later; one line per task is enough
         logger.warning(
-            "Broker unreachable; task %s stays pending for the dispatcher", task_id, exc_info=True
-        )
+            "Broker unreachable (%s: %s); task %s stays pending for the dispatcher",
+            exc.__class__.__name__, exc, task_id,
+        )  # fmt: skip
         return False
     # Bookkeeping only, outside any transaction and without a history row.
     ContentTask.objects.filter(pk=task_id).update(dispatched_at=timezone.now())

@@ -118,3 +118,64 @@ def test_health_reports_the_broker_down(broker_down):
     assert body.status_code == 503
     assert body.json()["broker"] == "error"
     assert body.json()["cache"] == "ok"
+
+
+@pytest.fixture
+def hung_redis():
+    """A server that accepts connections and never answers: a frozen Redis, or one
+    behind a route that drops packets. Only timeouts get a client out of it."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(100)
+    held, stop = [], threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+def test_with_redis_hanging_the_api_still_answers_in_bounded_time(hung_redis, settings):
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"{hung_redis}/1"}}
+    layer = settings.CHANNEL_LAYERS["default"]
+    settings.CHANNEL_LAYERS = {
+        "default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [f"{hung_redis}/2"]}}
+    }
+    real = celery_app.conf.broker_url
+    use_broker(f"{hung_redis}/0")
+    try:
+        client = client_for(UserFactory())
+        started = time.monotonic()
+        created = client.post("/api/tasks", {"topic": "Written while Redis hangs"},
+                              format="json")  # fmt: skip
+        create_seconds = time.monotonic() - started
+        started = time.monotonic()
+        listed = client.get("/api/tasks")
+        list_seconds = time.monotonic() - started
+        started = time.monotonic()
+        health = client_for().get("/api/health")
+        health_seconds = time.monotonic() - started
+    finally:
+        use_broker(real)
+    assert created.status_code == 201
+    assert ContentTask.objects.get(pk=created.json()["id"]).dispatched_at is None
+    assert listed.status_code == 200 and listed.json()["count"] == 1
+    assert health.status_code == 503
+    assert health.json()["cache"] == "error" and health.json()["broker"] == "error"
+    # Bounded by the configured timeouts, not by the hung server.
+    assert create_seconds < 20 and list_seconds < 5 and health_seconds < 20
