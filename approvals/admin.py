@@ -1,12 +1,12 @@
 from django.contrib import admin
 
-from contentpipeline.roles import is_editor
+from contentpipeline.admin_site import EditorsMayViewMixin
 
 from .models import ApprovalDecision
 
 
 @admin.register(ApprovalDecision)
-class ApprovalDecisionAdmin(admin.ModelAdmin):
+class ApprovalDecisionAdmin(EditorsMayViewMixin, admin.ModelAdmin):
     """The audit trail: readable, never editable, by anyone."""
 
     list_display = ["task", "decision", "reviewer", "created_at", "feedback"]
@@ -14,12 +14,6 @@ class ApprovalDecisionAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = ["task", "generation", "decision", "reviewer", "feedback", "publish_at",
                        "created_at"]  # fmt: skip
-
-    def has_module_permission(self, request) -> bool:
-        return is_editor(request.user) or super().has_module_permission(request)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return is_editor(request.user) or super().has_view_permission(request, obj)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -34,6 +34,16 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def latency_line(label: str, values: Sequence[float]) -> str:
+    """`label: n, latency p50 .. ms, p99 .. ms, max .. ms` (values in ms)."""
+    if not values:
+        return f"{label}: none received"
+    return (
+        f"{label}: {len(values)}, latency p50 {percentile(values, 0.5):.1f} ms, "
+        f"p99 {percentile(values, 0.99):.1f} ms, max {max(values):.1f} ms"
+    )
+
+
 def bench_database(suffix: str = "bench") -> str:
     """Create `<DATABASE_URL's name>_<suffix>` if it does not exist; return its name."""
     from urllib.parse import urlsplit, urlunsplit

@@ -11,7 +11,6 @@ client received it - timestamp (one machine, one clock).
 """
 
 import argparse
-import statistics
 import time
 from datetime import datetime
 
@@ -20,7 +19,7 @@ from _common import (
     Worker,
     configure,
     free_port,
-    percentile,
+    latency_line,
     purge_broker,
     wait_for_port,
 )
@@ -28,15 +27,6 @@ from _common import (
 from contentpipeline.stack import web_command
 
 TIMEOUT = 150.0
-
-
-def latency_line(label: str, values: list[float]) -> str:
-    if not values:
-        return f"{label}: none received"
-    return (
-        f"{label}: {len(values)}, latency p50 {statistics.median(values):.1f} ms, "
-        f"p99 {percentile(values, 0.99):.1f} ms, max {max(values):.1f} ms"
-    )
 
 
 def main() -> None:

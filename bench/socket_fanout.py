@@ -25,7 +25,7 @@ import time
 import uuid
 from pathlib import Path
 
-from _common import Processes, configure, free_port, percentile, purge_broker, wait_for_port
+from _common import Processes, configure, free_port, latency_line, purge_broker, wait_for_port
 
 from contentpipeline.stack import web_command
 
@@ -37,15 +37,6 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def ms_line(label: str, values: list[float]) -> str:
-    if not values:
-        return f"  {label}: none"
-    return (
-        f"  {label}: p50 {percentile(values, 0.5):.1f} ms, p99 {percentile(values, 0.99):.1f} ms,"
-        f" max {max(values):.1f} ms (n={len(values)})"
-    )
 
 
 async def run_round(
@@ -118,14 +109,14 @@ async def run_round(
     await asyncio.gather(*readers, return_exceptions=True)
 
     print(f"{sockets} sockets on /ws/tasks/{{id}}/ ({len(tasks)} tasks), one daphne process:")
-    print(ms_line("connect (handshake to first state message)", connect_ms))
+    print("  " + latency_line("connect (handshake to first state message)", connect_ms))
     per_socket = (rss_after - rss_before) * 1024 / sockets
     print(
         f"  web process memory: {rss_before:.0f} MiB before, {rss_after:.0f} MiB with all "
         f"open ({per_socket:.0f} KiB per socket)"
     )
     print(f"  still open after {args.hold:.0f} s idle: {still_open} of {sockets}")
-    print(ms_line(f"event delivery ({args.events} events)", latencies))
+    print("  " + latency_line(f"event delivery ({args.events} events)", latencies))
     print(f"  deliveries missing: {expected - len(latencies)} of {expected}")
 
 

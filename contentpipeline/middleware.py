@@ -5,7 +5,7 @@ filter or a token check), and bodies larger than the upload limit."""
 from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
 def is_api(request: HttpRequest) -> bool:
@@ -16,8 +16,6 @@ def error_response(request: HttpRequest, status: int, detail: str) -> HttpRespon
     """JSON `{"detail": ...}` under /api/, a short text page elsewhere."""
     if is_api(request):
         return JsonResponse({"detail": detail}, status=status)
-    if status == 400:
-        return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
     return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
 
 

@@ -169,19 +169,10 @@ def _take_over_lost_run(task: ContentTask) -> bool:
     without a stage finishing, fail the task instead of sending it round again.
     Returns whether the task may be run again."""
     lost_at = timezone.now()
-    stages = list(
-        StageRun.objects.filter(
-            task=task, generation=task.generation, status=StageRunStatus.RUNNING
-        ).values_list("stage", flat=True)
-    )
     StageRun.objects.filter(
         task=task, generation=task.generation, status=StageRunStatus.RUNNING
-    ).update(
-        status=StageRunStatus.FAILED,
-        finished_at=lost_at,
-        error=LOST_RUN_ERROR,
-    )
-    stage = stages[-1] if stages else task.stage
+    ).update(status=StageRunStatus.FAILED, finished_at=lost_at, error=LOST_RUN_ERROR)
+    stage = task.stage  # _begin_stage set it when the lost attempt started
     task.lost_runs += 1
     task.lease_id = None
     task.heartbeat_at = None
@@ -230,10 +221,16 @@ def _may_go_on(task: ContentTask, lease_id: uuid.UUID) -> bool:
         return True
     if task.deleted_at is None and task.status == Status.IN_PROGRESS:
         return True
-    ContentTask.objects.filter(pk=task.pk, lease_id=lease_id).update(
+    _release_lease(task.pk, lease_id)
+    return False
+
+
+def _release_lease(task_id, lease_id: uuid.UUID) -> None:
+    """Let go of the run's lease (if it is still the run's), so the next message for
+    the task claims it at once instead of waiting for the heartbeat to go stale."""
+    ContentTask.objects.filter(pk=task_id, lease_id=lease_id).update(
         lease_id=None, heartbeat_at=None
     )
-    return False
 
 
 @transaction.atomic
@@ -295,10 +292,7 @@ def _record_failure(stage_run: StageRun, exc: Exception, lease_id: uuid.UUID) ->
     StageRun.objects.filter(pk=stage_run.pk).update(
         status=StageRunStatus.FAILED, finished_at=timezone.now(), error=str(exc)[:2000]
     )
-    # Let go of the lease: the Celery retry claims the task afresh.
-    ContentTask.objects.filter(pk=stage_run.task_id, lease_id=lease_id).update(
-        lease_id=None, heartbeat_at=None
-    )
+    _release_lease(stage_run.task_id, lease_id)  # the Celery retry claims it afresh
     logger.warning("Stage %s of task %s failed: %s", stage_run.stage, stage_run.task_id, exc)
 
 

@@ -179,6 +179,7 @@ for _role, _url in (
     if urlsplit(_url).scheme not in ("redis", "rediss", "unix"):
         raise ImproperlyConfigured(f"{_role}={_url!r} must be a redis://, rediss:// or unix:// URL")
 
+CACHE_TIMEOUT = env.float("CACHE_TIMEOUT", default=1.0)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -187,8 +188,8 @@ CACHES = {
         # The cache is an optimisation: when its Redis is unreachable a request should
         # learn so in about a second, not wait out redis-py's 5 s defaults and retries.
         "OPTIONS": {
-            "socket_connect_timeout": env.float("CACHE_TIMEOUT", default=1.0),
-            "socket_timeout": env.float("CACHE_TIMEOUT", default=1.0),
+            "socket_connect_timeout": CACHE_TIMEOUT,
+            "socket_timeout": CACHE_TIMEOUT,
         },
     }
 }
@@ -213,6 +214,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+BROKER_TIMEOUT = env.float("BROKER_TIMEOUT", default=3.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
     "queue_order_strategy": "priority",
@@ -220,8 +222,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # kombu waits forever on a broker that hangs without closing the connection (a
     # frozen server, a dropped route): a publish from an API request would never end.
     # Longer than kombu's 1 s blocking pop, which the worker's event loop reads anyway.
-    "socket_timeout": env.float("BROKER_TIMEOUT", default=3.0),
-    "socket_connect_timeout": env.float("BROKER_TIMEOUT", default=3.0),
+    "socket_timeout": BROKER_TIMEOUT,
+    "socket_connect_timeout": BROKER_TIMEOUT,
 }
 # The database row is the truth: a publish that fails is retried briefly, then the
 # periodic dispatcher picks the task up, so the API never hangs on a lost broker.

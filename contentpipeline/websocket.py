@@ -44,12 +44,15 @@ def AllowedHostsBrowserOriginValidator(application):  # noqa: N802 - named like 
 
 @database_sync_to_async
 def _user_for_token(key: str):
-    from rest_framework.authtoken.models import Token
+    """The user DRF's TokenAuthentication accepts for `key` (unknown keys and inactive
+    users are refused there), or None."""
+    from rest_framework.authentication import TokenAuthentication
+    from rest_framework.exceptions import AuthenticationFailed
 
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
+    try:
+        return TokenAuthentication().authenticate_credentials(key)[0]
+    except AuthenticationFailed:
         return None
-    return token.user
 
 
 class TokenAuthMiddleware(BaseMiddleware):

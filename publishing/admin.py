@@ -1,6 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from contentpipeline.admin_site import EditorsMayViewMixin
 from contentpipeline.roles import is_editor
 
 from .models import Post
@@ -8,18 +9,12 @@ from .services import post_update
 
 
 @admin.register(Post)
-class PostAdmin(SimpleHistoryAdmin):
+class PostAdmin(EditorsMayViewMixin, SimpleHistoryAdmin):
     list_display = ["title", "slug", "category", "published_at"]
     list_filter = ["category"]
     search_fields = ["title", "body_markdown"]
     readonly_fields = ["task", "body_html", "created_at", "updated_at"]
     prepopulated_fields = {"slug": ["title"]}
-
-    def has_module_permission(self, request) -> bool:
-        return is_editor(request.user) or super().has_module_permission(request)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return is_editor(request.user) or super().has_view_permission(request, obj)
 
     def has_change_permission(self, request, obj=None) -> bool:
         return is_editor(request.user) or super().has_change_permission(request, obj)

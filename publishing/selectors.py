@@ -30,21 +30,23 @@ def post_get_for_user(*, slug: str, user=None) -> Post:
 _COVER = re.compile(r"covers/(?P<task_id>[0-9a-f-]{36})-g[0-9]{1,6}\.png")
 
 
-def media_readable_by(*, user, path: str) -> bool:
-    """Whether `user` may fetch the media file at `path`. Only covers are stored: a
-    published post's cover is public; any other cover is a draft's, for the task's
-    owner and editors only."""
+def media_access(*, user, path: str) -> str | None:
+    """How `user` may fetch the media file at `path`: "public", "private" or not at all
+    (None). Only covers are stored: a published post's cover is public; any other cover
+    is a draft's, private to the task's owner and editors."""
     match = _COVER.fullmatch(path)
     if match is None:
-        return False
+        return None
     task_id = match["task_id"]
     url = f"{settings.MEDIA_URL}{path}"
     if Post.objects.published().filter(task_id=task_id, image_url=url).exists():
-        return True
+        return "public"
     if user is None or not user.is_authenticated:
-        return False
+        return None
     try:
         task = ContentTask.objects.alive().filter(pk=task_id).first()
     except ValidationError:
-        return False
-    return task is not None and user_can_read_task(user=user, task=task)
+        return None
+    if task is None or not user_can_read_task(user=user, task=task):
+        return None
+    return "private"

@@ -8,7 +8,7 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from .models import Post
-from .selectors import media_readable_by, post_list_public
+from .selectors import media_access, post_list_public
 
 
 class PostListView(ListView):
@@ -31,6 +31,9 @@ class PostDetailView(DetailView):
             raise Http404("No such post") from exc
 
 
+CACHE_CONTROL = {"public": "public, max-age=3600", "private": "private, no-store"}
+
+
 def _request_user(request):
     """The session user, or the user of an `Authorization: Token` header (API clients
     fetch a draft's `image_url` that way)."""
@@ -47,9 +50,9 @@ def media(request, path: str):
     """Cover images: a published post's for anyone, a draft's only for the task's owner
     and editors (404 for everyone else, so a guessed id tells nothing). A CDN or object
     storage would serve published covers in a larger set-up."""
-    if not media_readable_by(user=_request_user(request), path=path):
+    access = media_access(user=_request_user(request), path=path)
+    if access is None:
         raise Http404("No such file")
     response = serve(request, path, document_root=settings.MEDIA_ROOT)
-    public = media_readable_by(user=None, path=path)
-    response["Cache-Control"] = "public, max-age=3600" if public else "private, no-store"
+    response["Cache-Control"] = CACHE_CONTROL[access]
     return response

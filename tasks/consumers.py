@@ -19,8 +19,6 @@ from .events import EDITORS_GROUP, image_group, progress_message, task_group, us
 from .models import ContentTask
 from .selectors import task_list_for_user, user_can_read_task
 
-__all__ = ["CLOSE_FORBIDDEN", "CLOSE_NOT_FOUND", "CLOSE_UNAUTHENTICATED"]
-
 logger = logging.getLogger(__name__)
 
 # What a client sends is a small JSON object; nothing legitimate comes close to this.
@@ -42,8 +40,9 @@ def _task_state(user, task_id) -> tuple[int | None, dict | None]:
 
 @database_sync_to_async
 def _list_state(user) -> list[dict]:
-    tasks = task_list_for_user(user=user).order_by("-created_at")[:LIST_STATE_LIMIT]
-    return [progress_message(task) for task in tasks]
+    # progress_message reads the row only: no stage runs to prefetch.
+    tasks = task_list_for_user(user=user).prefetch_related(None).order_by("-created_at")
+    return [progress_message(task) for task in tasks[:LIST_STATE_LIMIT]]
 
 
 @database_sync_to_async
