@@ -1,6 +1,8 @@
 """The Redis channel layer, set up for many long-lived, mostly idle WebSockets per web
 process (django/channels_redis#422 and the redis-py 8 defaults behind it)."""
 
+import asyncio
+
 from channels_redis.core import RedisChannelLayer as BaseRedisChannelLayer
 from redis import asyncio as aioredis
 
@@ -31,3 +33,15 @@ class RedisChannelLayer(BaseRedisChannelLayer):
         host.setdefault("max_connections", self.pool_max_connections)
         host.setdefault("timeout", self.pool_wait_timeout)
         return aioredis.BlockingConnectionPool.from_url(address, **host)
+
+    async def _brpop_with_clean(self, index, channel, timeout):
+        """One blocking pop (`brpop_timeout`, 5 s). channels-redis pops again while the
+        result is None; a cancellation that redis-py absorbed while the pop was on the
+        wire would leave that loop popping forever, so the consumer that cancelled it
+        (on disconnect) never finished. Seen here as a hung test teardown; the task's
+        own `cancelling()` count still says it was asked to stop."""
+        member = await super()._brpop_with_clean(index, channel, timeout)
+        task = asyncio.current_task()
+        if member is None and task is not None and task.cancelling():
+            raise asyncio.CancelledError
+        return member
