@@ -1,0 +1,18 @@
+"""Offline providers: a deterministic writer and cover painter that need no network and no key.
+
+`writer` composes articles (research, draft, review, SEO) from the phrase banks in `data`;
+`cover` draws a PNG cover. Both are seeded from the brief, so the same brief always yields
+byte-identical output and the whole pipeline runs without an API.
+"""
+
+from .cover import OfflineImageProvider, render_cover
+from .data import IMAGE_MODEL, WRITER_MODEL
+from .writer import OfflineLLMProvider
+
+__all__ = [
+    "IMAGE_MODEL",
+    "WRITER_MODEL",
+    "OfflineImageProvider",
+    "OfflineLLMProvider",
+    "render_cover",
+]

@@ -1,0 +1,868 @@
+"""The offline writer: a deterministic text provider that needs no network and no key.
+
+The writer composes real, readable articles from phrase banks keyed by tone, style and section
+kind. All randomness comes from `random.Random` seeded with the brief's stable seed and the stage
+name, so the same brief always yields byte-identical output while different briefs diverge.
+"""
+
+import functools
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from contentpipeline.text import paragraphs, strip_markdown, word_count, words
+
+from ..base import Brief, Completion, ProviderError
+from .data import (
+    _CONTRACTIONS,
+    _SMALL_WORDS,
+    ANGLES,
+    AUDIENCE_EXTRA,
+    AUDIENCE_LINES,
+    BULLET_LEADS,
+    BULLETS,
+    CALLS_TO_ACTION,
+    COMPACT_AUDIENCE_LINES,
+    COMPACT_KEYWORD_LINES,
+    CONCLUSION_HEADINGS,
+    CONCLUSION_HINTS,
+    CONNECTORS,
+    FEEDBACK_HEADINGS,
+    FEEDBACK_THEMES,
+    GENERAL,
+    GREETINGS,
+    HOOKS,
+    IMPERATIVE_VERBS,
+    KEYWORD_LINES,
+    KIND_HINTS,
+    KIND_LINES,
+    MICRO_LINES,
+    MULTI_KEYWORD_LINES,
+    PREDICATES,
+    RESPONSES_TO_REMARKS,
+    RESPONSES_TO_REQUESTS,
+    SECTION_PLANS,
+    SIGN_OFFS,
+    STAND_INS,
+    STYLE_LINES,
+    STYLES,
+    SUBJECTS,
+    TASK_TYPES,
+    TITLES,
+    TONE_LINES,
+    TONE_NOTES,
+    TONE_TITLES,
+    TONES,
+    WRITER_MODEL,
+)
+
+
+def _title_case(text: str) -> str:
+    out = []
+    for index, word in enumerate(text.split()):
+        if any(char.isupper() for char in word):
+            out.append(word)  # acronyms and brand names keep their own casing
+        elif index and word in _SMALL_WORDS:
+            out.append(word)
+        else:
+            out.append(word[:1].upper() + word[1:])
+    return " ".join(out)
+
+
+def _join(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _clip(text: str, limit: int) -> str:
+    """Shorten at a word boundary, marking the cut with an ellipsis, never exceeding limit."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-–—")
+    return cut + "…"
+
+
+def _contract(sentence: str) -> str:
+    for full, short in _CONTRACTIONS:
+        sentence = re.sub(rf"\b{full}\b", short, sentence)
+        capital = full[0].upper() + full[1:]
+        sentence = re.sub(rf"\b{capital}\b", short[0].upper() + short[1:], sentence)
+    return sentence
+
+
+@functools.lru_cache(maxsize=16384)
+def _wc(sentence: str) -> int:
+    # Sentences are re-measured many times while fitting an article to length.
+    return word_count(sentence)
+
+
+def _approx_tokens(text: str) -> int:
+    return round(len(text.split()) * 4 / 3)
+
+
+def _classify(heading: str) -> str:
+    lowered = heading.lower()
+    for kind, hints in KIND_HINTS:
+        if any(hint in lowered for hint in hints):
+            return kind
+    return "general"
+
+
+def _feedback_points(feedback: str) -> list[str]:
+    points: list[str] = []
+    for part in re.split(r"[\n;]+|(?<=[.!?])\s+", feedback):
+        point = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", part).strip().rstrip(".!")
+        if len(point) >= 3 and point.lower() not in (p.lower() for p in points):
+            points.append(" ".join(point.split()[:30]))
+    return points[:5]
+
+
+def _feedback_themes(feedback: str) -> set[str]:
+    lowered = feedback.lower()
+    return {theme for theme, hints in FEEDBACK_THEMES.items() if any(h in lowered for h in hints)}
+
+
+@dataclass(frozen=True)
+class _Voice:
+    """Brief-derived strings every template needs, computed once per call."""
+
+    brief: Brief
+    topic: str
+    title_topic: str
+    pk: str
+    terms: tuple[str, ...]  # primary keyword plus keywords, each to appear in the body
+    aud: str
+    tone: str
+    style: str
+    task_type: str
+    piece: str
+
+    @classmethod
+    def of(cls, brief: Brief) -> "_Voice":
+        topic = " ".join(brief.topic.split()).rstrip(".?!") or "this subject"
+        pk = " ".join(brief.primary_keyword.split()) or (
+            brief.keywords[0] if brief.keywords else topic
+        )
+        terms: list[str] = []
+        for term in (pk, *brief.keywords):
+            if term.lower() != topic.lower() and term.lower() not in (t.lower() for t in terms):
+                terms.append(term)
+        tone = brief.tone if brief.tone in TONES else "professional"
+        style = brief.style if brief.style in STYLES else "educational"
+        task_type = brief.task_type if brief.task_type in TASK_TYPES else "blog_post"
+        piece = {"social_post": "post", "newsletter": "issue"}.get(
+            task_type, "guide" if style in ("educational", "technical") else "article"
+        )
+        return cls(
+            brief=brief,
+            topic=topic,
+            title_topic=_title_case(topic),
+            pk=pk,
+            terms=tuple(terms),
+            aud=" ".join(brief.target_audience.split()).rstrip(".") or "practitioners",
+            tone=tone,
+            style=style,
+            task_type=task_type,
+            piece=piece,
+        )
+
+
+class _Proposal(NamedTuple):
+    sentence: str
+    clause: str  # the sentence without its connector
+    template: str
+    connector: str
+
+
+class _Sentences:
+    """Draws filled-in sentences from the phrase banks, avoiding repeats within one article."""
+
+    def __init__(self, voice: _Voice, rng: random.Random) -> None:
+        self.voice = voice
+        self.rng = rng
+        self.used: Counter[str] = Counter()
+        self.templates_used: Counter[str] = Counter()
+        self.recent_connectors: list[str] = []
+        self.micro_used: set[str] = set()
+
+    def fill(self, template: str, *, x: str | None = None, kw: str | None = None) -> str:
+        voice = self.voice
+        text = template.format(
+            topic=voice.topic,
+            T=voice.title_topic,
+            pk=voice.pk,
+            kw=kw or self.term(),
+            kws=_join(voice.terms),
+            x=x or self._x(),
+            s=x or self._subject(),
+            aud=voice.aud,
+            piece=voice.piece,
+        )
+        return self.finish(text)
+
+    def finish(self, text: str) -> str:
+        text = " ".join(text.split())
+        text = text[:1].upper() + text[1:]
+        return _contract(text) if self.voice.tone == "casual" else text
+
+    def term(self) -> str:
+        return self.rng.choice(self.voice.terms or (self.voice.topic,))
+
+    def _x(self) -> str:
+        roll = self.rng.random()
+        if roll < 0.3 or not self.voice.terms:
+            return self.voice.topic
+        if roll < 0.5:
+            return self.voice.pk
+        if roll < 0.88:
+            return self.term()
+        # An occasional plain noun phrase keeps the topic from being named in every sentence.
+        return self.rng.choice(STAND_INS)
+
+    def _subject(self) -> str:
+        # Keywords are often plural ("spot instances"), so templates whose verb agrees with the
+        # placeholder ({s}) only receive the topic or a singular stand-in.
+        return self.voice.topic if self.rng.random() < 0.8 else self.rng.choice(STAND_INS)
+
+    def _template(self, kind: str) -> tuple[str, bool]:
+        """A template for kind and whether it may take a leading connector."""
+        voice = self.voice
+        roll = self.rng.random()
+        bank = KIND_LINES.get(kind, ())
+        if kind == "story" and voice.style != "narrative":
+            bank = KIND_LINES["examples"]
+        if bank and roll < 0.38:
+            return self.rng.choice(bank), True
+        if roll < 0.58:
+            return self.rng.choice(GENERAL), True
+        if roll < 0.76:
+            subject = self.rng.choice(SUBJECTS)
+            return f"{subject} {self.rng.choice(PREDICATES)}", True
+        if roll < 0.88:
+            return self.rng.choice(TONE_LINES[voice.tone]), False
+        return self.rng.choice(STYLE_LINES[voice.style]), False
+
+    def propose(self, kind: str) -> _Proposal:
+        """A candidate sentence, preferring unused clauses and then rarely used templates.
+
+        Repeats are counted on the clause (the sentence without its connector), so "Moreover,
+        X." and "Notably, X." count as the same sentence.
+        """
+        best: tuple[int, str, str, bool] | None = None
+        for _ in range(24):
+            template, connectable = self._template(kind)
+            clause = self.fill(template)
+            score = self.used[clause] * 1000 + self.templates_used[template]
+            if best is None or score < best[0]:
+                best = (score, clause, template, connectable)
+                if score == 0:
+                    break
+        _, clause, template, connectable = best or (0, self.fill(GENERAL[0]), GENERAL[0], False)
+        if connectable and self._connectable(template) and self.rng.random() < 0.28:
+            choices = [c for c in CONNECTORS[self.voice.tone] if c not in self.recent_connectors]
+            connector = self.rng.choice(choices)
+            sentence = self.finish(f"{connector} {clause[:1].lower()}{clause[1:]}")
+            return _Proposal(sentence, clause, template, connector)
+        return _Proposal(clause, clause, template, "")
+
+    @staticmethod
+    def _connectable(template: str) -> bool:
+        # Templates opening with a placeholder keep the value's own casing; questions and
+        # sentences that already open with a connector ("For instance, ...") read badly
+        # behind another one.
+        opening = " ".join(template.split()[:3])
+        return template[0] != "{" and "?" not in template and not re.search(r"[,:]", opening)
+
+    def accept(self, proposal: _Proposal) -> str:
+        self.used[proposal.clause] += 1
+        self.templates_used[proposal.template] += 1
+        if proposal.connector:
+            self.recent_connectors = [*self.recent_connectors[-3:], proposal.connector]
+        return proposal.sentence
+
+    def make(self, kind: str) -> str:
+        return self.accept(self.propose(kind))
+
+    def lead(self, kind: str) -> str:
+        """An opening sentence for a block of this kind that names the topic itself."""
+        bank = KIND_LINES.get(kind) or GENERAL
+        template = self.rng.choice([t for t in bank if not self.templates_used[t]] or bank)
+        clause = self.fill(template, x=self.voice.topic)
+        return self.accept(_Proposal(clause, clause, template, ""))
+
+    def fit(self, kind: str, max_words: int) -> str | None:
+        """A sentence of at most max_words, as close to it as a few draws allow."""
+        best: tuple[int, _Proposal] | None = None
+        tries = 4 if max_words > 40 else 16
+        for _ in range(tries):
+            proposal = self.propose(kind)
+            count = _wc(proposal.sentence)
+            if count <= max_words and (best is None or count > best[0]):
+                best = (count, proposal)
+                if max_words > 40 or count >= max_words - 1:
+                    break
+        return self.accept(best[1]) if best else None
+
+    def micro(self, max_words: int) -> str | None:
+        options = [
+            line
+            for line in MICRO_LINES[self.voice.tone]
+            if line not in self.micro_used and _wc(line) <= max_words
+        ]
+        if not options:
+            return None
+        line = max(options, key=lambda item: (_wc(item), item))
+        self.micro_used.add(line)
+        return line
+
+    def keyword_lines(
+        self, group: Sequence[str], *, separate: bool, compact: bool = False
+    ) -> list[str]:
+        if not group:
+            return []
+        if compact:
+            template = self.rng.choice(COMPACT_KEYWORD_LINES)
+            return [self.finish(template.format(kws=_join(group)))]
+        if separate or len(group) == 1:
+            templates = self.rng.sample(KEYWORD_LINES, k=min(len(group), len(KEYWORD_LINES)))
+            lines = [self.fill(t, kw=kw) for t, kw in zip(templates, group, strict=False)]
+            lines += [self.fill(self.rng.choice(KEYWORD_LINES), kw=kw) for kw in group[12:]]
+            return lines
+        template = self.rng.choice(MULTI_KEYWORD_LINES)
+        return [self.finish(template.format(kws=_join(group), topic=self.voice.topic))]
+
+
+@dataclass
+class _Block:
+    heading: str | None  # None for the introduction
+    kind: str
+    required: list[str] = field(default_factory=list)
+    closing: list[str] = field(default_factory=list)
+    fillers: list[str] = field(default_factory=list)
+    bullet_lead: str = ""
+    bullets: list[str] = field(default_factory=list)
+    budget: int = 0
+
+    def word_total(self) -> int:
+        texts = [*self.required, *self.fillers, *self.closing, *self.bullets]
+        if self.heading:
+            texts.append(self.heading)
+        if self.bullets:
+            texts.append(self.bullet_lead)
+        return sum(_wc(text) for text in texts)
+
+
+class _Writer:
+    """Plans and writes one article for a brief."""
+
+    def __init__(self, brief: Brief) -> None:
+        self.brief = brief
+        self.voice = _Voice.of(brief)
+        self.target = max(60, int(brief.target_length or 800))
+        self.responses_given = 0
+
+    def rng(self, stage: str) -> random.Random:
+        # A string seed is hashed with SHA-512 by random, so it is stable across processes.
+        return random.Random(f"{self.brief.seed()}:{stage}")
+
+    # Research -------------------------------------------------------------------------------
+
+    def section_count(self) -> int:
+        count = min(8, max(3, round(self.target / 400) + 2))
+        return min(count, 4) if self.voice.task_type == "social_post" else count
+
+    def plan(self, rng: random.Random) -> list[tuple[str, str]]:
+        """(kind, heading) pairs for the body sections, in reading order."""
+        plan = SECTION_PLANS[self.voice.style]
+        count = min(self.section_count(), len(plan))
+        chosen = [0, *sorted(rng.sample(range(1, len(plan)), count - 1))]
+        return [
+            (plan[i][0], rng.choice(plan[i][1]).format(T=self.voice.title_topic)) for i in chosen
+        ]
+
+    def research(self) -> dict[str, Any]:
+        rng = self.rng("research")
+        voice = self.voice
+        sentences = _Sentences(voice, rng)
+        outline = [heading for _, heading in self.plan(rng)]
+        key_points = sentences.keyword_lines(voice.terms[:6], separate=True)
+        key_points.insert(0, sentences.lead("why"))
+        if len(key_points) < 3:
+            key_points += [sentences.make("how"), sentences.make("pitfalls")]
+        familiarity = "little prior" if voice.style == "educational" else "some working"
+        notes = (
+            f"Written for {voice.aud}, who are assumed to have {familiarity} knowledge of "
+            f"{voice.topic}. {TONE_NOTES[voice.tone]} Address their likely questions about "
+            f"{voice.pk} and aim for about {self.target} words."
+        )
+        return {
+            "angle": sentences.fill(ANGLES[voice.style]),
+            "outline": outline,
+            "key_points": key_points[:8],
+            "audience_notes": notes,
+        }
+
+    # Draft ----------------------------------------------------------------------------------
+
+    def title(self, rng: random.Random, sections: int) -> str:
+        options = [*TITLES[self.voice.style], TONE_TITLES[self.voice.tone]]
+        return rng.choice(options).format(T=self.voice.title_topic, n=sections)
+
+    def outline_from(self, research: Any, rng: random.Random) -> list[tuple[str, str]]:
+        outline = research.get("outline") if isinstance(research, dict) else None
+        headings = [" ".join(str(h).split()) for h in outline or () if str(h).strip()]
+        if not headings:
+            return self.plan(rng)
+        known = {
+            heading.format(T=self.voice.title_topic): kind
+            for kind, variants in SECTION_PLANS[self.voice.style]
+            for heading in variants
+        }
+        cleaned = [re.sub(r"^(?:#+\s*)?(?:\d+[.)]\s*)?", "", h) for h in headings]
+        sections = [(known.get(h) or _classify(h), h) for h in cleaned if h]
+        return sections or self.plan(rng)
+
+    def draft(self, research: Any) -> str:
+        text = self._draft(research, compact=False)
+        if text is None:
+            # Very short targets cannot hold the full scaffolding (hooks, sign-offs, one sentence
+            # per keyword), so fall back to one sentence per block with keywords grouped.
+            text = self._draft(research, compact=True)
+        assert text is not None  # noqa: S101 - compact drafts are always produced
+        return text
+
+    def _draft(self, research: Any, *, compact: bool) -> str | None:
+        rng = self.rng("draft")
+        voice = self.voice
+        sentences = _Sentences(voice, rng)
+        self.responses_given = 0
+        sections = self.outline_from(research, rng)
+        conclusion_heading = rng.choice(
+            CONCLUSION_HEADINGS.get(voice.task_type) or CONCLUSION_HEADINGS[voice.style]
+        )
+        if len(sections) > 1 and any(h in sections[-1][1].lower() for h in CONCLUSION_HINTS):
+            conclusion_heading = sections.pop()[1]
+        title = self.title(rng, len(sections))
+        points = _feedback_points(self.brief.feedback)
+        themes = _feedback_themes(self.brief.feedback)
+        hook = sentences.fill(rng.choice(HOOKS[voice.style]))
+        audience_lines = COMPACT_AUDIENCE_LINES if compact else AUDIENCE_LINES
+        audience = sentences.fill(audience_lines[voice.tone])
+
+        intro = _Block(heading=None, kind="intro")
+        if compact:
+            intro.required.append(audience)
+        else:
+            if voice.task_type == "newsletter":
+                intro.required.append(GREETINGS[voice.tone])
+            intro.required += [hook, audience]
+
+        per_section = self.target / (len(sections) + 1)
+        groups: list[list[str]] = [[] for _ in sections]
+        for index, term in enumerate(rng.sample(voice.terms, k=len(voice.terms))):
+            groups[index % len(sections)].append(term)
+        body: list[_Block] = []
+        for index, ((kind, heading), group) in enumerate(zip(sections, groups, strict=True)):
+            if voice.style == "listicle":
+                heading = f"{index + 1}. {heading}"
+            block = _Block(heading=heading, kind=kind)
+            if not compact or not group:
+                block.required.append(sentences.lead(kind))
+            separate = not compact and per_section >= 45 * len(group)
+            block.required += sentences.keyword_lines(group, separate=separate, compact=compact)
+            if not compact:
+                self._apply_themes(block, themes, sentences, long_form=per_section >= 110)
+            body.append(block)
+
+        feedback_block: _Block | None = None
+        if points and self.target >= 350:
+            feedback_block = _Block(heading=FEEDBACK_HEADINGS[voice.tone], kind="implement")
+            for point in points:
+                feedback_block.required += self._respond(point, sentences, rng)
+
+        conclusion = _Block(heading=conclusion_heading, kind="conclusion")
+        response = ""
+        if points and (compact or feedback_block is None):
+            response = self._respond(points[0], sentences, rng, compact=compact)[0]
+        call = sentences.fill(rng.choice(CALLS_TO_ACTION[voice.tone]))
+        if compact:
+            conclusion.required.append(response or call)
+        else:
+            conclusion.required.append(sentences.lead("conclusion"))
+            if response:
+                conclusion.required.append(response)
+            conclusion.closing.append(call)
+            if "action" in themes:
+                extra = sentences.fill(CALLS_TO_ACTION[voice.tone][0])
+                conclusion.closing = list(dict.fromkeys([extra, call]))
+            if voice.task_type == "newsletter":
+                conclusion.closing.append(SIGN_OFFS[voice.tone])
+        if voice.task_type == "social_post":
+            tags = [re.sub(r"[^0-9a-z]", "", t.lower()) for t in (voice.topic, *voice.terms)]
+            tags = [tag for tag in dict.fromkeys(tags) if tag][: 2 if compact else 5]
+            conclusion.closing.append(" ".join(f"#{tag}" for tag in tags))
+
+        blocks = [intro, *body, *([feedback_block] if feedback_block else []), conclusion]
+        if not compact and sum(b.word_total() for b in blocks) > self.target * 0.95:
+            return None
+        self._add_bullets(body, themes, sentences, rng)
+        self._budget(intro, body, feedback_block, conclusion, rng)
+        for block in blocks:
+            self._fill(block, sentences)
+        self._settle(blocks, sentences)
+        return self._render(title, blocks, rng, short_paragraphs="structure" in themes)
+
+    def _apply_themes(
+        self, block: _Block, themes: set[str], sentences: _Sentences, *, long_form: bool
+    ) -> None:
+        """Editor feedback themes add required sentences to every section."""
+        if not long_form:
+            return
+        if "examples" in themes:
+            block.required.append(sentences.make("examples"))
+        if "keywords" in themes and self.voice.terms:
+            block.required += sentences.keyword_lines([sentences.term()], separate=True)
+        if "audience" in themes:
+            block.required.append(sentences.fill(sentences.rng.choice(AUDIENCE_EXTRA)))
+        if "depth" in themes:
+            block.required.append(sentences.make(sentences.rng.choice(("how", "measure"))))
+
+    def _respond(
+        self,
+        point: str,
+        sentences: _Sentences,
+        rng: random.Random,
+        *,
+        compact: bool = False,
+    ) -> list[str]:
+        voice = self.voice
+        first, _, rest = point.partition(" ")
+        imperative = first.lower() in IMPERATIVE_VERBS and bool(rest)
+        if compact:
+            lead = f"To {first.lower()} {rest}, start small." if imperative else f"Noted: {point}."
+            return [sentences.finish(lead)]
+        if imperative:
+            phrase = f"{first.lower()} {rest}"
+            bank = RESPONSES_TO_REQUESTS
+        else:
+            phrase = point[:1].lower() + point[1:]
+            bank = RESPONSES_TO_REMARKS
+        # Consecutive points get consecutive frames, so responses rarely share a sentence shape.
+        lead = bank[(self.brief.seed() + self.responses_given) % len(bank)]
+        self.responses_given += 1
+        lead = lead.format(p=phrase, topic=voice.topic, aud=voice.aud, piece=voice.piece)
+        lowered = point.lower()
+        if any(h in lowered for h in FEEDBACK_THEMES["examples"]):
+            follow = sentences.make("examples")
+        elif any(h in lowered for h in FEEDBACK_THEMES["keywords"]):
+            follow = sentences.keyword_lines([sentences.term()], separate=True)[0]
+        elif any(h in lowered for h in FEEDBACK_THEMES["depth"]):
+            follow = sentences.make("measure")
+        elif any(h in lowered for h in FEEDBACK_THEMES["audience"]):
+            follow = sentences.fill(rng.choice(AUDIENCE_EXTRA))
+        else:
+            follow = sentences.make("implement")
+        return [sentences.finish(lead), follow]
+
+    def _add_bullets(
+        self, body: list[_Block], themes: set[str], sentences: _Sentences, rng: random.Random
+    ) -> None:
+        if self.voice.style not in ("listicle", "technical", "educational") and (
+            "structure" not in themes
+        ):
+            return
+        per_section = self.target / (len(body) + 1)
+        if per_section < 140:
+            return
+        deck = rng.sample(BULLETS, k=len(BULLETS))  # shared so no item repeats across sections
+        leads = BULLET_LEADS[self.voice.tone]
+        lists = 0
+        for index, block in enumerate(body):
+            if index % 2 == 1 or block.kind in ("story", "perspective") or len(deck) < 3:
+                continue
+            block.bullet_lead = leads[lists % len(leads)]
+            lists += 1
+            count = rng.randint(3, 4)
+            block.bullets = [sentences.fill(item) for item in deck[:count]]
+            del deck[:count]
+
+    def _budget(
+        self,
+        intro: _Block,
+        body: list[_Block],
+        feedback: _Block | None,
+        conclusion: _Block,
+        rng: random.Random,
+    ) -> None:
+        target = self.target
+        intro.budget = max(intro.word_total(), min(160, round(target * 0.1)))
+        conclusion.budget = max(conclusion.word_total(), min(180, round(target * 0.1)))
+        spent = intro.budget + conclusion.budget
+        if feedback:
+            feedback.budget = max(feedback.word_total(), min(320, round(target * 0.12)))
+            spent += feedback.budget
+        weights = [rng.uniform(0.8, 1.2) for _ in body]
+        remaining = max(0, target - spent)
+        for block, weight in zip(body, weights, strict=True):
+            block.budget = round(remaining * weight / sum(weights))
+
+    @staticmethod
+    def _fill(block: _Block, sentences: _Sentences) -> None:
+        while True:
+            gap = block.budget - block.word_total()
+            if gap < 7:
+                return
+            sentence = sentences.fit(block.kind, gap)
+            if sentence is None:
+                return
+            block.fillers.append(sentence)
+
+    def _settle(self, blocks: list[_Block], sentences: _Sentences) -> None:
+        """Nudge the total length onto the target by adding or removing single sentences."""
+        tolerance = max(1, round(self.target * 0.015))
+        for _ in range(80):
+            diff = self.target - sum(block.word_total() for block in blocks)
+            if abs(diff) <= tolerance:
+                return
+            if diff > 0:
+                block = max(blocks, key=lambda b: (b.budget - b.word_total(), -blocks.index(b)))
+                sentence = sentences.fit(block.kind, diff) if diff >= 7 else None
+                sentence = sentence or sentences.micro(diff)
+                if sentence is None:
+                    return
+                block.fillers.append(sentence)
+                continue
+            excess = -diff
+            options = [
+                (abs(_wc(text) - excess), bi, fi)
+                for bi, block in enumerate(blocks)
+                for fi, text in enumerate(block.fillers)
+                if _wc(text) <= excess + tolerance
+            ]
+            if not options:
+                return
+            _, bi, fi = min(options)
+            del blocks[bi].fillers[fi]
+
+    def _render(
+        self, title: str, blocks: list[_Block], rng: random.Random, *, short_paragraphs: bool
+    ) -> str:
+        lines = [f"# {title}", ""]
+        for block in blocks:
+            if block.heading:
+                lines += [f"## {block.heading}", ""]
+            sentences = [*block.required, *block.fillers, *block.closing]
+            paragraphs_ = self._paragraphs(sentences, rng, short=short_paragraphs)
+            for index, paragraph in enumerate(paragraphs_):
+                lines += [paragraph, ""]
+                if index == 0 and block.bullets:
+                    lines += [block.bullet_lead, ""]
+                    lines += [f"- {item}" for item in block.bullets]
+                    lines.append("")
+            if not paragraphs_ and block.bullets:
+                lines += [block.bullet_lead, "", *[f"- {item}" for item in block.bullets], ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+    @staticmethod
+    def _paragraphs(sentences: list[str], rng: random.Random, *, short: bool) -> list[str]:
+        out: list[str] = []
+        current: list[str] = []
+        size = rng.randint(2, 3) if short else rng.randint(3, 5)
+        for sentence in sentences:
+            current.append(sentence)
+            if len(current) >= size or sum(len(words(s)) for s in current) >= 95:
+                out.append(" ".join(current))
+                current = []
+                size = rng.randint(2, 3) if short else rng.randint(3, 5)
+        if current:
+            # A one-sentence tail reads like an afterthought, so fold it into the paragraph above.
+            if len(current) == 1 and out and len(words(out[-1])) < 80:
+                out[-1] = f"{out[-1]} {current[0]}"
+            else:
+                out.append(" ".join(current))
+        return out
+
+    # Review ---------------------------------------------------------------------------------
+
+    def review(self, draft: Any) -> dict[str, Any]:
+        draft = draft if isinstance(draft, dict) else {}
+        markdown = str(draft.get("markdown") or "")
+        title = str(draft.get("title") or "")
+        voice = self.voice
+        if not markdown.strip():
+            return {
+                "quality_score": 0,
+                "qa_feedback": "There is no draft to review.",
+                "issues": ["The draft is empty."],
+            }
+        lines = markdown.splitlines()
+        if not title and lines and lines[0].startswith("# "):
+            title = lines[0][2:].strip()
+        plain = strip_markdown(markdown).lower()
+        issues: list[str] = []
+        score = 0.0
+
+        count = word_count(markdown)
+        deviation = abs(count - self.target) / self.target
+        score += 30 if deviation <= 0.10 else max(0.0, 30 * (1 - (deviation - 0.10) / 0.40))
+        if deviation > 0.10:
+            direction = "below" if count < self.target else "above"
+            issues.append(
+                f"Length is {count} words, {deviation:.0%} {direction} the "
+                f"{self.target}-word target."
+            )
+
+        terms = list(voice.terms)
+        missing = [term for term in terms if term.lower() not in plain]
+        score += 25 * (1 - len(missing) / len(terms)) if terms else 25
+        if missing:
+            issues.append(f"Missing keywords: {', '.join(missing)}.")
+        topic_words = [w for w in re.findall(r"\w+", voice.topic.lower()) if len(w) > 3]
+        if voice.topic.lower() in plain or (topic_words and all(w in plain for w in topic_words)):
+            score += 5
+        else:
+            issues.append(f"The body never names the topic ({voice.topic}).")
+
+        headings = sum(1 for line in lines if line.startswith("## "))
+        expected = min(3, max(1, self.target // 150))
+        heading_score = 20 * min(headings, expected) / expected
+        if headings < expected:
+            issues.append(f"Only {headings} section headings; use at least {expected}.")
+        if not title:
+            heading_score = max(0.0, heading_score - 5)
+            issues.append("The draft has no title.")
+        score += heading_score
+
+        prose = paragraphs(markdown)
+        long_ones = [p for p in prose if len(words(p)) > 150]
+        paragraph_score = 20 - 6 * len(long_ones)
+        if long_ones:
+            issues.append(
+                f"{len(long_ones)} paragraph(s) run past 150 words; split them for readability."
+            )
+        if self.target >= 300 and len(prose) < 3:
+            paragraph_score -= 8
+            issues.append("The body has fewer than three paragraphs.")
+        sentence_counts = Counter(
+            s.strip() for p in prose for s in re.split(r"(?<=[.!?])\s+", p) if len(s) > 20
+        )
+        repeated = [s for s, n in sentence_counts.items() if n > 2]
+        if repeated:
+            paragraph_score -= 5
+            issues.append(f"{len(repeated)} sentence(s) are repeated more than twice.")
+        score += max(0, paragraph_score)
+
+        quality = max(0, min(100, round(score)))
+        longest = max((len(words(p)) for p in prose), default=0)
+        if issues:
+            feedback = "Needs revision: " + " ".join(issues)
+        else:
+            feedback = (
+                f"Meets the brief: {count} words against a {self.target}-word target, "
+                f"all {len(terms)} keywords covered, {headings} sections, and paragraphs of at "
+                f"most {longest} words."
+            )
+        return {"quality_score": quality, "qa_feedback": feedback, "issues": issues}
+
+    # SEO ------------------------------------------------------------------------------------
+
+    def seo(self, draft: Any) -> dict[str, Any]:
+        rng = self.rng("seo")
+        voice = self.voice
+        draft = draft if isinstance(draft, dict) else {}
+        markdown = str(draft.get("markdown") or "")
+        title = str(draft.get("title") or "")
+        if not title and markdown.startswith("# "):
+            title = markdown.splitlines()[0][2:].strip()
+        pk_words = set(re.findall(r"\w+", voice.pk.lower()))
+
+        def has_keyword(text: str) -> bool:
+            return pk_words <= set(re.findall(r"\w+", text.lower()))
+
+        candidates = [title, voice.title_topic]
+        if not has_keyword(voice.topic):
+            candidates.insert(1, f"{voice.title_topic}: {_title_case(voice.pk)}")
+        fitting = [c for c in candidates if c and len(c) <= 60]
+        with_keyword = [c for c in fitting if has_keyword(c)]
+        seo_title = (with_keyword or fitting or [_clip(candidates[-1], 60)])[0]
+
+        extras = [t for t in voice.terms if t.lower() != voice.pk.lower()][:2]
+        covering = f", covering {_join(extras)}" if extras else ""
+        metas = (
+            f"Learn how {voice.pk} shapes {voice.topic}: practical guidance for {voice.aud}"
+            f"{covering}.",
+            f"A {voice.tone} look at {voice.topic} for {voice.aud}, with clear advice on "
+            f"{voice.pk}{covering}.",
+            f"Everything {voice.aud} need to know about {voice.topic} and {voice.pk}.",
+        )
+        fitting_meta = [m for m in metas if len(m) <= 160]
+        meta = rng.choice(fitting_meta) if fitting_meta else _clip(metas[0], 160)
+
+        tags: list[str] = []
+        sources = [voice.pk, *voice.terms, self.brief.category]
+        if len(voice.topic.split()) <= 4:
+            sources.append(voice.topic)
+        for source in sources:
+            tag = " ".join(re.sub(r"[^\w\s-]", " ", source.lower()).split())[:50]
+            if tag and tag not in tags:
+                tags.append(tag)
+
+        prose = paragraphs(markdown)
+        excerpt_source = prose[0] if prose else f"{voice.title_topic}. {meta}"
+        excerpt = excerpt_source if len(excerpt_source) <= 300 else ""
+        if not excerpt:
+            for sentence in re.split(r"(?<=[.!?])\s+", excerpt_source):
+                if len(f"{excerpt} {sentence}".strip()) > 300:
+                    break
+                excerpt = f"{excerpt} {sentence}".strip()
+            excerpt = excerpt or _clip(excerpt_source, 300)
+        return {
+            "seo_title": seo_title,
+            "meta_description": meta,
+            "tags": tags[:10],
+            "excerpt": excerpt,
+        }
+
+
+class OfflineLLMProvider:
+    """A deterministic writer: the full pipeline runs without network access or API keys."""
+
+    name = "offline"
+
+    def generate(
+        self,
+        *,
+        stage: str,
+        brief: Brief,
+        prompt: str,
+        context: dict[str, Any],
+        model: str = WRITER_MODEL,
+        timeout: float = 0,
+    ) -> Completion:
+        writer = _Writer(brief)
+        context = context or {}
+        if stage == "research":
+            text = json.dumps(writer.research(), ensure_ascii=False, indent=2)
+        elif stage == "draft":
+            text = writer.draft(context.get("research"))
+        elif stage == "review":
+            text = json.dumps(writer.review(context.get("draft")), ensure_ascii=False, indent=2)
+        elif stage == "seo":
+            text = json.dumps(writer.seo(context.get("draft")), ensure_ascii=False, indent=2)
+        else:
+            raise ProviderError(f"The offline writer has no stage named {stage!r}")
+        return Completion(
+            text=text,
+            model=WRITER_MODEL,
+            tokens_in=_approx_tokens(prompt),
+            tokens_out=_approx_tokens(text),
+            cost=Decimal("0"),
+        )
