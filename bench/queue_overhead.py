@@ -5,7 +5,7 @@ enqueue-to-start latency p50/p99, beside a bare Celery no-op task in the same ru
     python bench/queue_overhead.py -n 200 --rate 10   # paced: latency without a backlog
 
 bare:     bench.noop_tasks.noop, which only records when it started (a Redis list).
-pipeline: run_pipeline_task, sent by tasks.queue.enqueue, on ContentTask rows whose five
+pipeline: run_pipeline_task, sent by tasks.services.task_dispatch, on ContentTask rows whose five
           stages already have succeeded outputs: it claims the task (pending ->
           in_progress with a lease, started_at), finds every stage done and completes it
           (awaiting_approval, completed_at), broadcasting both changes.
@@ -145,7 +145,7 @@ def create_done_tasks(n: int, marker: str) -> list["ContentTask"]:
 
 def run_pipeline(n: int, *, queue: str, rate: float, worker: Worker) -> Run:
     from tasks.models import ACTIVE_STATUSES, ContentTask, Status
-    from tasks.queue import enqueue
+    from tasks.services import task_dispatch
 
     marker = f"{queue}-{uuid.uuid4().hex[:6]}"
     tasks = create_done_tasks(n, marker)
@@ -154,7 +154,7 @@ def run_pipeline(n: int, *, queue: str, rate: float, worker: Worker) -> Run:
     def send(i: int) -> None:
         task = tasks[i]
         sent_at[str(task.pk)] = time.time()
-        if not enqueue(task.pk, task.celery_priority):
+        if not task_dispatch(task_id=task.pk, priority=task.celery_priority):
             raise SystemExit("the broker refused a message")
 
     send_seconds = send_paced(n, rate, send)

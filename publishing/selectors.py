@@ -3,13 +3,12 @@
 import re
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from contentpipeline.errors import NotFound
 from contentpipeline.roles import is_editor
-from tasks.models import ContentTask
-from tasks.selectors import user_can_read_task
+from tasks.models import Status
+from tasks.selectors import task_readable_by
 
 from .models import Post
 
@@ -43,10 +42,13 @@ def media_access(*, user, path: str) -> str | None:
         return "public"
     if user is None or not user.is_authenticated:
         return None
-    try:
-        task = ContentTask.objects.alive().filter(pk=task_id).first()
-    except ValidationError:
-        return None
-    if task is None or not user_can_read_task(user=user, task=task):
-        return None
-    return "private"
+    return "private" if task_readable_by(user=user, task_id=task_id) else None
+
+
+def post_task_ids_due() -> list:
+    """Tasks still `approved` whose scheduled post has gone live."""
+    return list(
+        Post.objects.published()
+        .filter(task__status=Status.APPROVED)
+        .values_list("task_id", flat=True)
+    )

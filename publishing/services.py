@@ -10,8 +10,10 @@ from django.utils.text import slugify
 from contentpipeline.rendering import render_markdown
 from tasks.models import ContentTask
 from tasks.selectors import task_result
+from tasks.services import task_mark_published
 
 from .models import Post
+from .selectors import post_task_ids_due
 
 
 def unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
@@ -64,24 +66,8 @@ def post_publish_due() -> int:
     """Mark approved tasks whose scheduled post time has come as published. The post
     itself is already visible from `published_at` on; this keeps the task's status
     true to it. Returns how many tasks moved."""
-    from tasks.events import broadcast_on_commit
-    from tasks.models import Status
-
-    moved = 0
-    due = ContentTask.objects.filter(
-        status=Status.APPROVED, post__published_at__lte=timezone.now()
-    ).values_list("pk", flat=True)
-    for task_id in due:
-        with transaction.atomic():
-            task = ContentTask.objects.select_for_update().get(pk=task_id)
-            if task.status != Status.APPROVED:
-                continue
-            task.transition(Status.PUBLISHED)
-            task._change_reason = "scheduled post published"
-            task.save()
-            broadcast_on_commit(task, "Published")
-            moved += 1
-    return moved
+    due = post_task_ids_due()
+    return sum(task_mark_published(task_id=task_id) for task_id in due)
 
 
 @transaction.atomic

@@ -1,46 +1,18 @@
-"""Admin for editors: tasks awaiting approval first, a review screen per draft, and
-approve/reject actions that call the same service as the API."""
+"""Task control in admin, for editors: every task with its stage runs and history,
+read-only, and actions that pause, resume, cancel, retry or delete through the same
+`task_bulk` service as the API. The review desk (approve, reject, request changes) is
+the approvals app's, on top of this."""
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, Value, When
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from approvals.services import approval_decide
-from contentpipeline.errors import ApplicationError
 from contentpipeline.roles import is_editor
 
-from . import services
 from .models import ContentTask, StageRun, Status
-from .selectors import task_result
-
-
-class ReviewForm(forms.Form):
-    DECISIONS = [
-        ("approve", "Approve and publish"),
-        ("request_changes", "Request changes (regenerate with feedback)"),
-        ("reject", "Reject"),
-    ]
-    decision = forms.ChoiceField(choices=DECISIONS, widget=forms.RadioSelect)
-    feedback = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
-    publish_at = forms.DateTimeField(
-        required=False, help_text="Leave empty to publish now (YYYY-MM-DD HH:MM, UTC)."
-    )
-
-    def clean(self):
-        data = super().clean()
-        if data.get("decision") in ("reject", "request_changes") and not data.get("feedback"):
-            self.add_error("feedback", "Feedback is required when rejecting a draft.")
-        return data
-
-
-class BulkRejectForm(forms.Form):
-    feedback = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
+from .selectors import task_list_for_admin
+from .services import task_bulk
 
 
 class StageRunInline(admin.TabularInline):
@@ -58,16 +30,25 @@ class StageRunInline(admin.TabularInline):
         return is_editor(request.user)
 
 
+def report_results(request, results: list[dict], topics: dict[str, str], done: str) -> None:
+    """One success line for the tasks that moved, one error line per task that did not."""
+    moved = sum(result["ok"] for result in results)
+    if moved:
+        messages.success(request, f"{moved} task(s) {done}.")
+    for result in results:
+        if not result["ok"]:
+            topic = topics.get(result["task_id"], result["task_id"])
+            messages.error(request, f"{topic[:40]}: {result['error']}")
+
+
 @admin.register(ContentTask)
 class ContentTaskAdmin(SimpleHistoryAdmin):
-    list_display = ["topic", "status", "review_link", "priority", "stage", "progress",
-                    "created_by", "created_at"]  # fmt: skip
+    list_display = ["topic", "status", "priority", "stage", "progress", "created_by",
+                    "created_at"]  # fmt: skip
     list_filter = ["status", "priority", "task_type"]
     search_fields = ["topic", "keywords"]
     inlines = [StageRunInline]
     actions = [
-        "approve_selected",
-        "reject_selected",
         "pause_selected",
         "resume_selected",
         "cancel_selected",
@@ -79,17 +60,11 @@ class ContentTaskAdmin(SimpleHistoryAdmin):
         "category", "tone", "style", "target_length", "generate_image", "quality_preference",
         "priority", "status", "stage", "progress", "error", "feedback", "generation",
         "created_by", "created_at", "updated_at", "started_at", "completed_at", "deleted_at",
-        "review_link",
     ]  # fmt: skip
     fields = readonly_fields
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(deleted_at__isnull=True)
-            .select_related("created_by")
-        )
+        return task_list_for_admin()
 
     def get_ordering(self, request):
         # Drafts waiting for an editor come first, then the newest.
@@ -100,7 +75,7 @@ class ContentTaskAdmin(SimpleHistoryAdmin):
         )
         return [waiting_first.asc(), "-created_at"]
 
-    # The review desk goes by the editor role, nothing else: not staff status, not model
+    # Task control goes by the editor role, nothing else: not staff status, not model
     # permissions. A task's row is read-only here (its fields move only through the
     # services, which the actions call); "change" is what the actions require.
     def has_module_permission(self, request) -> bool:
@@ -132,131 +107,31 @@ class ContentTaskAdmin(SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # deletion is soft and goes through the lifecycle service
 
-    @admin.display(description="Review")
-    def review_link(self, obj: ContentTask) -> str:
-        if obj.status != Status.AWAITING_APPROVAL:
-            return "-"
-        url = reverse("admin:tasks_contenttask_review", args=[obj.pk])
-        return format_html('<a class="button" href="{}">Review draft</a>', url)
-
-    def get_urls(self):
-        custom = [
-            path(
-                "<uuid:task_id>/review/",
-                self.admin_site.admin_view(self.review_view),
-                name="tasks_contenttask_review",
-            )
-        ]
-        return custom + super().get_urls()
-
-    def review_view(self, request, task_id):
-        if not is_editor(request.user):
-            raise PermissionDenied
-        task = get_object_or_404(ContentTask.objects.alive(), pk=task_id)
-        form = ReviewForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            decision = form.cleaned_data["decision"]
-            try:
-                _, post = approval_decide(
-                    task_id=task.pk,
-                    reviewer=request.user,
-                    approved=decision == "approve",
-                    feedback=form.cleaned_data["feedback"],
-                    publish_at=form.cleaned_data["publish_at"],
-                    regenerate=decision == "request_changes",
-                )
-            except ApplicationError as exc:
-                messages.error(request, exc.message)
-            else:
-                if post is not None:
-                    messages.success(
-                        request, f"Published “{post.title}” at {post.get_absolute_url()}"
-                    )
-                else:
-                    messages.success(request, "Decision recorded.")
-                return redirect("admin:tasks_contenttask_changelist")
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Review: {task.topic}",
-            "task": task,
-            "result": task_result(task),
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/tasks/review.html", context)
-
-    def _apply_to_each(self, request, queryset, call, done_message: str) -> None:
-        """Run `call(task)` for each selected task; one refusal does not stop the rest."""
-        done, errors = 0, []
-        for task in queryset:
-            try:
-                call(task)
-                done += 1
-            except ApplicationError as exc:
-                errors.append(f"{task.topic[:40]}: {exc.message}")
-        if done:
-            messages.success(request, f"{done} task(s) {done_message}.")
-        for error in errors:
-            messages.error(request, error)
-
-    def _decide_many(self, request, queryset, **kwargs) -> None:
-        self._apply_to_each(
-            request,
-            queryset,
-            lambda task: approval_decide(task_id=task.pk, reviewer=request.user, **kwargs),
-            "decided",
-        )
-
-    @admin.action(description="Approve and publish selected drafts", permissions=["change"])
-    def approve_selected(self, request, queryset):
-        self._decide_many(request, queryset, approved=True)
-
-    @admin.action(description="Reject selected drafts (with feedback)", permissions=["change"])
-    def reject_selected(self, request, queryset):
-        form = BulkRejectForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            self._decide_many(
-                request, queryset, approved=False, feedback=form.cleaned_data["feedback"]
-            )
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Reject selected drafts",
-            "tasks": queryset,
-            "form": form,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/tasks/bulk_reject.html", context)
-
-    def _control_many(self, request, queryset, service, done_message: str) -> None:
-        self._apply_to_each(
-            request,
-            queryset,
-            lambda task: service(user=request.user, task_id=task.pk),
-            done_message,
-        )
+    def _bulk(self, request, queryset, action: str, done: str) -> None:
+        topics = {str(pk): topic for pk, topic in queryset.values_list("pk", "topic")}
+        results = task_bulk(user=request.user, task_ids=list(topics), action=action)
+        report_results(request, results, topics, done)
 
     @admin.action(description="Pause selected tasks", permissions=["change"])
     def pause_selected(self, request, queryset):
-        self._control_many(request, queryset, services.task_pause, "paused")
+        self._bulk(request, queryset, "pause", "paused")
 
     @admin.action(description="Resume selected tasks", permissions=["change"])
     def resume_selected(self, request, queryset):
-        self._control_many(request, queryset, services.task_resume, "resumed")
+        self._bulk(request, queryset, "resume", "resumed")
 
     @admin.action(description="Cancel selected tasks", permissions=["change"])
     def cancel_selected(self, request, queryset):
-        self._control_many(request, queryset, services.task_cancel, "cancelled")
+        self._bulk(request, queryset, "cancel", "cancelled")
 
     @admin.action(description="Retry selected failed tasks", permissions=["change"])
     def retry_selected(self, request, queryset):
-        self._control_many(request, queryset, services.task_retry, "queued again")
+        self._bulk(request, queryset, "retry", "queued again")
 
     @admin.action(description="Delete selected tasks (kept for the audit trail)",
                   permissions=["change"])  # fmt: skip
     def delete_selected_softly(self, request, queryset):
-        self._control_many(request, queryset, services.task_delete, "deleted")
+        self._bulk(request, queryset, "delete", "deleted")
 
     def get_actions(self, request):
         actions = super().get_actions(request)

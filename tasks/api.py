@@ -36,7 +36,8 @@ class BulkRequestSerializer(serializers.Serializer):
         max_length=500,
         allow_empty=False,
     )
-    action = serializers.ChoiceField(choices=sorted(services.BULK_ACTIONS))
+    # The contract's actions; the admin may also retry in bulk.
+    action = serializers.ChoiceField(choices=["cancel", "delete", "pause", "resume"])
 
 
 class BulkResultSerializer(serializers.Serializer):

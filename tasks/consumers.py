@@ -12,12 +12,12 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from contentpipeline.errors import Forbidden, NotFound
 from contentpipeline.roles import is_editor
 from contentpipeline.websocket import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
 
 from .events import EDITORS_GROUP, image_group, progress_message, task_group, user_group
-from .models import ContentTask
-from .selectors import task_list_for_user, user_can_read_task
+from .selectors import task_get_for_follower, task_latest_for_user
 
 logger = logging.getLogger(__name__)
 
@@ -30,19 +30,19 @@ LIST_STATE_LIMIT = 50
 @database_sync_to_async
 def _task_state(user, task_id) -> tuple[int | None, dict | None]:
     """(close code, None) when the user may not follow the task, else (None, state)."""
-    task = ContentTask.objects.alive().filter(pk=task_id).first()
-    if task is None:
+    try:
+        task = task_get_for_follower(user=user, task_id=task_id)
+    except NotFound:
         return CLOSE_NOT_FOUND, None
-    if not user_can_read_task(user=user, task=task):
+    except Forbidden:
         return CLOSE_FORBIDDEN, None
     return None, progress_message(task)
 
 
 @database_sync_to_async
 def _list_state(user) -> list[dict]:
-    # progress_message reads the row only: no stage runs to prefetch.
-    tasks = task_list_for_user(user=user).prefetch_related(None).order_by("-created_at")
-    return [progress_message(task) for task in tasks[:LIST_STATE_LIMIT]]
+    tasks = task_latest_for_user(user=user, limit=LIST_STATE_LIMIT)
+    return [progress_message(task) for task in tasks]
 
 
 @database_sync_to_async

@@ -1,4 +1,6 @@
 import uuid
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -78,36 +80,70 @@ PIPELINE_STAGES: tuple[str, ...] = (
     Stage.SEO,
 )
 
-# The status machine: the only place that says which move is legal.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    Status.PENDING: frozenset({Status.IN_PROGRESS, Status.PAUSED, Status.CANCELLED}),
-    Status.IN_PROGRESS: frozenset(
-        {Status.AWAITING_APPROVAL, Status.PAUSED, Status.CANCELLED, Status.FAILED}
-    ),
-    Status.PAUSED: frozenset({Status.PENDING, Status.CANCELLED}),
-    Status.FAILED: frozenset({Status.PENDING}),
-    Status.AWAITING_APPROVAL: frozenset({Status.APPROVED, Status.REJECTED}),
-    Status.APPROVED: frozenset({Status.PUBLISHED}),
-    Status.REJECTED: frozenset({Status.PENDING}),
-    Status.PUBLISHED: frozenset(),
-    Status.CANCELLED: frozenset(),
-}
 ACTIVE_STATUSES = (Status.PENDING, Status.IN_PROGRESS)
 
-# User actions name a move of the machine above; the same target can be reached by
-# different actions (paused -> pending is a resume, failed -> pending a retry), so each
-# action also says where it may start from.
-ACTIONS: dict[str, tuple[str, frozenset[str]]] = {
-    "pause": (Status.PAUSED, frozenset({Status.PENDING, Status.IN_PROGRESS})),
-    "resume": (Status.PENDING, frozenset({Status.PAUSED})),
-    "cancel": (Status.CANCELLED, frozenset({Status.PENDING, Status.IN_PROGRESS, Status.PAUSED})),
-    "retry": (Status.PENDING, frozenset({Status.FAILED})),
+
+class Move(NamedTuple):
+    """A legal move of the status machine: from any of `sources` to `target`."""
+
+    sources: frozenset[str]
+    target: str
+    # What a refused move answers, with {move} and {status}, when the generic wording
+    # would not tell the user what to do.
+    refusal: str = "Cannot {move} a task that is '{status}'."
+
+
+_DECIDE_ONLY = "Only a task awaiting approval can be decided; this one is '{status}'."
+
+# The status machine: the only place that says which move is legal. Every change of a
+# task's status is one of these named moves, made through `ContentTask.move`; user
+# actions (pause, resume, cancel, retry) are moves like the pipeline's and the editors'.
+MOVES: dict[str, Move] = {
+    # The runner takes a task: a pending one starts (or a resumed one is taken back by
+    # the run still in flight); a running one is run again after a failed or lost run.
+    "run": Move(frozenset({Status.PENDING, Status.IN_PROGRESS}), Status.IN_PROGRESS),
+    "finish": Move(frozenset({Status.IN_PROGRESS}), Status.AWAITING_APPROVAL),
+    # Retries exhausted, or runs lost too often (a lost run may be found while pending).
+    "fail": Move(frozenset({Status.PENDING, Status.IN_PROGRESS}), Status.FAILED),
+    "pause": Move(frozenset({Status.PENDING, Status.IN_PROGRESS}), Status.PAUSED),
+    "resume": Move(frozenset({Status.PAUSED}), Status.PENDING),
+    "cancel": Move(
+        frozenset({Status.PENDING, Status.IN_PROGRESS, Status.PAUSED}), Status.CANCELLED
+    ),
+    "retry": Move(frozenset({Status.FAILED}), Status.PENDING),
+    "approve": Move(frozenset({Status.AWAITING_APPROVAL}), Status.APPROVED, _DECIDE_ONLY),
+    "reject": Move(frozenset({Status.AWAITING_APPROVAL}), Status.REJECTED, _DECIDE_ONLY),
+    "regenerate": Move(frozenset({Status.REJECTED}), Status.PENDING),
+    "publish": Move(frozenset({Status.APPROVED}), Status.PUBLISHED),
 }
+
+
+def lease_period() -> timedelta:
+    """How long a run's lease lasts without a heartbeat before the run counts as lost."""
+    return timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
 
 
 class ContentTaskQuerySet(models.QuerySet):
     def alive(self):
         return self.filter(deleted_at__isnull=True)
+
+    def waiting_for_dispatch(self, now: datetime):
+        """Pending tasks nobody claimed within the dispatch grace period, not sent in it."""
+        grace = now - timedelta(seconds=settings.PIPELINE_DISPATCH_GRACE)
+        return self.alive().filter(
+            Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=grace),
+            status=Status.PENDING,
+            updated_at__lt=grace,
+        )
+
+    def with_lost_runs(self, now: datetime):
+        """Running tasks whose run stopped renewing its lease, not sent again since."""
+        expired = now - lease_period()
+        return self.alive().filter(
+            Q(heartbeat_at__lt=expired) | Q(heartbeat_at__isnull=True),
+            Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=expired),
+            status=Status.IN_PROGRESS,
+        )
 
 
 class ContentTask(models.Model):
@@ -182,28 +218,17 @@ class ContentTask(models.Model):
     def celery_priority(self) -> int:
         return CELERY_PRIORITY[Priority(self.priority)]
 
-    def can_transition(self, to: str) -> bool:
-        return to in TRANSITIONS[Status(self.status)]
+    def may(self, move: str) -> bool:
+        """Whether the status machine allows `move` from the task's current status."""
+        return self.status in MOVES[move].sources
 
-    def act(self, action: str) -> None:
-        """Apply a user action (pause, resume, cancel, retry), or raise
-        InvalidTransition (409) and leave the task unchanged."""
-        to, sources = ACTIONS[action]
-        if self.status not in sources:
-            raise InvalidTransition(
-                f"Cannot {action} a task that is '{self.status}'.",
-                extra={"status": self.status},
-            )
-        self.transition(to)
-
-    def transition(self, to: str) -> None:
-        """Move to `to`, or raise InvalidTransition (409) and leave the task unchanged."""
-        if not self.can_transition(to):
-            raise InvalidTransition(
-                f"Cannot move a task from '{self.status}' to '{to}'.",
-                extra={"status": self.status},
-            )
-        self.status = to
+    def move(self, move: str) -> None:
+        """Make the named move, or raise InvalidTransition (409) and leave the task
+        unchanged. Saving is the caller's (a service's) business."""
+        if not self.may(move):
+            message = MOVES[move].refusal.format(move=move, status=self.status)
+            raise InvalidTransition(message, extra={"status": self.status})
+        self.status = MOVES[move].target
 
 
 class StageRunStatus(models.TextChoices):

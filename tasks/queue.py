@@ -1,22 +1,26 @@
-"""Putting tasks on the Celery queue. The database row is the truth: a message that
-cannot be sent is logged and the periodic dispatcher sends it later."""
+"""Handing runs to the Celery queue. The database row is the truth: a message that
+cannot be sent is logged, and the periodic dispatcher sends it later.
+
+Messages are sent by the task's registered name, so this module needs neither the
+Celery task module nor the services that the task calls."""
 
 import logging
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
-from .models import ContentTask
+from contentpipeline.celery import app
 
 logger = logging.getLogger(__name__)
 
+RUN_PIPELINE_TASK = "tasks.tasks.run_pipeline_task"
 
-def enqueue(task_id, priority: int) -> bool:
-    from .tasks import run_pipeline_task
 
+def send_run(task_id, priority: int) -> bool:
+    """Put one run of the task on the queue; False (and one log line) when the broker
+    cannot be reached."""
     try:
-        run_pipeline_task.apply_async(
+        app.send_task(
+            RUN_PIPELINE_TASK,
             args=[str(task_id)],
             priority=priority,
             queue=settings.CELERY_TASK_DEFAULT_QUEUE,
@@ -28,11 +32,4 @@ def enqueue(task_id, priority: int) -> bool:
             exc.__class__.__name__, exc, task_id,
         )  # fmt: skip
         return False
-    # Bookkeeping only, outside any transaction and without a history row.
-    ContentTask.objects.filter(pk=task_id).update(dispatched_at=timezone.now())
     return True
-
-
-def enqueue_on_commit(task: ContentTask) -> None:
-    task_id, priority = task.id, task.celery_priority
-    transaction.on_commit(lambda: enqueue(task_id, priority))

@@ -1,12 +1,13 @@
 """Reads of content tasks, with authorization where the name says so."""
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 
-from contentpipeline.errors import NotFound
+from contentpipeline.errors import Forbidden, NotFound
 from contentpipeline.roles import is_editor
 
 from .models import ContentTask, StageRun, StageRunStatus
@@ -25,6 +26,11 @@ def task_list_for_user(*, user) -> QuerySet[ContentTask]:
     return qs
 
 
+def task_list_for_admin() -> QuerySet[ContentTask]:
+    """Every task that is not deleted, for the admin's list (which pages and orders it)."""
+    return ContentTask.objects.alive().select_related("created_by")
+
+
 def task_get_for_user(*, user, task_id) -> ContentTask:
     """The task if the user may read it (owner or editor); NotFound otherwise, so a
     stranger cannot even learn that the id exists."""
@@ -36,6 +42,58 @@ def task_get_for_user(*, user, task_id) -> ContentTask:
 
 def user_can_read_task(*, user, task: ContentTask) -> bool:
     return task.deleted_at is None and (task.created_by_id == user.pk or is_editor(user))
+
+
+def task_readable_by(*, user, task_id) -> bool:
+    """Whether the task exists (not deleted) and the user may read it."""
+    try:
+        task = ContentTask.objects.alive().filter(pk=task_id).first()
+    except (ValueError, ValidationError):
+        return False
+    return task is not None and user_can_read_task(user=user, task=task)
+
+
+def task_get_for_follower(*, user, task_id) -> ContentTask:
+    """The task whose progress the user wants to follow: NotFound when there is no such
+    task, Forbidden when it is someone else's (a socket's close code tells them apart)."""
+    try:
+        task = ContentTask.objects.alive().filter(pk=task_id).first()
+    except (ValueError, ValidationError):
+        task = None
+    if task is None:
+        raise NotFound("Task not found.")
+    if not user_can_read_task(user=user, task=task):
+        raise Forbidden("Not your task.")
+    return task
+
+
+def task_latest_for_user(*, user, limit: int) -> list[ContentTask]:
+    """The user's newest tasks (editors: anyone's), rows only, newest first."""
+    return list(
+        task_list_for_user(user=user).prefetch_related(None).order_by("-created_at")[:limit]
+    )
+
+
+def task_ids_to_dispatch(*, now: datetime) -> tuple[list[tuple[Any, int]], list[Any]]:
+    """What the dispatcher sends again: (id, priority) of pending tasks waiting past
+    the grace period, and ids of running tasks whose run was lost."""
+    waiting = [
+        (task.pk, task.celery_priority)
+        for task in ContentTask.objects.waiting_for_dispatch(now).only("pk", "priority")
+    ]
+    lost = list(ContentTask.objects.with_lost_runs(now).values_list("pk", flat=True))
+    return waiting, lost
+
+
+def task_finished_outputs(*, task: ContentTask) -> dict[str, dict[str, Any]]:
+    """The outputs of the current generation's finished (or skipped) stages, by stage,
+    read afresh: what a run does not have to do again."""
+    runs = StageRun.objects.filter(
+        task=task,
+        generation=task.generation,
+        status__in=[StageRunStatus.SUCCEEDED, StageRunStatus.SKIPPED],
+    )
+    return {run.stage: run.output or {} for run in runs}
 
 
 def stage_outputs(task: ContentTask) -> dict[str, dict[str, Any]]:

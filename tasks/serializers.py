@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from .models import ContentTask, Priority, Quality, Style, TaskType, Tone
 from .selectors import task_cost, task_result
+from .services.lifecycle import MAX_KEYWORDS, clean_keywords
 
 
 class TaskCreateSerializer(serializers.Serializer):
@@ -11,7 +12,7 @@ class TaskCreateSerializer(serializers.Serializer):
     topic = serializers.CharField(min_length=3, max_length=300)
     keywords = serializers.ListField(
         child=serializers.CharField(min_length=1, max_length=100),
-        max_length=20,
+        max_length=MAX_KEYWORDS,
         required=False,
         default=list,
     )
@@ -26,13 +27,8 @@ class TaskCreateSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
 
     def validate_keywords(self, value: list[str]) -> list[str]:
-        # Order kept, case-insensitive duplicates dropped.
-        seen, keywords = set(), []
-        for keyword in (item.strip() for item in value):
-            if keyword and keyword.lower() not in seen:
-                seen.add(keyword.lower())
-                keywords.append(keyword)
-        return keywords
+        # The service's rule, repeated here for an error on the field.
+        return clean_keywords(value)
 
 
 class StageRunSerializer(serializers.Serializer):

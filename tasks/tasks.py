@@ -1,25 +1,18 @@
-"""Celery tasks: interfaces only; they take ids and call the pipeline or a service."""
-
-import logging
-from datetime import timedelta
+"""Celery tasks: interfaces only; they take ids and call the runner or a service."""
 
 from celery import shared_task
 from django.conf import settings
-from django.db.models import Q
-from django.utils import timezone
 
-from contentpipeline.pipeline import StageFailed, fail_task, lease, run_pipeline
-
-from .models import RECOVERY_PRIORITY, ContentTask, Status
-from .queue import enqueue
-
-logger = logging.getLogger(__name__)
+from .queue import RUN_PIPELINE_TASK
+from .runner import StageFailed, run_pipeline
+from .services import task_dispatch_waiting, task_fail
 
 MAX_RETRIES = 3
 
 
 @shared_task(
     bind=True,
+    name=RUN_PIPELINE_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=MAX_RETRIES,
@@ -32,34 +25,11 @@ def run_pipeline_task(self, task_id: str) -> str:
     except StageFailed as exc:
         if self.request.retries < self.max_retries:
             raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
-        fail_task(task_id, str(exc))
+        task_fail(task_id=task_id, error=str(exc))
         return "failed"
 
 
 @shared_task
 def dispatch_waiting_tasks() -> int:
-    """Send again what the queue lost: pending tasks nobody claimed within the grace
-    period, and running tasks whose worker stopped renewing its lease (these go to the
-    front of the queue). A task is sent again at most once per grace period (lease
-    period for lost runs), so one only waiting behind a backlog does not pile up copies."""
-    now = timezone.now()
-    grace = now - timedelta(seconds=settings.PIPELINE_DISPATCH_GRACE)
-    expired = now - lease()
-    waiting = ContentTask.objects.alive().filter(
-        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=grace),
-        status=Status.PENDING,
-        updated_at__lt=grace,
-    )
-    orphaned = ContentTask.objects.alive().filter(
-        Q(heartbeat_at__lt=expired) | Q(heartbeat_at__isnull=True),
-        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=expired),
-        status=Status.IN_PROGRESS,
-    )
-    count = 0
-    for task in waiting:
-        count += enqueue(task.id, task.celery_priority)
-    for task in orphaned:
-        count += enqueue(task.id, RECOVERY_PRIORITY)
-    if count:
-        logger.info("Dispatched %d waiting task(s) again", count)
-    return count
+    """Send again what the queue lost (see `task_dispatch_waiting`)."""
+    return task_dispatch_waiting()

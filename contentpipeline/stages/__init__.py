@@ -1,4 +1,8 @@
-"""The pipeline's stages, one module each, run in this order by contentpipeline.pipeline."""
+"""The pipeline's stages, one module each, run in order by the runner (tasks.runner).
+
+A stage is a pure function of its job (the brief, the quality asked for, a name for
+what it stores) and the earlier stages' outputs: `run(job, context) -> StageOutput`.
+It knows no model or app; the runner records what it returns."""
 
 import json
 import re
@@ -34,23 +38,19 @@ class StageError(ProviderError):
     """The provider answered, but not in the form the stage needs."""
 
 
-def brief_for(task, feedback: str | None = None) -> Brief:
-    return Brief(
-        task_type=task.task_type,
-        topic=task.topic,
-        keywords=tuple(task.keywords or ()),
-        primary_keyword=task.primary_keyword,
-        target_audience=task.target_audience,
-        category=task.category,
-        tone=task.tone,
-        style=task.style,
-        target_length=task.target_length,
-        feedback=task.feedback if feedback is None else feedback,
-    )
+@dataclass(frozen=True)
+class StageJob:
+    """What every stage of one run works from."""
+
+    brief: Brief
+    quality: str  # fast | balanced | quality: picks the model
+    # Unique per task and generation: names what a stage stores (the cover file), so a
+    # re-run overwrites instead of piling up copies.
+    name: str
 
 
-def model_for(task) -> str:
-    return settings.LLM_MODELS[task.quality_preference]
+def model_for(job: StageJob) -> str:
+    return settings.LLM_MODELS[job.quality]
 
 
 def describe(brief: Brief) -> str:

@@ -6,7 +6,7 @@ from contentpipeline.providers import llm_provider
 from contentpipeline.rendering import render_markdown
 from contentpipeline.text import word_count
 
-from . import StageError, StageOutput, brief_for, describe, model_for
+from . import StageError, StageJob, StageOutput, describe, model_for
 
 
 def split_title(markdown: str) -> tuple[str, str]:
@@ -18,8 +18,8 @@ def split_title(markdown: str) -> tuple[str, str]:
     return "", markdown.strip()
 
 
-def run(task, context: dict) -> StageOutput:
-    brief = brief_for(task)
+def run(job: StageJob, context: dict) -> StageOutput:
+    brief = job.brief
     research = context.get("research", {})
     outline = "\n".join(f"- {heading}" for heading in research.get("outline", []))
     prompt = (
@@ -34,13 +34,13 @@ def run(task, context: dict) -> StageOutput:
         brief=brief,
         prompt=prompt,
         context=context,
-        model=model_for(task),
+        model=model_for(job),
         timeout=settings.LLM_TIMEOUT,
     )
     title, body = split_title(completion.text)
     if not body:
         raise StageError("The draft stage received an empty article")
-    title = (title or task.topic)[:200]
+    title = (title or brief.topic)[:200]
     # Rendered and sanitized once here; every read of the task shows this HTML.
     result = {
         "title": title,

@@ -6,21 +6,21 @@ from django.core.files.storage import default_storage
 
 from contentpipeline.providers import image_provider
 
-from . import StageOutput, brief_for
+from . import StageJob, StageOutput
 
 
-def run(task, context: dict) -> StageOutput:
-    brief = brief_for(task)
-    title = context.get("draft", {}).get("title", task.topic)
+def run(job: StageJob, context: dict) -> StageOutput:
+    brief = job.brief
+    title = context.get("draft", {}).get("title", brief.topic)
     prompt = (
         f"A clean editorial cover illustration for an article titled '{title}' "
-        f"about {task.topic}. No text in the image."
+        f"about {brief.topic}. No text in the image."
     )
     result = image_provider().generate_image(
         brief=brief, prompt=prompt, model=settings.IMAGE_MODEL, timeout=settings.LLM_TIMEOUT
     )
     # One file per task and generation: a re-run overwrites instead of piling up copies.
-    name = f"covers/{task.id}-g{task.generation}.png"
+    name = f"covers/{job.name}.png"
     if default_storage.exists(name):
         default_storage.delete(name)
     saved = default_storage.save(name, ContentFile(result.content))

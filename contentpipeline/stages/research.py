@@ -4,11 +4,11 @@ from django.conf import settings
 
 from contentpipeline.providers import llm_provider
 
-from . import StageOutput, brief_for, clean_str_list, describe, model_for, parse_json_object
+from . import StageJob, StageOutput, clean_str_list, describe, model_for, parse_json_object
 
 
-def run(task, context: dict) -> StageOutput:
-    brief = brief_for(task)
+def run(job: StageJob, context: dict) -> StageOutput:
+    brief = job.brief
     prompt = (
         "Research the brief below for a writer. Answer with a JSON object with keys "
         '"angle" (string), "outline" (3 to 8 section headings), "key_points" (list of '
@@ -19,7 +19,7 @@ def run(task, context: dict) -> StageOutput:
         brief=brief,
         prompt=prompt,
         context=context,
-        model=model_for(task),
+        model=model_for(job),
         timeout=settings.LLM_TIMEOUT,
     )
     data = parse_json_object(completion.text, "research")

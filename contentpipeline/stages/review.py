@@ -4,11 +4,11 @@ from django.conf import settings
 
 from contentpipeline.providers import llm_provider
 
-from . import StageOutput, brief_for, clean_str_list, describe, model_for, parse_json_object
+from . import StageJob, StageOutput, clean_str_list, describe, model_for, parse_json_object
 
 
-def run(task, context: dict) -> StageOutput:
-    brief = brief_for(task)
+def run(job: StageJob, context: dict) -> StageOutput:
+    brief = job.brief
     draft = context.get("draft", {})
     prompt = (
         "Review this draft against its brief. Answer with a JSON object with keys "
@@ -21,7 +21,7 @@ def run(task, context: dict) -> StageOutput:
         brief=brief,
         prompt=prompt,
         context=context,
-        model=model_for(task),
+        model=model_for(job),
         timeout=settings.LLM_TIMEOUT,
     )
     data = parse_json_object(completion.text, "review")

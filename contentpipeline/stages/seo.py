@@ -4,7 +4,7 @@ from django.conf import settings
 
 from contentpipeline.providers import llm_provider
 
-from . import StageOutput, brief_for, clean_str_list, describe, model_for, parse_json_object
+from . import StageJob, StageOutput, clean_str_list, describe, model_for, parse_json_object
 
 
 def _cut(text: str, limit: int) -> str:
@@ -14,8 +14,8 @@ def _cut(text: str, limit: int) -> str:
     return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
 
 
-def run(task, context: dict) -> StageOutput:
-    brief = brief_for(task)
+def run(job: StageJob, context: dict) -> StageOutput:
+    brief = job.brief
     draft = context.get("draft", {})
     prompt = (
         "Write search metadata for this article. Answer with a JSON object with keys "
@@ -29,13 +29,13 @@ def run(task, context: dict) -> StageOutput:
         brief=brief,
         prompt=prompt,
         context=context,
-        model=model_for(task),
+        model=model_for(job),
         timeout=settings.LLM_TIMEOUT,
     )
     data = parse_json_object(completion.text, "seo")
     tags = [tag.lower()[:50] for tag in clean_str_list(data.get("tags"), limit=10)]
     result = {
-        "seo_title": _cut(data.get("seo_title") or draft.get("title", task.topic), 60),
+        "seo_title": _cut(data.get("seo_title") or draft.get("title", brief.topic), 60),
         "meta_description": _cut(data.get("meta_description", ""), 160),
         "tags": list(dict.fromkeys(tags)),
         "excerpt": _cut(data.get("excerpt", ""), 300),

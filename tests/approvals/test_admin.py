@@ -2,9 +2,9 @@ import pytest
 from django.urls import reverse
 
 from approvals.models import ApprovalDecision
-from contentpipeline.pipeline import run_pipeline
 from publishing.models import Post
 from tasks.models import ContentTask
+from tasks.runner import run_pipeline
 from tasks.selectors import task_result
 
 from ..factories import ContentTaskFactory, UserFactory

@@ -1,9 +1,9 @@
 import pytest
 
 from approvals.models import ApprovalDecision
-from contentpipeline.pipeline import run_pipeline
 from publishing.models import Post
 from tasks.models import ContentTask
+from tasks.runner import run_pipeline
 
 from ..factories import ContentTaskFactory
 

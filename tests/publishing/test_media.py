@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from approvals.services import approval_decide
-from contentpipeline.pipeline import run_pipeline
+from tasks.runner import run_pipeline
 from tasks.selectors import task_result
 
 from ..conftest import client_for

@@ -4,8 +4,8 @@ import pytest
 from django.utils import timezone
 
 from approvals.services import approval_decide
-from contentpipeline.pipeline import run_pipeline
 from publishing.models import Post
+from tasks.runner import run_pipeline
 from tasks.selectors import task_result
 
 from ..factories import ContentTaskFactory

@@ -105,7 +105,7 @@ async def test_a_client_never_sees_events_of_a_task_it_may_not_read(owner_and_ta
 
 
 async def test_the_image_stream_carries_only_the_image_stage(owner_and_task):
-    from contentpipeline.pipeline import run_pipeline
+    from tasks.runner import run_pipeline
 
     owner, task = owner_and_task
     token = await database_sync_to_async(token_for)(owner)

@@ -5,14 +5,14 @@ import uuid
 
 import pytest
 
-from contentpipeline.pipeline import run_pipeline
-from tasks.models import ACTIONS as MACHINE_ACTIONS
-from tasks.models import TRANSITIONS, ContentTask, Status
+from tasks.models import ContentTask, Status
+from tasks.runner import run_pipeline
 
 from ..factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db
 
+# The contract's transitions, written out independently of the status machine.
 ACTIONS = {"pause": Status.PAUSED, "resume": Status.PENDING, "cancel": Status.CANCELLED,
            "retry": Status.PENDING}  # fmt: skip
 FROM = {"pause": ["pending", "in_progress"], "resume": ["paused"],
@@ -28,8 +28,6 @@ def test_each_action_is_legal_exactly_where_the_status_machine_says(
     response = integrator_client.post(f"/api/tasks/{task.pk}/{action}")
     task.refresh_from_db()
     if status in FROM[action]:
-        assert ACTIONS[action] in TRANSITIONS[Status(status)]
-        assert status in MACHINE_ACTIONS[action][1]
         assert response.status_code == 200, response.content
         assert response.json()["status"] == ACTIONS[action] == task.status
     else:

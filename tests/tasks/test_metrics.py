@@ -3,7 +3,7 @@ import uuid
 import pytest
 
 from contentpipeline.celery import app as celery_app
-from contentpipeline.pipeline import run_pipeline
+from tasks.runner import run_pipeline
 from tasks.services import task_create
 
 from ..conftest import client_for

@@ -1,7 +1,7 @@
 import pytest
 
-from contentpipeline.pipeline import run_pipeline
 from tasks.models import PIPELINE_STAGES, StageRun
+from tasks.runner import run_pipeline
 from tasks.selectors import task_result
 
 from ..factories import ContentTaskFactory
@@ -103,10 +103,10 @@ def test_after_three_lost_runs_in_one_stage_the_task_fails_and_is_not_sent_again
 
 
 def _claim_only(task):
-    from contentpipeline.pipeline import _claim
     from tasks.models import ContentTask
+    from tasks.services import task_claim
 
-    assert _claim(task.pk) is not None
+    assert task_claim(task_id=task.pk) is not None
     return ContentTask.objects.get(pk=task.pk)
 
 
@@ -116,15 +116,15 @@ def test_lost_runs_count_only_while_no_stage_finishes(settings):
     leave_a_lost_run(task, "research")
     assert _claim_only(task).lost_runs == 1
     # This run finishes research, then dies in draft: a new stage, a fresh count.
-    from contentpipeline.pipeline import STAGE_PROGRESS
     from tasks.models import ContentTask
+    from tasks.services.runs import STAGE_PROGRESS
 
     StageRun.objects.filter(task=task, status="running").update(status="failed")
     run = StageRun.objects.create(task=task, generation=1, stage="research", attempt=3,
                                   started_at=task.created_at, status="running")  # fmt: skip
-    from contentpipeline.pipeline import _record_stage
+    from tasks.services import task_stage_record
 
-    _record_stage(task.pk, run, status="succeeded", output={"angle": "x"})
+    task_stage_record(task_id=task.pk, stage_run=run, status="succeeded", output={"angle": "x"})
     assert ContentTask.objects.get(pk=task.pk).lost_runs == 0
     assert ContentTask.objects.get(pk=task.pk).progress == STAGE_PROGRESS["research"]
     leave_a_lost_run(task, "draft")

@@ -3,9 +3,10 @@ loopback (never the internet)."""
 
 import pytest
 
-from contentpipeline.pipeline import StageFailed, fail_task, run_pipeline
 from tasks.models import StageRun
+from tasks.runner import StageFailed, run_pipeline
 from tasks.selectors import task_result
+from tasks.services import task_fail
 
 from ..factories import ContentTaskFactory
 from ..fakes import FakeLLMServer
@@ -61,6 +62,6 @@ def test_a_task_whose_retries_are_exhausted_is_failed_with_the_error(fake_llm):
     task = ContentTaskFactory()
     with pytest.raises(StageFailed) as exc:
         run_pipeline(task.pk)
-    fail_task(task.pk, str(exc.value))
+    task_fail(task_id=task.pk, error=str(exc.value))
     task.refresh_from_db()
     assert task.status == "failed" and "research" in task.error

@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from contentpipeline.celery import app as celery_app
 from tasks.models import PIPELINE_STAGES, ContentTask, StageRun
-from tasks.queue import enqueue
-from tasks.services import task_cancel, task_create, task_pause, task_resume
+from tasks.services import task_cancel, task_create, task_dispatch, task_pause, task_resume
 from tasks.tasks import dispatch_waiting_tasks
 
 from ..conftest import stop_worker
@@ -199,7 +198,7 @@ def test_two_workers_racing_for_one_task_run_it_once(worker_factory, user):
         worker_factory(env=llm.env(), concurrency=1)
         task = task_create(user=user, topic="One task, two workers", **SMALL)
         for _ in range(3):
-            enqueue(task.pk, task.celery_priority)  # duplicate deliveries
+            task_dispatch(task_id=task.pk, priority=task.celery_priority)  # duplicate deliveries
         wait_for(lambda: statuses([task.pk])[task.pk] == "awaiting_approval", 60, "completion")
         time.sleep(1)  # let the losing deliveries arrive and give up
     task.refresh_from_db()

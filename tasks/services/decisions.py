@@ -1,0 +1,74 @@
+"""The moves that follow an editor's decision on a draft, and publication. The
+approvals app decides (who may, what is recorded) and calls these; publishing calls
+`task_mark_published` when a scheduled post goes live."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from contentpipeline.errors import ApplicationError
+
+from ..models import ContentTask, Stage
+from ._common import lock, lock_or_404, save
+from .dispatch import enqueue_on_commit
+
+
+@transaction.atomic
+def task_approve(*, task_id, user: AbstractBaseUser, published: bool) -> ContentTask:
+    """awaiting_approval -> approved, and on to published when its post goes live at
+    once (`published`); one history record either way. NotFound, or InvalidTransition
+    (409) for a task not awaiting approval."""
+    task = lock_or_404(task_id)
+    task.move("approve")
+    if published:
+        task.move("publish")
+    message = "Approved and published" if published else "Approved"
+    return save(task, user=user, reason=f"approved by {user}", message=message)
+
+
+@transaction.atomic
+def task_reject(
+    *, task_id, user: AbstractBaseUser, feedback: str, changes_requested: bool = False
+) -> ContentTask:
+    """awaiting_approval -> rejected, keeping the feedback (required, ApplicationError
+    otherwise) for the next generation's draft. NotFound, or InvalidTransition (409)
+    for a task not awaiting approval."""
+    task = lock_or_404(task_id)
+    task.move("reject")
+    feedback = (feedback or "").strip()
+    if not feedback:
+        raise ApplicationError("Feedback is required when rejecting a draft.")
+    task.feedback = feedback
+    decision = "changes_requested" if changes_requested else "rejected"
+    return save(task, user=user, reason=f"{decision} by {user}", message="Rejected")
+
+
+@transaction.atomic
+def task_regenerate(*, task_id, user: AbstractBaseUser) -> ContentTask:
+    """rejected -> pending as a new generation: the pipeline starts again from
+    research, and the draft addresses the stored feedback. Queued after commit."""
+    task = lock_or_404(task_id)
+    task.move("regenerate")
+    task.generation += 1
+    task.stage = Stage.RESEARCH
+    task.progress = 0
+    task.completed_at = None
+    save(
+        task, user=user, reason="regenerating with editor feedback",
+        message="Regenerating with editor feedback",
+    )  # fmt: skip
+    enqueue_on_commit(task)
+    return task
+
+
+@transaction.atomic
+def task_mark_published(
+    *, task_id, user: AbstractBaseUser | None = None, reason: str = "scheduled post published"
+) -> bool:
+    """approved -> published, when the task's scheduled post has gone live. Returns
+    False (and changes nothing) when the task is gone or not approved any more."""
+    task = lock(task_id, alive=False)  # a deleted task's scheduled post still goes live
+    if task is None or not task.may("publish"):
+        return False
+    task.move("publish")
+    save(task, user=user, reason=reason, message="Published")
+    return True

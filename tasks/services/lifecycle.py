@@ -1,0 +1,164 @@
+"""What a user does to a task: create it, pause, resume, cancel, retry, delete it, or
+one of these to many tasks at once. The API and the admin both call these."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from contentpipeline.errors import ApplicationError, NotFound
+from contentpipeline.roles import is_editor
+
+from ..models import ContentTask, Priority, Quality, Style, TaskType, Tone
+from ._common import lock, save
+from .dispatch import enqueue_on_commit
+
+MAX_KEYWORDS = 20
+
+
+def clean_keywords(keywords: list[str] | tuple[str, ...] | None) -> list[str]:
+    """Keywords stripped, empty ones and case-insensitive repeats dropped, order kept;
+    ApplicationError (400) beyond MAX_KEYWORDS."""
+    seen: set[str] = set()
+    cleaned: list[str] = []
+    for keyword in (str(item).strip() for item in keywords or ()):
+        if keyword and keyword.lower() not in seen:
+            seen.add(keyword.lower())
+            cleaned.append(keyword)
+    if len(cleaned) > MAX_KEYWORDS:
+        raise ApplicationError(f"A task has at most {MAX_KEYWORDS} keywords.")
+    return cleaned
+
+
+@transaction.atomic
+def task_create(
+    *,
+    user: AbstractBaseUser,
+    topic: str,
+    task_type: str = TaskType.BLOG_POST,
+    keywords: list[str] | None = None,
+    primary_keyword: str = "",
+    target_audience: str = "",
+    category: str = "",
+    tone: str = Tone.PROFESSIONAL,
+    style: str = Style.EDUCATIONAL,
+    target_length: int = 800,
+    generate_image: bool = True,
+    quality_preference: str = Quality.BALANCED,
+    priority: str = Priority.NORMAL,
+) -> ContentTask:
+    """Store a task as `pending` and queue it once the row is committed. Keywords are
+    de-duplicated (case-insensitively) and at most MAX_KEYWORDS; every field is
+    validated against the model (ValidationError, 400) before anything is written."""
+    keywords = clean_keywords(keywords)
+    task = ContentTask(
+        created_by=user,
+        topic=topic,
+        task_type=task_type,
+        keywords=keywords,
+        primary_keyword=primary_keyword or (keywords[0] if keywords else ""),
+        target_audience=target_audience,
+        category=category,
+        tone=tone,
+        style=style,
+        target_length=target_length,
+        generate_image=generate_image,
+        quality_preference=quality_preference,
+        priority=priority,
+    )
+    task.full_clean()
+    save(task, user=user, reason="created", message="Task queued")
+    enqueue_on_commit(task)
+    return task
+
+
+def _lock_for_user(*, user: AbstractBaseUser, task_id) -> ContentTask:
+    """The task, locked, if the user may control it (owner or editor); NotFound
+    otherwise, so a stranger cannot learn that the id exists."""
+    task = lock(task_id)
+    if task is None or not (task.created_by_id == user.pk or is_editor(user)):
+        raise NotFound("Task not found.")
+    return task
+
+
+@transaction.atomic
+def task_pause(*, user: AbstractBaseUser, task_id) -> ContentTask:
+    """pending | in_progress -> paused. A running task finishes the stage it is in
+    (its output is kept) and starts no further one; its run keeps the lease until
+    then, so a resume does not start a second run beside it."""
+    task = _lock_for_user(user=user, task_id=task_id)
+    task.move("pause")
+    return save(task, user=user, reason="paused", message="Paused")
+
+
+@transaction.atomic
+def task_resume(*, user: AbstractBaseUser, task_id) -> ContentTask:
+    """paused -> pending, queued again; the run continues at the first stage that had
+    not finished (a run still in its stage goes on by itself)."""
+    task = _lock_for_user(user=user, task_id=task_id)
+    task.move("resume")
+    save(task, user=user, reason="resumed", message="Resumed")
+    enqueue_on_commit(task)
+    return task
+
+
+@transaction.atomic
+def task_cancel(*, user: AbstractBaseUser, task_id) -> ContentTask:
+    """pending | in_progress | paused -> cancelled (terminal); a running task stops
+    before its next stage."""
+    task = _lock_for_user(user=user, task_id=task_id)
+    task.move("cancel")
+    task.completed_at = timezone.now()
+    return save(task, user=user, reason="cancelled", message="Cancelled")
+
+
+@transaction.atomic
+def task_retry(*, user: AbstractBaseUser, task_id) -> ContentTask:
+    """failed -> pending, queued again from the stage that failed."""
+    task = _lock_for_user(user=user, task_id=task_id)
+    task.move("retry")
+    task.error = ""
+    task.lost_runs = 0
+    task.completed_at = None
+    save(task, user=user, reason="retried", message="Retrying")
+    enqueue_on_commit(task)
+    return task
+
+
+@transaction.atomic
+def task_delete(*, user: AbstractBaseUser, task_id) -> ContentTask:
+    """Soft delete: the task leaves every listing and answers 404, the row and its
+    history stay for the audit trail. A task that may still run is cancelled first."""
+    task = _lock_for_user(user=user, task_id=task_id)
+    if task.may("cancel"):
+        task.move("cancel")
+        task.completed_at = timezone.now()
+    task.deleted_at = timezone.now()
+    return save(task, user=user, reason="deleted", message="Deleted")
+
+
+BULK_ACTIONS = {
+    "cancel": task_cancel,
+    "pause": task_pause,
+    "resume": task_resume,
+    "retry": task_retry,
+    "delete": task_delete,
+}
+
+
+def task_bulk(*, user: AbstractBaseUser, task_ids: list, action: str) -> list[dict]:
+    """Apply one action to many tasks, each in its own transaction: one bad id gets
+    its own error and does not stop the others. One result per id, in order:
+    `{task_id, ok, status, error}`."""
+    service = BULK_ACTIONS[action]
+    results = []
+    for task_id in task_ids:
+        try:
+            task = service(user=user, task_id=task_id)
+        except ApplicationError as exc:
+            status = exc.extra.get("status")
+            results.append({"task_id": str(task_id), "ok": False, "status": status,
+                            "error": exc.message})  # fmt: skip
+        else:
+            results.append({"task_id": str(task.pk), "ok": True, "status": task.status,
+                            "error": None})  # fmt: skip
+    return results

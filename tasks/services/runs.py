@@ -1,0 +1,250 @@
+"""What the pipeline runner records: its claim on a task (a lease, renewed by a
+heartbeat), each stage attempt, and how the run ended.
+
+The lease belongs to the run until the run lets it go: pausing or cancelling a task
+does not take it away, so a task paused and resumed while a stage is in flight is not
+started a second time beside it; the run in flight sees the resume between stages and
+goes on. Every step locks the row and checks the lease, so two workers given the same
+task cannot both run it, and a run whose worker died is taken over once its heartbeat
+is stale. A task whose runs keep dying is failed after PIPELINE_MAX_LOST_RUNS of them.
+"""
+
+import logging
+import uuid
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..models import ContentTask, Stage, StageRun, StageRunStatus, Status, lease_period
+from ._common import lock, save
+
+logger = logging.getLogger(__name__)
+
+LOST_RUN_ERROR = "Lost: the run stopped without finishing (worker killed or time limit)"
+
+# Progress reported once each stage has finished; 100 only when the task is done.
+STAGE_PROGRESS = {"research": 20, "draft": 50, "review": 65, "image": 80, "seo": 95}
+
+
+class Claim(NamedTuple):
+    task: ContentTask
+    lease_id: uuid.UUID
+
+
+def _lease_alive(task: ContentTask, now) -> bool:
+    return (
+        task.lease_id is not None
+        and task.heartbeat_at is not None
+        and task.heartbeat_at >= now - lease_period()
+    )
+
+
+@transaction.atomic
+def task_claim(*, task_id) -> Claim | None:
+    """Give a new run the task's lease, moving a pending task to in_progress. None
+    when the run has nothing to do: the task is gone, not runnable, still held by a
+    live run, or failed because its runs kept being lost."""
+    task = lock(task_id)
+    if task is None or not task.may("run"):
+        return None
+    now = timezone.now()
+    if _lease_alive(task, now):
+        # A run is still in a stage (a resumed task's run goes on by itself): a second
+        # one beside it would pay for the same stage twice.
+        return None
+    if task.lease_id is not None and not _take_over_lost_run(task):
+        return None
+    if task.status == Status.IN_PROGRESS:
+        message = "Pipeline resumed after a lost run" if task.lost_runs else "Pipeline retrying"
+    else:
+        task.move("run")
+        task.started_at = task.started_at or now
+        task.error = ""
+        message = "Pipeline started"
+    task.lease_id = uuid.uuid4()
+    task.heartbeat_at = now
+    save(task, reason=message.lower(), message=message)
+    return Claim(task, task.lease_id)
+
+
+def _take_over_lost_run(task: ContentTask) -> bool:
+    """The run holding the lease stopped renewing it: its worker died or hit the hard
+    time limit. Record its stage attempt as lost; after PIPELINE_MAX_LOST_RUNS losses
+    without a stage finishing, fail the task instead of sending it round again.
+    Returns whether the task may be run again."""
+    lost_at = timezone.now()
+    StageRun.objects.filter(
+        task=task, generation=task.generation, status=StageRunStatus.RUNNING
+    ).update(status=StageRunStatus.FAILED, finished_at=lost_at, error=LOST_RUN_ERROR)
+    stage = task.stage  # task_stage_begin set it when the lost attempt started
+    task.lost_runs += 1
+    task.lease_id = None
+    task.heartbeat_at = None
+    if task.lost_runs < settings.PIPELINE_MAX_LOST_RUNS:
+        logger.warning(
+            "Task %s: run lost in stage %s (%d of %d)",
+            task.pk, stage, task.lost_runs, settings.PIPELINE_MAX_LOST_RUNS,
+        )  # fmt: skip
+        return True
+    task.move("fail")
+    task.error = (
+        f"Stage {stage} was lost {task.lost_runs} times in a row (its worker was killed or "
+        "hit the time limit); the task was stopped. Retry it once the cause is fixed."
+    )
+    task.completed_at = lost_at
+    save(task, reason="pipeline failed: runs lost", message=f"Failed: {task.error}")
+    logger.error("Task %s failed: %s", task.pk, task.error)
+    return False
+
+
+def task_heartbeat(*, task_id, lease_id: uuid.UUID) -> None:
+    """Renew the run's lease while its stage works (whatever the status: a paused
+    task's stage in flight is still running). Bookkeeping only: no history row."""
+    ContentTask.objects.filter(pk=task_id, lease_id=lease_id).update(heartbeat_at=timezone.now())
+
+
+def task_release_lease(*, task_id, lease_id: uuid.UUID) -> None:
+    """Let go of the run's lease (if it is still the run's), so the next message for
+    the task claims it at once instead of waiting for the heartbeat to go stale."""
+    ContentTask.objects.filter(pk=task_id, lease_id=lease_id).update(
+        lease_id=None, heartbeat_at=None
+    )
+
+
+def _may_go_on(task: ContentTask, lease_id: uuid.UUID) -> bool:
+    """Between stages, on the locked row: whether this run goes on. A task resumed
+    while the run was in its stage is taken back; a paused, cancelled or deleted one
+    is let go (the lease released, so a later resume starts a new run at once); one
+    taken over by another run is left to it."""
+    if task.lease_id != lease_id:
+        return False
+    if task.deleted_at is None and task.status == Status.PENDING:
+        task.move("run")
+        save(
+            task, reason="pipeline resumed", message="Pipeline resumed",
+            update_fields=["status", "updated_at"],
+        )  # fmt: skip
+        return True
+    if task.deleted_at is None and task.status == Status.IN_PROGRESS:
+        return True
+    task_release_lease(task_id=task.pk, lease_id=lease_id)
+    return False
+
+
+@transaction.atomic
+def task_stage_begin(
+    *, task_id, stage: str, lease_id: uuid.UUID
+) -> tuple[ContentTask, StageRun] | None:
+    """Record the start of a stage attempt; None when the run must stop instead
+    (paused, cancelled, deleted or taken over)."""
+    task = lock(task_id, alive=False)
+    if task is None or not _may_go_on(task, lease_id):
+        return None
+    now = timezone.now()
+    task.stage = stage
+    task.heartbeat_at = now
+    attempt = StageRun.objects.filter(task=task, generation=task.generation, stage=stage).count()
+    stage_run = StageRun.objects.create(
+        task=task, generation=task.generation, stage=stage, attempt=attempt + 1, started_at=now
+    )
+    save(
+        task, reason=f"stage {stage} started", message=f"Stage {stage} started",
+        update_fields=["stage", "heartbeat_at", "updated_at"],
+    )  # fmt: skip
+    return task, stage_run
+
+
+@transaction.atomic
+def task_stage_record(
+    *,
+    task_id,
+    stage_run: StageRun,
+    status: str,
+    output: dict[str, Any],
+    model: str = "",
+    tokens_in: int = 0,
+    tokens_out: int = 0,
+    cost: Decimal = Decimal("0"),
+) -> dict[str, Any]:
+    """Store a finished (or skipped) stage's output and usage, and return the output
+    that stands: ours, or the one another run stored first (a unique constraint keeps
+    one per stage and generation)."""
+    task = lock(task_id, alive=False)
+    stage_run.status = status
+    stage_run.output = output
+    stage_run.finished_at = timezone.now()
+    stage_run.model, stage_run.cost = model, cost
+    stage_run.tokens_in, stage_run.tokens_out = tokens_in, tokens_out
+    try:
+        with transaction.atomic():
+            stage_run.save()
+    except IntegrityError:
+        StageRun.objects.filter(pk=stage_run.pk).update(
+            status=StageRunStatus.FAILED,
+            finished_at=stage_run.finished_at,
+            error="duplicate: another run stored this stage first",
+            output=None,
+        )
+        winner = StageRun.objects.get(
+            task_id=task_id,
+            generation=stage_run.generation,
+            stage=stage_run.stage,
+            status__in=[StageRunStatus.SUCCEEDED, StageRunStatus.SKIPPED],
+        )
+        return winner.output or {}
+    # The output is kept even if the task was paused meanwhile: finished work stands.
+    task.progress = max(task.progress, STAGE_PROGRESS[stage_run.stage])
+    task.heartbeat_at = timezone.now()
+    task.lost_runs = 0  # a stage finished: earlier losses were not this stage's
+    save(
+        task,
+        reason=f"stage {stage_run.stage} {status}",
+        message=f"Stage {stage_run.stage} {status}",
+        update_fields=["progress", "heartbeat_at", "lost_runs", "updated_at"],
+        image=stage_run.stage == Stage.IMAGE,
+    )
+    return output
+
+
+def task_stage_fail(*, stage_run: StageRun, error: str, lease_id: uuid.UUID) -> None:
+    """Record a failed stage attempt and let go of the lease, so the Celery retry
+    claims the task afresh."""
+    StageRun.objects.filter(pk=stage_run.pk).update(
+        status=StageRunStatus.FAILED, finished_at=timezone.now(), error=error[:2000]
+    )
+    task_release_lease(task_id=stage_run.task_id, lease_id=lease_id)
+    logger.warning("Stage %s of task %s failed: %s", stage_run.stage, stage_run.task_id, error)
+
+
+@transaction.atomic
+def task_complete(*, task_id, lease_id: uuid.UUID) -> bool:
+    """in_progress -> awaiting_approval once every stage has finished; False when the
+    run must stop instead (paused, cancelled, deleted or taken over)."""
+    task = lock(task_id, alive=False)
+    if task is None or not _may_go_on(task, lease_id):
+        return False
+    task.move("finish")
+    task.stage = Stage.DONE
+    task.progress = 100
+    task.completed_at = timezone.now()
+    task.heartbeat_at = None
+    task.lease_id = None
+    save(task, reason="pipeline finished", message="Draft ready for approval")
+    return True
+
+
+@transaction.atomic
+def task_fail(*, task_id, error: str) -> None:
+    """in_progress -> failed once the run's retries are exhausted; a task that has
+    moved on meanwhile (paused, cancelled) is left as it is."""
+    task = lock(task_id, alive=False)
+    if task is None or task.status != Status.IN_PROGRESS:
+        return
+    task.move("fail")
+    task.error = error[:2000]
+    task.heartbeat_at = None
+    task.lease_id = None
+    save(task, reason="pipeline failed", message=f"Failed: {task.error}")
