@@ -26,12 +26,16 @@ def test_the_dispatcher_resends_pending_tasks_nobody_picked_up(settings):
 
 
 def test_the_dispatcher_resends_running_tasks_whose_lease_expired(settings):
-    settings.PIPELINE_STAGE_TIME_LIMIT = 10
+    settings.PIPELINE_LEASE_SECONDS = 60
     orphan = ContentTaskFactory(status="in_progress")
-    age(orphan, 0, heartbeat_at=timezone.now() - timedelta(seconds=300))
+    age(orphan, 0, heartbeat_at=timezone.now() - timedelta(seconds=61))
     alive = ContentTaskFactory(status="in_progress")
-    age(alive, 0, heartbeat_at=timezone.now())
+    age(alive, 0, heartbeat_at=timezone.now() - timedelta(seconds=50))
     assert dispatch_waiting_tasks() == 1
+    # A longer lease: the same silence is no longer a lost run.
+    settings.PIPELINE_LEASE_SECONDS = 120
+    age(orphan, 0, heartbeat_at=timezone.now() - timedelta(seconds=61), dispatched_at=None)
+    assert dispatch_waiting_tasks() == 0
 
 
 def test_the_dispatcher_leaves_deleted_and_finished_tasks_alone(settings):

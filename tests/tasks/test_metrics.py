@@ -39,7 +39,7 @@ def test_metrics_show_queue_depth_by_priority_and_the_pipelines_numbers(own_queu
     assert {(row["stage"], row["model"]) for row in body["cost_by_stage_and_model"]} >= {
         ("draft", "offline-writer-1")
     }
-    assert isinstance(body["cache_hit_ratio"], float)
+    assert 0.0 <= body["cache_hit_ratio"] <= 1.0
 
 
 def test_metrics_are_for_staff_only():
