@@ -13,6 +13,7 @@ from ._common import lock, save
 from .dispatch import enqueue_on_commit
 
 MAX_KEYWORDS = 20
+MIN_TOPIC_LENGTH = 3
 
 
 def clean_keywords(keywords: list[str] | tuple[str, ...] | None) -> list[str]:
@@ -47,9 +48,17 @@ def task_create(
     priority: str = Priority.NORMAL,
 ) -> ContentTask:
     """Store a task as `pending` and queue it once the row is committed. Keywords are
-    de-duplicated (case-insensitively) and at most MAX_KEYWORDS; every field is
-    validated against the model (ValidationError, 400) before anything is written."""
+    de-duplicated (case-insensitively) and at most MAX_KEYWORDS; the topic has at
+    least MIN_TOPIC_LENGTH characters; no text holds a NUL byte (ApplicationError, 400);
+    every field is validated against the model (ValidationError, 400) before anything
+    is written."""
     keywords = clean_keywords(keywords)
+    texts = [topic, primary_keyword, target_audience, category, *keywords]
+    if any("\x00" in text for text in texts):
+        raise ApplicationError("Text fields may not contain NUL bytes.")
+    topic = topic.strip()
+    if len(topic) < MIN_TOPIC_LENGTH:
+        raise ApplicationError(f"The topic needs at least {MIN_TOPIC_LENGTH} characters.")
     task = ContentTask(
         created_by=user,
         topic=topic,
