@@ -1,14 +1,34 @@
-"""A fake OpenAI-compatible server on loopback: stage-aware answers, an optional delay
-per call (to catch a run in the middle of a stage) and a switch to fail."""
+"""The one fake OpenAI-compatible server for every test, on loopback (never the internet).
+
+Left alone it answers like a well-behaved model: each pipeline stage's chat prompt gets a
+fitting reply and an image request gets a small PNG. A test changes that per path:
+
+- `reply(path, ...)` sets a standing answer for every call to that path;
+- `script(path, Reply(...), ...)` queues answers for the next calls, one per call (status
+  codes, headers such as Retry-After, bodies that are not JSON, a delay per call);
+- `delay` slows every call (to catch a run in the middle of a stage) and `fail` makes
+  every call an HTTP 500 until switched off.
+
+A scripted answer wins over `fail`, which wins over a standing answer, which wins over the
+stage-aware default. Every request received is recorded, in order, in `requests`.
+"""
 
 import base64
 import io
 import json
 import threading
 import time
+from collections import defaultdict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from PIL import Image
+
+CHAT_PATH = "/v1/chat/completions"
+IMAGES_PATH = "/v1/images/generations"
 
 DRAFT = (
     "# Rain Barrels, Explained\n\nIntro about rain barrel use.\n\n"
@@ -34,53 +54,120 @@ REPLIES = {
         }
     ),
 }
+PIPELINE_USAGE = {"prompt_tokens": 100, "completion_tokens": 50}
+
+
+def png_bytes(
+    size: tuple[int, int] = (8, 8), color: tuple[int, int, int] = (10, 120, 200)
+) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def png_base64() -> str:
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), (10, 120, 200)).save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
+    return base64.b64encode(png_bytes()).decode()
+
+
+def chat_completion(
+    content: str, *, model: str = "gpt-4o-mini", usage: Any = None
+) -> dict[str, Any]:
+    """The body of a chat completion answering `content`."""
+    return {
+        "id": "chatcmpl-1",
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 1000, "completion_tokens": 2000} if usage is None else usage,
+    }
+
+
+def image_generation(image: bytes) -> dict[str, Any]:
+    """The body of an image generation answering with `image` in base64."""
+    return {"data": [{"b64_json": base64.b64encode(image).decode()}]}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer: `payload` is sent as JSON, unless `raw` gives the exact bytes to send
+    (malformed JSON, HTML from a gateway). `headers` add to or replace the defaults."""
+
+    payload: Any = None
+    status: int = 200
+    raw: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+    def body(self) -> bytes:
+        return self.raw if self.raw is not None else json.dumps(self.payload).encode()
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """A request as the server saw it; `json` is None when the body was not JSON."""
+
+    path: str
+    headers: Message  # looked up without regard to case, as HTTP headers are
+    body: bytes
+    json: Any
+
+
+def _default_reply(path: str, body: Any) -> Reply:
+    """What a well-behaved model answers to the pipeline's own requests."""
+    if path == IMAGES_PATH:
+        return Reply(image_generation(png_bytes()))
+    if path != CHAT_PATH:
+        return Reply({"error": {"message": f"no such path: {path}"}}, status=404)
+    try:
+        prompt = body["messages"][-1]["content"]
+        model = body["model"]
+    except (KeyError, IndexError, TypeError):
+        return Reply({"error": {"message": "malformed chat request"}}, status=400)
+    for start, content in REPLIES.items():
+        if prompt.startswith(start):
+            return Reply(chat_completion(content, model=model, usage=PIPELINE_USAGE))
+    message = f"the fake has no answer for the prompt {prompt[:60]!r}; script one"
+    return Reply({"error": {"message": message}}, status=400)
 
 
 class FakeLLMServer:
     def __init__(self, *, delay: float = 0.0) -> None:
         self.delay = delay
         self.fail = False
-        self.requests: list[tuple[str, dict]] = []
-        server_state = self
+        self.requests: list[ReceivedRequest] = []
+        self._standing: dict[str, Reply] = {}
+        self._scripted: defaultdict[str, deque[Reply]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the name is fixed by BaseHTTPRequestHandler
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server_state.requests.append((self.path, body))
-                time.sleep(server_state.delay)
-                if server_state.fail:
-                    payload, status = {"error": {"message": "overloaded"}}, 500
-                elif self.path.endswith("/images/generations"):
-                    payload, status = {"data": [{"b64_json": png_base64()}]}, 200
-                else:
-                    prompt = body["messages"][-1]["content"]
-                    content = next(v for k, v in REPLIES.items() if prompt.startswith(k))
-                    usage = {"prompt_tokens": 100, "completion_tokens": 50}
-                    choices = [{"message": {"content": content}}]
-                    payload = {"model": body["model"], "usage": usage, "choices": choices}
-                    status = 200
-                raw = json.dumps(payload).encode()
+            def do_POST(self) -> None:  # noqa: N802 - the name is fixed by BaseHTTPRequestHandler
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                request = fake._record(self.path, self.headers, raw)
+                time.sleep(fake.delay)
+                reply = fake._next_reply(request)
+                time.sleep(reply.delay)
+                body = reply.body()
+                headers = {
+                    "Content-Type": "application/json",
+                    "Content-Length": str(len(body)),
+                    **reply.headers,
+                }
                 try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(raw)))
+                    self.send_response(reply.status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(raw)
+                    self.wfile.write(body)
                 except OSError:
-                    pass  # the client went away (a killed worker)
+                    pass  # the client went away (it timed out, or a worker was killed)
 
-            def log_message(self, *args):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # A short poll interval keeps shutdown() from adding a pause to every test.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
+            target=self._server.serve_forever, args=(0.02,), daemon=True
         )
 
     @property
@@ -96,10 +183,52 @@ class FakeLLMServer:
             "LLM_API_KEY": "test-key",
         }
 
+    def reply(
+        self,
+        path: str,
+        payload: Any = None,
+        *,
+        status: int = 200,
+        raw: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        """Answer every later call to `path` this way (replacing any earlier standing one)."""
+        reply = Reply(payload, status=status, raw=raw, headers=dict(headers or {}), delay=delay)
+        with self._lock:
+            self._standing[path] = reply
+
+    def script(self, path: str, *replies: Reply) -> None:
+        """Answer the next calls to `path` with `replies`, one each, in order; after them
+        the standing answer (or the default) applies again."""
+        with self._lock:
+            self._scripted[path].extend(replies)
+
+    def _record(self, path: str, headers: Message, raw: bytes) -> ReceivedRequest:
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        request = ReceivedRequest(path, headers, raw, parsed)
+        with self._lock:
+            self.requests.append(request)
+        return request
+
+    def _next_reply(self, request: ReceivedRequest) -> Reply:
+        path = request.path
+        with self._lock:
+            if self._scripted[path]:
+                return self._scripted[path].popleft()
+            if self.fail:
+                return Reply({"error": {"message": "overloaded"}}, status=500)
+            if path in self._standing:
+                return self._standing[path]
+        return _default_reply(path, request.json)
+
     def __enter__(self) -> "FakeLLMServer":
         self._thread.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._server.shutdown()
         self._server.server_close()

@@ -9,7 +9,7 @@ from tasks.selectors import task_result
 from tasks.services import task_fail
 
 from ..factories import ContentTaskFactory
-from ..fakes import FakeLLMServer
+from ..fakes import CHAT_PATH, FakeLLMServer
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def test_the_pipeline_uses_the_configured_model_and_cuts_output_to_limits(fake_l
     assert result["quality_score"] == 100
     assert len(result["seo_title"]) <= 60 and len(result["meta_description"]) <= 160
     assert len(result["tags"]) == 10 and all(tag == tag.lower() for tag in result["tags"])
-    chat_models = {body["model"] for path, body in fake_llm.requests if "chat" in path}
+    chat_models = {r.json["model"] for r in fake_llm.requests if r.path == CHAT_PATH}
     assert chat_models == {"gpt-4o"}
     draft_run = StageRun.objects.get(task=task, stage="draft")
     assert (draft_run.model, draft_run.tokens_in, draft_run.tokens_out) == ("gpt-4o", 100, 50)

@@ -1,20 +1,14 @@
 """The OpenAI-compatible providers against a real HTTP server on 127.0.0.1."""
 
-import base64
-import io
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from contentpipeline.providers import (
     VALID_PROVIDERS,
@@ -30,91 +24,27 @@ from contentpipeline.providers import (
     llm_provider,
 )
 
+from ...fakes import (
+    CHAT_PATH,
+    IMAGES_PATH,
+    FakeLLMServer,
+    Reply,
+    chat_completion,
+    image_generation,
+    png_bytes,
+)
+
 API_KEY = "sk-test-secret-123"
 BRIEF = Brief(task_type="blog_post", topic="Remote team onboarding", keywords=("Slack",))
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes = b"{}"
-    delay: float = 0.0
-
-
-@dataclass
-class FakeOpenAI:
-    """Records requests and answers each path with a scripted reply."""
-
-    base_url: str = ""
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    replies: dict[str, Reply] = field(default_factory=dict)
-
-    def reply(
-        self,
-        path: str,
-        payload: Any = None,
-        *,
-        status: int = 200,
-        raw: bytes = b"",
-        delay: float = 0,
-    ) -> None:
-        body = raw or json.dumps(payload).encode()
-        self.replies[path] = Reply(status=status, body=body, delay=delay)
-
-
-def chat_reply(content: str, *, model: str = "gpt-4o-mini", usage: Any = None) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
-        "usage": usage if usage is not None else {"prompt_tokens": 1000, "completion_tokens": 2000},
-    }
-
-
-def png_bytes() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (4, 3), (200, 30, 30)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 @pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    state = FakeOpenAI()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
-            state.requests.append(
-                {"path": self.path, "headers": dict(self.headers), "json": json.loads(raw)}
-            )
-            reply = state.replies.get(self.path, Reply(status=404, body=b'{"error": "nope"}'))
-            time.sleep(reply.delay)
-            try:
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
-            except OSError:
-                pass  # the client gave up (timeout test); nothing to answer
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    # A short poll interval keeps shutdown() from adding half a second to every test.
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+def fake() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as server:
+        yield server
 
 
-def llm(fake: FakeOpenAI) -> OpenAILLMProvider:
+def llm(fake: FakeLLMServer) -> OpenAILLMProvider:
     return OpenAILLMProvider(base_url=fake.base_url, api_key=API_KEY)
 
 
@@ -124,15 +54,15 @@ def call(provider: OpenAILLMProvider, stage: str = "draft", **kwargs: Any):
 
 
 def test_chat_request_goes_to_chat_completions_with_bearer_key_model_and_messages(
-    fake: FakeOpenAI,
+    fake: FakeLLMServer,
 ) -> None:
-    fake.reply("/v1/chat/completions", chat_reply("# Title\n\nBody"))
+    fake.reply(CHAT_PATH, chat_completion("# Title\n\nBody"))
     call(llm(fake), prompt="Write about onboarding.", model="gpt-4.1-mini")
 
     [request] = fake.requests
-    assert request["path"] == "/v1/chat/completions"
-    assert request["headers"]["Authorization"] == f"Bearer {API_KEY}"
-    body = request["json"]
+    assert request.path == CHAT_PATH
+    assert request.headers["Authorization"] == f"Bearer {API_KEY}"
+    body = request.json
     assert body["model"] == "gpt-4.1-mini"
     assert body["temperature"] == 0.7
     system, user = body["messages"]
@@ -140,8 +70,8 @@ def test_chat_request_goes_to_chat_completions_with_bearer_key_model_and_message
     assert user == {"role": "user", "content": "Write about onboarding."}
 
 
-def test_completion_text_tokens_and_cost_are_parsed_from_the_reply(fake: FakeOpenAI) -> None:
-    fake.reply("/v1/chat/completions", chat_reply("# Title\n\nBody text."))
+def test_completion_text_tokens_and_cost_are_parsed_from_the_reply(fake: FakeLLMServer) -> None:
+    fake.reply(CHAT_PATH, chat_completion("# Title\n\nBody text."))
     completion = call(llm(fake))
     assert completion.text == "# Title\n\nBody text."
     assert completion.model == "gpt-4o-mini"
@@ -150,56 +80,54 @@ def test_completion_text_tokens_and_cost_are_parsed_from_the_reply(fake: FakeOpe
     assert completion.cost == Decimal("0.00135")
 
 
-def test_dated_model_snapshots_are_priced_like_their_family(fake: FakeOpenAI) -> None:
-    fake.reply("/v1/chat/completions", chat_reply("text", model="gpt-4o-2024-08-06"))
+def test_dated_model_snapshots_are_priced_like_their_family(fake: FakeLLMServer) -> None:
+    fake.reply(CHAT_PATH, chat_completion("text", model="gpt-4o-2024-08-06"))
     assert call(llm(fake)).cost == Decimal("0.022500")
 
 
-def test_unknown_models_and_missing_usage_cost_nothing(fake: FakeOpenAI) -> None:
-    fake.reply("/v1/chat/completions", chat_reply("text", model="local-llama", usage={}))
+def test_unknown_models_and_missing_usage_cost_nothing(fake: FakeLLMServer) -> None:
+    fake.reply(CHAT_PATH, chat_completion("text", model="local-llama", usage={}))
     completion = call(llm(fake), model="local-llama")
     assert (completion.tokens_in, completion.tokens_out, completion.cost) == (0, 0, Decimal("0"))
 
 
 @pytest.mark.parametrize("stage", ["research", "review", "seo"])
 def test_json_stages_ask_for_json_and_have_code_fences_stripped(
-    fake: FakeOpenAI, stage: str
+    fake: FakeLLMServer, stage: str
 ) -> None:
-    fake.reply("/v1/chat/completions", chat_reply('```json\n{"quality_score": 88}\n```'))
+    fake.reply(CHAT_PATH, chat_completion('```json\n{"quality_score": 88}\n```'))
     completion = call(llm(fake), stage=stage)
     assert json.loads(completion.text) == {"quality_score": 88}
-    assert "JSON" in fake.requests[0]["json"]["messages"][0]["content"]
+    assert "JSON" in fake.requests[0].json["messages"][0]["content"]
 
 
-def test_json_is_extracted_from_a_reply_with_prose_around_it(fake: FakeOpenAI) -> None:
-    fake.reply("/v1/chat/completions", chat_reply('Sure! Here it is: {"angle": "x"} Enjoy.'))
+def test_json_is_extracted_from_a_reply_with_prose_around_it(fake: FakeLLMServer) -> None:
+    fake.reply(CHAT_PATH, chat_completion('Sure! Here it is: {"angle": "x"} Enjoy.'))
     assert json.loads(call(llm(fake), stage="research").text) == {"angle": "x"}
 
 
-def test_a_json_stage_reply_that_is_not_json_is_a_provider_error(fake: FakeOpenAI) -> None:
-    fake.reply("/v1/chat/completions", chat_reply("I cannot help with that."))
+def test_a_json_stage_reply_that_is_not_json_is_a_provider_error(fake: FakeLLMServer) -> None:
+    fake.reply(CHAT_PATH, chat_completion("I cannot help with that."))
     with pytest.raises(ProviderError, match="not a JSON object"):
         call(llm(fake), stage="seo")
 
 
-def test_nul_characters_from_the_model_never_reach_the_database(fake: FakeOpenAI) -> None:
-    fake.reply("/v1/chat/completions", chat_reply("# Ti\x00tle\n\nBody\x00."))
+def test_nul_characters_from_the_model_never_reach_the_database(fake: FakeLLMServer) -> None:
+    fake.reply(CHAT_PATH, chat_completion("# Ti\x00tle\n\nBody\x00."))
     assert call(llm(fake)).text == "# Title\n\nBody."
-    fake.reply("/v1/chat/completions", chat_reply('{"angle": "a\\u0000b"}'))
+    fake.reply(CHAT_PATH, chat_completion('{"angle": "a\\u0000b"}'))
     assert json.loads(call(llm(fake), stage="research").text) == {"angle": "ab"}
 
 
-def test_a_draft_wrapped_in_a_markdown_fence_is_unwrapped(fake: FakeOpenAI) -> None:
-    fake.reply("/v1/chat/completions", chat_reply("```markdown\n# Title\n\nBody\n```"))
+def test_a_draft_wrapped_in_a_markdown_fence_is_unwrapped(fake: FakeLLMServer) -> None:
+    fake.reply(CHAT_PATH, chat_completion("```markdown\n# Title\n\nBody\n```"))
     assert call(llm(fake)).text == "# Title\n\nBody"
 
 
 def test_http_500_is_a_provider_error_naming_the_status_but_not_the_key(
-    fake: FakeOpenAI,
+    fake: FakeLLMServer,
 ) -> None:
-    fake.reply(
-        "/v1/chat/completions", {"error": {"message": "The server had an error"}}, status=500
-    )
+    fake.reply(CHAT_PATH, {"error": {"message": "The server had an error"}}, status=500)
     with pytest.raises(ProviderError) as caught:
         call(llm(fake))
     message = str(caught.value)
@@ -208,20 +136,40 @@ def test_http_500_is_a_provider_error_naming_the_status_but_not_the_key(
     assert API_KEY not in repr(llm(fake))
 
 
-def test_a_body_that_is_not_json_is_a_provider_error(fake: FakeOpenAI) -> None:
-    fake.reply("/v1/chat/completions", raw=b"<html>gateway hiccup</html>")
+def test_a_rate_limited_call_is_one_request_and_one_error_and_the_next_call_succeeds(
+    fake: FakeLLMServer,
+) -> None:
+    # Retrying is Celery's job (it records each attempt); a provider retrying on its own
+    # would multiply the calls behind every recorded attempt.
+    fake.script(
+        CHAT_PATH,
+        Reply(
+            {"error": {"message": "Rate limit reached"}}, status=429, headers={"Retry-After": "1"}
+        ),
+        Reply(chat_completion("# Title\n\nBody")),
+    )
+    provider = llm(fake)
+    with pytest.raises(ProviderError, match="HTTP 429: Rate limit reached"):
+        call(provider)
+    assert len(fake.requests) == 1
+    assert call(provider).text == "# Title\n\nBody"
+    assert len(fake.requests) == 2
+
+
+def test_a_body_that_is_not_json_is_a_provider_error(fake: FakeLLMServer) -> None:
+    fake.reply(CHAT_PATH, raw=b"<html>gateway hiccup</html>")
     with pytest.raises(ProviderError, match="not JSON"):
         call(llm(fake))
 
 
-def test_a_reply_without_choices_is_a_provider_error(fake: FakeOpenAI) -> None:
-    fake.reply("/v1/chat/completions", {"choices": []})
+def test_a_reply_without_choices_is_a_provider_error(fake: FakeLLMServer) -> None:
+    fake.reply(CHAT_PATH, {"choices": []})
     with pytest.raises(ProviderError, match="choices"):
         call(llm(fake))
 
 
-def test_a_slow_server_times_out_as_a_provider_error(fake: FakeOpenAI) -> None:
-    fake.reply("/v1/chat/completions", chat_reply("late"), delay=1.5)
+def test_a_slow_server_times_out_as_a_provider_error(fake: FakeLLMServer) -> None:
+    fake.reply(CHAT_PATH, chat_completion("late"), delay=1.5)
     started = time.monotonic()
     with pytest.raises(ProviderError, match="did not answer within 0.3s"):
         call(llm(fake), timeout=0.3)
@@ -237,16 +185,15 @@ def test_an_unreachable_server_is_a_provider_error() -> None:
         call(provider)
 
 
-def test_a_missing_api_key_fails_before_any_request(fake: FakeOpenAI) -> None:
+def test_a_missing_api_key_fails_before_any_request(fake: FakeLLMServer) -> None:
     with pytest.raises(ProviderError, match="LLM_API_KEY"):
         call(OpenAILLMProvider(base_url=fake.base_url, api_key=""))
     assert fake.requests == []
 
 
-def test_image_generation_decodes_the_base64_png(fake: FakeOpenAI) -> None:
+def test_image_generation_decodes_the_base64_png(fake: FakeLLMServer) -> None:
     image = png_bytes()
-    payload = {"data": [{"b64_json": base64.b64encode(image).decode()}]}
-    fake.reply("/v1/images/generations", payload)
+    fake.reply(IMAGES_PATH, image_generation(image))
     provider = OpenAIImageProvider(base_url=fake.base_url, api_key=API_KEY)
     result = provider.generate_image(brief=BRIEF, prompt="A cover", model="gpt-image-1", timeout=5)
 
@@ -255,19 +202,18 @@ def test_image_generation_decodes_the_base64_png(fake: FakeOpenAI) -> None:
     assert result.model == "gpt-image-1"
     assert result.cost == Decimal("0.063")
     [request] = fake.requests
-    assert request["path"] == "/v1/images/generations"
-    assert request["headers"]["Authorization"] == f"Bearer {API_KEY}"
-    assert request["json"]["model"] == "gpt-image-1"
-    assert request["json"]["prompt"] == "A cover"
-    assert request["json"]["size"] == "1536x1024"
+    assert request.path == IMAGES_PATH
+    assert request.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert request.json["model"] == "gpt-image-1"
+    assert request.json["prompt"] == "A cover"
+    assert request.json["size"] == "1536x1024"
 
 
-def test_dall_e_is_asked_for_base64_at_its_landscape_size(fake: FakeOpenAI) -> None:
-    payload = {"data": [{"b64_json": base64.b64encode(png_bytes()).decode()}]}
-    fake.reply("/v1/images/generations", payload)
+def test_dall_e_is_asked_for_base64_at_its_landscape_size(fake: FakeLLMServer) -> None:
+    fake.reply(IMAGES_PATH, image_generation(png_bytes()))
     provider = OpenAIImageProvider(base_url=fake.base_url, api_key=API_KEY)
     provider.generate_image(brief=BRIEF, prompt="A cover", model="dall-e-3", timeout=5)
-    body = fake.requests[0]["json"]
+    body = fake.requests[0].json
     assert body["response_format"] == "b64_json"
     assert body["size"] == "1792x1024"
 
@@ -282,16 +228,16 @@ def test_dall_e_is_asked_for_base64_at_its_landscape_size(fake: FakeOpenAI) -> N
     ids=["no-data", "url-only", "bad-base64"],
 )
 def test_an_unusable_image_response_is_a_provider_error(
-    fake: FakeOpenAI, payload: dict[str, Any]
+    fake: FakeLLMServer, payload: dict[str, Any]
 ) -> None:
-    fake.reply("/v1/images/generations", payload)
+    fake.reply(IMAGES_PATH, payload)
     provider = OpenAIImageProvider(base_url=fake.base_url, api_key=API_KEY)
     with pytest.raises(ProviderError):
         provider.generate_image(brief=BRIEF, prompt="A cover", model="gpt-image-1", timeout=5)
 
 
-def test_image_http_errors_are_provider_errors(fake: FakeOpenAI) -> None:
-    fake.reply("/v1/images/generations", {"error": {"message": "quota"}}, status=429)
+def test_image_http_errors_are_provider_errors(fake: FakeLLMServer) -> None:
+    fake.reply(IMAGES_PATH, {"error": {"message": "quota"}}, status=429)
     provider = OpenAIImageProvider(base_url=fake.base_url, api_key=API_KEY)
     with pytest.raises(ProviderError, match="429"):
         provider.generate_image(brief=BRIEF, prompt="A cover", model="gpt-image-1", timeout=5)
