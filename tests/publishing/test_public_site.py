@@ -81,6 +81,27 @@ def test_an_approved_post_shows_its_title_and_a_cover_that_loads(client, editor)
     assert client.get(post.image_url).status_code == 200
 
 
+def test_a_script_the_model_wrote_never_reaches_the_published_page(client, editor, settings):
+    from ..fakes import CHAT_PATH, REPLIES, FakeLLMServer, Reply, chat_completion
+
+    evil = (
+        "# Rain barrels\n\nIntro.\n\n## Why\n\n<script>alert(1)</script>"
+        '<img src=x onerror="alert(2)"> [click](javascript:alert(3)) Because it rains.'
+    )
+    with FakeLLMServer() as model:
+        for name, value in model.env().items():
+            setattr(settings, name, value)
+        # The first call is research's, the second the draft's; review and seo get the
+        # fake's usual answers.
+        research = chat_completion(REPLIES["Research the brief"])
+        model.script(CHAT_PATH, Reply(research), Reply(chat_completion(evil)))
+        task = drafted(generate_image=False)
+    _, post = approval_decide(task_id=task.pk, reviewer=editor, approved=True)
+    html = client.get(f"/posts/{post.slug}/").content.decode()
+    assert "Because it rains." in html
+    assert "alert(" not in html and "onerror" not in html and "javascript:" not in html
+
+
 def test_generated_html_is_sanitized_before_it_is_shown(client):
     from contentpipeline.rendering import render_markdown
 
