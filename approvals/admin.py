@@ -18,7 +18,7 @@ from contentpipeline.admin_site import EditorsMayViewMixin
 from contentpipeline.errors import ApplicationError, NotFound
 from contentpipeline.roles import is_editor
 from tasks.admin import ContentTaskAdmin, report_results
-from tasks.models import ContentTask, Status
+from tasks.models import ContentTask
 from tasks.selectors import task_get_for_user, task_result
 
 from .models import ApprovalDecision
@@ -71,7 +71,7 @@ class ReviewDeskAdmin(ContentTaskAdmin):
 
     @admin.display(description="Review")
     def review_link(self, obj: ContentTask) -> str:
-        if obj.status != Status.AWAITING_APPROVAL:
+        if not obj.may("approve"):
             return "-"
         url = reverse("admin:tasks_contenttask_review", args=[obj.pk])
         return format_html('<a class="button" href="{}">Review draft</a>', url)

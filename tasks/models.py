@@ -103,8 +103,10 @@ MOVES: dict[str, Move] = {
     # the run still in flight); a running one is run again after a failed or lost run.
     "run": Move(frozenset({Status.PENDING, Status.IN_PROGRESS}), Status.IN_PROGRESS),
     "finish": Move(frozenset({Status.IN_PROGRESS}), Status.AWAITING_APPROVAL),
-    # Retries exhausted, or runs lost too often (a lost run may be found while pending).
-    "fail": Move(frozenset({Status.PENDING, Status.IN_PROGRESS}), Status.FAILED),
+    # A run's retries are exhausted.
+    "fail": Move(frozenset({Status.IN_PROGRESS}), Status.FAILED),
+    # Runs were lost too often; the last one may be found while the task is pending.
+    "give_up": Move(frozenset({Status.PENDING, Status.IN_PROGRESS}), Status.FAILED),
     "pause": Move(frozenset({Status.PENDING, Status.IN_PROGRESS}), Status.PAUSED),
     "resume": Move(frozenset({Status.PAUSED}), Status.PENDING),
     "cancel": Move(

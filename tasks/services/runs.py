@@ -89,7 +89,7 @@ def _take_over_lost_run(task: ContentTask) -> bool:
             task.pk, stage, task.lost_runs, settings.PIPELINE_MAX_LOST_RUNS,
         )  # fmt: skip
         return True
-    task.move("fail")
+    task.move("give_up")
     task.error = (
         f"Stage {stage} was lost {task.lost_runs} times in a row (its worker was killed or "
         "hit the time limit); the task was stopped. Retry it once the cause is fixed."
@@ -121,17 +121,16 @@ def _may_go_on(task: ContentTask, lease_id: uuid.UUID) -> bool:
     taken over by another run is left to it."""
     if task.lease_id != lease_id:
         return False
-    if task.deleted_at is None and task.status == Status.PENDING:
+    if task.deleted_at is not None or not task.may("run"):
+        task_release_lease(task_id=task.pk, lease_id=lease_id)
+        return False
+    if task.status != Status.IN_PROGRESS:  # resumed while the stage ran
         task.move("run")
         save(
             task, reason="pipeline resumed", message="Pipeline resumed",
             update_fields=["status", "updated_at"],
         )  # fmt: skip
-        return True
-    if task.deleted_at is None and task.status == Status.IN_PROGRESS:
-        return True
-    task_release_lease(task_id=task.pk, lease_id=lease_id)
-    return False
+    return True
 
 
 @transaction.atomic
@@ -241,7 +240,7 @@ def task_fail(*, task_id, error: str) -> None:
     """in_progress -> failed once the run's retries are exhausted; a task that has
     moved on meanwhile (paused, cancelled) is left as it is."""
     task = lock(task_id, alive=False)
-    if task is None or task.status != Status.IN_PROGRESS:
+    if task is None or not task.may("fail"):
         return
     task.move("fail")
     task.error = error[:2000]
