@@ -42,6 +42,16 @@ def _clear_cache():
 
 
 @pytest.fixture
+def outbox(settings):
+    """Run messages and progress events that leave the process (see tests/outbox.py)."""
+    from .outbox import Outbox
+
+    box = Outbox(settings)
+    yield box
+    box.close()
+
+
+@pytest.fixture
 def integrator(db):
     return UserFactory()
 

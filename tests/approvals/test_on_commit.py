@@ -6,17 +6,9 @@ from approvals.services import approval_decide
 from tasks.runner import run_pipeline
 
 from ..factories import ContentTaskFactory
-from ..outbox import Outbox
 from ..tasks.test_on_commit import after_commit
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def outbox(settings):
-    box = Outbox(settings)
-    yield box
-    box.close()
 
 
 @pytest.fixture

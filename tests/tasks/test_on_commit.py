@@ -7,16 +7,8 @@ from tasks.models import ContentTask
 from tasks.services import task_create, task_resume, task_retry
 
 from ..factories import ContentTaskFactory
-from ..outbox import Outbox
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def outbox(settings):
-    box = Outbox(settings)
-    yield box
-    box.close()
 
 
 def after_commit(outbox, django_capture_on_commit_callbacks, write):
