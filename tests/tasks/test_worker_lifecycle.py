@@ -4,6 +4,8 @@ pause/cancel of a running task, crash recovery, racing workers, a broker outage.
 import time
 
 import pytest
+from celery.utils.nodenames import default_nodename, host_format
+from django.conf import settings
 from django.utils import timezone
 
 from contentpipeline.celery import app as celery_app
@@ -29,6 +31,35 @@ def wait_for(condition, timeout: float = 60, message: str = "condition", tick=No
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {message}")
+
+
+def node_name(worker) -> str:
+    """The Celery node name the worker process was started with (`-n name@%h`)."""
+    return host_format(default_nodename(worker.args[worker.args.index("-n") + 1]))
+
+
+def wait_until_idle(*workers, timeout: float = 60) -> None:
+    """Wait until these workers have run every message sent so far: none is left in
+    the test's queue, nor scheduled, reserved or running in a worker. Whatever a run
+    started by one of those messages would have written, it has written by then.
+
+    A message only moves forward (queue, scheduled, reserved, running, done), so
+    looking at each place in that order cannot miss one that is still on its way."""
+    nodes = [node_name(worker) for worker in workers]
+    inspect = celery_app.control.inspect(destination=nodes, limit=len(nodes), timeout=5)
+
+    def idle() -> bool:
+        with celery_app.connection_for_write() as connection:
+            channel = connection.default_channel
+            if channel.queue_declare(queue=settings.CELERY_TASK_DEFAULT_QUEUE).message_count:
+                return False
+        for held in (inspect.scheduled, inspect.reserved, inspect.active):
+            replies = held() or {}
+            if set(replies) != set(nodes) or any(replies.values()):
+                return False  # a worker still holds a message, or did not answer
+        return True
+
+    wait_for(idle, timeout, "the workers to run every message in the queue")
 
 
 def statuses(ids) -> dict:
@@ -74,7 +105,7 @@ def test_a_paused_running_task_does_no_further_stage_and_resumes_where_it_stoppe
     worker_factory, user
 ):
     with FakeLLMServer(delay=1.0) as llm:
-        worker_factory(env=llm.env())
+        worker = worker_factory(env=llm.env())
         task = task_create(user=user, topic="Pausing a running pipeline", **SMALL)
         wait_for(lambda: stage_running(task, "draft"), 30, "the draft stage")
         task_pause(user=user, task_id=task.pk)
@@ -84,7 +115,7 @@ def test_a_paused_running_task_does_no_further_stage_and_resumes_where_it_stoppe
             30,
             "the draft in flight to finish",
         )
-        time.sleep(2.5)
+        wait_until_idle(worker)  # the run has ended: a stage it went on to is recorded
         task.refresh_from_db()
         assert task.status == "paused"
         assert not StageRun.objects.filter(task=task, stage="review").exists()
@@ -104,7 +135,7 @@ def test_a_paused_running_task_does_no_further_stage_and_resumes_where_it_stoppe
 
 def test_a_cancelled_running_task_stops_before_its_next_stage(worker_factory, user):
     with FakeLLMServer(delay=1.0) as llm:
-        worker_factory(env=llm.env())
+        worker = worker_factory(env=llm.env())
         task = task_create(user=user, topic="Cancelling a running pipeline", **SMALL)
         wait_for(lambda: stage_running(task, "research"), 30, "the research stage")
         task_cancel(user=user, task_id=task.pk)
@@ -113,7 +144,7 @@ def test_a_cancelled_running_task_stops_before_its_next_stage(worker_factory, us
             30,
             "the stage in flight to finish",
         )
-        time.sleep(2.5)
+        wait_until_idle(worker)  # the run has ended: a stage it went on to is recorded
     task.refresh_from_db()
     assert task.status == "cancelled"
     assert list(StageRun.objects.filter(task=task).values_list("stage", flat=True)) == ["research"]
@@ -144,14 +175,14 @@ def test_a_task_survives_its_worker_being_killed_mid_stage(worker_factory, user,
 
 def test_rapid_pause_and_resume_never_run_a_stage_twice_at_once(worker_factory, user):
     with FakeLLMServer(delay=1.0) as llm:
-        worker_factory(env=llm.env())
+        worker = worker_factory(env=llm.env())
         task = task_create(user=user, topic="Pausing and resuming in a hurry", **SMALL)
         wait_for(lambda: stage_running(task, "research"), 30, "the research stage")
         for _ in range(10):
             task_pause(user=user, task_id=task.pk)
             task_resume(user=user, task_id=task.pk)
         wait_for(lambda: statuses([task.pk])[task.pk] == "awaiting_approval", 60, "completion")
-        time.sleep(1)  # let the surplus resume messages arrive and give up
+        wait_until_idle(worker)  # every surplus resume message has run (and given up)
     task.refresh_from_db()
     assert_each_stage_stored_once(task)
     runs = list(StageRun.objects.filter(task=task).order_by("started_at"))
@@ -194,13 +225,13 @@ def test_a_task_whose_worker_keeps_dying_in_a_stage_fails_after_three_lost_runs(
 
 def test_two_workers_racing_for_one_task_run_it_once(worker_factory, user):
     with FakeLLMServer(delay=0.3) as llm:
-        worker_factory(env=llm.env(), concurrency=1)
-        worker_factory(env=llm.env(), concurrency=1)
+        first = worker_factory(env=llm.env(), concurrency=1)
+        second = worker_factory(env=llm.env(), concurrency=1)
         task = task_create(user=user, topic="One task, two workers", **SMALL)
         for _ in range(3):
             task_dispatch(task_id=task.pk, priority=task.celery_priority)  # duplicate deliveries
         wait_for(lambda: statuses([task.pk])[task.pk] == "awaiting_approval", 60, "completion")
-        time.sleep(1)  # let the losing deliveries arrive and give up
+        wait_until_idle(first, second)  # every losing delivery has run (and given up)
     task.refresh_from_db()
     assert_each_stage_stored_once(task)
     assert StageRun.objects.filter(task=task).count() == len(PIPELINE_STAGES)
