@@ -1,10 +1,12 @@
+"""Factories for users, whom every app's tests need; each app's own models have theirs
+beside its tests (tests/tasks/factories.py, ...)."""
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 
 from contentpipeline.roles import EDITORS_GROUP
-from tasks.models import ContentTask
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -23,16 +25,6 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.add(group)
         if create:
             self.save()
-
-
-class ContentTaskFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = ContentTask
-
-    topic = factory.Sequence(lambda n: f"Practical guide number {n} to sustainable gardening")
-    keywords = factory.LazyFunction(lambda: ["compost", "soil health"])
-    target_length = 300
-    created_by = factory.SubFactory(UserFactory)
 
 
 def token_for(user) -> str:

@@ -10,7 +10,8 @@ import pytest
 from tasks.models import ContentTask
 
 from .conftest import client_for
-from .factories import ContentTaskFactory, UserFactory
+from .factories import UserFactory
+from .tasks.factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,8 @@ from tasks.models import ContentTask
 from tasks.tasks import dispatch_waiting_tasks
 
 from .conftest import client_for
-from .factories import ContentTaskFactory, UserFactory
+from .factories import UserFactory
+from .tasks.factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,8 @@ from tasks.models import ContentTask
 from tasks.runner import run_pipeline
 from tasks.selectors import task_result
 
-from ..factories import ContentTaskFactory, UserFactory
+from ..factories import UserFactory
+from ..tasks.factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db
 

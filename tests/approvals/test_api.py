@@ -5,7 +5,7 @@ from publishing.models import Post
 from tasks.models import ContentTask
 from tasks.runner import run_pipeline
 
-from ..factories import ContentTaskFactory
+from ..tasks.factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ import pytest
 from approvals.services import approval_decide
 from tasks.runner import run_pipeline
 
-from ..factories import ContentTaskFactory
+from ..tasks.factories import ContentTaskFactory
 from ..tasks.test_on_commit import after_commit
 
 pytestmark = pytest.mark.django_db

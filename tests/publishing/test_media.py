@@ -13,7 +13,8 @@ from tasks.runner import run_pipeline
 from tasks.selectors import task_result
 
 from ..conftest import client_for
-from ..factories import ContentTaskFactory, UserFactory
+from ..factories import UserFactory
+from ..tasks.factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,8 @@ from publishing.models import Post
 from tasks.runner import run_pipeline
 from tasks.selectors import task_result
 
-from ..factories import ContentTaskFactory
+from ..tasks.factories import ContentTaskFactory
+from .factories import PostFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,14 +22,8 @@ def drafted(**kwargs):
 
 
 def make_post(title: str, minutes_ago: int = 0, **kwargs) -> Post:
-    return Post.objects.create(
-        slug=title.lower().replace(" ", "-"),
-        title=title,
-        body_markdown="Body",
-        body_html="<p>Body</p>",
-        published_at=timezone.now() - timedelta(minutes=minutes_ago),
-        **kwargs,
-    )
+    published_at = timezone.now() - timedelta(minutes=minutes_ago)
+    return PostFactory(title=title, published_at=published_at, **kwargs)
 
 
 def test_the_home_page_lists_published_posts_newest_first_and_paginates(client):

@@ -2,7 +2,7 @@ import pytest
 
 from tasks.models import ContentTask
 
-from ..factories import ContentTaskFactory
+from .factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db
 

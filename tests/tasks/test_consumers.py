@@ -11,7 +11,8 @@ from channels.testing import WebsocketCommunicator
 from contentpipeline.asgi import application
 from tasks.events import broadcast, progress_message
 
-from ..factories import ContentTaskFactory, UserFactory, token_for
+from ..factories import UserFactory, token_for
+from .factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 from tasks.models import ContentTask
 from tasks.tasks import dispatch_waiting_tasks
 
-from ..factories import ContentTaskFactory
+from .factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db
 

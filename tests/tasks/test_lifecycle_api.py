@@ -8,7 +8,7 @@ import pytest
 from tasks.models import ContentTask, Status
 from tasks.runner import run_pipeline
 
-from ..factories import ContentTaskFactory
+from .factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db
 

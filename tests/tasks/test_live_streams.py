@@ -17,8 +17,9 @@ from tasks.events import broadcast, progress_message
 from tasks.models import ContentTask
 from tasks.services import task_create
 
-from ..factories import ContentTaskFactory, UserFactory, token_for
+from ..factories import UserFactory, token_for
 from ..fakes import FakeLLMServer
+from .factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

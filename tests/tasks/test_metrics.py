@@ -7,7 +7,8 @@ from tasks.runner import run_pipeline
 from tasks.services import task_create
 
 from ..conftest import client_for
-from ..factories import ContentTaskFactory, UserFactory
+from ..factories import UserFactory
+from .factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,7 +6,7 @@ import pytest
 from tasks.models import ContentTask
 from tasks.services import task_create, task_resume, task_retry
 
-from ..factories import ContentTaskFactory
+from .factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db
 

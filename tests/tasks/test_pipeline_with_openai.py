@@ -8,8 +8,8 @@ from tasks.runner import StageFailed, run_pipeline
 from tasks.selectors import task_result
 from tasks.services import task_fail
 
-from ..factories import ContentTaskFactory
 from ..fakes import CHAT_PATH, FakeLLMServer
+from .factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db
 

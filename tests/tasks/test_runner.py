@@ -4,7 +4,7 @@ from tasks.models import PIPELINE_STAGES, StageRun
 from tasks.runner import run_pipeline
 from tasks.selectors import task_result
 
-from ..factories import ContentTaskFactory
+from .factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db
 
