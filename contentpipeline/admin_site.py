@@ -2,18 +2,46 @@
 without being made staff by hand. What each of them sees is up to each ModelAdmin."""
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.exceptions import ValidationError
 
 from .roles import is_editor
+
+
+def may_use_admin(user) -> bool:
+    return user.is_active and (user.is_staff or is_editor(user))
+
+
+class StaffOrEditorAuthenticationForm(AdminAuthenticationForm):
+    """Django's admin login form lets staff in only; ours lets editors in too."""
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": (
+            "Please enter the correct %(username)s and password of a staff member or an "
+            "editor. Both fields may be case-sensitive."
+        ),
+    }
+
+    def confirm_login_allowed(self, user) -> None:
+        # The base form's own check (active users only), without the admin's staff check.
+        super(AdminAuthenticationForm, self).confirm_login_allowed(user)
+        if not may_use_admin(user):
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
 
 
 class ContentAdminSite(admin.AdminSite):
     site_header = "Content pipeline"
     site_title = "Content pipeline admin"
     index_title = "Review desk and operations"
+    login_form = StaffOrEditorAuthenticationForm
 
     def has_permission(self, request) -> bool:
-        user = request.user
-        return user.is_active and (user.is_staff or is_editor(user))
+        return may_use_admin(request.user)
 
 
 class EditorsMayViewMixin:

@@ -135,10 +135,20 @@ def test_deleting_from_admin_is_soft(client, staff_editor):
     assert task.deleted_at is not None and task.status == "cancelled"
 
 
+def log_in_through_the_form(client, user):
+    """The admin's own login page, as a browser uses it (client.login would skip the
+    form and its checks)."""
+    return client.post(
+        reverse("admin:login") + "?next=/admin/",
+        {"username": user.username, "password": "a-long-test-password", "next": "/admin/"},
+    )
+
+
 def test_an_editor_who_is_not_staff_logs_in_and_decides_at_the_review_desk(client):
     editor = UserFactory(editor=True, is_staff=False)
     task = drafted(topic="Reviewed by an editor who is not staff")
-    assert client.login(username=editor.username, password="a-long-test-password")
+    response = log_in_through_the_form(client, editor)
+    assert response.status_code == 302 and response["Location"] == "/admin/"
     assert client.get(reverse("admin:index")).status_code == 200
     listing = client.get(reverse("admin:tasks_contenttask_changelist"))
     assert listing.status_code == 200
@@ -168,11 +178,28 @@ def test_staff_without_the_editor_role_cannot_use_the_review_desk(client, editor
     assert task.status == "awaiting_approval" and not Post.objects.exists()
 
 
-def test_a_users_who_are_neither_staff_nor_editors_cannot_log_into_admin(client):
+def test_a_user_who_is_neither_staff_nor_an_editor_cannot_log_into_admin(client):
     user = UserFactory()
+    refused = log_in_through_the_form(client, user)
+    assert refused.status_code == 200 and "staff member or an editor" in refused.content.decode()
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    # Even with a session of their own (logged in elsewhere), the admin stays shut.
     assert client.login(username=user.username, password="a-long-test-password")
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_staff_who_are_not_editors_still_log_in_through_the_form(client):
+    staff = UserFactory(is_staff=True)
+    response = log_in_through_the_form(client, staff)
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+def test_an_inactive_editor_cannot_log_in(client):
+    editor = UserFactory(editor=True, is_active=False)
+    assert log_in_through_the_form(client, editor).status_code == 200
+    assert client.get(reverse("admin:index")).status_code == 302
 
 
 def test_a_tasks_history_is_read_only_in_admin(client, staff_editor):
