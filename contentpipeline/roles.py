@@ -25,3 +25,22 @@ class IsEditor(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return is_editor(request.user)
+
+
+# Changes nobody asked for in a request (the runner, the dispatcher, scheduled
+# publication) are recorded as this user's, never as nobody's.
+SYSTEM_USERNAME = "system"
+
+
+def system_user() -> AbstractBaseUser:
+    """The named user that Celery and beat act as: it cannot log in (inactive, no
+    usable password). A migration creates it; it is made again if it went missing."""
+    from django.contrib.auth import get_user_model
+
+    user, created = get_user_model().objects.get_or_create(
+        username=SYSTEM_USERNAME, defaults={"is_active": False}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user

@@ -4,7 +4,11 @@ Word counts are measured on the text a reader sees, so Markdown syntax (heading 
 markers, emphasis, link targets, code fences) never inflates or deflates a length check.
 """
 
+import hashlib
+import json
 import re
+from collections.abc import Mapping
+from typing import Any
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}(?=\s|$)\s*")
@@ -79,3 +83,16 @@ def paragraphs(markdown: str) -> list[str]:
             continue
         current.append(stripped)
     return blocks
+
+
+# What an editor approves: the text readers will see and the search metadata.
+APPROVED_FIELDS = ("title", "excerpt", "body_markdown", "seo_title", "meta_description", "tags")
+
+
+def content_hash(content: Mapping[str, Any]) -> str:
+    """A fingerprint of the approved fields of a draft or a post: equal exactly when a
+    reader would see the same text and metadata."""
+    fields = {name: content.get(name) or ("" if name != "tags" else []) for name in APPROVED_FIELDS}
+    fields["tags"] = [str(tag) for tag in fields["tags"]]
+    payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()

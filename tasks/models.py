@@ -117,6 +117,8 @@ MOVES: dict[str, Move] = {
     "reject": Move(frozenset({Status.AWAITING_APPROVAL}), Status.REJECTED, _DECIDE_ONLY),
     "regenerate": Move(frozenset({Status.REJECTED}), Status.PENDING),
     "publish": Move(frozenset({Status.APPROVED}), Status.PUBLISHED),
+    # The approved text of a post not yet live was changed: it needs approving again.
+    "reopen": Move(frozenset({Status.APPROVED}), Status.AWAITING_APPROVAL),
 }
 
 
@@ -270,3 +272,31 @@ class StageRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stage} #{self.attempt} ({self.status})"
+
+
+class Draft(models.Model):
+    """The text of one generation as an editor reviews it: made from the stage outputs
+    when the editor first edits it, then changed only by editors' edits, each a version
+    (who, when) in its history. Until then the stage outputs are the draft."""
+
+    task = models.ForeignKey(ContentTask, on_delete=models.CASCADE, related_name="drafts")
+    generation = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    excerpt = models.TextField(blank=True)
+    body_markdown = models.TextField()
+    # Rendered and sanitized from body_markdown by the service that saves it.
+    body_html = models.TextField()
+    seo_title = models.CharField(max_length=60, blank=True)
+    meta_description = models.CharField(max_length=160, blank=True)
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "generation"], name="one_draft_per_generation")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} (generation {self.generation})"

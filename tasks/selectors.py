@@ -9,8 +9,12 @@ from django.db.models import Prefetch, QuerySet
 
 from contentpipeline.errors import Forbidden, NotFound
 from contentpipeline.roles import is_editor
+from contentpipeline.text import content_hash
 
-from .models import ContentTask, StageRun, StageRunStatus
+from .models import ContentTask, Draft, StageRun, StageRunStatus
+
+# What an editor may change in a draft before deciding.
+EDITABLE_FIELDS = ("title", "excerpt", "body_markdown", "seo_title", "meta_description", "tags")
 
 
 def task_list_for_user(*, user) -> QuerySet[ContentTask]:
@@ -18,7 +22,8 @@ def task_list_for_user(*, user) -> QuerySet[ContentTask]:
         ContentTask.objects.alive()
         .select_related("created_by")
         .prefetch_related(
-            Prefetch("stage_runs", queryset=StageRun.objects.order_by("started_at", "id"))
+            Prefetch("stage_runs", queryset=StageRun.objects.order_by("started_at", "id")),
+            "drafts",
         )
     )
     if not is_editor(user):
@@ -96,26 +101,32 @@ def task_finished_outputs(*, task: ContentTask) -> dict[str, dict[str, Any]]:
     return {run.stage: run.output or {} for run in runs}
 
 
-def stage_outputs(task: ContentTask) -> dict[str, dict[str, Any]]:
-    """The outputs of the current generation's finished stages, by stage."""
-    runs = [
-        run
+def task_draft(task: ContentTask, generation: int | None = None) -> Draft | None:
+    """The edited draft of a generation (the current one by default), if an editor has
+    edited it; from prefetched drafts when there are any."""
+    generation = task.generation if generation is None else generation
+    for draft in task.drafts.all():
+        if draft.generation == generation:
+            return draft
+    return None
+
+
+def task_result(task: ContentTask, generation: int | None = None) -> dict[str, Any] | None:
+    """The draft as the contract shows it (an editor's edits included); None until a
+    draft exists. The current generation's, or an earlier one's."""
+    generation = task.generation if generation is None else generation
+    outputs = {
+        run.stage: run.output or {}
         for run in task.stage_runs.all()
-        if run.generation == task.generation and run.status == StageRunStatus.SUCCEEDED
-    ]
-    return {run.stage: run.output or {} for run in runs}
-
-
-def task_result(task: ContentTask) -> dict[str, Any] | None:
-    """The draft as the contract shows it; None until a draft exists."""
-    outputs = stage_outputs(task)
+        if run.generation == generation and run.status == StageRunStatus.SUCCEEDED
+    }
     draft = outputs.get("draft")
     if not draft:
         return None
     review = outputs.get("review", {})
     seo = outputs.get("seo", {})
     image = outputs.get("image", {})
-    return {
+    result = {
         "title": draft.get("title", ""),
         "excerpt": seo.get("excerpt") or draft.get("excerpt", ""),
         "body_markdown": draft.get("markdown", ""),
@@ -127,6 +138,16 @@ def task_result(task: ContentTask) -> dict[str, Any] | None:
         "quality_score": review.get("quality_score"),
         "qa_feedback": review.get("qa_feedback", ""),
     }
+    edited = task_draft(task, generation)
+    if edited is not None:
+        result.update({field: getattr(edited, field) for field in EDITABLE_FIELDS})
+        result["body_html"] = edited.body_html
+    return result
+
+
+def task_content_hash(task: ContentTask) -> str:
+    """The fingerprint of the current draft's approved fields (see content_hash)."""
+    return content_hash(task_result(task) or {})
 
 
 def task_cost(task: ContentTask) -> Decimal:

@@ -8,6 +8,8 @@ admin, consumers, Celery tasks, the runner and the other apps call these service
 - `decisions`: the moves that follow an editor's decision (approve, reject,
   regenerate) and publication.
 - `dispatch`: handing runs to the queue, and sending again what it lost.
+- `drafts`: editors' edits of a draft (each a version), and approval re-opened when a
+  post's approved text changes before it goes live.
 
 Each status change is a named move of the status machine (`ContentTask.move`), saved
 with who and why, and broadcast to the progress streams after commit.
@@ -15,6 +17,7 @@ with who and why, and broadcast to the progress streams after commit.
 
 from .decisions import task_approve, task_mark_published, task_regenerate, task_reject
 from .dispatch import task_dispatch, task_dispatch_waiting
+from .drafts import task_draft_edit, task_reopen
 from .lifecycle import (
     BULK_ACTIONS,
     MAX_KEYWORDS,
@@ -51,6 +54,7 @@ __all__ = [
     "task_delete",
     "task_dispatch",
     "task_dispatch_waiting",
+    "task_draft_edit",
     "task_fail",
     "task_heartbeat",
     "task_mark_published",
@@ -58,6 +62,7 @@ __all__ = [
     "task_regenerate",
     "task_reject",
     "task_release_lease",
+    "task_reopen",
     "task_resume",
     "task_retry",
     "task_stage_begin",
