@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from contentpipeline.errors import ApplicationError
+
 
 class Decision(models.TextChoices):
     APPROVED = "approved"
@@ -8,28 +10,88 @@ class Decision(models.TextChoices):
     CHANGES_REQUESTED = "changes_requested"
 
 
+class AppendOnlyError(ApplicationError):
+    """The audit trail is only ever added to."""
+
+    status_code = 409
+
+
+class DecisionQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Approval decisions are never changed.")
+
+    def delete(self):
+        raise AppendOnlyError("Approval decisions are never deleted.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError("Approval decisions are never changed.")
+
+
 class ApprovalDecision(models.Model):
-    """One editor decision on one draft: the audit record (who, when, why). Never
-    edited or deleted; the task it concerns is soft-deleted only."""
+    """One editor decision on one draft: the audit record (who, when, why, on which
+    exact text). Only ever added: the ORM refuses to change or delete one, and so does
+    PostgreSQL (a trigger)."""
 
     task = models.ForeignKey(
         "tasks.ContentTask", on_delete=models.PROTECT, related_name="decisions"
     )
     generation = models.PositiveIntegerField()
+    # A generation approved, then re-opened (its text changed before it went live) and
+    # decided again: the second decision on the same draft.
+    round = models.PositiveSmallIntegerField(default=1)
     decision = models.CharField(max_length=20, choices=Decision)
     reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approval_decisions"
     )
     feedback = models.TextField(blank=True)
     publish_at = models.DateTimeField(null=True, blank=True)
+    # sha256 of the draft's title, excerpt, body, SEO fields and tags as decided.
+    content_hash = models.CharField(max_length=64, blank=True)
+    # Who was reviewing the draft when it was decided (a claim), if anyone.
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    request_ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = DecisionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            # The same draft (task generation) is decided once.
-            models.UniqueConstraint(fields=["task", "generation"], name="one_decision_per_draft"),
+            # A draft (task generation) is decided once per round, whatever races.
+            models.UniqueConstraint(
+                fields=["task", "generation", "round"], name="one_decision_per_draft_round"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_decision_display()} by {self.reviewer} on {self.created_at:%Y-%m-%d}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("Approval decisions are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Approval decisions are never deleted.")
+
+
+class ReviewClaim(models.Model):
+    """An editor reviewing a draft now: others see it in the queue and may take it
+    over, explicitly. Gone once the draft is decided."""
+
+    task = models.OneToOneField(
+        "tasks.ContentTask", on_delete=models.CASCADE, related_name="review_claim"
+    )
+    editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_claims"
+    )
+    claimed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Reviewed by {self.editor} since {self.claimed_at:%Y-%m-%d %H:%M}"

@@ -1,19 +1,30 @@
-"""Editor decisions on drafts. The admin review screen and the API both call
-`approval_decide`, so they behave identically."""
+"""Editor decisions on drafts, and claims on the drafts being reviewed. The admin, the
+API and `manage.py approval_decide` all call `approval_decide`, so they behave
+identically."""
 
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contentpipeline.errors import Forbidden
+from contentpipeline.errors import ApplicationError, Forbidden, InvalidTransition
 from contentpipeline.roles import is_editor
 from publishing.models import Post
 from publishing.services import post_publish
+from tasks.selectors import task_content_hash, task_get_for_user
 from tasks.services import task_approve, task_regenerate, task_reject
 
-from .models import ApprovalDecision, Decision
+from .models import ApprovalDecision, Decision, ReviewClaim
+
+
+class ClaimedByAnother(InvalidTransition):
+    """Another editor is reviewing this draft; taking it over must be explicit."""
+
+
+def _require_editor(user: AbstractBaseUser) -> None:
+    if not is_editor(user):
+        raise Forbidden("Only editors can approve or reject drafts.")
 
 
 @transaction.atomic
@@ -25,14 +36,15 @@ def approval_decide(
     feedback: str = "",
     publish_at: datetime | None = None,
     regenerate: bool = False,
+    request_ip: str | None = None,
 ) -> tuple[ApprovalDecision, Post | None]:
     """Approve (publish now or at `publish_at`) or reject (feedback required;
-    optionally regenerate with it) a task awaiting approval, and record the decision.
-    Only editors decide (Forbidden); the task's row is locked, so two editors cannot
-    both decide, and anything but `awaiting_approval` raises InvalidTransition (409)
-    with nothing changed."""
-    if not is_editor(reviewer):
-        raise Forbidden("Only editors can approve or reject drafts.")
+    optionally regenerate with it) a task awaiting approval, and record the decision:
+    the exact text decided (its content hash), who held the review claim, the
+    request's IP. Only editors decide (Forbidden); the task's row is locked, so of
+    many editors deciding at once one decides and the others get InvalidTransition
+    (409) with nothing written."""
+    _require_editor(reviewer)
     feedback = (feedback or "").strip()
     post = None
     if approved:
@@ -45,14 +57,85 @@ def approval_decide(
         task = task_reject(
             task_id=task_id, user=reviewer, feedback=feedback, changes_requested=regenerate
         )
+    claim = ReviewClaim.objects.filter(task=task).first()
+    earlier = ApprovalDecision.objects.filter(task=task, generation=task.generation).count()
     record = ApprovalDecision.objects.create(
         task=task,
         generation=task.generation,
+        round=earlier + 1,
         decision=decision,
         reviewer=reviewer,
         feedback=feedback,
         publish_at=publish_at,
+        content_hash=task_content_hash(task),
+        claimed_by=claim.editor if claim else None,
+        request_ip=request_ip,
     )
+    if claim is not None:
+        claim.delete()
     if regenerate and not approved:
         task_regenerate(task_id=task.pk, user=reviewer)
     return record, post
+
+
+def approval_decide_many(
+    *, task_ids: list, reviewer: AbstractBaseUser, request_ip: str | None = None, **decision
+) -> list[dict]:
+    """`approval_decide` for each task on its own, as if decided alone (one refusal
+    does not stop the others): one result per task, `{task_id, ok, status, error}`,
+    where status is the decision made or the task's status when refused."""
+    results = []
+    for task_id in task_ids:
+        try:
+            record, _ = approval_decide(
+                task_id=task_id, reviewer=reviewer, request_ip=request_ip, **decision
+            )
+        except ApplicationError as exc:
+            results.append({"task_id": str(task_id), "ok": False,
+                            "status": exc.extra.get("status"), "error": exc.message})  # fmt: skip
+        else:
+            results.append({"task_id": str(task_id), "ok": True, "status": record.decision,
+                            "error": None})  # fmt: skip
+    return results
+
+
+@transaction.atomic
+def review_claim(*, task_id, editor: AbstractBaseUser, take_over: bool = False) -> ReviewClaim:
+    """Mark the draft as being reviewed by `editor` from now. A draft another editor
+    is reviewing raises ClaimedByAnother (409) unless `take_over` is given; claiming
+    one's own claim again renews it. Only drafts awaiting approval are claimed."""
+    _require_editor(editor)
+    task = task_get_for_user(user=editor, task_id=task_id)
+    if not task.may("approve"):
+        raise InvalidTransition(
+            f"Only a draft awaiting approval can be claimed; this task is '{task.status}'.",
+            extra={"status": task.status},
+        )
+    claim = ReviewClaim.objects.select_for_update().filter(task=task).first()
+    if claim is not None and claim.editor_id != editor.pk and not take_over:
+        raise ClaimedByAnother(
+            f"Being reviewed by {claim.editor} since {claim.claimed_at:%Y-%m-%d %H:%M} UTC; "
+            "take it over to review it yourself.",
+            extra={"status": task.status, "claimed_by": str(claim.editor)},
+        )
+    if claim is None:
+        try:
+            with transaction.atomic():
+                return ReviewClaim.objects.create(
+                    task=task, editor=editor, claimed_at=timezone.now()
+                )
+        except IntegrityError:  # claimed this very moment by someone else
+            raise ClaimedByAnother(
+                "Another editor claimed this draft just now.", extra={"status": task.status}
+            ) from None
+    claim.editor, claim.claimed_at = editor, timezone.now()
+    claim.save(update_fields=["editor", "claimed_at"])
+    return claim
+
+
+@transaction.atomic
+def review_release(*, task_id, editor: AbstractBaseUser) -> bool:
+    """Let go of one's own claim; False when there was none of one's own."""
+    _require_editor(editor)
+    deleted, _ = ReviewClaim.objects.filter(task_id=task_id, editor=editor).delete()
+    return bool(deleted)

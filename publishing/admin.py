@@ -1,4 +1,5 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.shortcuts import redirect
 from simple_history.admin import SimpleHistoryAdmin
 
 from contentpipeline.admin_site import EditorsMayViewMixin
@@ -20,4 +21,14 @@ class PostAdmin(EditorsMayViewMixin, SimpleHistoryAdmin):
         return is_editor(request.user) or super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
-        post_update(post=obj, user=request.user, reason="edited in admin")
+        obj._withdrawn = post_update(post=obj, user=request.user, reason="edited in admin") is None
+
+    def response_change(self, request, obj):
+        if getattr(obj, "_withdrawn", False):
+            messages.warning(
+                request,
+                "The text of a post that was not live yet changed after approval: the post "
+                "is withdrawn and the edited draft awaits approval again.",
+            )
+            return redirect("admin:tasks_contenttask_change", obj.task_id)
+        return super().response_change(request, obj)

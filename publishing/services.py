@@ -8,9 +8,11 @@ from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
 from contentpipeline.rendering import render_markdown
+from contentpipeline.roles import system_user
+from contentpipeline.text import APPROVED_FIELDS, content_hash
 from tasks.models import ContentTask
 from tasks.selectors import task_result
-from tasks.services import task_mark_published
+from tasks.services import task_mark_published, task_reopen
 
 from .models import Post
 from .selectors import post_task_ids_due
@@ -47,7 +49,7 @@ def post_publish(*, task: ContentTask, publish_at: datetime | None = None, user=
         published_at=publish_at or timezone.now(),
         task=task,
     )
-    post._history_user = user
+    post._history_user = user or system_user()
     post._change_reason = "published from approved draft"
     for attempt in range(5):
         try:
@@ -71,11 +73,36 @@ def post_publish_due() -> int:
 
 
 @transaction.atomic
-def post_update(*, post: Post, user=None, reason: str = "edited") -> Post:
+def post_update(*, post: Post, user=None, reason: str = "edited") -> Post | None:
     """Save an edited post as a new version, its HTML rendered and sanitized again
-    from the Markdown (never taken from the editor's form)."""
+    from the Markdown (never taken from the editor's form).
+
+    A post that is not live yet was approved as it stood: if the edit changes its
+    text or metadata, the edited text goes back to the task's draft, awaiting approval
+    again, and the scheduled post is withdrawn (a version records it), so no text goes
+    live unapproved. Returns None then."""
+    stored = Post.objects.select_for_update().filter(pk=post.pk).first()
+    if stored is not None and _needs_approval_again(stored, post):
+        task_reopen(task_id=post.task_id, user=user, content=_approved_fields(post))
+        stored._history_user = user
+        stored._change_reason = "withdrawn: text changed after approval, awaiting approval again"
+        stored.delete()
+        return None
     post.body_html = render_markdown(post.body_markdown)
     post._history_user = user
     post._change_reason = reason
     post.save()
     return post
+
+
+def _approved_fields(post: Post) -> dict:
+    return {name: getattr(post, name) for name in APPROVED_FIELDS}
+
+
+def _needs_approval_again(stored: Post, edited: Post) -> bool:
+    return (
+        stored.task_id is not None
+        and stored.published_at > timezone.now()
+        and stored.task.may("reopen")
+        and content_hash(_approved_fields(stored)) != content_hash(_approved_fields(edited))
+    )
