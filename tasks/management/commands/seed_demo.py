@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from contentpipeline.roles import EDITORS_GROUP
+from contentpipeline.roles import EDITORS_GROUP, SYSTEM_USERNAME
 from tasks.models import ContentTask
 from tasks.services import task_create
 
@@ -49,7 +49,8 @@ class Command(BaseCommand):
         group, _ = Group.objects.get_or_create(name=EDITORS_GROUP)
 
         User = get_user_model()
-        if User.objects.exists():
+        # The system user (made by a migration) is not somebody who set the site up.
+        if User.objects.exclude(username=SYSTEM_USERNAME).exists():
             return
         password = secrets.token_urlsafe(12)
         editor = User.objects.create_user(
