@@ -5,6 +5,8 @@ decision goes through `approval_decide`, the same service as the API.
 The desk extends the task admin of the tasks app (registered again here with the
 review screen and actions added); the decision records are read-only."""
 
+import difflib
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -12,17 +14,26 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import localize
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from contentpipeline.admin_site import EditorsMayViewMixin
 from contentpipeline.errors import ApplicationError, NotFound
 from contentpipeline.roles import is_editor
 from tasks.admin import ContentTaskAdmin, report_results
 from tasks.models import ContentTask
-from tasks.selectors import task_get_for_user, task_result
+from tasks.selectors import task_draft_versions, task_get_for_user, task_result, task_stage_log
+from tasks.services import task_draft_edit
 
 from .models import ApprovalDecision
-from .services import approval_decide
+from .services import (
+    approval_decide,
+    approval_decide_many,
+    review_claim,
+    review_claim_of,
+    review_release,
+)
 
 
 class ReviewForm(forms.Form):
@@ -44,37 +55,63 @@ class ReviewForm(forms.Form):
         return data
 
 
-class BulkRejectForm(forms.Form):
+class BulkFeedbackForm(forms.Form):
     feedback = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
 
 
-def decide_each(*, reviewer, task_ids: list[str], **decision) -> list[dict]:
-    """`approval_decide` for each task, each on its own: one result per task in the
-    shape of `task_bulk`'s."""
-    results = []
-    for task_id in task_ids:
-        try:
-            record, _ = approval_decide(task_id=task_id, reviewer=reviewer, **decision)
-        except ApplicationError as exc:
-            results.append({"task_id": task_id, "ok": False,
-                            "status": exc.extra.get("status"), "error": exc.message})  # fmt: skip
-        else:
-            results.append({"task_id": task_id, "ok": True, "status": record.decision,
-                            "error": None})  # fmt: skip
-    return results
+class DraftEditForm(forms.Form):
+    """What an editor may change before deciding; each save is a version of the draft."""
+
+    title = forms.CharField(max_length=200)
+    excerpt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    body_markdown = forms.CharField(
+        label="Body (Markdown)", widget=forms.Textarea(attrs={"rows": 20, "cols": 90})
+    )
+    seo_title = forms.CharField(max_length=60, required=False, label="SEO title")
+    meta_description = forms.CharField(max_length=160, required=False)
+    tags = forms.CharField(required=False, help_text="Comma-separated, at most 10.")
+
+    def clean_tags(self) -> list[str]:
+        return [tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
+
+
+def body_diff(before: dict | None, after: dict | None) -> str:
+    """The previous generation's text beside this one's, changes marked (HtmlDiff
+    escapes the text it shows)."""
+    if not before or not after:
+        return ""
+
+    def lines(result: dict) -> list[str]:
+        return [f"# {result['title']}", "", *result["body_markdown"].splitlines()]
+
+    table = difflib.HtmlDiff(wrapcolumn=70).make_table(
+        lines(before), lines(after), "Previous generation", "This draft", context=True
+    )
+    return mark_safe(table)  # noqa: S308 - every line is escaped by HtmlDiff
 
 
 class ReviewDeskAdmin(ContentTaskAdmin):
     list_display = ["topic", "status", "review_link", "priority", "stage", "progress",
                     "created_by", "created_at"]  # fmt: skip
-    actions = ["approve_selected", "reject_selected", *ContentTaskAdmin.actions]
+    actions = ["approve_selected", "reject_selected", "request_changes_selected",
+               *ContentTaskAdmin.actions]  # fmt: skip
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("review_claim__editor")
 
     @admin.display(description="Review")
-    def review_link(self, obj: ContentTask) -> str:
+    def review_link(self, obj: ContentTask):
         if not obj.may("approve"):
             return "-"
         url = reverse("admin:tasks_contenttask_review", args=[obj.pk])
-        return format_html('<a class="button" href="{}">Review draft</a>', url)
+        claim = getattr(obj, "review_claim", None)
+        if claim is None:
+            return format_html('<a class="button" href="{}">Review draft</a>', url)
+        return format_html(
+            '<a class="button" href="{}">Review draft</a> <span class="claim">being reviewed '
+            "by {} since {}</span>",
+            url, claim.editor, localize(claim.claimed_at),
+        )  # fmt: skip
 
     def get_urls(self):
         custom = [
@@ -93,64 +130,113 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             task = task_get_for_user(user=request.user, task_id=task_id)
         except NotFound as exc:
             raise Http404(exc.message) from exc
-        form = ReviewForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            decision = form.cleaned_data["decision"]
-            try:
-                _, post = approval_decide(
-                    task_id=task.pk,
-                    reviewer=request.user,
-                    approved=decision == "approve",
-                    feedback=form.cleaned_data["feedback"],
-                    publish_at=form.cleaned_data["publish_at"],
-                    regenerate=decision == "request_changes",
-                )
-            except ApplicationError as exc:
-                messages.error(request, exc.message)
-            else:
-                if post is not None:
-                    messages.success(
-                        request, f"Published “{post.title}” at {post.get_absolute_url()}"
-                    )
-                else:
-                    messages.success(request, "Decision recorded.")
-                return redirect("admin:tasks_contenttask_changelist")
+        step = request.POST.get("step", "decide") if request.method == "POST" else None
+        result = task_result(task)
+        decide_form = ReviewForm(request.POST if step == "decide" else None)
+        initial = dict(result or {}, tags=", ".join((result or {}).get("tags", [])))
+        edit_form = DraftEditForm(request.POST if step == "edit" else None, initial=initial)
+        if step is not None:
+            done = self._review_step(request, task, step, decide_form, edit_form)
+            if done is not None:
+                return done
+        previous = task_result(task, task.generation - 1) if task.generation > 1 else None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": f"Review: {task.topic}",
             "task": task,
-            "result": task_result(task),
-            "form": form,
+            "result": result,
+            "previous": previous,
+            "diff": body_diff(previous, result),
+            "stage_log": task_stage_log(task),
+            "versions": task_draft_versions(task),
+            "claim": review_claim_of(task),
+            "form": decide_form,
+            "edit_form": edit_form,
         }
         return TemplateResponse(request, "admin/approvals/review.html", context)
 
+    def _review_step(self, request, task, step, decide_form, edit_form):
+        """One POST of the review page: claim, take over, release, edit or decide.
+        Returns the redirect when it is done, None to show the page (with errors)."""
+        here = redirect("admin:tasks_contenttask_review", task.pk)
+        try:
+            if step in ("claim", "take_over"):
+                review_claim(task_id=task.pk, editor=request.user, take_over=step == "take_over")
+                messages.success(request, "You are reviewing this draft.")
+                return here
+            if step == "release":
+                review_release(task_id=task.pk, editor=request.user)
+                return here
+            if step == "edit" and edit_form.is_valid():
+                task_draft_edit(task_id=task.pk, user=request.user, **edit_form.cleaned_data)
+                messages.success(request, "Draft saved as a new version.")
+                return here
+            if step == "decide" and decide_form.is_valid():
+                return self._decide(request, task, decide_form.cleaned_data)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        return None
+
+    def _decide(self, request, task, data):
+        decision = data["decision"]
+        _, post = approval_decide(
+            task_id=task.pk,
+            reviewer=request.user,
+            approved=decision == "approve",
+            feedback=data["feedback"],
+            publish_at=data["publish_at"],
+            regenerate=decision == "request_changes",
+            request_ip=request.META.get("REMOTE_ADDR"),
+        )
+        if post is not None:
+            messages.success(request, f"Published “{post.title}” at {post.get_absolute_url()}")
+        else:
+            messages.success(request, "Decision recorded.")
+        return redirect("admin:tasks_contenttask_changelist")
+
     def _decide_many(self, request, queryset, **decision) -> None:
         topics = {str(pk): topic for pk, topic in queryset.values_list("pk", "topic")}
-        results = decide_each(reviewer=request.user, task_ids=list(topics), **decision)
+        results = approval_decide_many(
+            task_ids=list(topics), reviewer=request.user,
+            request_ip=request.META.get("REMOTE_ADDR"), **decision,
+        )  # fmt: skip
         report_results(request, results, topics, "decided")
 
     @admin.action(description="Approve and publish selected drafts", permissions=["change"])
     def approve_selected(self, request, queryset):
         self._decide_many(request, queryset, approved=True)
 
-    @admin.action(description="Reject selected drafts (with feedback)", permissions=["change"])
-    def reject_selected(self, request, queryset):
-        form = BulkRejectForm(request.POST if "apply" in request.POST else None)
+    def _with_feedback(self, request, queryset, action: str, verb: str, **decision):
+        form = BulkFeedbackForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
-            self._decide_many(
-                request, queryset, approved=False, feedback=form.cleaned_data["feedback"]
-            )
+            self._decide_many(request, queryset, feedback=form.cleaned_data["feedback"],
+                              **decision)  # fmt: skip
             return None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Reject selected drafts",
+            "title": f"{verb} selected drafts",
+            "verb": verb,
+            "action": action,
             "tasks": queryset,
             "form": form,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
-        return TemplateResponse(request, "admin/approvals/bulk_reject.html", context)
+        return TemplateResponse(request, "admin/approvals/bulk_feedback.html", context)
+
+    @admin.action(description="Reject selected drafts (with feedback)", permissions=["change"])
+    def reject_selected(self, request, queryset):
+        return self._with_feedback(request, queryset, "reject_selected", "Reject",
+                                   approved=False)  # fmt: skip
+
+    @admin.action(description="Request changes to selected drafts (regenerate with feedback)",
+                  permissions=["change"])  # fmt: skip
+    def request_changes_selected(self, request, queryset):
+        return self._with_feedback(
+            request, queryset, "request_changes_selected", "Request changes to",
+            approved=False, regenerate=True,
+        )  # fmt: skip
 
 
 admin.site.unregister(ContentTask)

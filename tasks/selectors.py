@@ -152,3 +152,17 @@ def task_content_hash(task: ContentTask) -> str:
 
 def task_cost(task: ContentTask) -> Decimal:
     return sum((run.cost for run in task.stage_runs.all()), Decimal("0"))
+
+
+def task_draft_versions(task: ContentTask) -> list:
+    """The versions of the current generation's draft, oldest first (who, when, why):
+    the pipeline's text, then each editor's edit. Empty until an editor edits it."""
+    draft = task_draft(task)
+    if draft is None:
+        return []
+    return list(draft.history.select_related("history_user").order_by("history_date"))
+
+
+def task_stage_log(task: ContentTask) -> list[StageRun]:
+    """Every stage attempt of every generation, in order (model, tokens, cost)."""
+    return sorted(task.stage_runs.all(), key=lambda run: (run.started_at, run.pk))

@@ -1,0 +1,49 @@
+"""`manage.py approval_decide TASK_ID --approve|--reject|--request-changes
+[--feedback TEXT] [--publish-at ISO] --as USER`: the decision the admin and the API
+make, from a shell; the same service records it."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_datetime
+
+from approvals.services import approval_decide
+from contentpipeline.errors import ApplicationError
+
+
+class Command(BaseCommand):
+    help = "Approve, reject or request changes to a draft awaiting approval, as an editor."
+
+    def add_arguments(self, parser):
+        parser.add_argument("task_id")
+        action = parser.add_mutually_exclusive_group(required=True)
+        action.add_argument("--approve", action="store_true")
+        action.add_argument("--reject", action="store_true")
+        action.add_argument("--request-changes", action="store_true")
+        parser.add_argument("--feedback", default="")
+        parser.add_argument("--publish-at", help="ISO 8601 date and time with a zone")
+        parser.add_argument("--as", dest="username", required=True, help="the editor deciding")
+
+    def handle(self, *args, task_id, approve, reject, request_changes, feedback, publish_at,
+               username, **options):  # fmt: skip
+        reviewer = get_user_model().objects.filter(username=username).first()
+        if reviewer is None:
+            raise CommandError(f"No user named {username!r}.")
+        when = None
+        if publish_at:
+            when = parse_datetime(publish_at)
+            if when is None or when.tzinfo is None:
+                raise CommandError("--publish-at takes an ISO 8601 date and time with a zone.")
+        try:
+            record, post = approval_decide(
+                task_id=task_id,
+                reviewer=reviewer,
+                approved=approve,
+                feedback=feedback,
+                publish_at=when,
+                regenerate=request_changes,
+            )
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(f"{record.decision}: task {record.task_id} by {reviewer}")
+        if post is not None:
+            self.stdout.write(f"post {post.slug} at {post.published_at.isoformat()}")
