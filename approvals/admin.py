@@ -27,11 +27,11 @@ from tasks.selectors import task_draft_versions, task_get_for_user, task_result,
 from tasks.services import task_draft_edit
 
 from .models import ApprovalDecision
+from .selectors import review_claim_of
 from .services import (
     approval_decide,
     approval_decide_many,
     review_claim,
-    review_claim_of,
     review_release,
 )
 

@@ -1,13 +1,31 @@
 """REST interface of approvals."""
 
-from drf_spectacular.utils import extend_schema
+import csv
+from collections.abc import AsyncIterator, Iterator
+from itertools import islice
+
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from contentpipeline.roles import IsEditor
 
+from .models import ApprovalDecision, Decision
+from .selectors import CSV_HEADER, approval_csv_rows, approval_list, task_timeline
 from .services import approval_decide
 
 
@@ -37,7 +55,10 @@ class TaskApprovalView(APIView):
         serializer = ApprovalRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         decision, post = approval_decide(
-            task_id=pk, reviewer=request.user, **serializer.validated_data
+            task_id=pk,
+            reviewer=request.user,
+            request_ip=request.META.get("REMOTE_ADDR"),
+            **serializer.validated_data,
         )
         post_body = None
         if post is not None:
@@ -55,3 +76,241 @@ class TaskApprovalView(APIView):
             "post": post_body,
         }
         return Response(ApprovalResponseSerializer(body).data)
+
+
+# --- The audit trail: decisions, listed or exported, and one task's timeline ----------------
+
+# Lines of CSV per chunk sent: few enough to keep memory flat, enough to spare the
+# server a write (and, under ASGI, a thread hop) per row.
+CSV_LINES_PER_CHUNK = 200
+# The `format` that asks for the export; `json` and `api` (the browsable API) stay DRF's.
+EXPORT_FORMAT = "csv"
+
+
+class AuditErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+ERRORS = {
+    401: OpenApiResponse(AuditErrorSerializer, description="Not authenticated."),
+    403: OpenApiResponse(AuditErrorSerializer, description="Authenticated, but not an editor."),
+    404: OpenApiResponse(AuditErrorSerializer, description="No such task, or not yours."),
+}
+
+
+class ApprovalFilterSerializer(serializers.Serializer):
+    task = serializers.UUIDField(required=False, help_text="Only this task's decisions.")
+    reviewer = serializers.CharField(
+        required=False, max_length=150, help_text="Only this reviewer's (exact username)."
+    )
+    decision = serializers.ChoiceField(choices=Decision.choices, required=False)
+    since = serializers.DateTimeField(
+        required=False, help_text="Decided at or after this instant (ISO 8601)."
+    )
+    until = serializers.DateTimeField(
+        required=False, help_text="Decided before this instant (ISO 8601)."
+    )
+    format = serializers.ChoiceField(
+        choices=["json", "api", EXPORT_FORMAT],
+        required=False,
+        help_text="`csv`: every matching decision (not one page) as a CSV attachment.",
+    )
+
+    def validate(self, attrs):
+        since, until = attrs.get("since"), attrs.get("until")
+        if since is not None and until is not None and since > until:
+            raise serializers.ValidationError({"until": "Must not be before `since`."})
+        return attrs
+
+
+class ApprovalRecordSerializer(serializers.ModelSerializer):
+    task_id = serializers.UUIDField(read_only=True)
+    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    claimed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ApprovalDecision
+        fields = [
+            "id",
+            "task_id",
+            "decision",
+            "reviewer",
+            "feedback",
+            "created_at",
+            "generation",
+            "round",
+            "content_hash",
+            "claimed_by",
+            "publish_at",
+        ]
+
+
+class _Echo:
+    """What csv.writer writes to: hands each line back instead of keeping it (Django's
+    "Streaming large CSV files")."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_chunks(queryset) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    rows = approval_csv_rows(queryset)
+    while lines := [writer.writerow(row) for row in islice(rows, CSV_LINES_PER_CHUNK)]:
+        yield "".join(lines)
+
+
+async def _in_thread(chunks: Iterator[str]) -> AsyncIterator[str]:
+    """The chunks for an ASGI server, which would otherwise read a synchronous iterator
+    to its end before sending a byte. Each step runs thread-sensitively: in the request's
+    one thread, whose database connection holds the export's server-side cursor."""
+    step = sync_to_async(next, thread_sensitive=True)
+    try:
+        while (chunk := await step(chunks, None)) is not None:
+            yield chunk
+    finally:  # a client gone mid-export: close the cursor now, in its own thread
+        await sync_to_async(chunks.close, thread_sensitive=True)()
+
+
+def _csv_response(request, queryset) -> StreamingHttpResponse:
+    chunks = _csv_chunks(queryset)
+    if isinstance(request._request, ASGIRequest):
+        chunks = _in_thread(chunks)
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="approvals.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class ApprovalListView(GenericAPIView):
+    """The audit trail of editors' decisions, newest first (editors only): a page of
+    JSON, or with `?format=csv` every matching decision as a streamed CSV file."""
+
+    permission_classes = [IsAuthenticated, IsEditor]
+    serializer_class = ApprovalRecordSerializer
+    filter_backends = []  # the filters are ApprovalFilterSerializer's, validated
+
+    def perform_content_negotiation(self, request, force=False):
+        # DRF reads `format` as a renderer's name and answers 404 for any other. Here
+        # `csv` is the export, which streams past the renderers, and anything else is a
+        # filter value for ApprovalFilterSerializer to refuse (400). Either way an
+        # answer that is not the export (an error) is JSON.
+        requested = request.query_params.get(api_settings.URL_FORMAT_OVERRIDE)
+        renderers = self.get_renderers()
+        if requested and requested not in {renderer.format for renderer in renderers}:
+            json_renderer = next(r for r in renderers if isinstance(r, JSONRenderer))
+            return json_renderer, json_renderer.media_type
+        return super().perform_content_negotiation(request, force=force)
+
+    @extend_schema(
+        parameters=[ApprovalFilterSerializer],
+        responses={
+            (200, "application/json"): ApprovalRecordSerializer(many=True),
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="With `format=csv`: a header row, then one row per decision: "
+                + ", ".join(CSV_HEADER),
+            ),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="A filter's field errors."),
+            401: ERRORS[401],
+            403: ERRORS[403],
+        },
+    )
+    def get(self, request):
+        filters = ApprovalFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        params = dict(filters.validated_data)
+        export = params.pop("format", None) == EXPORT_FORMAT
+        queryset = approval_list(**params)
+        if export:
+            return _csv_response(request, queryset)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class TimelineStatusSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="`status`")
+    at = serializers.DateTimeField()
+    status = serializers.CharField()
+    stage = serializers.CharField()
+    progress = serializers.IntegerField()
+    who = serializers.CharField(allow_null=True, help_text="Username; `system` for the pipeline.")
+    why = serializers.CharField(allow_blank=True)
+    what = serializers.ChoiceField(
+        choices=["+", "~", "-"], help_text="Created (+), changed (~) or deleted (-)."
+    )
+
+
+class TimelineStageRunSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="`stage_run`")
+    at = serializers.DateTimeField(help_text="When the attempt started.")
+    stage = serializers.CharField()
+    generation = serializers.IntegerField()
+    attempt = serializers.IntegerField()
+    status = serializers.CharField()
+    model = serializers.CharField(allow_blank=True)
+    cost = serializers.CharField(help_text="USD, as a decimal string.")
+    finished_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+
+
+class TimelineDecisionSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="`decision`")
+    at = serializers.DateTimeField()
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    reviewer = serializers.CharField()
+    feedback = serializers.CharField(allow_blank=True)
+    generation = serializers.IntegerField()
+    round = serializers.IntegerField()
+    publish_at = serializers.DateTimeField(allow_null=True)
+    content_hash = serializers.CharField(allow_blank=True)
+    claimed_by = serializers.CharField(allow_null=True)
+
+
+class TimelinePostVersionSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="`post_version`")
+    at = serializers.DateTimeField()
+    who = serializers.CharField(allow_null=True)
+    why = serializers.CharField(allow_blank=True)
+    what = serializers.ChoiceField(choices=["+", "~", "-"])
+    slug = serializers.CharField()
+    title = serializers.CharField()
+    published_at = serializers.DateTimeField(help_text="Live from then (may be scheduled).")
+
+
+TIMELINE_EVENT_SERIALIZERS = {
+    "status": TimelineStatusSerializer,
+    "stage_run": TimelineStageRunSerializer,
+    "decision": TimelineDecisionSerializer,
+    "post_version": TimelinePostVersionSerializer,
+}
+
+
+class TaskHistorySerializer(serializers.Serializer):
+    task_id = serializers.UUIDField()
+    events = PolymorphicProxySerializer(
+        component_name="TimelineEvent",
+        serializers=TIMELINE_EVENT_SERIALIZERS,
+        resource_type_field_name="kind",
+        many=True,
+    )
+
+
+class TaskHistoryView(APIView):
+    """A task's timeline, oldest first (owner or editor): status changes (who, when,
+    why), stage runs, editors' decisions and the versions of its post."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={200: TaskHistorySerializer, 401: ERRORS[401], 404: ERRORS[404]},
+    )
+    def get(self, request, pk):
+        events = task_timeline(user=request.user, task_id=pk)
+        body = {
+            "task_id": str(pk),
+            # PolymorphicProxySerializer only documents; each event has its own serializer.
+            "events": [TIMELINE_EVENT_SERIALIZERS[e["kind"]](e).data for e in events],
+        }
+        return Response(body)

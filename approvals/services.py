@@ -139,8 +139,3 @@ def review_release(*, task_id, editor: AbstractBaseUser) -> bool:
     _require_editor(editor)
     deleted, _ = ReviewClaim.objects.filter(task_id=task_id, editor=editor).delete()
     return bool(deleted)
-
-
-def review_claim_of(task) -> ReviewClaim | None:
-    """Who is reviewing the task's draft, if anyone."""
-    return ReviewClaim.objects.filter(task=task).select_related("editor").first()

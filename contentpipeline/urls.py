@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 
-from approvals.api import TaskApprovalView
+from approvals.api import ApprovalListView, TaskApprovalView, TaskHistoryView
 from contentpipeline.views import api_not_found
 from publishing.api import PostViewSet
 from publishing.views import media
@@ -35,6 +35,12 @@ api_patterns = [
         TaskApprovalView.as_view(),
         name="task-approval",
     ),
+    re_path(
+        r"^tasks/(?P<pk>[0-9a-fA-F-]{36})/history/?$",
+        TaskHistoryView.as_view(),
+        name="task-history",
+    ),
+    re_path(r"^approvals/?$", ApprovalListView.as_view(), name="approval-list"),
     re_path(r"^metrics/?$", MetricsView.as_view(), name="metrics"),
     re_path(r"^health/?$", HealthView.as_view(), name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

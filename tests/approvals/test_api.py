@@ -114,3 +114,17 @@ def test_rejecting_with_regenerate_requeues_the_task_with_the_feedback(editor_cl
     drafted_task.refresh_from_db()
     assert drafted_task.status == "awaiting_approval"
     assert drafted_task.stage_runs.filter(generation=2, stage="draft").count() == 1
+
+
+def test_a_decision_records_the_ip_it_came_from_and_the_text_it_decided(
+    editor_client, drafted_task
+):
+    from contentpipeline.text import content_hash
+    from tasks.selectors import task_result
+
+    decided_text = content_hash(task_result(drafted_task))
+    editor_client.post(f"/api/tasks/{drafted_task.pk}/approval", {"approved": True},
+                       format="json", REMOTE_ADDR="198.51.100.23")  # fmt: skip
+    decision = ApprovalDecision.objects.get(task=drafted_task)
+    assert decision.request_ip == "198.51.100.23"
+    assert decision.content_hash == decided_text
