@@ -26,8 +26,9 @@ from tasks.models import ContentTask
 from tasks.selectors import task_draft_versions, task_get_for_user, task_result, task_stage_log
 from tasks.services import task_draft_edit
 
+from .exports import decisions_csv_response
 from .models import ApprovalDecision
-from .selectors import review_claim_of
+from .selectors import approval_reviewer_names, review_claim_of
 from .services import (
     approval_decide,
     approval_decide_many,
@@ -243,14 +244,35 @@ admin.site.unregister(ContentTask)
 admin.site.register(ContentTask, ReviewDeskAdmin)
 
 
+class ReviewerFilter(admin.SimpleListFilter):
+    """Reviewers who have decided something (not every user of the site)."""
+
+    title = "reviewer"
+    parameter_name = "reviewer"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in approval_reviewer_names()]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(reviewer__username=value) if value else queryset
+
+
 @admin.register(ApprovalDecision)
 class ApprovalDecisionAdmin(EditorsMayViewMixin, admin.ModelAdmin):
-    """The audit trail: readable, never editable, by anyone."""
+    """The audit trail: readable, never editable, by anyone. Filters by decision,
+    reviewer and time (`created_at__gte` / `created_at__lt` in the address for any
+    range), a search by task id or topic, and a CSV export of the selection."""
 
-    list_display = ["task", "decision", "reviewer", "created_at", "feedback"]
-    list_filter = ["decision", "reviewer"]
+    list_display = ["created_at", "task", "generation", "round", "decision", "reviewer",
+                    "claimed_by", "feedback", "request_ip"]  # fmt: skip
+    list_filter = ["decision", ReviewerFilter, ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["=task__id", "task__topic"]
     date_hierarchy = "created_at"
-    readonly_fields = ["task", "generation", "decision", "reviewer", "feedback", "publish_at",
+    list_select_related = ["task", "reviewer", "claimed_by"]
+    actions = ["export_csv"]
+    readonly_fields = ["task", "generation", "round", "decision", "reviewer", "claimed_by",
+                       "feedback", "content_hash", "publish_at", "request_ip",
                        "created_at"]  # fmt: skip
 
     def has_add_permission(self, request) -> bool:
@@ -261,3 +283,7 @@ class ApprovalDecisionAdmin(EditorsMayViewMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.action(description="Export selected decisions as CSV")
+    def export_csv(self, request, queryset):
+        return decisions_csv_response(request, queryset.order_by("-created_at", "-id"))

@@ -1,12 +1,5 @@
 """REST interface of approvals."""
 
-import csv
-from collections.abc import AsyncIterator, Iterator
-from itertools import islice
-
-from asgiref.sync import sync_to_async
-from django.core.handlers.asgi import ASGIRequest
-from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -24,8 +17,9 @@ from rest_framework.views import APIView
 
 from contentpipeline.roles import IsEditor
 
+from .exports import decisions_csv_response
 from .models import ApprovalDecision, Decision
-from .selectors import CSV_HEADER, approval_csv_rows, approval_list, task_timeline
+from .selectors import CSV_HEADER, approval_list, task_timeline
 from .services import approval_decide
 
 
@@ -80,9 +74,6 @@ class TaskApprovalView(APIView):
 
 # --- The audit trail: decisions, listed or exported, and one task's timeline ----------------
 
-# Lines of CSV per chunk sent: few enough to keep memory flat, enough to spare the
-# server a write (and, under ASGI, a thread hop) per row.
-CSV_LINES_PER_CHUNK = 200
 # The `format` that asks for the export; `json` and `api` (the browsable API) stay DRF's.
 EXPORT_FORMAT = "csv"
 
@@ -145,43 +136,6 @@ class ApprovalRecordSerializer(serializers.ModelSerializer):
         ]
 
 
-class _Echo:
-    """What csv.writer writes to: hands each line back instead of keeping it (Django's
-    "Streaming large CSV files")."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_chunks(queryset) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    rows = approval_csv_rows(queryset)
-    while lines := [writer.writerow(row) for row in islice(rows, CSV_LINES_PER_CHUNK)]:
-        yield "".join(lines)
-
-
-async def _in_thread(chunks: Iterator[str]) -> AsyncIterator[str]:
-    """The chunks for an ASGI server, which would otherwise read a synchronous iterator
-    to its end before sending a byte. Each step runs thread-sensitively: in the request's
-    one thread, whose database connection holds the export's server-side cursor."""
-    step = sync_to_async(next, thread_sensitive=True)
-    try:
-        while (chunk := await step(chunks, None)) is not None:
-            yield chunk
-    finally:  # a client gone mid-export: close the cursor now, in its own thread
-        await sync_to_async(chunks.close, thread_sensitive=True)()
-
-
-def _csv_response(request, queryset) -> StreamingHttpResponse:
-    chunks = _csv_chunks(queryset)
-    if isinstance(request._request, ASGIRequest):
-        chunks = _in_thread(chunks)
-    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="approvals.csv"'
-    response["Cache-Control"] = "no-store"
-    return response
-
-
 class ApprovalListView(GenericAPIView):
     """The audit trail of editors' decisions, newest first (editors only): a page of
     JSON, or with `?format=csv` every matching decision as a streamed CSV file."""
@@ -223,7 +177,7 @@ class ApprovalListView(GenericAPIView):
         export = params.pop("format", None) == EXPORT_FORMAT
         queryset = approval_list(**params)
         if export:
-            return _csv_response(request, queryset)
+            return decisions_csv_response(request._request, queryset)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

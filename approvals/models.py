@@ -62,6 +62,8 @@ class ApprovalDecision(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = "approval decision"
+        verbose_name_plural = "audit trail"
         constraints = [
             # A draft (task generation) is decided once per round, whatever races.
             models.UniqueConstraint(

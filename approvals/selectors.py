@@ -171,3 +171,10 @@ def task_timeline(*, user, task_id) -> list[dict[str, Any]]:
 def review_claim_of(task) -> ReviewClaim | None:
     """Who is reviewing the task's draft, if anyone."""
     return ReviewClaim.objects.filter(task=task).select_related("editor").first()
+
+
+def approval_reviewer_names() -> list[str]:
+    """Usernames of everyone who has decided a draft, alphabetically."""
+    return sorted(
+        set(ApprovalDecision.objects.values_list("reviewer__username", flat=True).distinct())
+    )
