@@ -1,14 +1,25 @@
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 from simple_history.models import HistoricalRecords
 
 
 class PostQuerySet(models.QuerySet):
     def published(self):
-        """What readers may see: published, and not scheduled for later."""
-        return self.filter(published_at__lte=timezone.now())
+        """What readers may see: live (not scheduled for later) and not unpublished."""
+        return self.filter(published_at__lte=timezone.now(), unpublished_at__isnull=True)
+
+    def with_status(self, status: str):
+        """`published` (live), `scheduled` (not live yet) or `unpublished`."""
+        now = timezone.now()
+        if status == "scheduled":
+            return self.filter(published_at__gt=now, unpublished_at__isnull=True)
+        if status == "unpublished":
+            return self.filter(unpublished_at__isnull=False)
+        return self.published()
 
 
 class Post(models.Model):
@@ -20,10 +31,19 @@ class Post(models.Model):
     body_html = models.TextField()
     image_url = models.CharField(max_length=500, blank=True)
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    # Slugs of the tags and the category, kept by the services beside the names: the
+    # addresses /tags/<slug>/ and /categories/<slug>/.
+    tag_slugs = ArrayField(models.CharField(max_length=60), default=list, blank=True)
     category = models.CharField(max_length=100, blank=True)
+    category_slug = models.CharField(max_length=120, blank=True, db_index=True)
     seo_title = models.CharField(max_length=60, blank=True)
     meta_description = models.CharField(max_length=160, blank=True)
     published_at = models.DateTimeField(db_index=True)
+    # Set while the post is off the site; an editor may publish it again.
+    unpublished_at = models.DateTimeField(null=True, blank=True)
+    # Provenance: the task's generation whose draft this is, and the models that wrote it.
+    generation = models.PositiveIntegerField(null=True, blank=True)
+    models_used = ArrayField(models.CharField(max_length=100), default=list, blank=True)
     task = models.OneToOneField(
         "tasks.ContentTask", on_delete=models.PROTECT, related_name="post", null=True, blank=True
     )
@@ -35,9 +55,22 @@ class Post(models.Model):
 
     class Meta:
         ordering = ["-published_at", "-id"]
+        indexes = [GinIndex(fields=["tag_slugs"], name="post_tag_slugs")]
 
     def __str__(self) -> str:
         return self.title
 
+    def save(self, *args, **kwargs) -> None:
+        # Derived, never edited: the slugs always follow the names.
+        self.tag_slugs = [slug for slug in (slugify(tag) for tag in self.tags) if slug]
+        self.category_slug = slugify(self.category)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "tag_slugs", "category_slug"}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("publishing:post_detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_live(self) -> bool:
+        return self.unpublished_at is None and self.published_at <= timezone.now()

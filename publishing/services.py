@@ -7,12 +7,14 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
+from contentpipeline.cache import content_changed
+from contentpipeline.errors import InvalidTransition, NotFound
 from contentpipeline.rendering import render_markdown
 from contentpipeline.roles import system_user
 from contentpipeline.text import APPROVED_FIELDS, content_hash
 from tasks.models import ContentTask
-from tasks.selectors import task_result
-from tasks.services import task_mark_published, task_reopen
+from tasks.selectors import task_models_used, task_result
+from tasks.services import task_mark_published, task_mark_unpublished, task_reopen
 
 from .models import Post
 from .selectors import post_task_ids_due
@@ -48,7 +50,10 @@ def post_publish(*, task: ContentTask, publish_at: datetime | None = None, user=
         meta_description=result["meta_description"][:160],
         published_at=publish_at or timezone.now(),
         task=task,
+        generation=task.generation,
+        models_used=task_models_used(task),
     )
+    content_changed()
     post._history_user = user or system_user()
     post._change_reason = "published from approved draft"
     for attempt in range(5):
@@ -69,7 +74,10 @@ def post_publish_due() -> int:
     itself is already visible from `published_at` on; this keeps the task's status
     true to it. Returns how many tasks moved."""
     due = post_task_ids_due()
-    return sum(task_mark_published(task_id=task_id) for task_id in due)
+    moved = sum(task_mark_published(task_id=task_id) for task_id in due)
+    if moved:
+        content_changed()  # pages cached before these went live did not show them
+    return moved
 
 
 @transaction.atomic
@@ -87,12 +95,64 @@ def post_update(*, post: Post, user=None, reason: str = "edited") -> Post | None
         stored._history_user = user
         stored._change_reason = "withdrawn: text changed after approval, awaiting approval again"
         stored.delete()
+        content_changed()
         return None
     post.body_html = render_markdown(post.body_markdown)
     post._history_user = user
     post._change_reason = reason
     post.save()
+    content_changed()
     return post
+
+
+@transaction.atomic
+def post_unpublish(*, post: Post, user) -> Post:
+    """Take a post off the site at once (a version records who and when; the task
+    goes back to approved). An editor may publish it again."""
+    post = Post.objects.select_for_update().get(pk=post.pk)
+    if post.unpublished_at is not None:
+        raise InvalidTransition(
+            "This post is already unpublished.", extra={"status": "unpublished"}
+        )
+    post.unpublished_at = timezone.now()
+    post._history_user = user
+    post._change_reason = f"unpublished by {user}"
+    post.save()
+    if post.task_id:
+        task_mark_unpublished(task_id=post.task_id, user=user)
+    content_changed()
+    return post
+
+
+@transaction.atomic
+def post_republish(*, post: Post, user) -> Post:
+    """Put an unpublished post back on the site (live from now, or still at its
+    scheduled time if that is later)."""
+    post = Post.objects.select_for_update().get(pk=post.pk)
+    if post.unpublished_at is None:
+        raise InvalidTransition("This post is not unpublished.", extra={"status": "published"})
+    post.unpublished_at = None
+    post._history_user = user
+    post._change_reason = f"published again by {user}"
+    post.save()
+    if post.task_id and post.published_at <= timezone.now():
+        task_mark_published(
+            task_id=post.task_id, user=user, reason=f"post published again by {user}"
+        )
+    content_changed()
+    return post
+
+
+@transaction.atomic
+def post_revert(*, post: Post, version_id: int, user) -> Post | None:
+    """Restore a version's text and metadata as a new version (its own reason says
+    which). The same rules as an edit apply: a post not live yet goes back to approval."""
+    version = post.history.filter(history_id=version_id).first()
+    if version is None:
+        raise NotFound("No such version of this post.")
+    for name in (*APPROVED_FIELDS, "category", "image_url"):
+        setattr(post, name, getattr(version, name))
+    return post_update(post=post, user=user, reason=f"reverted to version {version_id}")
 
 
 def _approved_fields(post: Post) -> dict:

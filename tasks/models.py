@@ -117,6 +117,8 @@ MOVES: dict[str, Move] = {
     "reject": Move(frozenset({Status.AWAITING_APPROVAL}), Status.REJECTED, _DECIDE_ONLY),
     "regenerate": Move(frozenset({Status.REJECTED}), Status.PENDING),
     "publish": Move(frozenset({Status.APPROVED}), Status.PUBLISHED),
+    # An editor took the post off the site; publishing it again is the "publish" move.
+    "unpublish": Move(frozenset({Status.PUBLISHED}), Status.APPROVED),
     # The approved text of a post not yet live was changed: it needs approving again.
     "reopen": Move(frozenset({Status.APPROVED}), Status.AWAITING_APPROVAL),
 }

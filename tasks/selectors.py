@@ -166,3 +166,14 @@ def task_draft_versions(task: ContentTask) -> list:
 def task_stage_log(task: ContentTask) -> list[StageRun]:
     """Every stage attempt of every generation, in order (model, tokens, cost)."""
     return sorted(task.stage_runs.all(), key=lambda run: (run.started_at, run.pk))
+
+
+def task_models_used(task: ContentTask, generation: int | None = None) -> list[str]:
+    """The models that wrote a generation's draft (its succeeded stages), in order."""
+    generation = task.generation if generation is None else generation
+    models = [
+        run.model
+        for run in task_stage_log(task)
+        if run.generation == generation and run.status == StageRunStatus.SUCCEEDED and run.model
+    ]
+    return list(dict.fromkeys(models))

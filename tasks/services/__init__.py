@@ -15,7 +15,13 @@ Each status change is a named move of the status machine (`ContentTask.move`), s
 with who and why, and broadcast to the progress streams after commit.
 """
 
-from .decisions import task_approve, task_mark_published, task_regenerate, task_reject
+from .decisions import (
+    task_approve,
+    task_mark_published,
+    task_mark_unpublished,
+    task_regenerate,
+    task_reject,
+)
 from .dispatch import task_dispatch, task_dispatch_waiting
 from .drafts import task_draft_edit, task_reopen
 from .lifecycle import (
@@ -58,6 +64,7 @@ __all__ = [
     "task_fail",
     "task_heartbeat",
     "task_mark_published",
+    "task_mark_unpublished",
     "task_pause",
     "task_regenerate",
     "task_reject",

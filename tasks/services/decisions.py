@@ -72,3 +72,15 @@ def task_mark_published(
     task.move("publish")
     save(task, user=user, reason=reason, message="Published")
     return True
+
+
+@transaction.atomic
+def task_mark_unpublished(*, task_id, user: AbstractBaseUser) -> bool:
+    """published -> approved, when an editor takes the task's post off the site.
+    Returns False (and changes nothing) when the task is gone or not published."""
+    task = lock(task_id, alive=False)
+    if task is None or not task.may("unpublish"):
+        return False
+    task.move("unpublish")
+    save(task, user=user, reason=f"post unpublished by {user}", message="Unpublished")
+    return True
