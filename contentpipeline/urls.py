@@ -45,6 +45,7 @@ api_patterns = [
     re_path(r"^health/?$", HealthView.as_view(), name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("publishing.api.routes")),
     *router.urls,
     # Last: any other path under /api/ is a JSON 404, not an HTML page.
     re_path(r"^(?P<path>.*)$", api_not_found),

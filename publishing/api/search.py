@@ -1,0 +1,3 @@
+"""Routes of search, filled in below."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Routes of taxonomy, filled in below."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Routes of versions, filled in below."""
+
+urlpatterns: list = []
