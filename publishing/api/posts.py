@@ -4,8 +4,8 @@ import django_filters
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import AllowAny
 
-from .models import Post
-from .selectors import post_get_for_user, post_list_public
+from ..models import Post
+from ..selectors import post_get_for_user, post_list_public
 
 
 class PostSerializer(serializers.ModelSerializer):
