@@ -76,8 +76,8 @@ def mark_down(exc: BaseException, what: str = "Caching") -> None:
 
 
 def _answered() -> None:
-    """The cache answered: if it had been down, bump the content version once, since
-    a change made meanwhile could not."""
+    """The cache is back (it is not taken to be down any more): if it had been down,
+    bump the content version once, since a change made meanwhile could not."""
     location = _location()
     if location in _state["was_down"]:
         with _lock:
@@ -135,10 +135,10 @@ def tier_get_or_set(tier: str, key: str, compute: Callable[[], T], *, versioned:
     if not cache_available():
         return compute()
     try:
+        _answered()
         prefix = f"{tier}:v{content_version()}" if versioned else tier
         full_key = f"{prefix}:{key}"
         value = cache.get(full_key, _MISSING)
-        _answered()
     except CACHE_ERRORS as exc:
         mark_down(exc)
         return compute()

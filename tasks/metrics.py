@@ -8,6 +8,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Sum
 
+from contentpipeline.cache import cache_stats, tier_get_or_set
+
 from .models import CELERY_PRIORITY, ContentTask, Priority, StageRun, Status
 
 # Kombu's Redis transport keeps one list per priority step: the queue's own name for
@@ -56,17 +58,12 @@ def stage_durations() -> dict[str, dict[str, float]]:
         }
 
 
-def cache_hit_ratio() -> float | str:
-    try:
-        client = redis.Redis.from_url(settings.CACHE_URL, socket_timeout=2)
-        stats = client.info("stats")
-    except redis.RedisError as exc:
-        return f"error: {exc}"
-    hits, misses = stats.get("keyspace_hits", 0), stats.get("keyspace_misses", 0)
-    return round(hits / (hits + misses), 4) if hits + misses else 0.0
-
-
 def metrics_snapshot() -> dict[str, Any]:
+    """The numbers, computed at most once a minute (the `metrics` cache tier)."""
+    return tier_get_or_set("metrics", "snapshot", _snapshot, versioned=False)
+
+
+def _snapshot() -> dict[str, Any]:
     tasks = ContentTask.objects.alive()
     by_status = {s.value: 0 for s in Status}
     by_status.update(dict(tasks.values_list("status").annotate(n=Count("pk")).order_by()))
@@ -98,7 +95,10 @@ def metrics_snapshot() -> dict[str, Any]:
         "success_rate": round(ok / (ok + failed), 4) if ok + failed else None,
         "stage_durations": stage_durations(),
         "cost_by_stage_and_model": [{**row, "cost": str(row["cost"] or 0)} for row in costs],
-        "cache_hit_ratio": cache_hit_ratio(),
+        # This app's own lookups; Redis' server-wide numbers mix in the broker's and
+        # the channel layer's.
+        "cache_hit_ratio": cache_stats()["hit_ratio"],
+        "cache": cache_stats(),
     }
 
 
