@@ -1,9 +1,13 @@
 """Reads of posts."""
 
+import difflib
 import re
+from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Aggregate, Count, Q, QuerySet
+from django.utils.text import slugify
 
 from contentpipeline.errors import NotFound
 from contentpipeline.roles import is_editor
@@ -52,3 +56,179 @@ def post_task_ids_due() -> list:
         .filter(task__status=Status.APPROVED)
         .values_list("task_id", flat=True)
     )
+
+
+# --- Tags and categories: counts of published posts -------------------------------------
+
+
+def _live_posts_sql(*columns: str) -> tuple[str, tuple]:
+    """SQL (and its parameters) for `columns` of the posts readers see, from the one
+    definition of "published" (`Post.objects.published()`)."""
+    query = Post.objects.published().order_by().values(*columns).query
+    return query.sql_with_params()
+
+
+def _name_of(names: dict[str, int]) -> str:
+    """The spelling most posts use; of equals, the first in alphabetical order."""
+    return min(names, key=lambda name: (-names[name], name))
+
+
+def _by_count_then_name(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda row: (-row["count"], row["name"].casefold(), row["slug"]))
+
+
+def tag_counts() -> list[dict]:
+    """Every tag of a published post: `{name, slug, count}`, most used first, then by
+    name. One query: the posts are counted by tag slug (what `/tags/<slug>/` matches,
+    so a post tagged "Soil health" and "soil-health" counts once), and each slug shows
+    the name most posts spell it with. Tags with no slug (nothing but punctuation) are
+    left out, as they have no page."""
+    live, params = _live_posts_sql("id", "tags", "tag_slugs")
+    sql = (
+        f"WITH live AS ({live}) "  # noqa: S608 - the ORM's own SQL, values are parameters
+        "SELECT 'slug', slug, COUNT(DISTINCT id) FROM live, unnest(tag_slugs) AS slug "
+        "GROUP BY slug "
+        "UNION ALL "
+        "SELECT 'name', name, COUNT(DISTINCT id) FROM live, unnest(tags) AS name "
+        "GROUP BY name"
+    )
+    counts: dict[str, int] = {}
+    names: dict[str, dict[str, int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for kind, value, count in cursor.fetchall():
+            if kind == "slug":
+                counts[value] = count
+            else:
+                names.setdefault(slugify(value), {})[value] = count
+    return _by_count_then_name(
+        [
+            {"name": _name_of(names[slug]) if slug in names else slug, "slug": slug, "count": count}
+            for slug, count in counts.items()
+        ]  # fmt: skip
+    )
+
+
+class _Mode(Aggregate):
+    """PostgreSQL's `mode() WITHIN GROUP (ORDER BY x)`: the most frequent value."""
+
+    function = "mode"
+    template = "%(function)s() WITHIN GROUP (ORDER BY %(expressions)s)"
+
+
+def category_counts() -> list[dict]:
+    """Every category of a published post: `{name, slug, count}`, most used first, then
+    by name. One query, grouped by the slug `/categories/<slug>/` matches."""
+    rows = (
+        Post.objects.published()
+        .exclude(category_slug="")
+        .order_by()
+        .values("category_slug")
+        .annotate(count=Count("id"), name=_Mode("category"))
+    )
+    return _by_count_then_name(
+        [
+            {"name": row["name"], "slug": row["category_slug"], "count": row["count"]}
+            for row in rows
+        ]  # fmt: skip
+    )
+
+
+# --- Versions of a post ------------------------------------------------------------------
+
+# What a version shows and what its diff compares, in this order.
+VERSION_FIELDS = (
+    "title", "excerpt", "body_markdown", "body_html", "tags", "category", "seo_title",
+    "meta_description", "published_at", "unpublished_at",
+)  # fmt: skip
+# Fields whose change is also shown as a unified diff of their lines.
+LONG_TEXT_FIELDS = ("excerpt", "body_markdown", "body_html")
+# history_id is a PostgreSQL integer: a larger number is no version (and must not reach
+# the database, which would refuse it).
+MAX_VERSION_ID = 2**31 - 1
+
+
+def post_versions(post: Post) -> QuerySet:
+    """The post's versions (simple-history records), newest first."""
+    return post.history.select_related("history_user").order_by("-history_date", "-history_id")
+
+
+def post_version_get(*, post: Post, version_id) -> Any:
+    """One version of this post; NotFound for an unknown id, one of another post's
+    versions, or anything that is not a version id at all."""
+    try:
+        number = int(str(version_id))
+    except ValueError:
+        number = 0
+    version = None
+    if 0 < number <= MAX_VERSION_ID:
+        version = post_versions(post).filter(history_id=number).first()
+    if version is None:
+        raise NotFound("No such version of this post.")
+    return version
+
+
+def post_version_before(version) -> Any | None:
+    """The version of the same post just before `version`, or None for the first."""
+    return (
+        type(version)
+        ._default_manager.filter(id=version.id)
+        .filter(
+            Q(history_date__lt=version.history_date)
+            | Q(history_date=version.history_date, history_id__lt=version.history_id)
+        )
+        .order_by("-history_date", "-history_id")
+        .first()
+    )
+
+
+def post_version_source(version) -> dict:
+    """Provenance of a version: the task, its generation and the models that wrote it."""
+    return {
+        "task_id": str(version.task_id) if version.task_id else None,
+        "generation": version.generation,
+        "models": list(version.models_used or []),
+    }
+
+
+def post_version_diff(*, version, previous=None) -> list[dict]:
+    """Field by field, what `version` changed against `previous` (the version before
+    it): `{field, change, before, after, unified_diff}` for each changed field of
+    VERSION_FIELDS, `change` being "added" (the first version: every field, `before`
+    None) or "changed". Long text fields carry a unified diff of their lines as well;
+    for the others `unified_diff` is None."""
+    changes = []
+    for field in VERSION_FIELDS:
+        after = getattr(version, field)
+        before = getattr(previous, field) if previous is not None else None
+        if previous is not None and before == after:
+            continue
+        unified = None
+        if field in LONG_TEXT_FIELDS:
+            unified = "\n".join(
+                difflib.unified_diff(
+                    (before or "").splitlines(),
+                    (after or "").splitlines(),
+                    fromfile=f"version {previous.history_id}" if previous else "(none)",
+                    tofile=f"version {version.history_id}",
+                    lineterm="",
+                )
+            )
+        changes.append(
+            {"field": field, "change": "changed" if previous is not None else "added",
+             "before": before, "after": after, "unified_diff": unified}
+        )  # fmt: skip
+    return changes
+
+
+# --- Posts by status (editors) -----------------------------------------------------------
+
+POST_STATUSES = ("published", "scheduled", "unpublished")
+
+
+def post_list_with_status(*, status: str) -> QuerySet[Post]:
+    """`published` (what readers see), `scheduled` (approved, not live yet) or
+    `unpublished` (taken off the site). Only editors may ask for the last two."""
+    if status == "published":
+        return post_list_public()
+    return Post.objects.with_status(status)

@@ -100,6 +100,15 @@ def post_update(*, post: Post, user=None, reason: str = "edited") -> Post | None
     post.body_html = render_markdown(post.body_markdown)
     post._history_user = user
     post._change_reason = reason
+    if stored is not None and not _tracked_changes(stored, post):
+        # A save that changes nothing is no version. simple-history skips the record
+        # when the attribute exists at all (hasattr), so it is set only here.
+        post.skip_history_when_saving = True
+        try:
+            post.save()
+        finally:
+            del post.skip_history_when_saving
+        return post
     post.save()
     content_changed()
     return post
@@ -153,6 +162,22 @@ def post_revert(*, post: Post, version_id: int, user) -> Post | None:
     for name in (*APPROVED_FIELDS, "category", "image_url"):
         setattr(post, name, getattr(version, name))
     return post_update(post=post, user=user, reason=f"reverted to version {version_id}")
+
+
+# Kept by save() itself (timestamps, slugs derived from the names): never a change.
+_UNTRACKED = {"created_at", "updated_at", "tag_slugs", "category_slug"}
+
+
+def _tracked_changes(stored: Post, edited: Post) -> list[str]:
+    """The fields an edit changed, of those a version records (the database's own
+    generated columns aside)."""
+    return [
+        field.attname
+        for field in Post._meta.concrete_fields
+        if field.attname not in _UNTRACKED
+        and not getattr(field, "generated", False)
+        and getattr(stored, field.attname) != getattr(edited, field.attname)
+    ]
 
 
 def _approved_fields(post: Post) -> dict:

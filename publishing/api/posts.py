@@ -1,11 +1,15 @@
-"""REST interface of published posts (public)."""
+"""REST interface of posts: published posts for anyone; editors may also list the
+scheduled and unpublished ones (`?status=`) and read any post."""
 
 import django_filters
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import AllowAny
 
+from contentpipeline.roles import is_editor
+
 from ..models import Post
-from ..selectors import post_get_for_user, post_list_public
+from ..selectors import POST_STATUSES, post_get_for_user, post_list_with_status
 
 
 class PostSerializer(serializers.ModelSerializer):
@@ -37,6 +41,14 @@ class PostFilter(django_filters.FilterSet):
         return queryset.filter(tags__contains=[value.lower()])
 
 
+class StatusQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=POST_STATUSES, default="published", required=False)
+
+
+class PostErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
 class PostViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = PostSerializer
     permission_classes = [AllowAny]
@@ -46,9 +58,43 @@ class PostViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = PostFilter
     ordering_fields = ["published_at", "title"]
     ordering = ["-published_at"]
+    # What `?status=` asked for; `list` sets it once the asker may see it.
+    post_status = "published"
 
     def get_queryset(self):
-        return post_list_public()
+        return post_list_with_status(status=self.post_status)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "status",
+                enum=POST_STATUSES,
+                default="published",
+                description="`scheduled` (approved, not live yet) and `unpublished` are "
+                "for editors only.",
+            )
+        ],
+        responses={
+            200: PostSerializer(many=True),
+            400: OpenApiResponse(description="Unknown `status` (field errors)."),
+            401: OpenApiResponse(
+                PostErrorSerializer, description="`status` other than published, anonymous."
+            ),
+            403: OpenApiResponse(
+                PostErrorSerializer, description="`status` other than published, not an editor."
+            ),
+        },
+    )
+    def list(self, request, *args, **kwargs):
+        query = StatusQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        status = query.validated_data["status"]
+        if status != "published" and not is_editor(request.user):
+            self.permission_denied(
+                request, message=f"Only editors can list {status} posts; others see published ones."
+            )
+        self.post_status = status
+        return super().list(request, *args, **kwargs)
 
     def get_object(self):
         return post_get_for_user(slug=self.kwargs["slug"], user=self.request.user)
