@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "django.contrib.sitemaps",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -182,7 +183,7 @@ for _role, _url in (
 CACHE_TIMEOUT = env.float("CACHE_TIMEOUT", default=1.0)
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "contentpipeline.cache_backend.SharedPoolRedisCache",
         "LOCATION": CACHE_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="cp"),
         # The cache is an optimisation: when its Redis is unreachable a request should
