@@ -1,5 +1,6 @@
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +21,11 @@ class PostQuerySet(models.QuerySet):
         if status == "unpublished":
             return self.filter(unpublished_at__isnull=False)
         return self.published()
+
+
+class PostManager(models.Manager.from_queryset(PostQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().defer("search_vector")
 
 
 class Post(models.Model):
@@ -49,13 +55,40 @@ class Post(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The full-text index of the post, kept by PostgreSQL itself on every write (bulk
+    # ones too): title weighs most, then excerpt and tags, then the body. The config is
+    # explicit because a generated column's expression must be IMMUTABLE, which
+    # to_tsvector is only with a config; the tags go through publishing_tags_text(), an
+    # IMMUTABLE wrapper of array_to_string (only STABLE) that migration 0004 creates.
+    search_vector = models.GeneratedField(
+        expression=(
+            SearchVector("title", weight="A", config="english")
+            + SearchVector("excerpt", weight="B", config="english")
+            + SearchVector(
+                models.Func(
+                    "tags", function="publishing_tags_text", output_field=models.TextField()
+                ),
+                weight="B",
+                config="english",
+            )
+            + SearchVector("body_markdown", weight="C", config="english")
+        ),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
-    history = HistoricalRecords()
-    objects = PostQuerySet.as_manager()
+    # The search vector is derived from the other fields: versions need not keep it.
+    history = HistoricalRecords(excluded_fields=["search_vector"])
+    # The search vector is for the database to search with, not for Python to read:
+    # every query leaves it out unless asked (it is about 2 KB a post).
+    objects = PostManager()
 
     class Meta:
         ordering = ["-published_at", "-id"]
-        indexes = [GinIndex(fields=["tag_slugs"], name="post_tag_slugs")]
+        indexes = [
+            GinIndex(fields=["tag_slugs"], name="post_tag_slugs"),
+            GinIndex(fields=["search_vector"], name="post_search_vector"),
+        ]
 
     def __str__(self) -> str:
         return self.title
