@@ -80,3 +80,19 @@ def test_the_api_docs_load_only_the_sites_own_static_files(client):
         if asset.startswith("/static/"):
             assert client.get(asset).status_code == 200, asset
     assert any("swagger-ui-bundle" in a for a in assets)
+
+
+def test_who_may_see_a_cover_is_remembered_per_user_in_the_user_tier(drafted_task, monkeypatch):
+    from contentpipeline import cache as app_cache
+
+    monkeypatch.setattr(app_cache, "STATS_FLUSH_SECONDS", 0.0)
+    monkeypatch.setitem(app_cache._state, "counts", {"hits": 0, "misses": 0})
+    url = task_result(drafted_task)["image_url"]
+    owner = client_for(drafted_task.created_by)
+    before = app_cache.cache_stats()
+    assert owner.get(url).status_code == 200
+    assert owner.get(url).status_code == 200
+    after = app_cache.cache_stats()
+    assert (after["misses"] - before["misses"], after["hits"] - before["hits"]) == (1, 1)
+    # Another user's answer is their own: not the owner's remembered "private".
+    assert client_for(UserFactory()).get(url).status_code == 404

@@ -8,6 +8,7 @@ from django.contrib.messages import get_messages
 from django.forms import MultiWidget
 from django.test import Client
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from approvals.services import approval_decide
 from publishing.models import Post
@@ -395,7 +396,7 @@ def test_unpublishing_in_admin_takes_the_post_off_the_site_and_back(
         )
     assert response.status_code == 302
     messages = [str(m) for m in get_messages(response.wsgi_request)]
-    assert f"{published.title[:60]}: unpublished." in messages
+    assert f"{Truncator(published.title).chars(60)}: unpublished." in messages
     assert "Already unpublished: This post is already unpublished." in messages
 
     assert client.get(f"/posts/{published.slug}/").status_code == 404
@@ -413,7 +414,7 @@ def test_unpublishing_in_admin_takes_the_post_off_the_site_and_back(
             changelist, {"action": "republish_selected", "_selected_action": [published.pk]}
         )
     messages = [str(m) for m in get_messages(response.wsgi_request)]
-    assert f"{published.title[:60]}: published again." in messages
+    assert f"{Truncator(published.title).chars(60)}: published again." in messages
     assert client.get(f"/posts/{published.slug}/").status_code == 200
     assert client.get("/api/posts").json()["results"][0]["slug"] == published.slug
     assert ContentTask.objects.get(pk=drafted_task.pk).status == "published"
