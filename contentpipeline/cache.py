@@ -14,6 +14,7 @@ framework, and never a reason to fail a request.
   numbers, which mix the broker and the channel layer in.
 """
 
+import hashlib
 import logging
 import threading
 import time
@@ -42,6 +43,10 @@ VERSION_KEY = "content-version"
 STATS_KEYS = {"hits": "cache-stats:hits", "misses": "cache-stats:misses"}
 # Counts are added up in the process and sent at most this often.
 STATS_FLUSH_SECONDS = 1.0
+
+# Longer keys (a path from a URL, say) are hashed: Redis takes them, but they waste
+# memory and Django warns of them.
+MAX_KEY_LENGTH = 200
 
 _MISSING = object()
 _lock = threading.Lock()
@@ -132,6 +137,8 @@ def tier_get_or_set(tier: str, key: str, compute: Callable[[], T], *, versioned:
     lifetime) when missing. `versioned` keys belong to the content version. With the
     cache down, `compute()` answers."""
     timeout = TIERS[tier]
+    if len(key) > MAX_KEY_LENGTH or not key.isprintable():  # keys may come from URLs
+        key = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     if not cache_available():
         return compute()
     try:

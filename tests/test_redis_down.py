@@ -180,3 +180,43 @@ def test_with_redis_hanging_the_api_still_answers_in_bounded_time(hung_redis, se
     assert health.json()["cache"] == "error" and health.json()["broker"] == "error"
     # Bounded by the configured timeouts, not by the hung server.
     assert create_seconds < 20 and list_seconds < 5 and health_seconds < 20
+
+
+def test_with_the_cache_down_the_site_and_admin_serve_from_postgresql_and_caching_resumes(
+    settings,
+):
+    from django.test import Client
+
+    from contentpipeline import cache as app_cache
+
+    from .publishing.factories import PostFactory
+
+    live = settings.CACHES["default"]
+    post = PostFactory(title="Served while the cache is away", tags=["rain"], category="Garden")
+    editor = UserFactory(editor=True)
+    pages = ["/", post.get_absolute_url(), "/tags/rain/", "/categories/garden/", "/archive/",
+             "/feed/", "/sitemap.xml", "/api/posts", f"/api/posts/{post.slug}", "/api/tags",
+             "/search/?q=served"]  # fmt: skip
+    settings.CACHES = {"default": {**live, "LOCATION": f"{DEAD}/1"}}
+    try:
+        reader, desk = Client(), Client()
+        desk.force_login(editor)
+        started = time.monotonic()
+        answers = {page: reader.get(page) for page in pages}
+        answers["admin"] = desk.get("/admin/tasks/contenttask/")
+        elapsed = time.monotonic() - started
+    finally:
+        settings.CACHES = {"default": live}
+    assert {page: r.status_code for page, r in answers.items()} == dict.fromkeys(answers, 200)
+    assert "Served while the cache is away" in answers[post.get_absolute_url()].content.decode()
+    assert elapsed < 5  # one bounded wait for the dead cache, then none
+
+    # Redis is back: the next lookups are stored and found again.
+    app_cache._state["down_until"].clear()
+    before = app_cache.cache_stats()
+    Client().get(post.get_absolute_url())
+    Client().get(post.get_absolute_url())
+    app_cache._state["flushed_at"] = 0.0
+    app_cache.tier_get_or_set("metrics", "flush-probe", lambda: 1, versioned=False)
+    after = app_cache.cache_stats()
+    assert after["hits"] > before["hits"]
