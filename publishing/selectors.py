@@ -232,3 +232,9 @@ def post_list_with_status(*, status: str) -> QuerySet[Post]:
     if status == "published":
         return post_list_public()
     return Post.objects.with_status(status)
+
+
+def post_list_by_slugs(slugs: list[str]) -> list[Post]:
+    """The published posts with these slugs, in the order given."""
+    found = {post.slug: post for post in post_list_public().filter(slug__in=slugs)}
+    return [found[slug] for slug in slugs if slug in found]

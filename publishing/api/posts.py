@@ -9,7 +9,13 @@ from rest_framework.permissions import AllowAny
 from contentpipeline.roles import is_editor
 
 from ..models import Post
-from ..selectors import POST_STATUSES, post_get_for_user, post_list_with_status
+from ..search import post_search
+from ..selectors import (
+    POST_STATUSES,
+    post_get_for_user,
+    post_list_by_slugs,
+    post_list_with_status,
+)
 
 
 class PostSerializer(serializers.ModelSerializer):
@@ -67,12 +73,18 @@ class PostViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         parameters=[
             OpenApiParameter(
+                "q",
+                description="Full-text search (web search syntax, at least 2 characters): "
+                "published posts, best match first. Searched on its own (tag and category "
+                "do not apply); GET /api/posts/search also gives snippets.",
+            ),
+            OpenApiParameter(
                 "status",
                 enum=POST_STATUSES,
                 default="published",
                 description="`scheduled` (approved, not live yet) and `unpublished` are "
                 "for editors only.",
-            )
+            ),
         ],
         responses={
             200: PostSerializer(many=True),
@@ -94,7 +106,19 @@ class PostViewSet(viewsets.ReadOnlyModelViewSet):
                 request, message=f"Only editors can list {status} posts; others see published ones."
             )
         self.post_status = status
+        if "q" in request.query_params and status == "published":
+            return self._search(request, request.query_params["q"])
         return super().list(request, *args, **kwargs)
+
+    def _search(self, request, text: str):
+        """`?q=`: the full-text search's ranking, in this list's shape and pages."""
+        paginator = self.paginator
+        limit, offset = paginator.get_limit(request), paginator.get_offset(request)
+        found = post_search(query=text, limit=limit, offset=offset)
+        posts = post_list_by_slugs([result.slug for result in found.results])
+        paginator.count, paginator.limit, paginator.offset = found.total, limit, offset
+        paginator.request = request
+        return paginator.get_paginated_response(self.get_serializer(posts, many=True).data)
 
     def get_object(self):
         return post_get_for_user(slug=self.kwargs["slug"], user=self.request.user)

@@ -450,3 +450,19 @@ def test_a_repeated_search_is_answered_from_the_cache(django_assert_num_queries)
     # Another page is another entry.
     with django_assert_num_queries(2):
         post_search(query="compost", limit=5, offset=1)
+
+
+def test_the_posts_list_takes_q_and_answers_in_its_own_shape_best_match_first(client):
+    from .factories import PostFactory
+
+    PostFactory(title="Notes on pruning", body_markdown="Compost is mentioned once.",
+                body_html="<p>x</p>")  # fmt: skip
+    best = PostFactory(title="Compost for beginners", body_markdown="Compost, compost.",
+                       body_html="<p>x</p>")  # fmt: skip
+    PostFactory(title="Unrelated", body_markdown="Nothing here.", body_html="<p>x</p>")
+    body = client.get("/api/posts", {"q": "compost", "limit": 1}).json()
+    assert body["count"] == 2 and body["next"] is not None
+    assert [post["slug"] for post in body["results"]] == [best.slug]
+    assert set(body["results"][0]) >= {"slug", "title", "body_html", "url", "published_at"}
+    assert client.get("/api/posts", {"q": "c"}).status_code == 400
+    assert client.get("/api/posts", {"q": "zzzzqqqq"}).json()["count"] == 0
