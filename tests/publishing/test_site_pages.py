@@ -461,6 +461,25 @@ def test_an_edited_post_shows_its_new_title_at_once(
     assert "New title" in page(client, "/tags/bees/")
 
 
+def test_a_reverted_post_shows_the_restored_title_at_once(
+    client, editor, django_capture_on_commit_callbacks
+):
+    from publishing.services import post_revert
+
+    post = make_post("First title")
+    first_version = post.history.earliest("history_date").history_id
+    post.title = "Second title"
+    with django_capture_on_commit_callbacks(execute=True):
+        post_update(post=post, user=editor)
+    assert "Second title" in page(client, f"/posts/{post.slug}/")  # now cached
+    assert "Second title" in client.get("/feed/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        post_revert(post=post, version_id=first_version, user=editor)
+    assert "First title" in page(client, f"/posts/{post.slug}/")
+    assert "First title" in client.get("/feed/").content.decode()
+    assert "First title" in client.get(f"/api/posts/{post.slug}").json()["title"]
+
+
 def test_an_unpublished_post_leaves_every_page_at_once(
     client, editor, django_capture_on_commit_callbacks
 ):
