@@ -205,7 +205,8 @@ def _prefix_query(text: str) -> SearchQuery | None:
     tsquery holds nothing but letters and digits of that word, quoted, and PostgreSQL
     reduces it to its lexemes with the same config as the vectors."""
     tokens = text.split()
-    last = tokens[-1]
+    # `word*` asks for the prefix outright: the star is the usual way to say so.
+    last = tokens[-1].removesuffix("*")
     if text.count('"') % 2 or not _WORD.fullmatch(last) or last.lower() == "or":
         return None
     term = None

@@ -109,6 +109,13 @@ def test_the_last_word_matches_as_a_prefix_while_typing(query):
     assert "pruning-roses" not in slugs(page)
 
 
+def test_a_star_after_the_last_word_asks_for_the_prefix():
+    post = make_post("PostgreSQL for content sites")
+    make_post("Pruning roses")
+    page = post_search(query="postgres*")
+    assert slugs(page) == [post.slug] and page.corrected is None
+
+
 @pytest.mark.parametrize("query", ["fermentat", "observabil", "gardening tool"])
 def test_a_half_typed_word_finds_the_stem_it_is_heading_for(query):
     # The vectors hold stems: fermentation is 'ferment', observability 'observ'.
