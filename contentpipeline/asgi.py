@@ -10,6 +10,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from contentpipeline.edge_cache import EdgePageCache  # noqa: E402
 from contentpipeline.websocket import (  # noqa: E402
     AllowedHostsBrowserOriginValidator,
     TokenAuthMiddleware,
@@ -19,7 +20,7 @@ from tasks.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": EdgePageCache(django_asgi_app),
         "websocket": AllowedHostsBrowserOriginValidator(
             AuthMiddlewareStack(
                 TokenAuthMiddleware(

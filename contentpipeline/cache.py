@@ -90,7 +90,9 @@ def _answered() -> None:
         _bump()
 
 
-def _count(outcome: str) -> None:
+def count(outcome: str) -> None:
+    """Count a lookup (this module's or the edge page cache's). Counts are added up in
+    the process and sent to Redis at most once a second."""
     with _lock:
         _state["counts"][outcome] += 1
         due = time.monotonic() - _state["flushed_at"] >= STATS_FLUSH_SECONDS
@@ -150,9 +152,9 @@ def tier_get_or_set(tier: str, key: str, compute: Callable[[], T], *, versioned:
         mark_down(exc)
         return compute()
     if value is not _MISSING:
-        _count("hits")
+        count("hits")
         return value
-    _count("misses")
+    count("misses")
     value = compute()
     try:
         cache.set(full_key, value, timeout)
