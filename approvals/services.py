@@ -8,11 +8,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contentpipeline.errors import ApplicationError, Forbidden, InvalidTransition
+from contentpipeline.errors import Forbidden, InvalidTransition, each_on_its_own
 from contentpipeline.roles import is_editor
 from publishing.models import Post
 from publishing.services import post_publish
-from tasks.selectors import task_content_hash, task_get_for_user
+from tasks.selectors import task_content_hash, task_get_for_follower
 from tasks.services import task_approve, task_regenerate, task_reject
 
 from .models import ApprovalDecision, Decision, ReviewClaim
@@ -84,19 +84,14 @@ def approval_decide_many(
     """`approval_decide` for each task on its own, as if decided alone (one refusal
     does not stop the others): one result per task, `{task_id, ok, status, error}`,
     where status is the decision made or the task's status when refused."""
-    results = []
-    for task_id in task_ids:
-        try:
-            record, _ = approval_decide(
-                task_id=task_id, reviewer=reviewer, request_ip=request_ip, **decision
-            )
-        except ApplicationError as exc:
-            results.append({"task_id": str(task_id), "ok": False,
-                            "status": exc.extra.get("status"), "error": exc.message})  # fmt: skip
-        else:
-            results.append({"task_id": str(task_id), "ok": True, "status": record.decision,
-                            "error": None})  # fmt: skip
-    return results
+
+    def act(task_id):
+        record, _ = approval_decide(
+            task_id=task_id, reviewer=reviewer, request_ip=request_ip, **decision
+        )
+        return task_id, record.decision
+
+    return each_on_its_own(task_ids, act)
 
 
 @transaction.atomic
@@ -105,7 +100,7 @@ def review_claim(*, task_id, editor: AbstractBaseUser, take_over: bool = False) 
     is reviewing raises ClaimedByAnother (409) unless `take_over` is given; claiming
     one's own claim again renews it. Only drafts awaiting approval are claimed."""
     _require_editor(editor)
-    task = task_get_for_user(user=editor, task_id=task_id)
+    task = task_get_for_follower(user=editor, task_id=task_id)  # editors follow any task
     if not task.may("approve"):
         raise InvalidTransition(
             f"Only a draft awaiting approval can be claimed; this task is '{task.status}'.",

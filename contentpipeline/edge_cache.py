@@ -13,6 +13,7 @@ every stored page stale at once. A session cookie, any method but GET and HEAD, 
 query other than a page number, or Redis unreachable: the request goes to Django.
 """
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -35,8 +36,6 @@ _clients: dict[Any, aioredis.Redis] = {}
 
 
 def _client() -> aioredis.Redis:
-    import asyncio
-
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:

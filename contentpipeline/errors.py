@@ -42,3 +42,20 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoPermissionDenied):
         return Response({"detail": "Permission denied."}, status=status.HTTP_403_FORBIDDEN)
     return drf_exception_handler(exc, context)
+
+
+def each_on_its_own(ids, act) -> list[dict]:
+    """`act(id)` for each id, each on its own: an ApplicationError is that id's result
+    and does not stop the others. `act` returns `(task_id, status)` to report. One
+    `{task_id, ok, status, error}` per id, in order (the bulk endpoints' shape)."""
+    results = []
+    for item in ids:
+        try:
+            task_id, status = act(item)
+        except ApplicationError as exc:
+            results.append({"task_id": str(item), "ok": False,
+                            "status": exc.extra.get("status"), "error": exc.message})  # fmt: skip
+        else:
+            results.append({"task_id": str(task_id), "ok": True, "status": status,
+                            "error": None})  # fmt: skip
+    return results

@@ -3,14 +3,11 @@ with who, when, why and provenance, a field-by-field diff of every version again
 one before it, and revert. Every write goes through the post services, as the API's do:
 simple-history's own revert (a POST to a version's page) is replaced by `post_revert`."""
 
-from functools import cache
-
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
-from django.template import engines
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -34,68 +31,11 @@ from .selectors import (
 )
 from .services import post_republish, post_revert, post_unpublish, post_update
 
-# One page, written here rather than as a template file: a version with its diff
-# against the one before it, and the revert button. Autoescaped like any template.
-VERSION_PAGE = """{% extends "admin/base_site.html" %}{% load admin_urls %}
-{% block extrastyle %}{{ block.super }}<style>
-  .version-diff table { width: 100%; } .version-diff th { white-space: nowrap; }
-  .version-diff pre { white-space: pre-wrap; font-size: 12px; margin: 0; }
-  .version-diff .add { background: #dfd; } .version-diff .del { background: #fdd; }
-  .version-diff .hunk { color: #777; }
-</style>{% endblock %}
-{% block breadcrumbs %}<div class="breadcrumbs">
-  <a href="{% url 'admin:index' %}">Home</a> &rsaquo;
-  <a href="{% url 'admin:app_list' opts.app_label %}">{{ opts.app_config.verbose_name }}</a>
-  &rsaquo; <a href="{% url opts|admin_urlname:'changelist' %}">
-  {{ opts.verbose_name_plural|capfirst }}</a> &rsaquo;
-  <a href="{% url opts|admin_urlname:'change' post.pk %}">{{ post|truncatewords:18 }}</a> &rsaquo;
-  <a href="{% url opts|admin_urlname:'history' post.pk %}">History</a> &rsaquo;
-  Version {{ version.history_id }}
-</div>{% endblock %}
-{% block content %}<div id="content-main" class="version-diff">
-  <p><strong>Version {{ version.history_id }}</strong> ({{ change_type }}),
-    {{ version.history_date|date:"Y-m-d H:i:s" }}, by
-    <strong>{{ version.history_user|default:"unknown" }}</strong>:
-    {{ version.history_change_reason|default:"no reason given" }}</p>
-  <p class="provenance"><strong>Source:</strong> {{ provenance }}</p>
-  {% if previous %}
-    <h2>Changes against version {{ previous.history_id }}</h2>
-  {% else %}
-    <h2>First version: every field added</h2>
-  {% endif %}
-  {% if changes %}
-  <table id="version-diff"><thead><tr><th>Field</th><th>Before</th><th>After</th></tr></thead>
-  <tbody>{% for change in changes %}<tr class="field-{{ change.field }}">
-    <th>{{ change.field }}</th>
-    {% if change.lines %}<td colspan="2"><pre>{{ change.lines }}</pre></td>
-    {% else %}<td class="before">{{ change.before }}</td>
-    <td class="after">{{ change.after }}</td>{% endif %}
-  </tr>{% endfor %}</tbody></table>
-  {% else %}
-    <p>This version changed none of the fields shown (a withdrawal, or who and when only).</p>
-  {% endif %}
-  {% if may_revert %}
-  <form method="post">{% csrf_token %}
-    <p>Reverting restores this version's text and metadata (title, excerpt, body, SEO
-    fields, tags, category, cover) as a new version; whether the post is on the site does
-    not change. A post that is not live yet goes back to approval if its text changes.</p>
-    <input type="submit" class="default" name="_revert"
-           value="Revert to version {{ version.history_id }}">
-  </form>
-  {% endif %}
-</div>{% endblock %}
-"""
-
-
-@cache
-def _version_page():
-    return engines["django"].from_string(VERSION_PAGE)
-
 
 def post_status(post: Post) -> str:
     if post.unpublished_at is not None:
         return "unpublished"
-    return "live" if post.published_at <= timezone.now() else "scheduled"
+    return "live" if post.is_live else "scheduled"
 
 
 def _shown(value, limit: int | None = None) -> str:
@@ -289,7 +229,7 @@ class PostAdmin(EditorsMayViewMixin, SimpleHistoryAdmin):
             **(extra_context or {}),
         }
         request.current_app = self.admin_site.name
-        return TemplateResponse(request, _version_page(), context)
+        return TemplateResponse(request, "admin/publishing/post/version.html", context)
 
     def _revert(self, request, post: Post, version):
         number = version.history_id

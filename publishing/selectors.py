@@ -229,8 +229,6 @@ POST_STATUSES = ("published", "scheduled", "unpublished")
 def post_list_with_status(*, status: str) -> QuerySet[Post]:
     """`published` (what readers see), `scheduled` (approved, not live yet) or
     `unpublished` (taken off the site). Only editors may ask for the last two."""
-    if status == "published":
-        return post_list_public()
     return Post.objects.with_status(status)
 
 

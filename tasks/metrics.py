@@ -76,6 +76,7 @@ def _snapshot() -> dict[str, Any]:
             .order_by()
         )
     )
+    app_cache = cache_stats()
     ok = sum(by_status[s] for s in FINISHED_OK)
     failed = by_status[Status.FAILED]
     costs = (
@@ -97,8 +98,8 @@ def _snapshot() -> dict[str, Any]:
         "cost_by_stage_and_model": [{**row, "cost": str(row["cost"] or 0)} for row in costs],
         # This app's own lookups; Redis' server-wide numbers mix in the broker's and
         # the channel layer's.
-        "cache_hit_ratio": cache_stats()["hit_ratio"],
-        "cache": cache_stats(),
+        "cache_hit_ratio": app_cache["hit_ratio"],
+        "cache": app_cache,
     }
 
 

@@ -52,10 +52,10 @@ def user_can_read_task(*, user, task: ContentTask) -> bool:
 def task_readable_by(*, user, task_id) -> bool:
     """Whether the task exists (not deleted) and the user may read it."""
     try:
-        task = ContentTask.objects.alive().filter(pk=task_id).first()
-    except (ValueError, ValidationError):
+        task_get_for_follower(user=user, task_id=task_id)
+    except (NotFound, Forbidden):
         return False
-    return task is not None and user_can_read_task(user=user, task=task)
+    return True
 
 
 def task_get_for_follower(*, user, task_id) -> ContentTask:

@@ -5,7 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from contentpipeline.errors import ApplicationError, NotFound
+from contentpipeline.errors import ApplicationError, NotFound, each_on_its_own
 from contentpipeline.roles import is_editor
 
 from ..models import ContentTask, Priority, Quality, Style, TaskType, Tone
@@ -159,15 +159,9 @@ def task_bulk(*, user: AbstractBaseUser, task_ids: list, action: str) -> list[di
     its own error and does not stop the others. One result per id, in order:
     `{task_id, ok, status, error}`."""
     service = BULK_ACTIONS[action]
-    results = []
-    for task_id in task_ids:
-        try:
-            task = service(user=user, task_id=task_id)
-        except ApplicationError as exc:
-            status = exc.extra.get("status")
-            results.append({"task_id": str(task_id), "ok": False, "status": status,
-                            "error": exc.message})  # fmt: skip
-        else:
-            results.append({"task_id": str(task.pk), "ok": True, "status": task.status,
-                            "error": None})  # fmt: skip
-    return results
+
+    def act(task_id):
+        task = service(user=user, task_id=task_id)
+        return task.pk, task.status
+
+    return each_on_its_own(task_ids, act)
