@@ -6,6 +6,7 @@ for development; nothing secret lives in the repository.
 """
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -49,8 +50,106 @@ LLM_MODELS = {
     "quality": env.str("LLM_MODEL_QUALITY", default=LLM_MODEL),
 }
 LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=120.0)
-if "openai" in (LLM_PROVIDER, IMAGE_PROVIDER) and not LLM_API_KEY:
+# Retries of one call by the openai client (429, 5xx, timeouts; it honours Retry-After)
+# before the next provider of the chain is tried.
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
+# Draft text sent to the task's WebSocket while a streaming provider writes it.
+LLM_STREAM = env.bool("LLM_STREAM", default=True)
+
+
+def _provider_chain(variable: str, first: str, valid: tuple[str, ...]) -> tuple[str, ...]:
+    """`first`, then the providers named in `variable` (comma separated) not yet in it."""
+    chain = [first]
+    for name in env.list(variable, default=[]):
+        if name not in valid:
+            raise ImproperlyConfigured(
+                f"{variable} names {name!r}, which is unknown; use {', '.join(valid)}"
+            )
+        if name not in chain:
+            chain.append(name)
+    return tuple(chain)
+
+
+# What a stage tries, in order, when a provider fails after its retries.
+LLM_CHAIN = _provider_chain("LLM_FALLBACKS", LLM_PROVIDER, LLM_PROVIDERS)
+IMAGE_CHAIN = _provider_chain("IMAGE_FALLBACKS", IMAGE_PROVIDER, IMAGE_PROVIDERS)
+if "openai" in (*LLM_CHAIN, *IMAGE_CHAIN) and not LLM_API_KEY:
     raise ImproperlyConfigured("The openai provider needs LLM_API_KEY")
+
+LLM_STAGES = ("research", "draft", "review", "seo")  # the ones a model writes
+
+
+def _mapping(variable: str, parse, keys: tuple[str, ...] | None = None) -> dict:
+    """`a=x,b=y` from the environment, each value through `parse`; a clear error for
+    anything else."""
+    found = {}
+    for item in env.list(variable, default=[]):
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value or (keys and key not in keys):
+            allowed = f" (keys: {', '.join(keys)})" if keys else ""
+            raise ImproperlyConfigured(f"{variable}: {item!r} is not name=value{allowed}")
+        try:
+            found[key] = parse(value)
+        except (ValueError, ArithmeticError) as exc:
+            raise ImproperlyConfigured(f"{variable}: {item!r}: {exc}") from exc
+    return found
+
+
+# A stage's model, whatever the quality asked for: LLM_STAGE_MODELS=draft=gpt-4.1,...
+LLM_STAGE_MODELS = _mapping("LLM_STAGE_MODELS", str, LLM_STAGES)
+
+
+def _price_pair(value: str) -> tuple[Decimal, Decimal]:
+    first, sep, second = value.partition("/")
+    if not sep:
+        raise ValueError("give the input and output price per million tokens, as 0.15/0.60")
+    return Decimal(first), Decimal(second)
+
+
+# USD per million (input, output) tokens; the longest matching model prefix wins, so a
+# dated snapshot is priced like its family; a model priced nowhere costs 0.
+# LLM_PRICES=my-model=0.20/0.80,... adds or overrides entries.
+LLM_PRICES = {
+    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
+    "gpt-4o": (Decimal("2.50"), Decimal("10.00")),
+    "gpt-4.1-nano": (Decimal("0.10"), Decimal("0.40")),
+    "gpt-4.1-mini": (Decimal("0.40"), Decimal("1.60")),
+    "gpt-4.1": (Decimal("2.00"), Decimal("8.00")),
+    "gpt-5-nano": (Decimal("0.05"), Decimal("0.40")),
+    "gpt-5-mini": (Decimal("0.25"), Decimal("2.00")),
+    "gpt-5": (Decimal("1.25"), Decimal("10.00")),
+    "o4-mini": (Decimal("1.10"), Decimal("4.40")),
+} | _mapping("LLM_PRICES", _price_pair)
+# USD per generated image; IMAGE_PRICES=model=0.04,... adds or overrides entries.
+IMAGE_PRICES = {
+    "gpt-image-1-mini": Decimal("0.015"),
+    "gpt-image-1": Decimal("0.063"),
+    "dall-e-3": Decimal("0.080"),
+    "dall-e-2": Decimal("0.020"),
+} | _mapping("IMAGE_PRICES", Decimal)
+# Ceiling in USD on one task's model calls when the task sets none (empty: no ceiling).
+TASK_MAX_COST = env.str("TASK_MAX_COST", default="2.00")
+try:
+    TASK_MAX_COST = Decimal(TASK_MAX_COST) if TASK_MAX_COST.strip() else None
+except ArithmeticError as exc:
+    raise ImproperlyConfigured(f"TASK_MAX_COST={TASK_MAX_COST!r} is not a number") from exc
+
+# The review's quality loop: a draft scored below the threshold is refined with the
+# critique and reviewed again, at most QUALITY_MAX_REFINEMENTS times.
+QUALITY_THRESHOLD = env.int("QUALITY_THRESHOLD", default=75)
+QUALITY_MAX_REFINEMENTS = env.int("QUALITY_MAX_REFINEMENTS", default=1)
+if not 0 <= QUALITY_THRESHOLD <= 100:
+    raise ImproperlyConfigured("QUALITY_THRESHOLD is a score from 0 to 100")
+if not 0 <= QUALITY_MAX_REFINEMENTS <= 5:
+    raise ImproperlyConfigured("QUALITY_MAX_REFINEMENTS is from 0 to 5")
+
+# The research stage's fetch of a task's sources.
+SOURCE_FETCH_TIMEOUT = env.float("SOURCE_FETCH_TIMEOUT", default=10.0)
+SOURCE_MAX_BYTES = env.int("SOURCE_MAX_BYTES", default=2_000_000)
+# Sources on loopback or private networks are refused unless this is set (the tests
+# serve their pages on loopback): a task must not make the server read its neighbours.
+SOURCES_ALLOW_PRIVATE = env.bool("SOURCES_ALLOW_PRIVATE", default=False)
 
 # --- Applications -----------------------------------------------------------------------
 INSTALLED_APPS = [

@@ -166,6 +166,13 @@ class ContentTask(models.Model):
     generate_image = models.BooleanField(default=True)
     quality_preference = models.CharField(max_length=10, choices=Quality, default=Quality.BALANCED)
     priority = models.CharField(max_length=10, choices=Priority, default=Priority.NORMAL)
+    # Up to 5 http(s) URLs the research stage reads (services.lifecycle.clean_sources).
+    sources = models.JSONField(default=list, blank=True)
+    # Ceiling in USD on what the task's model calls may cost (settings.TASK_MAX_COST
+    # when null); a call that would cross it fails the task instead.
+    max_cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    # Reuse cached model responses (the `models` cache tier).
+    use_cache = models.BooleanField(default=True)
 
     status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
     stage = models.CharField(max_length=10, choices=Stage, default=Stage.RESEARCH)
@@ -255,6 +262,11 @@ class StageRun(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     model = models.CharField(max_length=100, blank=True)
+    # Which provider wrote the output (the first of the fallback chain that answered).
+    provider = models.CharField(max_length=20, blank=True)
+    # Model calls of this attempt answered from the cache, and calls made in all.
+    cache_hits = models.PositiveSmallIntegerField(default=0)
+    calls = models.PositiveSmallIntegerField(default=0)
     tokens_in = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
     cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)

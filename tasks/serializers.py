@@ -2,9 +2,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from contentpipeline.errors import ApplicationError
+
 from .models import ContentTask, Priority, Quality, Style, TaskType, Tone
 from .selectors import task_cost, task_result
-from .services.lifecycle import MAX_KEYWORDS, clean_keywords
+from .services.lifecycle import MAX_KEYWORDS, MAX_SOURCES, clean_keywords, clean_sources
 
 
 class TaskCreateSerializer(serializers.Serializer):
@@ -25,10 +27,26 @@ class TaskCreateSerializer(serializers.Serializer):
     generate_image = serializers.BooleanField(default=True)
     quality_preference = serializers.ChoiceField(choices=Quality.choices, default=Quality.BALANCED)
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
+    sources = serializers.ListField(
+        child=serializers.URLField(max_length=2000),
+        max_length=MAX_SOURCES,
+        required=False,
+        default=list,
+    )
+    max_cost = serializers.DecimalField(
+        max_digits=10, decimal_places=4, min_value=0, required=False, allow_null=True
+    )
+    use_cache = serializers.BooleanField(default=True)
 
     def validate_keywords(self, value: list[str]) -> list[str]:
         # The service's rule, repeated here for an error on the field.
         return clean_keywords(value)
+
+    def validate_sources(self, value: list[str]) -> list[str]:
+        try:
+            return clean_sources(value)
+        except ApplicationError as exc:  # ftp:// passes URLField, not the service
+            raise serializers.ValidationError(str(exc)) from exc
 
 
 class StageRunSerializer(serializers.Serializer):
@@ -41,6 +59,9 @@ class StageRunSerializer(serializers.Serializer):
     tokens_in = serializers.IntegerField()
     tokens_out = serializers.IntegerField()
     cost = serializers.DecimalField(max_digits=12, decimal_places=6)
+    provider = serializers.CharField()
+    calls = serializers.IntegerField()
+    cache_hits = serializers.IntegerField()
     error = serializers.CharField()
 
 
@@ -74,7 +95,8 @@ class TaskSerializer(serializers.ModelSerializer):
         fields = [
             "id", "task_type", "topic", "keywords", "primary_keyword", "target_audience",
             "category", "tone", "style", "target_length", "generate_image",
-            "quality_preference", "priority", "status", "stage", "progress", "error",
+            "quality_preference", "priority", "sources", "max_cost", "use_cache", "status",
+            "stage", "progress", "error",
             "feedback", "generation", "created_by", "created_at", "updated_at", "started_at",
             "completed_at", "result", "stages", "cost", "post",
         ]  # fmt: skip

@@ -6,6 +6,7 @@ It knows no model or app; the runner records what it returns."""
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -38,6 +39,17 @@ class StageError(ProviderError):
     """The provider answered, but not in the form the stage needs."""
 
 
+class Budget:
+    """What a task may still spend on model calls: its ceiling (None: no ceiling) and
+    what it has spent so far, counted up by each call of the run."""
+
+    def __init__(self, ceiling: Decimal | None = None, spent: Decimal = Decimal("0")) -> None:
+        self.ceiling, self.spent = ceiling, spent
+
+    def __repr__(self) -> str:
+        return f"Budget(ceiling={self.ceiling}, spent={self.spent})"
+
+
 @dataclass(frozen=True)
 class StageJob:
     """What every stage of one run works from."""
@@ -47,6 +59,13 @@ class StageJob:
     # Unique per task and generation: names what a stage stores (the cover file), so a
     # re-run overwrites instead of piling up copies.
     name: str
+    # URLs the research stage reads (at most 5, validated when the task was created).
+    sources: tuple[str, ...] = ()
+    # Whether model responses may come from (and go to) the `models` cache tier.
+    use_cache: bool = True
+    budget: Budget = field(default_factory=Budget)
+    # Called with the draft's text so far while a streaming provider writes it.
+    on_draft_text: Callable[[str], None] | None = None
 
 
 def model_for(job: StageJob) -> str:

@@ -1,7 +1,11 @@
 """What a user does to a task: create it, pause, resume, cancel, retry, delete it, or
 one of these to many tasks at once. The API and the admin both call these."""
 
+from decimal import Decimal
+
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,6 +18,9 @@ from .dispatch import enqueue_on_commit
 
 MAX_KEYWORDS = 20
 MIN_TOPIC_LENGTH = 3
+MAX_SOURCES = 5
+MAX_SOURCE_URL_LENGTH = 2000
+_http_url = URLValidator(schemes=["http", "https"])
 
 
 def clean_keywords(keywords: list[str] | tuple[str, ...] | None) -> list[str]:
@@ -27,6 +34,25 @@ def clean_keywords(keywords: list[str] | tuple[str, ...] | None) -> list[str]:
             cleaned.append(keyword)
     if len(cleaned) > MAX_KEYWORDS:
         raise ApplicationError(f"A task has at most {MAX_KEYWORDS} keywords.")
+    return cleaned
+
+
+def clean_sources(sources: list[str] | tuple[str, ...] | None) -> list[str]:
+    """Source URLs stripped, repeats dropped, order kept; ApplicationError (400) for
+    more than MAX_SOURCES or anything that is not an http(s) URL."""
+    cleaned: list[str] = []
+    for source in sources or ():
+        url = str(source).strip()
+        if "\x00" in url or len(url) > MAX_SOURCE_URL_LENGTH:
+            raise ApplicationError(f"Not a usable source URL: {url[:100]!r}")
+        try:
+            _http_url(url)
+        except ValidationError as exc:
+            raise ApplicationError(f"Not an http(s) URL: {url[:100]!r}") from exc
+        if url not in cleaned:
+            cleaned.append(url)
+    if len(cleaned) > MAX_SOURCES:
+        raise ApplicationError(f"A task has at most {MAX_SOURCES} sources.")
     return cleaned
 
 
@@ -46,13 +72,20 @@ def task_create(
     generate_image: bool = True,
     quality_preference: str = Quality.BALANCED,
     priority: str = Priority.NORMAL,
+    sources: list[str] | None = None,
+    max_cost: Decimal | None = None,
+    use_cache: bool = True,
 ) -> ContentTask:
     """Store a task as `pending` and queue it once the row is committed. Keywords are
     de-duplicated (case-insensitively) and at most MAX_KEYWORDS; the topic has at
-    least MIN_TOPIC_LENGTH characters; no text holds a NUL byte (ApplicationError, 400);
+    least MIN_TOPIC_LENGTH characters; sources are at most MAX_SOURCES http(s) URLs;
+    max_cost is not negative; no text holds a NUL byte (ApplicationError, 400);
     every field is validated against the model (ValidationError, 400) before anything
     is written."""
     keywords = clean_keywords(keywords)
+    sources = clean_sources(sources)
+    if max_cost is not None and max_cost < 0:
+        raise ApplicationError("max_cost may not be negative.")
     texts = [topic, primary_keyword, target_audience, category, *keywords]
     if any("\x00" in text for text in texts):
         raise ApplicationError("Text fields may not contain NUL bytes.")
@@ -73,6 +106,9 @@ def task_create(
         generate_image=generate_image,
         quality_preference=quality_preference,
         priority=priority,
+        sources=sources,
+        max_cost=max_cost,
+        use_cache=use_cache,
     )
     task.full_clean()
     save(task, user=user, reason="created", message="Task queued")
