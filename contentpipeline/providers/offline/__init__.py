@@ -1,7 +1,7 @@
 """Offline providers: a deterministic writer and cover painter that need no network and no key.
 
-`writer` composes articles (research, draft, review, SEO) from the phrase banks in `data`;
-`cover` draws a PNG cover. Both are seeded from the brief, so the same brief always yields
+`writer` composes articles (research, draft, review) from the phrase banks in `data`, drawing
+sentences through `voice`; `seo` writes the search metadata; `cover` draws a PNG cover. Both are seeded from the brief, so the same brief always yields
 byte-identical output and the whole pipeline runs without an API.
 """
 

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..base import Brief, ImageResult
 from .data import COVER_SIZE, IMAGE_MODEL
-from .writer import _Voice
+from .voice import Voice
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -71,7 +71,7 @@ def render_cover(brief: Brief) -> bytes:
     image = Image.alpha_composite(image, overlay)
 
     draw = ImageDraw.Draw(image)
-    voice = _Voice.of(brief)
+    voice = Voice.of(brief)
     label = " · ".join(
         part.upper() for part in (voice.task_type.replace("_", " "), brief.category) if part
     )

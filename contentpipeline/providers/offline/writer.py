@@ -5,22 +5,18 @@ kind. All randomness comes from `random.Random` seeded with the brief's stable s
 name, so the same brief always yields byte-identical output while different briefs diverge.
 """
 
-import functools
 import json
 import random
 import re
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from contentpipeline.text import paragraphs, strip_markdown, word_count, words
 
 from ..base import Brief, Completion, ProviderError
 from .data import (
-    _CONTRACTIONS,
-    _SMALL_WORDS,
     ANGLES,
     AUDIENCE_EXTRA,
     AUDIENCE_LINES,
@@ -28,92 +24,28 @@ from .data import (
     BULLETS,
     CALLS_TO_ACTION,
     COMPACT_AUDIENCE_LINES,
-    COMPACT_KEYWORD_LINES,
     CONCLUSION_HEADINGS,
     CONCLUSION_HINTS,
-    CONNECTORS,
     FEEDBACK_HEADINGS,
     FEEDBACK_THEMES,
-    GENERAL,
     GREETINGS,
     HOOKS,
     IMPERATIVE_VERBS,
-    KEYWORD_LINES,
-    KIND_HINTS,
-    KIND_LINES,
-    MICRO_LINES,
-    MULTI_KEYWORD_LINES,
-    PREDICATES,
     RESPONSES_TO_REMARKS,
     RESPONSES_TO_REQUESTS,
     SECTION_PLANS,
     SIGN_OFFS,
-    STAND_INS,
-    STYLE_LINES,
-    STYLES,
-    SUBJECTS,
-    TASK_TYPES,
     TITLES,
-    TONE_LINES,
     TONE_NOTES,
     TONE_TITLES,
-    TONES,
     WRITER_MODEL,
 )
-
-
-def _title_case(text: str) -> str:
-    out = []
-    for index, word in enumerate(text.split()):
-        if any(char.isupper() for char in word):
-            out.append(word)  # acronyms and brand names keep their own casing
-        elif index and word in _SMALL_WORDS:
-            out.append(word)
-        else:
-            out.append(word[:1].upper() + word[1:])
-    return " ".join(out)
-
-
-def _join(items: Sequence[str]) -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _clip(text: str, limit: int) -> str:
-    """Shorten at a word boundary, marking the cut with an ellipsis, never exceeding limit."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-–—")
-    return cut + "…"
-
-
-def _contract(sentence: str) -> str:
-    for full, short in _CONTRACTIONS:
-        sentence = re.sub(rf"\b{full}\b", short, sentence)
-        capital = full[0].upper() + full[1:]
-        sentence = re.sub(rf"\b{capital}\b", short[0].upper() + short[1:], sentence)
-    return sentence
-
-
-@functools.lru_cache(maxsize=16384)
-def _wc(sentence: str) -> int:
-    # Sentences are re-measured many times while fitting an article to length.
-    return word_count(sentence)
+from .seo import seo
+from .voice import Sentences, Voice, classify, wc
 
 
 def _approx_tokens(text: str) -> int:
     return round(len(text.split()) * 4 / 3)
-
-
-def _classify(heading: str) -> str:
-    lowered = heading.lower()
-    for kind, hints in KIND_HINTS:
-        if any(hint in lowered for hint in hints):
-            return kind
-    return "general"
 
 
 def _feedback_points(feedback: str) -> list[str]:
@@ -128,216 +60,6 @@ def _feedback_points(feedback: str) -> list[str]:
 def _feedback_themes(feedback: str) -> set[str]:
     lowered = feedback.lower()
     return {theme for theme, hints in FEEDBACK_THEMES.items() if any(h in lowered for h in hints)}
-
-
-@dataclass(frozen=True)
-class _Voice:
-    """Brief-derived strings every template needs, computed once per call."""
-
-    brief: Brief
-    topic: str
-    title_topic: str
-    pk: str
-    terms: tuple[str, ...]  # primary keyword plus keywords, each to appear in the body
-    aud: str
-    tone: str
-    style: str
-    task_type: str
-    piece: str
-
-    @classmethod
-    def of(cls, brief: Brief) -> "_Voice":
-        topic = " ".join(brief.topic.split()).rstrip(".?!") or "this subject"
-        pk = " ".join(brief.primary_keyword.split()) or (
-            brief.keywords[0] if brief.keywords else topic
-        )
-        terms: list[str] = []
-        for term in (pk, *brief.keywords):
-            if term.lower() != topic.lower() and term.lower() not in (t.lower() for t in terms):
-                terms.append(term)
-        tone = brief.tone if brief.tone in TONES else "professional"
-        style = brief.style if brief.style in STYLES else "educational"
-        task_type = brief.task_type if brief.task_type in TASK_TYPES else "blog_post"
-        piece = {"social_post": "post", "newsletter": "issue"}.get(
-            task_type, "guide" if style in ("educational", "technical") else "article"
-        )
-        return cls(
-            brief=brief,
-            topic=topic,
-            title_topic=_title_case(topic),
-            pk=pk,
-            terms=tuple(terms),
-            aud=" ".join(brief.target_audience.split()).rstrip(".") or "practitioners",
-            tone=tone,
-            style=style,
-            task_type=task_type,
-            piece=piece,
-        )
-
-
-class _Proposal(NamedTuple):
-    sentence: str
-    clause: str  # the sentence without its connector
-    template: str
-    connector: str
-
-
-class _Sentences:
-    """Draws filled-in sentences from the phrase banks, avoiding repeats within one article."""
-
-    def __init__(self, voice: _Voice, rng: random.Random) -> None:
-        self.voice = voice
-        self.rng = rng
-        self.used: Counter[str] = Counter()
-        self.templates_used: Counter[str] = Counter()
-        self.recent_connectors: list[str] = []
-        self.micro_used: set[str] = set()
-
-    def fill(self, template: str, *, x: str | None = None, kw: str | None = None) -> str:
-        voice = self.voice
-        text = template.format(
-            topic=voice.topic,
-            T=voice.title_topic,
-            pk=voice.pk,
-            kw=kw or self.term(),
-            kws=_join(voice.terms),
-            x=x or self._x(),
-            s=x or self._subject(),
-            aud=voice.aud,
-            piece=voice.piece,
-        )
-        return self.finish(text)
-
-    def finish(self, text: str) -> str:
-        text = " ".join(text.split())
-        text = text[:1].upper() + text[1:]
-        return _contract(text) if self.voice.tone == "casual" else text
-
-    def term(self) -> str:
-        return self.rng.choice(self.voice.terms or (self.voice.topic,))
-
-    def _x(self) -> str:
-        roll = self.rng.random()
-        if roll < 0.3 or not self.voice.terms:
-            return self.voice.topic
-        if roll < 0.5:
-            return self.voice.pk
-        if roll < 0.88:
-            return self.term()
-        # An occasional plain noun phrase keeps the topic from being named in every sentence.
-        return self.rng.choice(STAND_INS)
-
-    def _subject(self) -> str:
-        # Keywords are often plural ("spot instances"), so templates whose verb agrees with the
-        # placeholder ({s}) only receive the topic or a singular stand-in.
-        return self.voice.topic if self.rng.random() < 0.8 else self.rng.choice(STAND_INS)
-
-    def _template(self, kind: str) -> tuple[str, bool]:
-        """A template for kind and whether it may take a leading connector."""
-        voice = self.voice
-        roll = self.rng.random()
-        bank = KIND_LINES.get(kind, ())
-        if kind == "story" and voice.style != "narrative":
-            bank = KIND_LINES["examples"]
-        if bank and roll < 0.38:
-            return self.rng.choice(bank), True
-        if roll < 0.58:
-            return self.rng.choice(GENERAL), True
-        if roll < 0.76:
-            subject = self.rng.choice(SUBJECTS)
-            return f"{subject} {self.rng.choice(PREDICATES)}", True
-        if roll < 0.88:
-            return self.rng.choice(TONE_LINES[voice.tone]), False
-        return self.rng.choice(STYLE_LINES[voice.style]), False
-
-    def propose(self, kind: str) -> _Proposal:
-        """A candidate sentence, preferring unused clauses and then rarely used templates.
-
-        Repeats are counted on the clause (the sentence without its connector), so "Moreover,
-        X." and "Notably, X." count as the same sentence.
-        """
-        best: tuple[int, str, str, bool] | None = None
-        for _ in range(24):
-            template, connectable = self._template(kind)
-            clause = self.fill(template)
-            score = self.used[clause] * 1000 + self.templates_used[template]
-            if best is None or score < best[0]:
-                best = (score, clause, template, connectable)
-                if score == 0:
-                    break
-        _, clause, template, connectable = best or (0, self.fill(GENERAL[0]), GENERAL[0], False)
-        if connectable and self._connectable(template) and self.rng.random() < 0.28:
-            choices = [c for c in CONNECTORS[self.voice.tone] if c not in self.recent_connectors]
-            connector = self.rng.choice(choices)
-            sentence = self.finish(f"{connector} {clause[:1].lower()}{clause[1:]}")
-            return _Proposal(sentence, clause, template, connector)
-        return _Proposal(clause, clause, template, "")
-
-    @staticmethod
-    def _connectable(template: str) -> bool:
-        # Templates opening with a placeholder keep the value's own casing; questions and
-        # sentences that already open with a connector ("For instance, ...") read badly
-        # behind another one.
-        opening = " ".join(template.split()[:3])
-        return template[0] != "{" and "?" not in template and not re.search(r"[,:]", opening)
-
-    def accept(self, proposal: _Proposal) -> str:
-        self.used[proposal.clause] += 1
-        self.templates_used[proposal.template] += 1
-        if proposal.connector:
-            self.recent_connectors = [*self.recent_connectors[-3:], proposal.connector]
-        return proposal.sentence
-
-    def make(self, kind: str) -> str:
-        return self.accept(self.propose(kind))
-
-    def lead(self, kind: str) -> str:
-        """An opening sentence for a block of this kind that names the topic itself."""
-        bank = KIND_LINES.get(kind) or GENERAL
-        template = self.rng.choice([t for t in bank if not self.templates_used[t]] or bank)
-        clause = self.fill(template, x=self.voice.topic)
-        return self.accept(_Proposal(clause, clause, template, ""))
-
-    def fit(self, kind: str, max_words: int) -> str | None:
-        """A sentence of at most max_words, as close to it as a few draws allow."""
-        best: tuple[int, _Proposal] | None = None
-        tries = 4 if max_words > 40 else 16
-        for _ in range(tries):
-            proposal = self.propose(kind)
-            count = _wc(proposal.sentence)
-            if count <= max_words and (best is None or count > best[0]):
-                best = (count, proposal)
-                if max_words > 40 or count >= max_words - 1:
-                    break
-        return self.accept(best[1]) if best else None
-
-    def micro(self, max_words: int) -> str | None:
-        options = [
-            line
-            for line in MICRO_LINES[self.voice.tone]
-            if line not in self.micro_used and _wc(line) <= max_words
-        ]
-        if not options:
-            return None
-        line = max(options, key=lambda item: (_wc(item), item))
-        self.micro_used.add(line)
-        return line
-
-    def keyword_lines(
-        self, group: Sequence[str], *, separate: bool, compact: bool = False
-    ) -> list[str]:
-        if not group:
-            return []
-        if compact:
-            template = self.rng.choice(COMPACT_KEYWORD_LINES)
-            return [self.finish(template.format(kws=_join(group)))]
-        if separate or len(group) == 1:
-            templates = self.rng.sample(KEYWORD_LINES, k=min(len(group), len(KEYWORD_LINES)))
-            lines = [self.fill(t, kw=kw) for t, kw in zip(templates, group, strict=False)]
-            lines += [self.fill(self.rng.choice(KEYWORD_LINES), kw=kw) for kw in group[12:]]
-            return lines
-        template = self.rng.choice(MULTI_KEYWORD_LINES)
-        return [self.finish(template.format(kws=_join(group), topic=self.voice.topic))]
 
 
 @dataclass
@@ -357,7 +79,7 @@ class _Block:
             texts.append(self.heading)
         if self.bullets:
             texts.append(self.bullet_lead)
-        return sum(_wc(text) for text in texts)
+        return sum(wc(text) for text in texts)
 
 
 class _Writer:
@@ -365,7 +87,7 @@ class _Writer:
 
     def __init__(self, brief: Brief) -> None:
         self.brief = brief
-        self.voice = _Voice.of(brief)
+        self.voice = Voice.of(brief)
         self.target = max(60, int(brief.target_length or 800))
         self.responses_given = 0
 
@@ -391,7 +113,7 @@ class _Writer:
     def research(self) -> dict[str, Any]:
         rng = self.rng("research")
         voice = self.voice
-        sentences = _Sentences(voice, rng)
+        sentences = Sentences(voice, rng)
         outline = [heading for _, heading in self.plan(rng)]
         key_points = sentences.keyword_lines(voice.terms[:6], separate=True)
         key_points.insert(0, sentences.lead("why"))
@@ -427,7 +149,7 @@ class _Writer:
             for heading in variants
         }
         cleaned = [re.sub(r"^(?:#+\s*)?(?:\d+[.)]\s*)?", "", h) for h in headings]
-        sections = [(known.get(h) or _classify(h), h) for h in cleaned if h]
+        sections = [(known.get(h) or classify(h), h) for h in cleaned if h]
         return sections or self.plan(rng)
 
     def draft(self, research: Any) -> str:
@@ -442,7 +164,7 @@ class _Writer:
     def _draft(self, research: Any, *, compact: bool) -> str | None:
         rng = self.rng("draft")
         voice = self.voice
-        sentences = _Sentences(voice, rng)
+        sentences = Sentences(voice, rng)
         self.responses_given = 0
         sections = self.outline_from(research, rng)
         conclusion_heading = rng.choice(
@@ -521,7 +243,7 @@ class _Writer:
         return self._render(title, blocks, rng, short_paragraphs="structure" in themes)
 
     def _apply_themes(
-        self, block: _Block, themes: set[str], sentences: _Sentences, *, long_form: bool
+        self, block: _Block, themes: set[str], sentences: Sentences, *, long_form: bool
     ) -> None:
         """Editor feedback themes add required sentences to every section."""
         if not long_form:
@@ -538,7 +260,7 @@ class _Writer:
     def _respond(
         self,
         point: str,
-        sentences: _Sentences,
+        sentences: Sentences,
         rng: random.Random,
         *,
         compact: bool = False,
@@ -573,7 +295,7 @@ class _Writer:
         return [sentences.finish(lead), follow]
 
     def _add_bullets(
-        self, body: list[_Block], themes: set[str], sentences: _Sentences, rng: random.Random
+        self, body: list[_Block], themes: set[str], sentences: Sentences, rng: random.Random
     ) -> None:
         if self.voice.style not in ("listicle", "technical", "educational") and (
             "structure" not in themes
@@ -615,7 +337,7 @@ class _Writer:
             block.budget = round(remaining * weight / sum(weights))
 
     @staticmethod
-    def _fill(block: _Block, sentences: _Sentences) -> None:
+    def _fill(block: _Block, sentences: Sentences) -> None:
         while True:
             gap = block.budget - block.word_total()
             if gap < 7:
@@ -625,7 +347,7 @@ class _Writer:
                 return
             block.fillers.append(sentence)
 
-    def _settle(self, blocks: list[_Block], sentences: _Sentences) -> None:
+    def _settle(self, blocks: list[_Block], sentences: Sentences) -> None:
         """Nudge the total length onto the target by adding or removing single sentences."""
         tolerance = max(1, round(self.target * 0.015))
         for _ in range(80):
@@ -642,10 +364,10 @@ class _Writer:
                 continue
             excess = -diff
             options = [
-                (abs(_wc(text) - excess), bi, fi)
+                (abs(wc(text) - excess), bi, fi)
                 for bi, block in enumerate(blocks)
                 for fi, text in enumerate(block.fillers)
-                if _wc(text) <= excess + tolerance
+                if wc(text) <= excess + tolerance
             ]
             if not options:
                 return
@@ -772,65 +494,6 @@ class _Writer:
             )
         return {"quality_score": quality, "qa_feedback": feedback, "issues": issues}
 
-    # SEO ------------------------------------------------------------------------------------
-
-    def seo(self, draft: Any) -> dict[str, Any]:
-        rng = self.rng("seo")
-        voice = self.voice
-        draft = draft if isinstance(draft, dict) else {}
-        markdown = str(draft.get("markdown") or "")
-        title = str(draft.get("title") or "")
-        if not title and markdown.startswith("# "):
-            title = markdown.splitlines()[0][2:].strip()
-        pk_words = set(re.findall(r"\w+", voice.pk.lower()))
-
-        def has_keyword(text: str) -> bool:
-            return pk_words <= set(re.findall(r"\w+", text.lower()))
-
-        candidates = [title, voice.title_topic]
-        if not has_keyword(voice.topic):
-            candidates.insert(1, f"{voice.title_topic}: {_title_case(voice.pk)}")
-        fitting = [c for c in candidates if c and len(c) <= 60]
-        with_keyword = [c for c in fitting if has_keyword(c)]
-        seo_title = (with_keyword or fitting or [_clip(candidates[-1], 60)])[0]
-
-        extras = [t for t in voice.terms if t.lower() != voice.pk.lower()][:2]
-        covering = f", covering {_join(extras)}" if extras else ""
-        metas = (
-            f"Learn how {voice.pk} shapes {voice.topic}: practical guidance for {voice.aud}"
-            f"{covering}.",
-            f"A {voice.tone} look at {voice.topic} for {voice.aud}, with clear advice on "
-            f"{voice.pk}{covering}.",
-            f"Everything {voice.aud} need to know about {voice.topic} and {voice.pk}.",
-        )
-        fitting_meta = [m for m in metas if len(m) <= 160]
-        meta = rng.choice(fitting_meta) if fitting_meta else _clip(metas[0], 160)
-
-        tags: list[str] = []
-        sources = [voice.pk, *voice.terms, self.brief.category]
-        if len(voice.topic.split()) <= 4:
-            sources.append(voice.topic)
-        for source in sources:
-            tag = " ".join(re.sub(r"[^\w\s-]", " ", source.lower()).split())[:50]
-            if tag and tag not in tags:
-                tags.append(tag)
-
-        prose = paragraphs(markdown)
-        excerpt_source = prose[0] if prose else f"{voice.title_topic}. {meta}"
-        excerpt = excerpt_source if len(excerpt_source) <= 300 else ""
-        if not excerpt:
-            for sentence in re.split(r"(?<=[.!?])\s+", excerpt_source):
-                if len(f"{excerpt} {sentence}".strip()) > 300:
-                    break
-                excerpt = f"{excerpt} {sentence}".strip()
-            excerpt = excerpt or _clip(excerpt_source, 300)
-        return {
-            "seo_title": seo_title,
-            "meta_description": meta,
-            "tags": tags[:10],
-            "excerpt": excerpt,
-        }
-
 
 class OfflineLLMProvider:
     """A deterministic writer: the full pipeline runs without network access or API keys."""
@@ -856,7 +519,11 @@ class OfflineLLMProvider:
         elif stage == "review":
             text = json.dumps(writer.review(context.get("draft")), ensure_ascii=False, indent=2)
         elif stage == "seo":
-            text = json.dumps(writer.seo(context.get("draft")), ensure_ascii=False, indent=2)
+            text = json.dumps(
+                seo(writer.voice, writer.rng("seo"), context.get("draft")),
+                ensure_ascii=False,
+                indent=2,
+            )
         else:
             raise ProviderError(f"The offline writer has no stage named {stage!r}")
         return Completion(
