@@ -171,6 +171,10 @@ class TaskProgressConsumer(_OneTaskConsumer):
 
     group_for = staticmethod(task_group)
 
+    async def task_draft(self, event) -> None:
+        # The draft's text so far, while a streaming provider writes it.
+        await self.send_json(event)
+
 
 class ImageProgressConsumer(_OneTaskConsumer):
     """/ws/image-generation/<id>/: the image stage of one task only."""

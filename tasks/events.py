@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -17,6 +18,8 @@ EDITORS_GROUP = "tasks-editors"
 # A broadcast is sent from request and worker threads: a Redis that hangs must not
 # hold them up for longer than this.
 BROADCAST_TIMEOUT = 1.5
+# A streamed draft reaches its followers at most this often (the text so far each time).
+DRAFT_EVENTS_PER_SECOND = 5
 
 
 def task_group(task_id) -> str:
@@ -88,3 +91,40 @@ def broadcast_on_commit(task: ContentTask, message: str = "", *, image: bool | N
         image = task.stage == Stage.IMAGE
     created_by_id = task.created_by_id
     transaction.on_commit(lambda: broadcast(event, created_by_id=created_by_id, image=image))
+
+
+class DraftStream:
+    """Sends the draft's text so far to the task's followers (`task.draft`) while a
+    streaming provider writes it: at most DRAFT_EVENTS_PER_SECOND, the newest text each
+    time, and the whole text once more at the end (`flush`). A lost event costs a
+    follower one glimpse, never the draft."""
+
+    def __init__(self, task_id) -> None:
+        self.task_id = str(task_id)
+        self.interval = 1 / DRAFT_EVENTS_PER_SECOND
+        self._sent_at = float("-inf")
+        self._pending: str | None = None
+
+    def __call__(self, text: str) -> None:
+        self._pending = text
+        if time.monotonic() - self._sent_at >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending is None:
+            return
+        text, self._pending = self._pending, None
+        self._sent_at = time.monotonic()
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        event = {
+            "type": "task.draft",
+            "task_id": self.task_id,
+            "text": text,
+            "timestamp": timezone.now().isoformat(),
+        }
+        try:
+            async_to_sync(_send_to_groups)(layer, [task_group(self.task_id)], event)
+        except Exception as exc:
+            logger.warning("Could not send the draft of task %s: %s", self.task_id, _describe(exc))

@@ -12,10 +12,11 @@ from django.conf import settings
 from django.db import connection
 
 from contentpipeline.providers import Brief
-from contentpipeline.stages import StageJob
+from contentpipeline.stages import Budget, CostLimitExceeded, StageJob
 
+from .events import DraftStream
 from .models import PIPELINE_STAGES, ContentTask, Stage, StageRunStatus
-from .selectors import task_finished_outputs
+from .selectors import task_cost, task_finished_outputs
 from .services import (
     task_claim,
     task_complete,
@@ -29,9 +30,11 @@ logger = logging.getLogger(__name__)
 
 
 class StageFailed(Exception):
-    def __init__(self, stage: str, message: str) -> None:
+    def __init__(self, stage: str, message: str, *, final: bool = False) -> None:
         super().__init__(f"Stage {stage} failed: {message}")
         self.stage = stage
+        # Trying again cannot help (the cost ceiling): fail the task now.
+        self.final = final
 
 
 def stage_module(stage: str):
@@ -53,11 +56,18 @@ def brief_for(task: ContentTask) -> Brief:
     )
 
 
-def job_for(task: ContentTask) -> StageJob:
+def job_for(task: ContentTask, *, on_draft_text: DraftStream | None = None) -> StageJob:
+    """The stage's job: the brief, and what the task may still spend (its ceiling, or
+    the settings' default, less what its stage runs have cost so far)."""
+    ceiling = task.max_cost if task.max_cost is not None else settings.TASK_MAX_COST
     return StageJob(
         brief=brief_for(task),
         quality=task.quality_preference,
         name=f"{task.id}-g{task.generation}",
+        sources=tuple(task.sources or ()),
+        use_cache=task.use_cache,
+        budget=Budget(ceiling=ceiling, spent=task_cost(task)),
+        on_draft_text=on_draft_text,
     )
 
 
@@ -111,12 +121,23 @@ def run_pipeline(task_id) -> str:
                 task_id=task_id, stage_run=stage_run, status=StageRunStatus.SKIPPED, output={}
             )
             continue
+        stream = DraftStream(task_id) if stage == Stage.DRAFT and settings.LLM_STREAM else None
+        job = job_for(task, on_draft_text=stream)
+        spent_before = job.budget.spent
         try:
             with Heartbeat(task_id, lease_id):
-                output = stage_module(stage).run(job_for(task), context)
+                output = stage_module(stage).run(job, context)
         except Exception as exc:
-            task_stage_fail(stage_run=stage_run, error=str(exc), lease_id=lease_id)
-            raise StageFailed(stage, str(exc)) from exc
+            task_stage_fail(
+                stage_run=stage_run,
+                error=str(exc),
+                lease_id=lease_id,
+                cost=job.budget.spent - spent_before,
+            )
+            raise StageFailed(stage, str(exc), final=isinstance(exc, CostLimitExceeded)) from exc
+        finally:
+            if stream is not None:
+                stream.flush()
         context[stage] = task_stage_record(
             task_id=task_id,
             stage_run=stage_run,
@@ -126,5 +147,8 @@ def run_pipeline(task_id) -> str:
             tokens_in=output.tokens_in,
             tokens_out=output.tokens_out,
             cost=output.cost,
+            provider=output.provider,
+            calls=output.calls,
+            cache_hits=output.cache_hits,
         )
     return "done" if task_complete(task_id=task_id, lease_id=lease_id) else "stopped"

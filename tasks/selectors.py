@@ -9,6 +9,7 @@ from django.db.models import Prefetch, QuerySet
 
 from contentpipeline.errors import Forbidden, NotFound
 from contentpipeline.roles import is_editor
+from contentpipeline.stages import current_draft
 from contentpipeline.text import content_hash
 
 from .models import ContentTask, Draft, StageRun, StageRunStatus
@@ -120,9 +121,9 @@ def task_result(task: ContentTask, generation: int | None = None) -> dict[str, A
         for run in task.stage_runs.all()
         if run.generation == generation and run.status == StageRunStatus.SUCCEEDED
     }
-    draft = outputs.get("draft")
-    if not draft:
+    if not outputs.get("draft"):
         return None
+    draft = current_draft(outputs)  # the quality loop's rewrite, if any
     review = outputs.get("review", {})
     seo = outputs.get("seo", {})
     image = outputs.get("image", {})

@@ -23,7 +23,7 @@ def run_pipeline_task(self, task_id: str) -> str:
     try:
         return run_pipeline(task_id)
     except StageFailed as exc:
-        if self.request.retries < self.max_retries:
+        if not exc.final and self.request.retries < self.max_retries:
             raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
         task_fail(task_id=task_id, error=str(exc))
         return "failed"

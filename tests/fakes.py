@@ -9,6 +9,10 @@ fitting reply and an image request gets a small PNG. A test changes that per pat
 - `delay` slows every call (to catch a run in the middle of a stage) and `fail` makes
   every call an HTTP 500 until switched off.
 
+A chat request with `"stream": true` that gets a chat completion is answered as the
+OpenAI API streams: server-sent events of `chunk_size` characters, `chunk_delay`
+seconds apart, then the usage (when `stream_options.include_usage` asks) and `[DONE]`.
+
 A scripted answer wins over `fail`, which wins over a standing answer, which wins over the
 stage-aware default. Every request received is recorded, in order, in `requests`.
 """
@@ -44,6 +48,7 @@ REPLIES = {
         }
     ),
     "Write the piece": DRAFT,
+    "Revise this draft": DRAFT,
     "Review this draft": json.dumps({"quality_score": 140, "qa_feedback": "Fine", "issues": []}),
     "Write search metadata": json.dumps(
         {
@@ -133,6 +138,8 @@ class FakeLLMServer:
     def __init__(self, *, delay: float = 0.0) -> None:
         self.delay = delay
         self.fail = False
+        self.chunk_size = 20
+        self.chunk_delay = 0.0
         self.requests: list[ReceivedRequest] = []
         self._standing: dict[str, Reply] = {}
         self._scripted: defaultdict[str, deque[Reply]] = defaultdict(deque)
@@ -146,6 +153,9 @@ class FakeLLMServer:
                 time.sleep(fake.delay)
                 reply = fake._next_reply(request)
                 time.sleep(reply.delay)
+                if fake._streamed(request, reply):
+                    fake._send_stream(self, request, reply)
+                    return
                 body = reply.body()
                 headers = {
                     "Content-Type": "application/json",
@@ -182,6 +192,13 @@ class FakeLLMServer:
             "LLM_BASE_URL": self.base_url,
             "LLM_API_KEY": "test-key",
         }
+
+    def configure(self, settings: Any, *, fallbacks: tuple[str, ...] = ()) -> None:
+        """Point this process's settings (pytest-django's fixture) at this server: the
+        openai providers first, then `fallbacks`."""
+        settings.LLM_PROVIDER = settings.IMAGE_PROVIDER = "openai"
+        settings.LLM_BASE_URL, settings.LLM_API_KEY = self.base_url, "test-key"
+        settings.LLM_CHAIN = settings.IMAGE_CHAIN = ("openai", *fallbacks)
 
     def reply(
         self,
@@ -224,6 +241,45 @@ class FakeLLMServer:
             if path in self._standing:
                 return self._standing[path]
         return _default_reply(path, request.json)
+
+    @staticmethod
+    def _streamed(request: ReceivedRequest, reply: Reply) -> bool:
+        return (
+            isinstance(request.json, dict)
+            and request.json.get("stream") is True
+            and reply.status == 200
+            and reply.raw is None
+            and isinstance(reply.payload, dict)
+            and "choices" in reply.payload
+        )
+
+    def _send_stream(
+        self, handler: BaseHTTPRequestHandler, request: ReceivedRequest, reply: Reply
+    ) -> None:
+        payload = reply.payload
+        content = payload["choices"][0]["message"]["content"]
+        base = {"id": payload.get("id", "chatcmpl-1"), "object": "chat.completion.chunk",
+                "created": 0, "model": payload.get("model", "")}  # fmt: skip
+        size = self.chunk_size
+        chunks = [
+            {**base, "choices": [{"index": 0, "delta": {"content": content[i : i + size]},
+                                  "finish_reason": None}]}
+            for i in range(0, len(content), size)
+        ]  # fmt: skip
+        chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        if (request.json.get("stream_options") or {}).get("include_usage"):
+            chunks.append({**base, "choices": [], "usage": payload.get("usage")})
+        try:
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/event-stream")
+            handler.end_headers()
+            for chunk in chunks:
+                handler.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                handler.wfile.flush()
+                time.sleep(self.chunk_delay)
+            handler.wfile.write(b"data: [DONE]\n\n")
+        except OSError:
+            pass
 
     def __enter__(self) -> "FakeLLMServer":
         self._thread.start()

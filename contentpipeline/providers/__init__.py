@@ -3,9 +3,11 @@
 from .base import (
     Brief,
     Completion,
+    CostLimitExceeded,
     ImageProvider,
     ImageResult,
     LLMProvider,
+    MalformedAnswer,
     ProviderError,
 )
 from .offline import OfflineImageProvider, OfflineLLMProvider
@@ -32,20 +34,18 @@ def get_provider(name: str, kind: str = "llm") -> LLMProvider | ImageProvider:
     return providers[name]()
 
 
-def llm_provider() -> LLMProvider:
+def llm_chain() -> list[LLMProvider]:
+    """The text providers a stage tries, in order: LLM_PROVIDER, then LLM_FALLBACKS."""
     from django.conf import settings
 
-    provider = get_provider(settings.LLM_PROVIDER, "llm")
-    assert isinstance(provider, LLMProvider)  # noqa: S101 - narrows the type for checkers
-    return provider
+    return [get_provider(name, "llm") for name in settings.LLM_CHAIN]  # type: ignore[misc]
 
 
-def image_provider() -> ImageProvider:
+def image_chain() -> list[ImageProvider]:
+    """The image providers the image stage tries: IMAGE_PROVIDER, then IMAGE_FALLBACKS."""
     from django.conf import settings
 
-    provider = get_provider(settings.IMAGE_PROVIDER, "image")
-    assert isinstance(provider, ImageProvider)  # noqa: S101 - narrows the type for checkers
-    return provider
+    return [get_provider(name, "image") for name in settings.IMAGE_CHAIN]  # type: ignore[misc]
 
 
 __all__ = [
@@ -53,15 +53,17 @@ __all__ = [
     "VALID_PROVIDERS",
     "Brief",
     "Completion",
+    "CostLimitExceeded",
     "ImageProvider",
     "ImageResult",
     "LLMProvider",
+    "MalformedAnswer",
     "OfflineImageProvider",
     "OfflineLLMProvider",
     "OpenAIImageProvider",
     "OpenAILLMProvider",
     "ProviderError",
     "get_provider",
-    "image_provider",
-    "llm_provider",
+    "image_chain",
+    "llm_chain",
 ]

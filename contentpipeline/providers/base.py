@@ -6,7 +6,9 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-LLM_STAGES = ("research", "draft", "review", "seo")
+# What a text provider is asked to write: each stage's answer, and "refine", the
+# review's rewrite of a draft with its critique.
+LLM_STAGES = ("research", "draft", "review", "refine", "seo")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class Completion:
     tokens_in: int
     tokens_out: int
     cost: Decimal  # USD
+    provider: str = ""  # which provider of the chain wrote it
+    cached: bool = False  # answered from the `models` cache tier (nothing paid)
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,15 @@ class ImageResult:
 
 class ProviderError(Exception):
     """A provider call failed (network, HTTP status, bad response). Message is human readable."""
+
+
+class MalformedAnswer(ProviderError):
+    """The provider answered, but not in the form the stage needs (asked once more)."""
+
+
+class CostLimitExceeded(Exception):
+    """A call would take the task past its cost ceiling: the task fails instead of
+    spending more (no retry, no fallback: every provider would cost the same budget)."""
 
 
 @runtime_checkable
@@ -70,6 +83,11 @@ class LLMProvider(Protocol):
         model: str,
         timeout: float,
     ) -> Completion: ...
+
+    # Optional, looked up with getattr: `streams = True` when generate() takes an
+    # `on_text` callback (called with the text so far); `priced = True` when calls cost
+    # money (checked against the task's ceiling first), and then `cache_key(stage=,
+    # prompt=, model=)` -> str, so the same request is not paid for twice.
 
 
 @runtime_checkable

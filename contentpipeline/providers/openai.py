@@ -1,40 +1,28 @@
-"""Providers for any OpenAI-compatible HTTP API (OpenAI itself, or a local server speaking it)."""
+"""Providers for any OpenAI-compatible server (OpenAI itself, Ollama, vLLM, the llama.cpp
+server, LM Studio) through the official `openai` client, which retries 429s, 5xx and
+timeouts with backoff (honouring Retry-After) `LLM_MAX_RETRIES` times; what fails after
+that is a ProviderError, and the stage tries the next provider of its chain."""
 
 import base64
 import binascii
+import hashlib
 import json
 import re
-from decimal import Decimal
+import threading
+from collections.abc import Callable
 from typing import Any
 
-import httpx
+import openai
+from django.conf import settings
 
 from .base import Brief, Completion, ImageResult, ProviderError
+from .prices import _prefix_match, image_cost, llm_cost
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-
-# USD per million (input, output) tokens. Longest matching prefix wins so dated snapshots such
-# as "gpt-4o-mini-2024-07-18" are priced like their family; unknown models cost 0.
-LLM_PRICES: dict[str, tuple[Decimal, Decimal]] = {
-    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
-    "gpt-4o": (Decimal("2.50"), Decimal("10.00")),
-    "gpt-4.1-nano": (Decimal("0.10"), Decimal("0.40")),
-    "gpt-4.1-mini": (Decimal("0.40"), Decimal("1.60")),
-    "gpt-4.1": (Decimal("2.00"), Decimal("8.00")),
-    "gpt-5-nano": (Decimal("0.05"), Decimal("0.40")),
-    "gpt-5-mini": (Decimal("0.25"), Decimal("2.00")),
-    "gpt-5": (Decimal("1.25"), Decimal("10.00")),
-    "o4-mini": (Decimal("1.10"), Decimal("4.40")),
-}
-# USD per generated landscape image at the size requested below.
-IMAGE_PRICES: dict[str, Decimal] = {
-    "gpt-image-1-mini": Decimal("0.015"),
-    "gpt-image-1": Decimal("0.063"),
-    "dall-e-3": Decimal("0.080"),
-    "dall-e-2": Decimal("0.020"),
-}
 IMAGE_SIZES = {"dall-e-3": "1792x1024", "dall-e-2": "1024x1024"}
 DEFAULT_IMAGE_SIZE = "1536x1024"
+TEMPERATURE = 0.7
+# A model's answer is untrusted: longer than this it is cut (a few times the longest piece).
+MAX_ANSWER_CHARS = 100_000
 
 JSON_STAGES = ("research", "review", "seo")
 SYSTEM_PROMPTS = {
@@ -56,8 +44,17 @@ SYSTEM_PROMPTS = {
         "You are a meticulous editor. Judge the draft against its brief: length versus the "
         "target, keyword coverage, structure and headings, paragraph length and readability. "
         "Reply with only a JSON object, no prose and no code fences, with exactly these keys: "
-        '"quality_score" (integer from 0 to 100), "qa_feedback" (string) and "issues" (array '
-        "of strings, empty when there are none)."
+        '"scores" (an object with integer scores from 0 to 100 for each of "clarity", '
+        '"accuracy", "completeness", "relevance", "seo", "readability" and "engagement"), '
+        '"quality_score" (integer from 0 to 100, overall), "qa_feedback" (string) and '
+        '"issues" (array of strings, empty when there are none).'
+    ),
+    "refine": (
+        "You are an expert writer revising your draft with an editor's critique. Reply with "
+        "only the revised piece in Markdown, without code fences or commentary. The first "
+        "line is '# ' followed by the title. Fix every issue the critique names; keep what "
+        "works, the structure of introduction, '## ' sections and conclusion, and every "
+        "keyword."
     ),
     "seo": (
         "You are an SEO specialist. Reply with only a JSON object, no prose and no code fences, "
@@ -68,34 +65,6 @@ SYSTEM_PROMPTS = {
 }
 
 _FENCED = re.compile(r"^\s*```[\w-]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
-_MILLION = Decimal(1_000_000)
-
-
-def _setting(name: str, default: Any) -> Any:
-    # Imported lazily so the providers stay usable (and testable) without configured Django.
-    try:
-        from django.conf import settings
-
-        return getattr(settings, name, default)
-    except Exception:  # noqa: BLE001 - ImproperlyConfigured or Django missing: use the default
-        return default
-
-
-def _prefix_match(model: str, table: dict[str, Any]) -> Any:
-    matches = [key for key in table if model == key or model.startswith(f"{key}-")]
-    return table[max(matches, key=len)] if matches else None
-
-
-def llm_cost(model: str, tokens_in: int, tokens_out: int) -> Decimal:
-    prices = _prefix_match(model, LLM_PRICES)
-    if prices is None:
-        return Decimal("0")
-    cost = (prices[0] * tokens_in + prices[1] * tokens_out) / _MILLION
-    return cost.quantize(Decimal("0.000001"))
-
-
-def image_cost(model: str) -> Decimal:
-    return _prefix_match(model, IMAGE_PRICES) or Decimal("0")
 
 
 def strip_fences(text: str) -> str:
@@ -103,8 +72,9 @@ def strip_fences(text: str) -> str:
     return match.group(1).strip() if match else text.strip()
 
 
-def _json_text(text: str, stage: str) -> str:
-    """The JSON object in a model reply, tolerating fences or a sentence around it."""
+def _json_text(text: str) -> str:
+    """The JSON object in a model reply, tolerating fences or a sentence around it; the
+    reply as it is when it holds none (the stage finds it malformed and asks again)."""
     cleaned = strip_fences(text)
     candidates = [cleaned]
     start, end = cleaned.find("{"), cleaned.rfind("}")
@@ -117,62 +87,88 @@ def _json_text(text: str, stage: str) -> str:
             continue
         if isinstance(parsed, dict):
             return candidate
-    raise ProviderError(f"The model's {stage} reply was not a JSON object: {cleaned[:200]!r}")
+    return cleaned
 
 
-class _OpenAIClient:
+_clients: dict[tuple[str, str, int], openai.OpenAI] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(base_url: str, api_key: str) -> openai.OpenAI:
+    """One client (and so one connection pool) per server and key in a process: the
+    client is thread safe, and many stages call at once."""
+    key = (base_url, api_key, settings.LLM_MAX_RETRIES)
+    with _clients_lock:
+        if key not in _clients:
+            _clients[key] = openai.OpenAI(
+                base_url=base_url,
+                api_key=api_key,
+                max_retries=settings.LLM_MAX_RETRIES,
+                timeout=settings.LLM_TIMEOUT,
+            )
+        return _clients[key]
+
+
+def _failure(exc: Exception, base_url: str, timeout: float) -> ProviderError:
+    """The client's error, after its retries, as one readable line."""
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderError(f"{base_url} did not answer within {timeout:g}s")
+    if isinstance(exc, openai.APIStatusError):
+        return ProviderError(f"{base_url} answered HTTP {exc.status_code}: {_detail(exc)}")
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderError(f"Could not reach {base_url}: {exc.__cause__ or exc}")
+    if isinstance(exc, ValueError | AttributeError | openai.APIResponseValidationError):
+        return ProviderError(
+            f"{base_url} answered with a body that is not JSON (or not a chat completion): {exc}"
+        )
+    return ProviderError(f"The call to {base_url} failed: {type(exc).__name__}: {exc}")
+
+
+def _detail(exc: "openai.APIStatusError") -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])[:300]
+        if isinstance(error, str):
+            return error[:300]
+    return str(exc.message)[:300]
+
+
+class _OpenAICompatible:
     def __init__(self, base_url: str | None = None, api_key: str | None = None) -> None:
-        if base_url is None:
-            base_url = _setting("LLM_BASE_URL", None)
-        if api_key is None:
-            api_key = _setting("LLM_API_KEY", "")
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.api_key = api_key or ""
+        self.base_url = (base_url or settings.LLM_BASE_URL).rstrip("/")
+        self.api_key = settings.LLM_API_KEY if api_key is None else api_key
 
     def __repr__(self) -> str:
         # Never show the key, not even in tracebacks or debug logs.
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
-    def _post(self, path: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def client(self) -> openai.OpenAI:
         if not self.api_key:
             raise ProviderError("No API key is configured for the openai provider (LLM_API_KEY)")
-        url = f"{self.base_url}{path}"
-        headers = {"Authorization": f"Bearer {self.api_key}"}
-        try:
-            response = httpx.post(url, json=payload, headers=headers, timeout=timeout)
-        except httpx.TimeoutException as exc:
-            raise ProviderError(f"{url} did not answer within {timeout:g}s") from exc
-        except httpx.HTTPError as exc:
-            raise ProviderError(f"Request to {url} failed: {type(exc).__name__}: {exc}") from exc
-        if not response.is_success:
-            raise ProviderError(
-                f"{url} answered HTTP {response.status_code}: {self._error_detail(response)}"
-            )
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise ProviderError(f"{url} answered with a body that is not JSON") from exc
-        if not isinstance(body, dict):
-            raise ProviderError(f"{url} answered with JSON that is not an object")
-        return body
-
-    @staticmethod
-    def _error_detail(response: httpx.Response) -> str:
-        try:
-            error = response.json().get("error")
-        except (ValueError, AttributeError):
-            error = None
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])[:300]
-        if isinstance(error, str):
-            return error[:300]
-        return response.text[:300] or response.reason_phrase
+        return _client(self.base_url, self.api_key)
 
 
-class OpenAILLMProvider(_OpenAIClient):
-    """Chat completions against an OpenAI-compatible endpoint."""
+class OpenAILLMProvider(_OpenAICompatible):
+    """Chat completions, streamed when the caller follows the text as it comes."""
 
     name = "openai"
+    streams = True
+    priced = True  # calls cost money: checked against the task's ceiling, cached
+
+    def messages(self, stage: str, prompt: str) -> list[dict[str, str]]:
+        if stage not in SYSTEM_PROMPTS:
+            raise ProviderError(f"The openai provider has no stage named {stage!r}")
+        return [
+            {"role": "system", "content": SYSTEM_PROMPTS[stage]},
+            {"role": "user", "content": prompt},
+        ]
+
+    def cache_key(self, *, stage: str, prompt: str, model: str) -> str:
+        """Everything the answer depends on: server, model, messages, parameters."""
+        request = [self.base_url, model, self.messages(stage, prompt), TEMPERATURE]
+        return hashlib.sha256(json.dumps(request).encode()).hexdigest()
 
     def generate(
         self,
@@ -183,49 +179,80 @@ class OpenAILLMProvider(_OpenAIClient):
         context: dict[str, Any],
         model: str,
         timeout: float,
+        on_text: Callable[[str], None] | None = None,
     ) -> Completion:
-        if stage not in SYSTEM_PROMPTS:
-            raise ProviderError(f"The openai provider has no stage named {stage!r}")
-        payload = {
+        request = {
             "model": model,
-            "messages": [
-                {"role": "system", "content": SYSTEM_PROMPTS[stage]},
-                {"role": "user", "content": prompt},
-            ],
-            "temperature": 0.7,
+            "messages": self.messages(stage, prompt),
+            "temperature": TEMPERATURE,
         }
-        body = self._post("/chat/completions", payload, timeout)
+        client = self.client()
         try:
-            content = body["choices"][0]["message"]["content"]
-        except (KeyError, IndexError, TypeError) as exc:
-            raise ProviderError("The chat completion has no choices[0].message.content") from exc
+            if on_text is None:
+                content, used_model, usage = self._complete(client, request, timeout)
+            else:
+                content, used_model, usage = self._stream(client, request, timeout, on_text)
+        except ProviderError:
+            raise
+        except openai.OpenAIError as exc:
+            raise _failure(exc, self.base_url, timeout) from exc
+        except Exception as exc:  # a stream cut off mid-body surfaces as the transport's error
+            raise _failure(exc, self.base_url, timeout) from exc
         if not isinstance(content, str) or not content.strip():
             raise ProviderError("The chat completion came back empty")
-        # Model output is untrusted: PostgreSQL stores no NUL, in text or in JSON.
-        content = content.replace("\x00", "").replace("\\u0000", "")
-        text = _json_text(content, stage) if stage in JSON_STAGES else strip_fences(content)
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-        tokens_in = _int(usage.get("prompt_tokens"))
-        tokens_out = _int(usage.get("completion_tokens"))
-        used_model = str(body.get("model") or model)
+        # Model output is untrusted: bounded, and PostgreSQL stores no NUL, in text or JSON.
+        content = content[:MAX_ANSWER_CHARS].replace("\x00", "").replace("\\u0000", "")
+        text = _json_text(content) if stage in JSON_STAGES else strip_fences(content)
+        tokens_in = _int(getattr(usage, "prompt_tokens", 0))
+        tokens_out = _int(getattr(usage, "completion_tokens", 0))
+        used_model = str(used_model or model)
         return Completion(
             text=text,
             model=used_model,
             tokens_in=tokens_in,
             tokens_out=tokens_out,
             cost=llm_cost(used_model, tokens_in, tokens_out),
+            provider=self.name,
         )
 
+    @staticmethod
+    def _complete(client, request: dict, timeout: float) -> tuple[str | None, str, Any]:
+        response = client.chat.completions.create(**request, timeout=timeout)
+        if not response.choices:
+            raise ProviderError("The chat completion has no choices")
+        return response.choices[0].message.content, response.model, response.usage
 
-class OpenAIImageProvider(_OpenAIClient):
-    """Image generation against an OpenAI-compatible endpoint."""
+    @staticmethod
+    def _stream(client, request: dict, timeout: float, on_text) -> tuple[str, str, Any]:
+        parts: list[str] = []
+        length, model, usage = 0, "", None
+        stream = client.chat.completions.create(
+            **request, stream=True, stream_options={"include_usage": True}, timeout=timeout
+        )
+        with stream:
+            for chunk in stream:
+                model = chunk.model or model
+                usage = chunk.usage or usage
+                delta = chunk.choices[0].delta.content if chunk.choices else None
+                if delta:
+                    parts.append(delta)
+                    length += len(delta)
+                    if length > MAX_ANSWER_CHARS:
+                        break
+                    on_text(strip_fences("".join(parts)))
+        return "".join(parts), model, usage
+
+
+class OpenAIImageProvider(_OpenAICompatible):
+    """Image generation against an OpenAI-compatible server."""
 
     name = "openai"
+    priced = True
 
     def generate_image(
         self, *, brief: Brief, prompt: str, model: str, timeout: float
     ) -> ImageResult:
-        payload: dict[str, Any] = {
+        request: dict[str, Any] = {
             "model": model,
             "prompt": prompt,
             "size": _prefix_match(model, IMAGE_SIZES) or DEFAULT_IMAGE_SIZE,
@@ -233,12 +260,15 @@ class OpenAIImageProvider(_OpenAIClient):
         }
         # gpt-image models always answer in base64 and reject the parameter; DALL-E needs it.
         if not model.startswith("gpt-image"):
-            payload["response_format"] = "b64_json"
-        body = self._post("/images/generations", payload, timeout)
+            request["response_format"] = "b64_json"
         try:
-            encoded = body["data"][0]["b64_json"]
+            response = self.client().images.generate(**request, timeout=timeout)
+        except openai.OpenAIError as exc:
+            raise _failure(exc, self.base_url, timeout) from exc
+        try:
+            encoded = response.data[0].b64_json
             content = base64.b64decode(encoded, validate=True)
-        except (KeyError, IndexError, TypeError) as exc:
+        except (IndexError, TypeError, AttributeError) as exc:
             raise ProviderError("The image response has no data[0].b64_json") from exc
         except (binascii.Error, ValueError) as exc:
             raise ProviderError("The image response's b64_json is not valid base64") from exc

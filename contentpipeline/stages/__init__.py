@@ -13,29 +13,41 @@ from typing import Any
 
 from django.conf import settings
 
-from contentpipeline.providers import Brief, Completion, ProviderError
+from contentpipeline.providers import Brief, Completion, CostLimitExceeded, MalformedAnswer
+
+__all__ = ["Budget", "CostLimitExceeded", "StageError", "StageJob", "StageOutput"]
 
 
 @dataclass
 class StageOutput:
-    data: dict[str, Any]
+    """A stage's result and what its model calls used, added up over all of them."""
+
+    data: dict[str, Any] = field(default_factory=dict)
     model: str = ""
+    provider: str = ""
     tokens_in: int = 0
     tokens_out: int = 0
     cost: Decimal = field(default_factory=lambda: Decimal("0"))
+    calls: int = 0
+    cache_hits: int = 0
+
+    def add(self, completion: Completion) -> None:
+        """Count one call: the last model and provider that answered are the stage's."""
+        self.model, self.provider = completion.model, completion.provider
+        self.tokens_in += completion.tokens_in
+        self.tokens_out += completion.tokens_out
+        self.cost += completion.cost
+        self.calls += 1
+        self.cache_hits += completion.cached
 
     @classmethod
     def from_completion(cls, data: dict[str, Any], completion: Completion) -> "StageOutput":
-        return cls(
-            data=data,
-            model=completion.model,
-            tokens_in=completion.tokens_in,
-            tokens_out=completion.tokens_out,
-            cost=completion.cost,
-        )
+        output = cls(data=data)
+        output.add(completion)
+        return output
 
 
-class StageError(ProviderError):
+class StageError(MalformedAnswer):
     """The provider answered, but not in the form the stage needs."""
 
 
@@ -68,8 +80,18 @@ class StageJob:
     on_draft_text: Callable[[str], None] | None = None
 
 
-def model_for(job: StageJob) -> str:
-    return settings.LLM_MODELS[job.quality]
+def model_for(job: StageJob, stage: str) -> str:
+    """The stage's model: LLM_STAGE_MODELS names one for the stage (the refinement
+    counts as drafting), else the task's quality preference picks it."""
+    overrides = settings.LLM_STAGE_MODELS
+    return (
+        overrides.get("draft" if stage == "refine" else stage) or settings.LLM_MODELS[job.quality]
+    )
+
+
+def current_draft(context: dict[str, Any]) -> dict[str, Any]:
+    """The draft as the review left it: refined when the quality loop rewrote it."""
+    return context.get("review", {}).get("refined") or context.get("draft", {})
 
 
 def describe(brief: Brief) -> str:
@@ -99,12 +121,13 @@ _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
 
 
 def parse_json_object(text: str, stage: str) -> dict[str, Any]:
+    """The JSON object a model answered; StageError (malformed) for anything else."""
     try:
         data = json.loads(_FENCE.sub("", text.strip()))
-    except json.JSONDecodeError as exc:
-        raise StageError(f"The {stage} stage expected JSON from the model: {exc}") from exc
+    except json.JSONDecodeError:
+        data = None
     if not isinstance(data, dict):
-        raise StageError(f"The {stage} stage expected a JSON object from the model")
+        raise StageError(f"The {stage} stage's answer is not a JSON object: {text[:200]!r}")
     return data
 
 

@@ -1,12 +1,13 @@
-"""Draft: the article in Markdown, its title taken from the first `# ` heading."""
+"""Draft: the article in Markdown, its title taken from the first `# ` heading. With a
+streaming provider, the text so far goes to `job.on_draft_text` as it is written."""
 
-from django.conf import settings
-
-from contentpipeline.providers import llm_provider
 from contentpipeline.rendering import render_markdown
 from contentpipeline.text import word_count
 
-from . import StageError, StageJob, StageOutput, describe, model_for
+from . import StageError, StageJob, StageOutput, describe
+from .calls import ask
+
+MAX_TITLE_LENGTH = 200
 
 
 def split_title(markdown: str) -> tuple[str, str]:
@@ -16,6 +17,21 @@ def split_title(markdown: str) -> tuple[str, str]:
             body = "\n".join(lines[:index] + lines[index + 1 :]).strip()
             return line[2:].strip(), body
     return "", markdown.strip()
+
+
+def article(markdown: str, *, fallback_title: str, stage: str = "draft") -> dict:
+    """A model's Markdown as the draft the task keeps: title, body, and the body's HTML,
+    rendered and sanitized once here (every read of the task shows this HTML). Raises
+    StageError when there is no body."""
+    title, body = split_title(markdown)
+    if not body:
+        raise StageError(f"The {stage} stage received an empty article")
+    return {
+        "title": (title or fallback_title)[:MAX_TITLE_LENGTH],
+        "markdown": body,
+        "html": render_markdown(body),
+        "word_count": word_count(body),
+    }
 
 
 def run(job: StageJob, context: dict) -> StageOutput:
@@ -29,23 +45,14 @@ def run(job: StageJob, context: dict) -> StageOutput:
         + (f"\n\nFollow this outline:\n{outline}" if outline else "")
         + (f"\n\nAngle: {research['angle']}" if research.get("angle") else "")
     )
-    completion = llm_provider().generate(
+    output = StageOutput()
+    output.data = ask(
+        job,
         stage="draft",
-        brief=brief,
         prompt=prompt,
         context=context,
-        model=model_for(job),
-        timeout=settings.LLM_TIMEOUT,
+        output=output,
+        parse=lambda text: article(text, fallback_title=brief.topic),
+        on_text=job.on_draft_text,
     )
-    title, body = split_title(completion.text)
-    if not body:
-        raise StageError("The draft stage received an empty article")
-    title = (title or brief.topic)[:200]
-    # Rendered and sanitized once here; every read of the task shows this HTML.
-    result = {
-        "title": title,
-        "markdown": body,
-        "html": render_markdown(body),
-        "word_count": word_count(body),
-    }
-    return StageOutput.from_completion(result, completion)
+    return output

@@ -1,37 +1,100 @@
-"""Review: a quality score and feedback on the draft."""
+"""Review: the critique of the draft, seven scores and an overall one, and the quality
+loop: a draft scored below QUALITY_THRESHOLD is rewritten with its critique ("refine")
+and reviewed again, at most QUALITY_MAX_REFINEMENTS times. Every round is kept
+(`rounds`: scores before and after); the last rewrite is `refined`, the draft the later
+stages and the editor see."""
+
+from typing import Any
 
 from django.conf import settings
 
-from contentpipeline.providers import llm_provider
+from . import StageJob, StageOutput, clean_str_list, describe, parse_json_object
+from .calls import ask
+from .draft import article
 
-from . import StageJob, StageOutput, clean_str_list, describe, model_for, parse_json_object
+DIMENSIONS = (
+    "clarity", "accuracy", "completeness", "relevance", "seo", "readability", "engagement",
+)  # fmt: skip
 
 
-def run(job: StageJob, context: dict) -> StageOutput:
-    brief = job.brief
-    draft = context.get("draft", {})
-    prompt = (
-        "Review this draft against its brief. Answer with a JSON object with keys "
-        '"quality_score" (integer 0-100), "qa_feedback" (string) and "issues" (list).\n\n'
-        + describe(brief)
-        + f"\n\nDraft title: {draft.get('title', '')}\n\n{draft.get('markdown', '')}"
-    )
-    completion = llm_provider().generate(
-        stage="review",
-        brief=brief,
-        prompt=prompt,
-        context=context,
-        model=model_for(job),
-        timeout=settings.LLM_TIMEOUT,
-    )
-    data = parse_json_object(completion.text, "review")
+def _score(value: Any) -> int | None:
     try:
-        score = int(data.get("quality_score", 0))
+        return max(0, min(100, int(value)))
     except (TypeError, ValueError):
-        score = 0
-    result = {
-        "quality_score": max(0, min(100, score)),
+        return None
+
+
+def critique(text: str) -> dict[str, Any]:
+    """A model's review as the stage keeps it: scores bounded to 0..100, the overall
+    one the model's or, missing, the mean of the seven it gave."""
+    data = parse_json_object(text, "review")
+    raw = data.get("scores") if isinstance(data.get("scores"), dict) else {}
+    scores = {name: _score(raw.get(name)) for name in DIMENSIONS}
+    given = [score for score in scores.values() if score is not None]
+    overall = _score(data.get("quality_score"))
+    if overall is None:
+        overall = round(sum(given) / len(given)) if given else 0
+    return {
+        "quality_score": overall,
+        "scores": scores,
         "qa_feedback": str(data.get("qa_feedback", ""))[:2000],
         "issues": clean_str_list(data.get("issues"), limit=20, max_len=500),
     }
-    return StageOutput.from_completion(result, completion)
+
+
+def _review_prompt(job: StageJob, draft: dict) -> str:
+    return (
+        "Review this draft against its brief. Answer with a JSON object with keys "
+        '"scores" (clarity, accuracy, completeness, relevance, seo, readability, '
+        'engagement: each an integer 0-100), "quality_score" (integer 0-100), '
+        '"qa_feedback" (string) and "issues" (list).\n\n'
+        + describe(job.brief)
+        + f"\n\nDraft title: {draft.get('title', '')}\n\n{draft.get('markdown', '')}"
+    )
+
+
+def _refine_prompt(job: StageJob, draft: dict, review: dict) -> str:
+    issues = "\n".join(f"- {issue}" for issue in review["issues"]) or "- (none listed)"
+    return (
+        "Revise this draft so that it fixes the editor's critique. Answer with the whole "
+        "revised piece in Markdown, starting with a single `# ` title line.\n\n"
+        + describe(job.brief)
+        + f"\n\nCritique (overall score {review['quality_score']}/100): "
+        + f"{review['qa_feedback']}\nIssues:\n{issues}"
+        + f"\n\nDraft title: {draft.get('title', '')}\n\n{draft.get('markdown', '')}"
+    )
+
+
+def run(job: StageJob, context: dict) -> StageOutput:
+    output = StageOutput()
+    draft = context.get("draft", {})
+    rounds: list[dict[str, Any]] = []
+    refined = None
+    while True:
+        review = ask(
+            job,
+            stage="review",
+            prompt=_review_prompt(job, draft),
+            context={**context, "draft": draft},
+            output=output,
+            parse=critique,
+        )
+        rounds.append({"round": len(rounds) + 1, "word_count": draft.get("word_count"), **review})
+        refinements = len(rounds) - 1
+        if (
+            review["quality_score"] >= settings.QUALITY_THRESHOLD
+            or refinements >= settings.QUALITY_MAX_REFINEMENTS
+        ):
+            break
+        draft = refined = ask(
+            job,
+            stage="refine",
+            prompt=_refine_prompt(job, draft, review),
+            context={**context, "draft": draft, "critique": review},
+            output=output,
+            parse=lambda text: article(text, fallback_title=job.brief.topic, stage="refine"),
+        )
+    output.data = {**rounds[-1], "rounds": rounds}
+    if refined is not None:
+        output.data["refined"] = refined
+    return output

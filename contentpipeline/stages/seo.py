@@ -1,10 +1,9 @@
 """SEO: title, meta description, tags and excerpt, cut to the published limits."""
 
-from django.conf import settings
+from functools import partial
 
-from contentpipeline.providers import llm_provider
-
-from . import StageJob, StageOutput, clean_str_list, describe, model_for, parse_json_object
+from . import StageJob, StageOutput, clean_str_list, current_draft, describe, parse_json_object
+from .calls import ask
 
 
 def _cut(text: str, limit: int) -> str:
@@ -16,7 +15,7 @@ def _cut(text: str, limit: int) -> str:
 
 def run(job: StageJob, context: dict) -> StageOutput:
     brief = job.brief
-    draft = context.get("draft", {})
+    draft = current_draft(context)
     prompt = (
         "Write search metadata for this article. Answer with a JSON object with keys "
         '"seo_title" (at most 60 characters), "meta_description" (at most 160), '
@@ -24,20 +23,20 @@ def run(job: StageJob, context: dict) -> StageOutput:
         + describe(brief)
         + f"\n\nTitle: {draft.get('title', '')}\n\n{draft.get('markdown', '')[:4000]}"
     )
-    completion = llm_provider().generate(
+    output = StageOutput()
+    data = ask(
+        job,
         stage="seo",
-        brief=brief,
         prompt=prompt,
         context=context,
-        model=model_for(job),
-        timeout=settings.LLM_TIMEOUT,
+        output=output,
+        parse=partial(parse_json_object, stage="seo"),
     )
-    data = parse_json_object(completion.text, "seo")
     tags = [tag.lower()[:50] for tag in clean_str_list(data.get("tags"), limit=10)]
-    result = {
+    output.data = {
         "seo_title": _cut(data.get("seo_title") or draft.get("title", brief.topic), 60),
         "meta_description": _cut(data.get("meta_description", ""), 160),
         "tags": list(dict.fromkeys(tags)),
         "excerpt": _cut(data.get("excerpt", ""), 300),
     }
-    return StageOutput.from_completion(result, completion)
+    return output

@@ -167,8 +167,12 @@ def task_stage_record(
     tokens_in: int = 0,
     tokens_out: int = 0,
     cost: Decimal = Decimal("0"),
+    provider: str = "",
+    calls: int = 0,
+    cache_hits: int = 0,
 ) -> dict[str, Any]:
-    """Store a finished (or skipped) stage's output and usage, and return the output
+    """Store a finished (or skipped) stage's output and usage (which provider wrote it,
+    its model calls and how many the cache answered), and return the output
     that stands: ours, or the one another run stored first (a unique constraint keeps
     one per stage and generation)."""
     task = lock(task_id, alive=False)
@@ -177,6 +181,7 @@ def task_stage_record(
     stage_run.finished_at = timezone.now()
     stage_run.model, stage_run.cost = model, cost
     stage_run.tokens_in, stage_run.tokens_out = tokens_in, tokens_out
+    stage_run.provider, stage_run.calls, stage_run.cache_hits = provider, calls, cache_hits
     try:
         with transaction.atomic():
             stage_run.save()
@@ -208,11 +213,13 @@ def task_stage_record(
     return output
 
 
-def task_stage_fail(*, stage_run: StageRun, error: str, lease_id: uuid.UUID) -> None:
-    """Record a failed stage attempt and let go of the lease, so the Celery retry
-    claims the task afresh."""
+def task_stage_fail(
+    *, stage_run: StageRun, error: str, lease_id: uuid.UUID, cost: Decimal = Decimal("0")
+) -> None:
+    """Record a failed stage attempt (with what its calls cost before it failed) and
+    let go of the lease, so the Celery retry claims the task afresh."""
     StageRun.objects.filter(pk=stage_run.pk).update(
-        status=StageRunStatus.FAILED, finished_at=timezone.now(), error=error[:2000]
+        status=StageRunStatus.FAILED, finished_at=timezone.now(), error=error[:2000], cost=cost
     )
     task_release_lease(task_id=stage_run.task_id, lease_id=lease_id)
     logger.warning("Stage %s of task %s failed: %s", stage_run.stage, stage_run.task_id, error)

@@ -84,8 +84,7 @@ def test_a_script_the_model_wrote_never_reaches_the_published_page(client, edito
         '<img src=x onerror="alert(2)"> [click](javascript:alert(3)) Because it rains.'
     )
     with FakeLLMServer() as model:
-        for name, value in model.env().items():
-            setattr(settings, name, value)
+        model.configure(settings)
         # The first call is research's, the second the draft's; review and seo get the
         # fake's usual answers.
         research = chat_completion(REPLIES["Research the brief"])

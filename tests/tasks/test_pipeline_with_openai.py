@@ -17,8 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def fake_llm(settings):
     with FakeLLMServer() as server:
-        for name, value in server.env().items():
-            setattr(settings, name, value)
+        server.configure(settings)
         settings.LLM_MODELS = {"fast": "gpt-4o-mini", "balanced": "gpt-4o-mini",
                                "quality": "gpt-4o"}  # fmt: skip
         yield server

@@ -5,7 +5,6 @@ import socket
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,14 +14,17 @@ from contentpipeline.providers import (
     Brief,
     ImageProvider,
     LLMProvider,
+    MalformedAnswer,
     OfflineImageProvider,
+    OfflineLLMProvider,
     OpenAIImageProvider,
     OpenAILLMProvider,
     ProviderError,
     get_provider,
-    image_provider,
-    llm_provider,
+    image_chain,
+    llm_chain,
 )
+from contentpipeline.stages import parse_json_object
 
 from ...fakes import (
     CHAT_PATH,
@@ -42,6 +44,12 @@ BRIEF = Brief(task_type="blog_post", topic="Remote team onboarding", keywords=("
 def fake() -> Iterator[FakeLLMServer]:
     with FakeLLMServer() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _no_client_retries(settings: Any) -> None:
+    # One request per call unless a test is about the client's retries.
+    settings.LLM_MAX_RETRIES = 0
 
 
 def llm(fake: FakeLLMServer) -> OpenAILLMProvider:
@@ -106,10 +114,14 @@ def test_json_is_extracted_from_a_reply_with_prose_around_it(fake: FakeLLMServer
     assert json.loads(call(llm(fake), stage="research").text) == {"angle": "x"}
 
 
-def test_a_json_stage_reply_that_is_not_json_is_a_provider_error(fake: FakeLLMServer) -> None:
+def test_a_json_stage_reply_that_is_not_json_is_passed_on_for_the_stage_to_refuse(
+    fake: FakeLLMServer,
+) -> None:
     fake.reply(CHAT_PATH, chat_completion("I cannot help with that."))
-    with pytest.raises(ProviderError, match="not a JSON object"):
-        call(llm(fake), stage="seo")
+    text = call(llm(fake), stage="seo").text
+    assert text == "I cannot help with that."
+    with pytest.raises(MalformedAnswer, match="not a JSON object"):
+        parse_json_object(text, "seo")
 
 
 def test_nul_characters_from_the_model_never_reach_the_database(fake: FakeLLMServer) -> None:
@@ -136,11 +148,10 @@ def test_http_500_is_a_provider_error_naming_the_status_but_not_the_key(
     assert API_KEY not in repr(llm(fake))
 
 
-def test_a_rate_limited_call_is_one_request_and_one_error_and_the_next_call_succeeds(
-    fake: FakeLLMServer,
+def test_a_rate_limited_call_is_retried_by_the_client_after_its_retry_after(
+    fake: FakeLLMServer, settings: Any
 ) -> None:
-    # Retrying is Celery's job (it records each attempt); a provider retrying on its own
-    # would multiply the calls behind every recorded attempt.
+    settings.LLM_MAX_RETRIES = 2
     fake.script(
         CHAT_PATH,
         Reply(
@@ -148,12 +159,22 @@ def test_a_rate_limited_call_is_one_request_and_one_error_and_the_next_call_succ
         ),
         Reply(chat_completion("# Title\n\nBody")),
     )
-    provider = llm(fake)
-    with pytest.raises(ProviderError, match="HTTP 429: Rate limit reached"):
-        call(provider)
-    assert len(fake.requests) == 1
-    assert call(provider).text == "# Title\n\nBody"
+    started = time.monotonic()
+    assert call(llm(fake)).text == "# Title\n\nBody"
     assert len(fake.requests) == 2
+    assert time.monotonic() - started >= 0.9  # it waited as the server asked
+
+
+def test_a_server_failing_past_the_retries_is_one_provider_error_after_each_retry(
+    fake: FakeLLMServer, settings: Any
+) -> None:
+    settings.LLM_MAX_RETRIES = 2
+    fake.reply(
+        CHAT_PATH, {"error": {"message": "overloaded"}}, status=503, headers={"Retry-After": "0"}
+    )
+    with pytest.raises(ProviderError, match="HTTP 503: overloaded"):
+        call(llm(fake))
+    assert len(fake.requests) == 3
 
 
 def test_a_body_that_is_not_json_is_a_provider_error(fake: FakeLLMServer) -> None:
@@ -181,7 +202,7 @@ def test_an_unreachable_server_is_a_provider_error() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     provider = OpenAILLMProvider(base_url=f"http://127.0.0.1:{port}/v1", api_key=API_KEY)
-    with pytest.raises(ProviderError, match="failed"):
+    with pytest.raises(ProviderError, match="Could not reach .*refused"):
         call(provider)
 
 
@@ -243,9 +264,8 @@ def test_image_http_errors_are_provider_errors(fake: FakeLLMServer) -> None:
         provider.generate_image(brief=BRIEF, prompt="A cover", model="gpt-image-1", timeout=5)
 
 
-def test_base_url_and_key_default_to_django_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_settings = SimpleNamespace(LLM_BASE_URL="http://llm.internal/v1/", LLM_API_KEY="k")
-    monkeypatch.setattr("django.conf.settings", fake_settings)
+def test_base_url_and_key_default_to_django_settings(settings: Any) -> None:
+    settings.LLM_BASE_URL, settings.LLM_API_KEY = "http://llm.internal/v1/", "k"
     provider = OpenAILLMProvider()
     assert (provider.base_url, provider.api_key) == ("http://llm.internal/v1", "k")
     explicit = OpenAIImageProvider(base_url="http://other/v1", api_key="x")
@@ -287,10 +307,7 @@ def test_registry_rejects_unknown_names_and_kinds_listing_the_valid_ones() -> No
         get_provider("offline", "audio")
 
 
-def test_settings_choose_the_configured_providers(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_settings = SimpleNamespace(
-        LLM_PROVIDER="openai", IMAGE_PROVIDER="offline", LLM_BASE_URL=None, LLM_API_KEY="k"
-    )
-    monkeypatch.setattr("django.conf.settings", fake_settings)
-    assert isinstance(llm_provider(), OpenAILLMProvider)
-    assert isinstance(image_provider(), OfflineImageProvider)
+def test_the_chains_are_the_configured_providers_in_order(settings: Any) -> None:
+    settings.LLM_CHAIN, settings.IMAGE_CHAIN = ("openai", "offline"), ("offline",)
+    assert [type(provider) for provider in llm_chain()] == [OpenAILLMProvider, OfflineLLMProvider]
+    assert [type(provider) for provider in image_chain()] == [OfflineImageProvider]
