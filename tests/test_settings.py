@@ -43,12 +43,42 @@ def test_production_settings_pass_the_deployment_checks():
         ({"REDIS_URL": "http://localhost"}, "must be a redis://"),
         ({"PORT": "eighty"}, "PORT"),
         ({"DEBUG": "false", "SECRET_KEY": "short"}, "at least 50 characters"),
+        ({"LLM_FALLBACKS": "offline,claude"}, "LLM_FALLBACKS names 'claude', which is unknown"),
+        ({"IMAGE_FALLBACKS": "paint"}, "IMAGE_FALLBACKS names 'paint'"),
+        ({"LLM_FALLBACKS": "openai", "LLM_API_KEY": ""}, "needs LLM_API_KEY"),
+        ({"LLM_STAGE_MODELS": "drafting=gpt-4.1"}, "LLM_STAGE_MODELS: 'drafting=gpt-4.1' is not"),
+        ({"LLM_STAGE_MODELS": "draft"}, "LLM_STAGE_MODELS: 'draft' is not name=value"),
+        ({"LLM_PRICES": "my-model=0.2"}, "give the input and output price"),
+        ({"LLM_PRICES": "my-model=a/b"}, "LLM_PRICES: 'my-model=a/b'"),
+        ({"IMAGE_PRICES": "my-image=free"}, "IMAGE_PRICES: 'my-image=free'"),
+        ({"TASK_MAX_COST": "lots"}, "TASK_MAX_COST='lots' is not a number"),
+        ({"QUALITY_THRESHOLD": "101"}, "QUALITY_THRESHOLD is a score from 0 to 100"),
+        ({"QUALITY_MAX_REFINEMENTS": "9"}, "QUALITY_MAX_REFINEMENTS is from 0 to 5"),
     ],
 )
 def test_a_bad_setting_fails_at_start_with_a_clear_message(env, message):
     result = manage("check", **env)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_fallbacks_stage_models_and_prices_are_read_from_the_environment():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.LLM_CHAIN, s.IMAGE_CHAIN, s.LLM_STAGE_MODELS, s.LLM_PRICES['my-model'], "
+        "s.LLM_PRICES['gpt-4o'], s.TASK_MAX_COST)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "contentpipeline.settings",
+           "LLM_PROVIDER": "openai", "LLM_API_KEY": "k", "LLM_FALLBACKS": "openai,offline",
+           "IMAGE_FALLBACKS": "offline", "LLM_STAGE_MODELS": "draft=gpt-4.1,review=gpt-4.1-mini",
+           "LLM_PRICES": "my-model=0.20/0.80,gpt-4o=1/2", "TASK_MAX_COST": ""}  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == (
+        "('openai', 'offline') ('offline',) {'draft': 'gpt-4.1', 'review': 'gpt-4.1-mini'} "
+        "(Decimal('0.20'), Decimal('0.80')) (Decimal('1'), Decimal('2')) None"
+    )
 
 
 @pytest.mark.django_db

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pytest
 
 from tasks.models import ContentTask
@@ -19,6 +21,22 @@ def test_creating_a_task_stores_it_pending_with_contract_defaults(integrator_cli
     assert body["target_length"] == 800 and body["priority"] == "normal"
     assert body["generate_image"] is True and body["result"] is None and body["post"] is None
     assert body["keywords"] == ["worm bin", "bokashi"]
+
+
+def test_sources_a_cost_ceiling_and_the_cache_choice_are_stored_and_shown(integrator_client):
+    payload = {**VALID, "sources": ["https://example.com/a", " https://example.com/a ",
+                                    "http://example.org/b?x=1"],
+               "max_cost": "0.25", "use_cache": False}  # fmt: skip
+    body = integrator_client.post("/api/tasks", payload, format="json").json()
+    assert body["sources"] == ["https://example.com/a", "http://example.org/b?x=1"]
+    assert (body["max_cost"], body["use_cache"]) == ("0.2500", False)
+    task = ContentTask.objects.get(pk=body["id"])
+    assert task.max_cost == Decimal("0.25") and task.use_cache is False
+
+
+def test_without_them_a_task_has_no_sources_no_own_ceiling_and_uses_the_cache(integrator_client):
+    body = integrator_client.post("/api/tasks", VALID, format="json").json()
+    assert (body["sources"], body["max_cost"], body["use_cache"]) == ([], None, True)
 
 
 def test_a_trailing_slash_is_optional(integrator_client):
@@ -43,6 +61,16 @@ def test_a_trailing_slash_is_optional(integrator_client):
         ("generate_image", "maybe"),
         ("quality_preference", "best"),
         ("priority", "asap"),
+        ("sources", [f"https://example.com/{i}" for i in range(6)]),
+        ("sources", ["ftp://example.com/file"]),
+        ("sources", ["javascript:alert(1)"]),
+        ("sources", ["https://exa\x00mple.com/"]),
+        ("sources", ["https://example.com/" + "a" * 2000]),
+        ("sources", "https://example.com/"),
+        ("max_cost", -1),
+        ("max_cost", "lots"),
+        ("max_cost", 10**9),
+        ("use_cache", "perhaps"),
     ],
 )
 def test_each_bad_field_answers_400_and_stores_nothing(integrator_client, field, value):
