@@ -138,6 +138,15 @@ def task_result(task: ContentTask, generation: int | None = None) -> dict[str, A
         "tags": seo.get("tags", []),
         "quality_score": review.get("quality_score"),
         "qa_feedback": review.get("qa_feedback", ""),
+        "scores": review.get("scores") or {},
+        # The quality loop: each review, before and after each rewrite.
+        "review_rounds": [
+            {
+                key: round_.get(key)
+                for key in ("round", "quality_score", "scores", "issues", "word_count")
+            }
+            for round_ in review.get("rounds", [])
+        ],  # fmt: skip
     }
     edited = task_draft(task, generation)
     if edited is not None:

@@ -65,6 +65,14 @@ class StageRunSerializer(serializers.Serializer):
     error = serializers.CharField()
 
 
+class ReviewRoundSerializer(serializers.Serializer):
+    round = serializers.IntegerField()
+    quality_score = serializers.IntegerField()
+    scores = serializers.DictField(child=serializers.IntegerField(allow_null=True))
+    issues = serializers.ListField(child=serializers.CharField())
+    word_count = serializers.IntegerField(allow_null=True)
+
+
 class TaskResultSerializer(serializers.Serializer):
     title = serializers.CharField()
     excerpt = serializers.CharField()
@@ -76,6 +84,8 @@ class TaskResultSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField())
     quality_score = serializers.IntegerField(allow_null=True)
     qa_feedback = serializers.CharField()
+    scores = serializers.DictField(child=serializers.IntegerField(allow_null=True))
+    review_rounds = ReviewRoundSerializer(many=True)
 
 
 class TaskPostSerializer(serializers.Serializer):

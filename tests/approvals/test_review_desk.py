@@ -2,6 +2,7 @@
 its stage log, edits that become versions, claims, bulk decisions, and a regenerated
 draft beside the one before it."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from tasks.runner import run_pipeline
 from tasks.selectors import task_result
 
 from ..factories import UserFactory
+from ..fakes import CHAT_PATH, DRAFT, FakeLLMServer, Reply, chat_completion
 from ..tasks.factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -234,3 +236,27 @@ def test_editing_a_live_post_does_not_reopen_approval(desk):
     assert post_update(post=post, user=None) is not None
     task.refresh_from_db()
     assert task.status == "published"
+
+
+def test_the_review_page_shows_each_round_of_the_quality_loop_with_its_scores(desk, settings):
+    dimensions = ("clarity", "accuracy", "completeness", "relevance", "seo", "readability",
+                  "engagement")  # fmt: skip
+    low = {"scores": dict.fromkeys(dimensions, 41), "quality_score": 41, "qa_feedback": "Thin",
+           "issues": ["Only 90 words against 800"]}  # fmt: skip
+    good = {**low, "scores": dict.fromkeys(dimensions, 88), "quality_score": 88, "issues": []}
+    settings.QUALITY_THRESHOLD, settings.QUALITY_MAX_REFINEMENTS = 75, 1
+    settings.LLM_MAX_RETRIES = 0
+    with FakeLLMServer() as server:
+        server.configure(settings)
+        server.script(CHAT_PATH, Reply(chat_completion(json.dumps({"outline": ["Why"]}))),
+                      Reply(chat_completion(DRAFT)), Reply(chat_completion(json.dumps(low))),
+                      Reply(chat_completion("# Rain Barrels, Longer\n\nMore.\n\n## Why\n\nRain.")),
+                      Reply(chat_completion(json.dumps(good))))  # fmt: skip
+        task = drafted()
+    page = desk.get(review_url(task)).content.decode()
+    assert "rewritten with the critique 1 time(s)" in page
+    assert "<td>1</td><td>41</td><td>41</td>" in page
+    assert "<td>2</td><td>88</td><td>88</td>" in page
+    assert "Only 90 words against 800" in page
+    assert "Rain Barrels, Longer" in page  # the rewrite is the draft under review
+    assert "<td>openai</td>" in page and "<td>3 (0)</td>" in page  # the review stage's calls

@@ -186,7 +186,9 @@ def test_a_good_score_ends_the_loop_after_one_rewrite(fake_llm, settings):
     run_pipeline(task.pk)
     rounds = runs(task)["review"].output["rounds"]
     assert [r["quality_score"] for r in rounds] == [40, 90]
-    assert task_result(task)["quality_score"] == 90
+    result = task_result(task)
+    assert result["quality_score"] == 90 and result["scores"]["engagement"] == 90
+    assert [(r["round"], r["quality_score"]) for r in result["review_rounds"]] == [(1, 40), (2, 90)]
 
 
 def test_a_malformed_answer_is_asked_for_again_once(fake_llm):
