@@ -6,6 +6,7 @@ from contentpipeline.text import word_count
 
 from . import StageError, StageJob, StageOutput, describe
 from .calls import ask
+from .research import research_notes
 
 MAX_TITLE_LENGTH = 200
 
@@ -45,6 +46,9 @@ def run(job: StageJob, context: dict) -> StageOutput:
         + (f"\n\nFollow this outline:\n{outline}" if outline else "")
         + (f"\n\nAngle: {research['angle']}" if research.get("angle") else "")
     )
+    notes = research_notes(research)  # the sources' texts and the posts to link to
+    if notes:
+        prompt += f"\n\n{notes}"
     output = StageOutput()
     output.data = ask(
         job,

@@ -3,8 +3,10 @@ what the prompts carry, fallbacks, the response cache, the quality loop, the cos
 ceiling, malformed answers and the usage recorded per stage."""
 
 import json
+import threading
 import time
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -15,6 +17,7 @@ from tasks.selectors import task_result
 from tasks.tasks import run_pipeline_task
 
 from ..fakes import CHAT_PATH, DRAFT, IMAGES_PATH, FakeLLMServer, Reply, chat_completion
+from ..publishing.factories import PostFactory
 from .factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -232,3 +235,48 @@ def test_the_settings_ceiling_applies_to_a_task_without_its_own(fake_llm, settin
 def test_the_offline_providers_never_meet_a_ceiling_of_zero(settings):
     task = ContentTaskFactory(max_cost=Decimal("0"))
     assert run_pipeline(task.pk) == "done"
+
+
+@pytest.fixture
+def source_page():
+    page = (
+        b"<html><head><title>Barrel maths</title></head><body><nav>Home | Shop</nav>"
+        b"<article><h1>Barrel maths</h1><p>A 200 litre barrel fills from a 10 square metre "
+        b"roof in 20 millimetres of rain, which surprises most allotment holders who "
+        b"assume it takes a whole season.</p><p>Empty it before frost to keep the tap "
+        b"from cracking.</p></article><footer>Copyright</footer></body></html>"
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/barrels"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_draft_prompt_carries_the_sources_text_and_posts_to_link(
+    fake_llm, settings, source_page
+):
+    settings.SOURCES_ALLOW_PRIVATE = True  # the page is served on loopback
+    PostFactory(title="Overflow pipes for rain barrels", tags=["rain barrels"])
+    task = ContentTaskFactory(
+        topic="Rain barrels", keywords=["rain barrels"], sources=[source_page]
+    )
+    run_pipeline(task.pk)
+    (prompt,) = chat_prompts(fake_llm, "Write the piece")
+    assert "fills from a 10 square metre roof" in prompt
+    assert "Home | Shop" not in prompt  # the page's navigation is not its text
+    assert "Overflow pipes for rain barrels" in prompt and "/posts/" in prompt
+    research = runs(task)["research"].output
+    assert research["sources"][0]["ok"] and research["sources"][0]["url"] == source_page
