@@ -220,3 +220,23 @@ def test_with_the_cache_down_the_site_and_admin_serve_from_postgresql_and_cachin
     app_cache.tier_get_or_set("metrics", "flush-probe", lambda: 1, versioned=False)
     after = app_cache.cache_stats()
     assert after["hits"] > before["hits"]
+
+
+def test_with_the_cache_and_channel_layer_down_a_model_backed_pipeline_still_runs(
+    cache_and_channel_layer_down, settings
+):
+    from tasks.runner import run_pipeline
+
+    from .fakes import CHAT_PATH, FakeLLMServer
+
+    settings.LLM_MAX_RETRIES = 0
+    with FakeLLMServer() as server:
+        server.configure(settings)
+        task = ContentTaskFactory()
+        started = time.monotonic()
+        assert run_pipeline(task.pk) == "done"  # the draft streamed to nobody, uncached
+        again = ContentTaskFactory(topic=task.topic, keywords=task.keywords)
+        assert run_pipeline(again.pk) == "done"
+        chat = [request for request in server.requests if request.path == CHAT_PATH]
+    assert len(chat) == 8  # no cache: the second task paid for its own four calls
+    assert time.monotonic() - started < 10  # no stall per call waiting for Redis
