@@ -52,7 +52,6 @@ MAX_TEXT_CHARS = 4_000
 MAX_TITLE_CHARS = 300
 # Threads at most, however many URLs (a task has at most 5).
 MAX_WORKERS = 8
-CHUNK_SIZE = 64 * 1024
 # Extracting the text of a large page takes a moment after its download: the wait for
 # all sources allows this much on top of the fetch timeout.
 EXTRACTION_GRACE = 5.0
@@ -306,7 +305,9 @@ def _download(
 def _read_bounded(response: httpx.Response, max_bytes: int, deadline: float):
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes(CHUNK_SIZE):
+    # Chunks as they arrive (no re-chunking), so a body trickled out a byte at a time
+    # meets the deadline after it passes, not 64 KB later.
+    for chunk in response.iter_bytes():
         if time.monotonic() > deadline:
             raise httpx.TimeoutException("deadline passed")
         room = max_bytes - size

@@ -94,6 +94,14 @@ class SourceServer:
         elif path == "/slow":
             self._release.wait(30)
             self._send(handler, 200, "text/html", ARTICLE.encode())
+        elif path == "/trickle":
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/plain")
+            handler.end_headers()
+            handler.wfile.write(b"Slowly ")
+            while not self._release.wait(0.05):
+                handler.wfile.write(b"x")
+                handler.wfile.flush()
         elif path.startswith("/delayed/"):
             time.sleep(1)
             self._send(handler, 200, "text/html; charset=utf-8", ARTICLE.encode())
@@ -222,6 +230,17 @@ def test_page_slower_than_the_timeout_fails_with_a_timeout_soon_after_it(server)
     assert source["ok"] is False
     assert "timed out after 0.5 seconds" in source["error"]
     assert elapsed < 3
+
+
+def test_body_trickled_out_past_the_timeout_fails_soon_after_it(server):
+    # Each byte comes well within the timeout: only a deadline for the whole source
+    # stops this one.
+    started = time.monotonic()
+    [source] = fetch([server.url("/trickle")], timeout=0.5)
+    elapsed = time.monotonic() - started
+
+    assert source["error"] == "timed out after 0.5 seconds"
+    assert elapsed < 2
 
 
 def test_body_beyond_max_bytes_is_cut_there_and_says_so(server):
