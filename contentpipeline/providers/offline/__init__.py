@@ -1,8 +1,9 @@
 """Offline providers: a deterministic writer and cover painter that need no network and no key.
 
 `writer` composes articles (research, draft, review) from the phrase banks in `data`, drawing
-sentences through `voice`; `seo` writes the search metadata; `cover` draws a PNG cover. Both are seeded from the brief, so the same brief always yields
-byte-identical output and the whole pipeline runs without an API.
+sentences through `voice` and reading the topic's shape with `shapes`; `seo` writes the search
+metadata; `cover` draws a PNG cover. All of it is seeded from the brief, so the same brief
+always yields byte-identical output and the whole pipeline runs without an API.
 """
 
 from .cover import OfflineImageProvider, render_cover

@@ -490,8 +490,7 @@ KIND_LINES = {
         "The sections below move from the fundamentals of {x} to practical next steps.",
         "Along the way, the discussion covers examples, common mistakes and simple ways to "
         "measure progress.",
-        "Whether {topic} is new territory or a familiar challenge, there is something here to "
-        "act on.",
+        "Whether {s} is new territory or a familiar challenge, there is something here to act on.",
         "The aim is not to cover everything about {x}, but to focus on what makes the biggest "
         "difference.",
         "Each section stands on its own, so it is fine to jump to the part that matters most.",
@@ -515,8 +514,7 @@ KIND_LINES = {
 STAND_INS = ("this work", "the effort", "this area")
 
 KEYWORD_LINES = (
-    "It pays to give {kw} particular attention, because it shapes how {topic} plays out day "
-    "to day.",
+    "It pays to give {kw} particular attention, because it shapes how {s} plays out day to day.",
     "Getting {kw} right is one of the quickest ways to improve results with {topic}.",
     "Any serious plan for {topic} should account for {kw}.",
     "Many people see their first tangible gains from {topic} through {kw}.",
@@ -530,7 +528,7 @@ KEYWORD_LINES = (
     "No discussion of {topic} is complete without a close look at {kw}.",
 )
 MULTI_KEYWORD_LINES = (
-    "Themes such as {kws} all play a part here, and each one influences how {topic} develops.",
+    "Themes such as {kws} all play a part here, and each one shapes the outcome of {topic}.",
     "It is worth keeping {kws} in view, since each affects the results of {topic}.",
     "Practical work on {topic} touches {kws}, so each deserves a clear owner.",
 )
@@ -857,3 +855,135 @@ _CONTRACTIONS = (
     ("they are", "they're"),
     ("we are", "we're"),
 )
+
+# Topic shapes (see shapes.py). Titles: {T} is the topic as a title.
+SHAPE_TITLES = {
+    "question": ("{T}", "{T} A Practical Answer"),
+    "howto": ("{T}", "{T}: A Step-by-Step Guide", "{T}: A Practical Guide"),
+    "list": ("{T}",),
+}
+# The introduction's opening for each shape: {question} the topic as asked, {clause} the topic as
+# a clause ("how to compost in an apartment"), {items} a list topic as written mid-sentence.
+QUESTION_FOLLOW_UPS = (
+    "It is a fair question, and the answer is more practical than it first appears.",
+    "It is a question {aud} ask often, and it deserves a clear, practical answer.",
+    "The answer matters more than it might seem, and it is simpler than the debate suggests.",
+)
+CLAUSE_OPENERS = {
+    "question": ("This {piece} looks at {clause} and what that means in practice.",),
+    "howto": (
+        "This {piece} shows {clause}, one practical step at a time.",
+        "Knowing {clause} is easier than it looks once the steps are laid out in order.",
+    ),
+}
+LIST_OPENERS = (
+    "Below are {items}, each one practical enough to act on this week.",
+    "Here are {items}, in the order most {aud} will find useful.",
+)
+LIST_LEADS = {
+    "professional": "Here is the list at a glance:",
+    "casual": "Here's the whole list:",
+    "academic": "The items, in order, are as follows:",
+    "inspirational": "Here is your list:",
+}
+LIST_GLANCE_HEADINGS = ("The List at a Glance", "The Short Version")
+# Item headings for list topics ("7 ways to ..."), by what the items are; each names the kind
+# of section its sentences come from. Up to 30 items per bank.
+LIST_ITEMS = {
+    "actions": (
+        ("overview", "Start With a Clear Definition"),
+        ("why", "Tie Every Effort to a Real Goal"),
+        ("implement", "Start Small and Build Momentum"),
+        ("implement", "Create a Simple Routine"),
+        ("tools", "Use the Right Tools"),
+        ("measure", "Measure What Matters"),
+        ("examples", "Learn From Real Examples"),
+        ("pitfalls", "Avoid the Classic Mistakes"),
+        ("how", "Build Feedback Loops"),
+        ("future", "Keep Learning"),
+        ("implement", "Write the Plan Down"),
+        ("implement", "Name a Clear Owner"),
+        ("how", "Automate the Repetitive Parts"),
+        ("why", "Make Progress Visible"),
+        ("implement", "Protect Time on the Calendar"),
+        ("examples", "Share Results Openly"),
+        ("how", "Change One Thing at a Time"),
+        ("pitfalls", "Know When to Stop"),
+        ("implement", "Ask the People Doing the Work"),
+        ("measure", "Set a Baseline First"),
+        ("perspective", "Question Old Assumptions"),
+        ("implement", "Celebrate Small Wins"),
+        ("tools", "Lean on Templates and Checklists"),
+        ("implement", "Set a Realistic Pace"),
+        ("perspective", "Focus on Fewer Things"),
+        ("tools", "Keep Your Toolkit Lean"),
+        ("measure", "Track a Few Key Numbers"),
+        ("examples", "Borrow What Already Works"),
+        ("how", "Review and Adjust Regularly"),
+        ("future", "Plan for What Comes Next"),
+    ),
+    "mistakes": (
+        ("pitfalls", "Trying to Change Everything at Once"),
+        ("measure", "Chasing Vanity Metrics"),
+        ("pitfalls", "Copying Someone Else's Playbook"),
+        ("implement", "Underestimating the Time Involved"),
+        ("tools", "Skipping the Documentation"),
+        ("tools", "Overcomplicating the Tooling"),
+        ("how", "Ignoring Feedback From the Front Line"),
+        ("future", "Treating Launch as the Finish Line"),
+        ("implement", "Leaving Ownership Unclear"),
+        ("measure", "Setting Targets Without a Baseline"),
+        ("measure", "Declaring Victory Too Early"),
+        ("pitfalls", "Waiting for Perfection"),
+        ("measure", "Measuring Everything and Acting on Nothing"),
+        ("implement", "Skipping the Pilot"),
+        ("tools", "Automating a Broken Process"),
+        ("examples", "Working in Isolation"),
+        ("overview", "Neglecting the Basics"),
+        ("implement", "Starting Without a Plan"),
+        ("why", "Ignoring the Real Costs"),
+        ("why", "Forgetting Who It Is For"),
+        ("how", "Skipping the Review Step"),
+        ("pitfalls", "Assuming One Size Fits All"),
+        ("perspective", "Following Trends Blindly"),
+        ("examples", "Hiding Bad News"),
+        ("implement", "Overloading the Team"),
+        ("future", "Never Revisiting Old Decisions"),
+        ("overview", "Using Vague Language"),
+        ("why", "Losing Sight of the Goal"),
+        ("measure", "Trusting Gut Feel Over Evidence"),
+        ("pitfalls", "Giving Up Too Soon"),
+    ),
+    "reasons": (
+        ("why", "It Saves Time"),
+        ("why", "It Reduces Risk"),
+        ("measure", "It Makes Progress Visible"),
+        ("examples", "It Works at Any Scale"),
+        ("how", "It Builds Better Habits"),
+        ("implement", "It Is Easy to Start"),
+        ("why", "It Pays for Itself"),
+        ("future", "It Prepares You for What Comes Next"),
+        ("perspective", "It Changes How Teams Think"),
+        ("why", "It Improves Quality"),
+        ("examples", "It Creates Shared Understanding"),
+        ("how", "It Shortens Feedback Loops"),
+        ("why", "It Reduces Stress"),
+        ("measure", "It Turns Guesswork Into Evidence"),
+        ("implement", "It Fits Into Existing Work"),
+        ("future", "It Keeps You Competitive"),
+        ("how", "It Makes Decisions Easier"),
+        ("why", "It Frees Up Attention"),
+        ("examples", "It Has a Proven Track Record"),
+        ("perspective", "It Rewards Curiosity"),
+        ("implement", "It Needs Little Budget"),
+        ("how", "It Surfaces Problems Early"),
+        ("why", "It Builds Trust"),
+        ("future", "It Compounds Over Time"),
+        ("measure", "It Is Easy to Measure"),
+        ("examples", "It Helps Newcomers Learn Faster"),
+        ("perspective", "It Challenges Comfortable Habits"),
+        ("how", "It Connects Effort to Outcomes"),
+        ("why", "It Makes Work More Satisfying"),
+        ("future", "It Opens New Options"),
+    ),
+}

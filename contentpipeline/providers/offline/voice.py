@@ -17,7 +17,6 @@ from contentpipeline.text import word_count
 from ..base import Brief
 from .data import (
     _CONTRACTIONS,
-    _SMALL_WORDS,
     COMPACT_KEYWORD_LINES,
     CONNECTORS,
     GENERAL,
@@ -35,18 +34,7 @@ from .data import (
     TONE_LINES,
     TONES,
 )
-
-
-def title_case(text: str) -> str:
-    out = []
-    for index, word in enumerate(text.split()):
-        if any(char.isupper() for char in word):
-            out.append(word)  # acronyms and brand names keep their own casing
-        elif index and word in _SMALL_WORDS:
-            out.append(word)
-        else:
-            out.append(word[:1].upper() + word[1:])
-    return " ".join(out)
+from .shapes import Shape, shape_of, title_case
 
 
 def join(items: Sequence[str]) -> str:
@@ -92,8 +80,12 @@ class Voice:
     """Brief-derived strings every template needs, computed once per call."""
 
     brief: Brief
-    topic: str
-    title_topic: str
+    shape: Shape
+    topic: str  # the topic as a noun phrase for sentences ("adopting continuous delivery")
+    noun: str  # the short subject for {x} slots ("mistakes with {x}"): "continuous delivery"
+    subject: str  # a form that takes a singular verb ({s} is ...)
+    title_topic: str  # the topic as a title ("How Small Teams Can Adopt Continuous Delivery")
+    heading_topic: str  # the short subject for headings ("Continuous Delivery")
     pk: str
     terms: tuple[str, ...]  # primary keyword plus keywords, each to appear in the body
     aud: str
@@ -104,7 +96,8 @@ class Voice:
 
     @classmethod
     def of(cls, brief: Brief) -> "Voice":
-        topic = " ".join(brief.topic.split()).rstrip(".?!") or "this subject"
+        shape = shape_of(brief.topic, tuple(brief.keywords) + (brief.primary_keyword,))
+        topic = shape.phrase
         pk = " ".join(brief.primary_keyword.split()) or (
             brief.keywords[0] if brief.keywords else topic
         )
@@ -120,8 +113,21 @@ class Voice:
         )
         return cls(
             brief=brief,
+            shape=shape,
             topic=topic,
-            title_topic=title_case(topic),
+            # "when learning {x}" reads badly with a gerund ("learning adopting ..."), and an
+            # article ("the field of a website") does too, so {x} gets the bare subject.
+            noun=topic if re.match(r"(?:a|an|the) ", shape.core) else shape.core,
+            # Templates with {s} put a singular verb after it ("{s} is about ...").
+            subject=(
+                topic
+                if not shape.plural
+                else shape.core
+                if not shape.core_plural
+                else f"work on {topic}"
+            ),
+            title_topic=shape.title,
+            heading_topic=title_case(shape.core),
             pk=pk,
             terms=tuple(terms),
             aud=" ".join(brief.target_audience.split()).rstrip(".") or "practitioners",
@@ -154,12 +160,12 @@ class Sentences:
         voice = self.voice
         text = template.format(
             topic=voice.topic,
-            T=voice.title_topic,
+            T=voice.heading_topic,
             pk=voice.pk,
             kw=kw or self.term(),
             kws=join(voice.terms),
             x=x or self._x(),
-            s=x or self._subject(),
+            s=(voice.subject if x in (voice.topic, voice.noun) else x) if x else self._subject(),
             aud=voice.aud,
             piece=voice.piece,
         )
@@ -176,7 +182,7 @@ class Sentences:
     def _x(self) -> str:
         roll = self.rng.random()
         if roll < 0.3 or not self.voice.terms:
-            return self.voice.topic
+            return self.voice.noun
         if roll < 0.5:
             return self.voice.pk
         if roll < 0.88:
@@ -187,7 +193,7 @@ class Sentences:
     def _subject(self) -> str:
         # Keywords are often plural ("spot instances"), so templates whose verb agrees with the
         # placeholder ({s}) only receive the topic or a singular stand-in.
-        return self.voice.topic if self.rng.random() < 0.8 else self.rng.choice(STAND_INS)
+        return self.voice.subject if self.rng.random() < 0.8 else self.rng.choice(STAND_INS)
 
     def _template(self, kind: str) -> tuple[str, bool]:
         """A template for kind and whether it may take a leading connector."""
@@ -252,7 +258,7 @@ class Sentences:
         """An opening sentence for a block of this kind that names the topic itself."""
         bank = KIND_LINES.get(kind) or GENERAL
         template = self.rng.choice([t for t in bank if not self.templates_used[t]] or bank)
-        clause = self.fill(template, x=self.voice.topic)
+        clause = self.fill(template, x=self.voice.noun)
         return self.accept(Proposal(clause, clause, template, ""))
 
     def fit(self, kind: str, max_words: int) -> str | None:

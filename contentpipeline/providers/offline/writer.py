@@ -23,6 +23,7 @@ from .data import (
     BULLET_LEADS,
     BULLETS,
     CALLS_TO_ACTION,
+    CLAUSE_OPENERS,
     COMPACT_AUDIENCE_LINES,
     CONCLUSION_HEADINGS,
     CONCLUSION_HINTS,
@@ -31,9 +32,15 @@ from .data import (
     GREETINGS,
     HOOKS,
     IMPERATIVE_VERBS,
+    LIST_GLANCE_HEADINGS,
+    LIST_ITEMS,
+    LIST_LEADS,
+    LIST_OPENERS,
+    QUESTION_FOLLOW_UPS,
     RESPONSES_TO_REMARKS,
     RESPONSES_TO_REQUESTS,
     SECTION_PLANS,
+    SHAPE_TITLES,
     SIGN_OFFS,
     TITLES,
     TONE_NOTES,
@@ -41,7 +48,12 @@ from .data import (
     WRITER_MODEL,
 )
 from .seo import seo
+from .shapes import agree
 from .voice import Sentences, Voice, classify, wc
+
+
+def _key(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _approx_tokens(text: str) -> int:
@@ -71,6 +83,7 @@ class _Block:
     fillers: list[str] = field(default_factory=list)
     bullet_lead: str = ""
     bullets: list[str] = field(default_factory=list)
+    numbered: bool = False
     budget: int = 0
 
     def word_total(self) -> int:
@@ -101,14 +114,38 @@ class _Writer:
         count = min(8, max(3, round(self.target / 400) + 2))
         return min(count, 4) if self.voice.task_type == "social_post" else count
 
+    def heading(self, template: str) -> str:
+        """A plan heading about the topic's short subject, its verb agreeing in number."""
+        if "{T}" not in template:
+            return template
+        voice = self.voice
+        return agree(template.format(T=voice.heading_topic), voice.shape.core_plural)
+
     def plan(self, rng: random.Random) -> list[tuple[str, str]]:
         """(kind, heading) pairs for the body sections, in reading order."""
+        if self.voice.shape.kind == "list":
+            return self.list_items()
         plan = SECTION_PLANS[self.voice.style]
         count = min(self.section_count(), len(plan))
         chosen = [0, *sorted(rng.sample(range(1, len(plan)), count - 1))]
-        return [
-            (plan[i][0], rng.choice(plan[i][1]).format(T=self.voice.title_topic)) for i in chosen
-        ]
+        title = _key(self.voice.title_topic)
+        sections = []
+        for i in chosen:
+            # "What Is Observability?" must not repeat the title of that very question.
+            variants = [self.heading(v) for v in plan[i][1]]
+            fresh = [v for v in variants if _key(v) != title] or variants
+            sections.append((plan[i][0], rng.choice(fresh)))
+        return sections
+
+    def list_items(self) -> list[tuple[str, str]]:
+        """The items a list topic promises ("7 ways ..."): exactly that many, in bank order."""
+        bank = LIST_ITEMS[self.voice.shape.items]
+        count = min(self.voice.shape.count, len(bank))
+        return [bank[i] for i in sorted(self.rng("items").sample(range(len(bank)), count))]
+
+    def list_as_sections(self) -> bool:
+        """Whether each list item gets a section, or all of them one numbered list."""
+        return self.target / (self.voice.shape.count + 2) >= 45
 
     def research(self) -> dict[str, Any]:
         rng = self.rng("research")
@@ -135,8 +172,35 @@ class _Writer:
     # Draft ----------------------------------------------------------------------------------
 
     def title(self, rng: random.Random, sections: int) -> str:
+        shape = self.voice.shape
+        if shape.kind in SHAPE_TITLES:
+            return rng.choice(SHAPE_TITLES[shape.kind]).format(T=self.voice.title_topic)
+        if _key(shape.phrase) != _key(shape.text):
+            return self.voice.title_topic  # "A beginner's guide to X" is a title already
         options = [*TITLES[self.voice.style], TONE_TITLES[self.voice.tone]]
-        return rng.choice(options).format(T=self.voice.title_topic, n=sections)
+        template = rng.choice(options)
+        topic = self.voice.title_topic
+        if not template.startswith("{T}") and topic.startswith("The "):
+            topic = "the " + topic[4:]  # "Rethinking the Future of Remote Work"
+        return template.format(T=topic, n=sections)
+
+    def opening(self, sentences: Sentences, rng: random.Random, *, compact: bool) -> list[str]:
+        """The introduction's first sentences, which name the topic in its own shape."""
+        voice = self.voice
+        shape = voice.shape
+        values = {"aud": voice.aud, "piece": voice.piece, "clause": shape.clause}
+        if shape.kind == "question":
+            lines = [sentences.finish(shape.text)]
+            if not compact:
+                follow_ups = QUESTION_FOLLOW_UPS + (CLAUSE_OPENERS["question"] * bool(shape.clause))
+                lines.append(sentences.finish(rng.choice(follow_ups).format(**values)))
+            return lines
+        if shape.kind == "howto":
+            return [sentences.finish(rng.choice(CLAUSE_OPENERS["howto"]).format(**values))]
+        if shape.kind == "list":
+            opener = rng.choice(LIST_OPENERS).format(items=shape.text, **values)
+            return [sentences.finish(opener)]
+        return []
 
     def outline_from(self, research: Any, rng: random.Random) -> list[tuple[str, str]]:
         outline = research.get("outline") if isinstance(research, dict) else None
@@ -144,12 +208,18 @@ class _Writer:
         if not headings:
             return self.plan(rng)
         known = {
-            heading.format(T=self.voice.title_topic): kind
+            self.heading(heading): kind
             for kind, variants in SECTION_PLANS[self.voice.style]
             for heading in variants
         }
+        known.update({heading: kind for bank in LIST_ITEMS.values() for kind, heading in bank})
         cleaned = [re.sub(r"^(?:#+\s*)?(?:\d+[.)]\s*)?", "", h) for h in headings]
         sections = [(known.get(h) or classify(h), h) for h in cleaned if h]
+        shape = self.voice.shape
+        if shape.kind == "list":
+            # The title promises a number of items; an outline of another length breaks it.
+            items = [s for s in sections if not any(h in s[1].lower() for h in CONCLUSION_HINTS)]
+            return items if len(items) == shape.count else self.list_items()
         return sections or self.plan(rng)
 
     def draft(self, research: Any) -> str:
@@ -173,19 +243,33 @@ class _Writer:
         if len(sections) > 1 and any(h in sections[-1][1].lower() for h in CONCLUSION_HINTS):
             conclusion_heading = sections.pop()[1]
         title = self.title(rng, len(sections))
+        listed = voice.shape.kind == "list"
+        items: list[str] = []
+        if listed and not self.list_as_sections():
+            # Too many items for a section each: one numbered list, plus two sections of
+            # context when the length allows, so the piece still has a body.
+            items = [heading for _, heading in sections]
+            sections = [("overview", rng.choice(LIST_GLANCE_HEADINGS))]
+            if self.target >= 300:
+                extra = [p for p in SECTION_PLANS[voice.style] if p[0] in ("why", "implement")]
+                for kind, variants in extra[:2]:
+                    fresh = [v for v in map(self.heading, variants) if v not in items]
+                    sections.append((kind, rng.choice(fresh or [self.heading(variants[0])])))
+        numbered = (listed and not items) or (voice.style == "listicle" and not listed)
         points = _feedback_points(self.brief.feedback)
         themes = _feedback_themes(self.brief.feedback)
         hook = sentences.fill(rng.choice(HOOKS[voice.style]))
         audience_lines = COMPACT_AUDIENCE_LINES if compact else AUDIENCE_LINES
         audience = sentences.fill(audience_lines[voice.tone])
 
+        opening = self.opening(sentences, rng, compact=compact)
         intro = _Block(heading=None, kind="intro")
         if compact:
-            intro.required.append(audience)
+            intro.required.append(opening[0] if opening else audience)
         else:
             if voice.task_type == "newsletter":
                 intro.required.append(GREETINGS[voice.tone])
-            intro.required += [hook, audience]
+            intro.required += [*opening, audience] if opening else [hook, audience]
 
         per_section = self.target / (len(sections) + 1)
         groups: list[list[str]] = [[] for _ in sections]
@@ -193,9 +277,12 @@ class _Writer:
             groups[index % len(sections)].append(term)
         body: list[_Block] = []
         for index, ((kind, heading), group) in enumerate(zip(sections, groups, strict=True)):
-            if voice.style == "listicle":
+            if numbered:
                 heading = f"{index + 1}. {heading}"
             block = _Block(heading=heading, kind=kind)
+            if items and index == 0:
+                block.bullet_lead, block.bullets = LIST_LEADS[voice.tone], items
+                block.numbered = True
             if not compact or not group:
                 block.required.append(sentences.lead(kind))
             separate = not compact and per_section >= 45 * len(group)
@@ -308,7 +395,8 @@ class _Writer:
         leads = BULLET_LEADS[self.voice.tone]
         lists = 0
         for index, block in enumerate(body):
-            if index % 2 == 1 or block.kind in ("story", "perspective") or len(deck) < 3:
+            skip = block.bullets or index % 2 == 1 or block.kind in ("story", "perspective")
+            if skip or len(deck) < 3:
                 continue
             block.bullet_lead = leads[lists % len(leads)]
             lists += 1
@@ -383,14 +471,17 @@ class _Writer:
                 lines += [f"## {block.heading}", ""]
             sentences = [*block.required, *block.fillers, *block.closing]
             paragraphs_ = self._paragraphs(sentences, rng, short=short_paragraphs)
+            items = [
+                f"{n}. {item}" if block.numbered else f"- {item}"
+                for n, item in enumerate(block.bullets, start=1)
+            ]
+            bullets = [block.bullet_lead, "", *items, ""]
             for index, paragraph in enumerate(paragraphs_):
                 lines += [paragraph, ""]
                 if index == 0 and block.bullets:
-                    lines += [block.bullet_lead, ""]
-                    lines += [f"- {item}" for item in block.bullets]
-                    lines.append("")
+                    lines += bullets
             if not paragraphs_ and block.bullets:
-                lines += [block.bullet_lead, "", *[f"- {item}" for item in block.bullets], ""]
+                lines += bullets
         return "\n".join(lines).rstrip() + "\n"
 
     @staticmethod
