@@ -104,6 +104,7 @@ class DraftStream:
         self.interval = 1 / DRAFT_EVENTS_PER_SECOND
         self._sent_at = float("-inf")
         self._pending: str | None = None
+        self._sent: str | None = None
 
     def __call__(self, text: str) -> None:
         self._pending = text
@@ -111,9 +112,10 @@ class DraftStream:
             self.flush()
 
     def flush(self) -> None:
-        if self._pending is None:
+        if self._pending is None or self._pending == self._sent:
             return
         text, self._pending = self._pending, None
+        self._sent = text
         self._sent_at = time.monotonic()
         layer = get_channel_layer()
         if layer is None:

@@ -191,7 +191,12 @@ class OpenAILLMProvider(_OpenAICompatible):
             if on_text is None:
                 content, used_model, usage = self._complete(client, request, timeout)
             else:
-                content, used_model, usage = self._stream(client, request, timeout, on_text)
+                try:
+                    content, used_model, usage = self._stream(client, request, timeout, on_text)
+                except openai.BadRequestError:
+                    # A server that does not stream (or takes no stream_options) says
+                    # so with a 400: ask it plainly; the draft then comes whole.
+                    content, used_model, usage = self._complete(client, request, timeout)
         except ProviderError:
             raise
         except openai.OpenAIError as exc:

@@ -68,6 +68,9 @@ def ask(
             failures.append(f"{provider.name}: {exc}")
             logger.warning("Provider %s failed the %s stage: %s", provider.name, stage, exc)
             continue
+        if on_text is not None:
+            # The whole text, whether it streamed, came at once or from the cache.
+            on_text(completion.text)
         return parse(completion.text)
     raise ProviderError(" / ".join(failures))
 
@@ -123,8 +126,6 @@ def _answer(provider, job, stage, prompt, context, model, output, parse, on_text
         Completion(**found), tokens_in=0, tokens_out=0, cost=Decimal("0"), cached=True
     )
     output.add(completion)
-    if on_text is not None:
-        on_text(completion.text)
     return completion
 
 

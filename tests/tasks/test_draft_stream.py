@@ -90,3 +90,18 @@ async def test_without_streaming_the_draft_is_not_sent_as_it_is_written(settings
         streamed = [r for r in server.requests if r.json and r.json.get("stream")]
     assert [m for _, m in events if m["type"] == "task.draft"] == []
     assert streamed == []
+
+
+async def test_a_draft_from_a_server_that_does_not_stream_is_sent_once_whole(settings):
+    with FakeLLMServer() as server:
+        server.configure(settings)
+        task = await database_sync_to_async(ContentTaskFactory)()
+        token = await database_sync_to_async(token_for)(task.created_by)
+        await database_sync_to_async(server.script)(
+            CHAT_PATH,
+            Reply(chat_completion('{"angle": "a", "outline": ["Why"]}')),
+            Reply({"error": {"message": "streaming is not supported"}}, status=400),
+            Reply(chat_completion(LONG_DRAFT)),
+        )
+        events = await follow(task, token)
+    assert [m["text"] for _, m in events if m["type"] == "task.draft"] == [LONG_DRAFT]

@@ -311,3 +311,28 @@ def test_the_chains_are_the_configured_providers_in_order(settings: Any) -> None
     settings.LLM_CHAIN, settings.IMAGE_CHAIN = ("openai", "offline"), ("offline",)
     assert [type(provider) for provider in llm_chain()] == [OpenAILLMProvider, OfflineLLMProvider]
     assert [type(provider) for provider in image_chain()] == [OfflineImageProvider]
+
+
+def test_a_streamed_answer_is_followed_chunk_by_chunk_and_its_usage_counted(
+    fake: FakeLLMServer,
+) -> None:
+    fake.chunk_size = 5
+    fake.reply(CHAT_PATH, chat_completion("# Title\n\nA body of text.", usage={
+        "prompt_tokens": 7, "completion_tokens": 9}))  # fmt: skip
+    seen: list[str] = []
+    completion = call(llm(fake), on_text=seen.append)
+    assert completion.text == "# Title\n\nA body of text."
+    assert (completion.tokens_in, completion.tokens_out) == (7, 9)
+    assert len(seen) == 5 and seen[-1] == completion.text
+    assert fake.requests[0].json["stream"] is True
+
+
+def test_a_server_refusing_to_stream_is_asked_again_plainly(fake: FakeLLMServer) -> None:
+    fake.script(
+        CHAT_PATH, Reply({"error": {"message": "stream_options: unknown field"}}, status=400)
+    )
+    fake.reply(CHAT_PATH, chat_completion("# Title\n\nBody"))
+    seen: list[str] = []
+    assert call(llm(fake), on_text=seen.append).text == "# Title\n\nBody"
+    assert [request.json.get("stream") for request in fake.requests] == [True, None]
+    assert seen == []  # nothing to follow as it comes (the stage sends the whole text)
