@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 # A malformed answer is asked for once more before the provider counts as failed.
 MALFORMED_RETRIES = 1
+# The cached answers' format (a Completion's fields): bump it when they change.
+CACHE_FORMAT = "completion-1"
 # Rough tokens per character of English prompt text, for the estimate before a call.
 CHARS_PER_TOKEN = 4
 
@@ -116,9 +118,8 @@ def _answer(provider, job, stage, prompt, context, model, output, parse, on_text
         fresh.append(call())
         return asdict(fresh[0])
 
-    found = tier_get_or_set(
-        "models", cache_key(stage=stage, prompt=prompt, model=model), compute, versioned=False
-    )
+    key = f"{CACHE_FORMAT}:{cache_key(stage=stage, prompt=prompt, model=model)}"
+    found = tier_get_or_set("models", key, compute, versioned=False)
     if fresh:
         return fresh[0]
     # Nothing paid this time: the call is counted, as a cache hit.
