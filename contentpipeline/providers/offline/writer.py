@@ -8,12 +8,11 @@ name, so the same brief always yields byte-identical output while different brie
 import json
 import random
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from contentpipeline.text import paragraphs, strip_markdown, word_count, words
+from contentpipeline.text import words
 
 from ..base import Brief, Completion, ProviderError
 from .data import (
@@ -47,6 +46,7 @@ from .data import (
     TONE_TITLES,
     WRITER_MODEL,
 )
+from .review import review
 from .seo import seo
 from .shapes import agree
 from .voice import Sentences, Voice, classify, wc
@@ -270,10 +270,14 @@ class _Writer:
             if voice.task_type == "newsletter":
                 intro.required.append(GREETINGS[voice.tone])
             intro.required += [*opening, audience] if opening else [hook, audience]
+        # Search engines and readers both look for the primary keyword near the top.
+        lead_terms = [t for t in voice.terms[:1] if t.lower() == voice.pk.lower()]
+        intro.required += sentences.keyword_lines(lead_terms, separate=True, compact=compact)
 
         per_section = self.target / (len(sections) + 1)
         groups: list[list[str]] = [[] for _ in sections]
-        for index, term in enumerate(rng.sample(voice.terms, k=len(voice.terms))):
+        later_terms = [t for t in voice.terms if t not in lead_terms]
+        for index, term in enumerate(rng.sample(later_terms, k=len(later_terms))):
             groups[index % len(sections)].append(term)
         body: list[_Block] = []
         for index, ((kind, heading), group) in enumerate(zip(sections, groups, strict=True)):
@@ -503,88 +507,6 @@ class _Writer:
                 out.append(" ".join(current))
         return out
 
-    # Review ---------------------------------------------------------------------------------
-
-    def review(self, draft: Any) -> dict[str, Any]:
-        draft = draft if isinstance(draft, dict) else {}
-        markdown = str(draft.get("markdown") or "")
-        title = str(draft.get("title") or "")
-        voice = self.voice
-        if not markdown.strip():
-            return {
-                "quality_score": 0,
-                "qa_feedback": "There is no draft to review.",
-                "issues": ["The draft is empty."],
-            }
-        lines = markdown.splitlines()
-        if not title and lines and lines[0].startswith("# "):
-            title = lines[0][2:].strip()
-        plain = strip_markdown(markdown).lower()
-        issues: list[str] = []
-        score = 0.0
-
-        count = word_count(markdown)
-        deviation = abs(count - self.target) / self.target
-        score += 30 if deviation <= 0.10 else max(0.0, 30 * (1 - (deviation - 0.10) / 0.40))
-        if deviation > 0.10:
-            direction = "below" if count < self.target else "above"
-            issues.append(
-                f"Length is {count} words, {deviation:.0%} {direction} the "
-                f"{self.target}-word target."
-            )
-
-        terms = list(voice.terms)
-        missing = [term for term in terms if term.lower() not in plain]
-        score += 25 * (1 - len(missing) / len(terms)) if terms else 25
-        if missing:
-            issues.append(f"Missing keywords: {', '.join(missing)}.")
-        topic_words = [w for w in re.findall(r"\w+", voice.topic.lower()) if len(w) > 3]
-        if voice.topic.lower() in plain or (topic_words and all(w in plain for w in topic_words)):
-            score += 5
-        else:
-            issues.append(f"The body never names the topic ({voice.topic}).")
-
-        headings = sum(1 for line in lines if line.startswith("## "))
-        expected = min(3, max(1, self.target // 150))
-        heading_score = 20 * min(headings, expected) / expected
-        if headings < expected:
-            issues.append(f"Only {headings} section headings; use at least {expected}.")
-        if not title:
-            heading_score = max(0.0, heading_score - 5)
-            issues.append("The draft has no title.")
-        score += heading_score
-
-        prose = paragraphs(markdown)
-        long_ones = [p for p in prose if len(words(p)) > 150]
-        paragraph_score = 20 - 6 * len(long_ones)
-        if long_ones:
-            issues.append(
-                f"{len(long_ones)} paragraph(s) run past 150 words; split them for readability."
-            )
-        if self.target >= 300 and len(prose) < 3:
-            paragraph_score -= 8
-            issues.append("The body has fewer than three paragraphs.")
-        sentence_counts = Counter(
-            s.strip() for p in prose for s in re.split(r"(?<=[.!?])\s+", p) if len(s) > 20
-        )
-        repeated = [s for s, n in sentence_counts.items() if n > 2]
-        if repeated:
-            paragraph_score -= 5
-            issues.append(f"{len(repeated)} sentence(s) are repeated more than twice.")
-        score += max(0, paragraph_score)
-
-        quality = max(0, min(100, round(score)))
-        longest = max((len(words(p)) for p in prose), default=0)
-        if issues:
-            feedback = "Needs revision: " + " ".join(issues)
-        else:
-            feedback = (
-                f"Meets the brief: {count} words against a {self.target}-word target, "
-                f"all {len(terms)} keywords covered, {headings} sections, and paragraphs of at "
-                f"most {longest} words."
-            )
-        return {"quality_score": quality, "qa_feedback": feedback, "issues": issues}
-
 
 class OfflineLLMProvider:
     """A deterministic writer: the full pipeline runs without network access or API keys."""
@@ -608,7 +530,11 @@ class OfflineLLMProvider:
         elif stage == "draft":
             text = writer.draft(context.get("research"))
         elif stage == "review":
-            text = json.dumps(writer.review(context.get("draft")), ensure_ascii=False, indent=2)
+            text = json.dumps(
+                review(writer.voice, writer.target, context.get("draft")),
+                ensure_ascii=False,
+                indent=2,
+            )
         elif stage == "seo":
             text = json.dumps(
                 seo(writer.voice, writer.rng("seo"), context.get("draft")),

@@ -198,8 +198,8 @@ def test_feedback_is_answered_even_in_a_very_short_draft() -> None:
 
 def test_a_good_draft_passes_review_with_no_issues() -> None:
     review = write(make_brief())["review"]
-    assert set(review) == {"quality_score", "qa_feedback", "issues"}
-    assert review["quality_score"] >= 90
+    assert set(review) == {"quality_score", "scores", "qa_feedback", "issues"}
+    assert review["quality_score"] >= 85
     assert review["issues"] == []
     assert review["qa_feedback"].startswith("Meets the brief")
 
@@ -214,7 +214,11 @@ def test_review_scores_a_draft_missing_keywords_lower() -> None:
         generate(brief, "review", {"draft": {"title": article["title"], "markdown": stripped}})
     )
     assert review["quality_score"] < article["review"]["quality_score"]
-    assert any("Missing keywords" in issue and "Slack" in issue for issue in review["issues"])
+    assert "Keyword 'Slack' is missing" in review["issues"]
+
+
+def article_score(brief: Brief) -> int:
+    return write(brief)["review"]["quality_score"]
 
 
 def test_review_flags_a_draft_far_below_the_target_length() -> None:
@@ -223,8 +227,8 @@ def test_review_flags_a_draft_far_below_the_target_length() -> None:
     review = json.loads(
         generate(brief, "review", {"draft": {"title": "T", "markdown": short["body"]}})
     )
-    assert review["quality_score"] < 90
-    assert any("below" in issue for issue in review["issues"])
+    assert review["quality_score"] < article_score(brief)
+    assert any(issue.startswith("Too short: ") for issue in review["issues"])
 
 
 def test_review_flags_a_wall_of_text_without_headings() -> None:
