@@ -18,7 +18,7 @@ from .voice import Voice
 
 LONG_SENTENCE = 30  # words
 GIANT_PARAGRAPH = 150  # words
-APPENDIX_HINTS = ("further reading", "references", "sources", "related reading", "read next")
+APPENDIX = re.compile(r"\b(?:further reading|references|sources|related reading|read next)\b", re.I)
 EXAMPLE_HINTS = re.compile(
     r"\b(?:for example|for instance|consider|imagine|picture|such as|case stud|in one case)\b",
     re.IGNORECASE,
@@ -44,7 +44,7 @@ def is_prose(block: str) -> bool:
 
 
 def is_appendix(heading: str | None) -> bool:
-    return bool(heading) and any(h in heading.lower() for h in APPENDIX_HINTS)
+    return bool(heading) and bool(APPENDIX.search(heading or ""))
 
 
 def is_conclusion(heading: str | None) -> bool:
@@ -95,9 +95,14 @@ def render(title: str, sections: list[Section]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a paragraph as written (Markdown and all)."""
+    return [s for s in _SENTENCE_END.split(" ".join(text.split())) if words(s)]
+
+
 def sentences_of(paragraph: str) -> list[str]:
-    text = " ".join(strip_markdown(paragraph).split())
-    return [s for s in _SENTENCE_END.split(text) if words(s)]
+    """The sentences of a paragraph as a reader sees them."""
+    return split_sentences(strip_markdown(paragraph))
 
 
 def _syllables(word: str) -> int:

@@ -46,6 +46,7 @@ from .data import (
     TONE_TITLES,
     WRITER_MODEL,
 )
+from .refine import refine
 from .review import review
 from .seo import seo
 from .shapes import agree
@@ -95,7 +96,7 @@ class _Block:
         return sum(wc(text) for text in texts)
 
 
-class _Writer:
+class Writer:
     """Plans and writes one article for a brief."""
 
     def __init__(self, brief: Brief) -> None:
@@ -523,7 +524,7 @@ class OfflineLLMProvider:
         model: str = WRITER_MODEL,
         timeout: float = 0,
     ) -> Completion:
-        writer = _Writer(brief)
+        writer = Writer(brief)
         context = context or {}
         if stage == "research":
             text = json.dumps(writer.research(), ensure_ascii=False, indent=2)
@@ -535,6 +536,8 @@ class OfflineLLMProvider:
                 ensure_ascii=False,
                 indent=2,
             )
+        elif stage == "refine":
+            text = refine(writer, context.get("draft"), context.get("critique"))
         elif stage == "seo":
             text = json.dumps(
                 seo(writer.voice, writer.rng("seo"), context.get("draft")),
