@@ -16,9 +16,12 @@ stored, weighted `Post.search_vector` (GIN index), `websearch` queries ranked by
   by a model: a `<script>` in it shows as text).
 - Cost: ranking reads the vector of every candidate (stored in the row, not in TOAST,
   to make that cheap), so a query ranks at most its MAX_RANKED (500) newest matches,
-  looked for in a recent span of time first; the total is exact below that and
-  PostgreSQL's estimate above. Answers are cached in the `query` tier under the
-  content version, keyed by a hash of the query, limit and offset.
+  looked for in recent spans of time first; the total is exact below that and
+  PostgreSQL's estimate above. Matches in many posts are found by walking the newest
+  posts and testing each one, since the GIN index would read the words' whole entries
+  (and, for a phrase, cannot tell whether the words are side by side); matches in few
+  posts are found through the index (_candidates). Answers are cached in the `query`
+  tier under the content version, keyed by a hash of the query, limit and offset.
 """
 
 import hashlib
@@ -32,8 +35,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.db import connection, transaction
-from django.db.models import DateTimeField, ExpressionWrapper, F, Max, Min, Value
+from django.db.models import BooleanField, DateTimeField, ExpressionWrapper, F, Func, Value
 from django.db.models.functions import Replace
+from django.utils import timezone
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString
 from rapidfuzz import process
@@ -61,6 +65,15 @@ TRIGRAM_THRESHOLD = 0.3
 MAX_RANKED = 500
 # How many more matches than MAX_RANKED the first span of recent posts should hold.
 WINDOW_MARGIN = 2.0
+# Matches per post from which walking the newest posts and testing each one is cheaper
+# than reading the words' entries in the GIN index (measured on 100,000 posts).
+WALK_DENSITY = 0.08
+# What narrowing the GIN's matches to a span through the published_at index costs per
+# post of the span, beside reading a match (measured on 100,000 posts).
+WINDOW_POST_COST = 0.06
+# Posts per match still wanted in a walked span: a walk's first span, which finds out
+# how dense the matches are, and the least any holds.
+WALK_SPAN = 4
 ZERO = Value(timedelta(0))
 # Lexemes of published posts the spelling fallback knows (the most frequent ones).
 MAX_VOCABULARY = 100_000
@@ -93,6 +106,15 @@ _VOCABULARY_SQL = """
     WHERE length(word) BETWEEN 3 AND 40 AND word ~ '^[[:alpha:]]+$'
     ORDER BY ndoc DESC, word
     LIMIT %s
+"""
+# The published posts' time span (it mirrors PostQuerySet.published()), and the rows
+# of the table as the planner reckons them: its statistics scaled to the table's size.
+_SPAN_SQL = """
+    SELECT max(published_at), min(published_at), (
+        SELECT reltuples / relpages * (pg_relation_size(oid) / current_setting('block_size')::int)
+        FROM pg_class WHERE oid = %s::regclass AND relpages > 0
+    )
+    FROM publishing_post WHERE published_at <= %s AND unpublished_at IS NULL
 """
 _LEXEMES_SQL = """
     SELECT word, ARRAY(SELECT lexeme FROM unnest(to_tsvector(%s::regconfig, word)))
@@ -227,9 +249,8 @@ def _full_text(text: str, limit: int, offset: int) -> SearchPage:
     search = _search_query(text)
     if search is None:
         return SearchPage(results=[], total=0, query=text)
-    matches = Post.objects.published().filter(search_vector=search)
-    estimate = _estimated_count(matches)
-    candidates = _candidates(matches, search, estimate, phrase='"' in text)
+    estimate = _estimated_count(Post.objects.published().filter(search_vector=search))
+    candidates = _candidates(search, estimate)
     estimated = len(candidates) >= MAX_RANKED
     total = max(len(candidates), estimate) if estimated else len(candidates)
     # Best first: the candidates come newest first, and the sort keeps that order
@@ -260,44 +281,94 @@ def _full_text(text: str, limit: int, offset: int) -> SearchPage:
     return SearchPage(results=results, total=total, query=text, estimated=estimated)
 
 
-def _candidates(matches, search: SearchQuery, estimate: int, *, phrase: bool) -> list[tuple]:
+def _candidates(search: SearchQuery, estimate: int) -> list[tuple]:
     """(pk, rank) of the newest MAX_RANKED matches, newest first (all of them when
     fewer): the posts ranked.
 
     Both the newest-first cut and the rank read the row of each match visited, so a
     word in half of the posts must not make the query visit half of the table. When
     PostgreSQL expects more than MAX_RANKED matches, they are looked for among recent
-    posts first: a span of time that should hold twice as many (the GIN and the
-    published_at index combined, so only the matches inside it are read), widened as
-    far as what it held suggests while it holds too few."""
-    newest: Any = "-published_at"
-    if phrase:
-        # PostgreSQL estimates a phrase as if its words could be anywhere, often ten
-        # times too many, and would then walk the published_at index backwards,
-        # reading post after post until enough match. An order that index cannot give
-        # keeps it on the bitmaps, which read only the matches.
+    posts first: a span of time that should hold twice as many, then the span before
+    it, as large as what the first held suggests, and so on (the spans do not overlap:
+    a post is read once). Each span is searched the cheaper of two ways (_span_rows):
+    walking its posts newest first and testing each one, when matches are dense, or
+    through the GIN index when they are sparse."""
+    published = Post.objects.published()
+    if estimate <= MAX_RANKED:
+        return list(_span_rows(published, search, walk=False)[:MAX_RANKED])
+    span = _published_span()
+    if span is None:
+        return []
+    newest, oldest, posts = span
+    # Matches per share of the time span: PostgreSQL's estimate at first (for a phrase,
+    # of its words anywhere in the post, so an upper bound), then what the spans
+    # searched held, a count rather than an estimate, so with less to spare.
+    rate, margin = float(estimate), WINDOW_MARGIN
+    found: list[tuple] = []
+    searched, upper = 0.0, None  # the share searched, back from the newest post
+    while True:
+        need = MAX_RANKED - len(found)
+        walk = posts is not None and rate >= WALK_DENSITY * posts
+        reach = margin * MAX_RANKED / rate
+        if walk:
+            # A walk stops at its LIMIT, so a wide span costs nothing while matches are
+            # dense; but the first one, sized from the estimate, is kept to WALK_SPAN
+            # posts a match, as a phrase or a prefix may match far fewer posts than
+            # PostgreSQL expects. (PostgreSQL only walks a span where it expects the
+            # LIMIT's worth of matches, taking a third of the posts to pass.)
+            reach = max(reach if searched else 0.0, searched + WALK_SPAN * need / posts)
+        elif posts is not None and reach < 1:
+            # The published_at index narrows the GIN's matches to the span at a cost
+            # per post of the span; past some share, reading the matches beyond it
+            # costs less.
+            span_cost = WINDOW_POST_COST * (reach - searched) * posts
+            reach = reach if span_cost < (1 - reach) * rate else 1.0
+        rows = published if upper is None else published.filter(published_at__lt=upper)
+        if reach >= 1:
+            return found + list(_span_rows(rows, search, walk=walk)[:need])
+        since = newest - (newest - oldest) * reach
+        found += _span_rows(rows.filter(published_at__gte=since), search, walk=walk)[:need]
+        if len(found) >= MAX_RANKED:
+            return found
+        searched, upper = reach, since
+        # From now on a count rather than an estimate, so with less to spare (and at
+        # most twenty times further back when the spans held nothing).
+        rate, margin = max(len(found), MAX_RANKED / 16) / searched, 1.25
+
+
+def _span_rows(posts, search: SearchQuery, *, walk: bool):
+    """(pk, rank) of the matches among `posts`, newest first. Walking, PostgreSQL goes
+    down the published_at index testing each post (ts_match_vq, which the GIN index
+    cannot answer) and stops at the LIMIT: about LIMIT / density rows read. Otherwise
+    it reads the GIN index, whose cost is the length of the words' entries whatever
+    the span, then the matches; an order the published_at index cannot give keeps it
+    there (for a phrase, PostgreSQL expects its words anywhere, often ten times too
+    many matches, and would walk)."""
+    if walk:
+        rows = posts.filter(
+            Func(F("search_vector"), search, function="ts_match_vq", output_field=BooleanField())
+        )
+        newest: Any = F("published_at").desc()
+    else:
+        rows = posts.filter(search_vector=search)
         newest = ExpressionWrapper(F("published_at") + ZERO, output_field=DateTimeField()).desc()
-    rows = (
-        matches.annotate(rank=SearchRank(F("search_vector"), search))
+    return (
+        rows.annotate(rank=SearchRank(F("search_vector"), search))
         .order_by(newest, F("pk").desc())
         .values_list("pk", "rank")
     )
-    if estimate > MAX_RANKED:
-        span = Post.objects.published().aggregate(
-            newest=Max("published_at"), oldest=Min("published_at")
-        )
-        # The share of the time span that should hold WINDOW_MARGIN times MAX_RANKED
-        # matches, were they spread evenly over time.
-        share = WINDOW_MARGIN * MAX_RANKED / estimate
-        while span["newest"] is not None and share < 1:
-            since = span["newest"] - (span["newest"] - span["oldest"]) * share
-            found = list(rows.filter(published_at__gte=since)[:MAX_RANKED])
-            if len(found) >= MAX_RANKED:
-                return found
-            # The estimate was high: size the next span from what this one held, a
-            # count rather than an estimate, so with less to spare.
-            share *= 1.25 * MAX_RANKED / max(len(found), MAX_RANKED / 16)
-    return list(rows[:MAX_RANKED])
+
+
+def _published_span() -> tuple[datetime, datetime, float | None] | None:
+    """The newest and oldest publication times of the published posts and how many
+    posts PostgreSQL's statistics say the table holds (None before they were
+    gathered, or when they saw none), or None when nothing is published."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SPAN_SQL, [Post._meta.db_table, timezone.now()])
+        newest, oldest, posts = cursor.fetchone()
+    if newest is None:
+        return None
+    return newest, oldest, posts or None
 
 
 def _estimated_count(queryset) -> int:
