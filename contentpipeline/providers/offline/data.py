@@ -987,3 +987,11 @@ LIST_ITEMS = {
         ("future", "It Opens New Options"),
     ),
 }
+
+# The line crediting the sources the research stage read ({sources}: Markdown links).
+CREDIT_LINES = {
+    "professional": "This {piece} draws on {sources}.",
+    "casual": "Thanks to {sources} for the background.",
+    "academic": "Sources consulted: {sources}.",
+    "inspirational": "With thanks to {sources}, which informed this {piece}.",
+}

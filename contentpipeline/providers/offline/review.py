@@ -197,7 +197,8 @@ def review(voice: Voice, target: int, draft: Any) -> dict[str, Any]:
     else:
         feedback = (
             f"Meets the brief: {m.words} words against a target of {m.target}, "
-            f"all {len(m.terms)} keywords present, {len(m.body_headings)} sections between an "
+            f"all {len(m.terms)} keyword{'s' * (len(m.terms) != 1)} present, "
+            f"{len(m.body_headings)} sections between an "
             f"introduction and a conclusion, sentences averaging {m.average_sentence:.0f} words."
         )
     return {

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from contentpipeline.text import words
+from contentpipeline.text import word_count, words
 
 from ..base import Brief, Completion, ProviderError
 from .data import (
@@ -46,6 +46,7 @@ from .data import (
     TONE_TITLES,
     WRITER_MODEL,
 )
+from .notes import further_reading
 from .refine import refine
 from .review import review
 from .seo import seo
@@ -224,13 +225,16 @@ class Writer:
         return sections or self.plan(rng)
 
     def draft(self, research: Any) -> str:
+        further = further_reading(research, tone=self.voice.tone, piece=self.voice.piece)
+        # The links and credits count toward the length the brief asks for.
+        self.target = max(60, self.target - word_count(further))
         text = self._draft(research, compact=False)
         if text is None:
             # Very short targets cannot hold the full scaffolding (hooks, sign-offs, one sentence
             # per keyword), so fall back to one sentence per block with keywords grouped.
             text = self._draft(research, compact=True)
         assert text is not None  # noqa: S101 - compact drafts are always produced
-        return text
+        return f"{text.rstrip()}\n\n{further}\n" if further else text
 
     def _draft(self, research: Any, *, compact: bool) -> str | None:
         rng = self.rng("draft")
