@@ -25,6 +25,7 @@ from .measure import (
     is_conclusion,
     is_prose,
     measure,
+    mentions,
     parse,
     render,
     split_sentences,
@@ -327,55 +328,119 @@ class Refiner:
 
     def _fit_length(self, sections: list[Section], title: str) -> None:
         low, high = self.target * (1 - LENGTH_BAND), self.target * (1 + LENGTH_BAND)
-        total = word_count(render(title, sections).split("\n", 1)[1])
-        body = [s for s in sections[1:] if not is_appendix(s.heading)]
+        total = self._total(title, sections)
+        if total < low:
+            self._grow(sections, total, low)
+            return
+        for _ in range(len(sections)):
+            if total <= high:
+                return
+            total = self._trim(sections, total, high)
+            if total > high and self._drop_section(sections):
+                # A dropped section may have held a keyword's only mention.
+                m = measure(self.voice, self.target, title, sections)
+                self._add_keywords(sections, m.missing, title)
+                total = self._total(title, sections)
+
+    @staticmethod
+    def _total(title: str, sections: list[Section]) -> int:
+        return word_count(render(title, sections).split("\n", 1)[1])
+
+    def _grow(self, sections: list[Section], total: int, low: float) -> None:
+        """Add sentences round the body sections, and whole sections from the plan once the
+        existing ones reach a good length, until the draft is long enough."""
+        conclusion = max(i for i, s in enumerate(sections) if not is_appendix(s.heading))
+        present = {re.sub(r"^\d+\.\s+", "", s.heading or "").lower() for s in sections}
+        plan = self.writer.section_plan(self.writer.rng("refine-grow"))
+        unused = [(kind, heading) for kind, heading in plan if heading.lower() not in present]
         turn = 0
-        while total < low and turn < 400:
-            section = body[turn % len(body)]
-            kind = "conclusion" if section is body[-1] else classify(section.heading or "")
+        while total < low and turn < 600:
+            body = sections[1:conclusion]
+            if unused and body and total / len(body) > 350:
+                kind, heading = unused.pop(0)
+                paragraph = self._paragraph(kind, 3)
+                sections.insert(conclusion, Section(heading, [paragraph]))
+                conclusion += 1
+                total += _count(paragraph) + _count(heading)
+                continue
+            targets = [*body, sections[conclusion]]
+            section = targets[turn % len(targets)]
+            kind = "conclusion" if section is targets[-1] else classify(section.heading or "")
             gap = round(self.target - total)
             sentence = self.sentences.fit(kind, min(28, gap)) if gap >= 7 else None
             sentence = sentence or self.sentences.micro(gap)
             if sentence is None:
-                break
+                return
             self._append(section, sentence)
             total += _count(sentence)
             turn += 1
-        if total > high:
-            self._trim(sections, title, total, high)
 
-    def _trim(self, sections: list[Section], title: str, total: int, high: float) -> None:
-        """Remove the sentences the draft can best spare until it is within the band: never a
-        section's last sentence, an opening sentence, or the last mention of a keyword."""
-        terms = [t.lower() for t in self.voice.terms]
+    def _trim(self, sections: list[Section], total: int, high: float) -> int:
+        """Remove the sentences the draft can best spare until it is within the band: from the
+        longest sections first, never a section's opening sentence and never the last mention
+        of a keyword. Returns the new total."""
+        terms = list(self.voice.terms)
+        pk = self.voice.pk
+        rows: list[list[Any]] = []  # [section, block, sentence, words, terms, removed]
+        for si, section in enumerate(sections):
+            if is_appendix(section.heading):
+                continue
+            for bi, block in enumerate(section.blocks):
+                if not is_prose(block):
+                    continue
+                for sentence in split_sentences(block):
+                    named = [t for t in terms if mentions(strip_markdown(sentence), t)]
+                    rows.append([si, bi, sentence, _count(sentence), named, False])
+        left = {t: sum(t in row[4] for row in rows) for t in terms}
+        weight = {si: 0 for si in range(len(sections))}
+        for row in rows:
+            weight[row[0]] += row[3]
+        first = {}
+        for index, row in enumerate(rows):
+            first.setdefault(row[0], index)
         while total > high:
-            plain = strip_markdown(render(title, sections)).lower()
-            candidates = []
-            for si, section in enumerate(sections):
-                if is_appendix(section.heading):
+            best = None
+            for index, row in enumerate(rows):
+                if row[5] or first[row[0]] == index or any(left[t] <= 1 for t in row[4]):
                     continue
-                prose = section.prose()
-                sentences = [(block, s) for block in prose for s in split_sentences(block)]
-                if len(sentences) <= 1:
-                    continue
-                for block, sentence in sentences[1:]:
-                    lowered = sentence.lower()
-                    if any(t in lowered and plain.count(t) <= 1 for t in terms):
-                        continue
-                    size = _count(sentence)
-                    weight = sum(_count(b) for b in prose)
-                    candidates.append((-weight, abs(size - (total - high)), si, block, sentence))
-            if not candidates:
-                return
-            _, _, si, block, sentence = min(candidates)
-            section = sections[si]
-            remaining = [s for s in split_sentences(block) if s != sentence]
-            index = section.blocks.index(block)
-            if remaining:
-                section.blocks[index] = " ".join(remaining)
-            else:
-                del section.blocks[index]
-            total -= _count(sentence)
+                if row[0] == 0 and pk in row[4]:
+                    continue  # the introduction's mention of the primary keyword is for search
+                key = (-weight[row[0]], abs(row[3] - (total - high)), index)
+                best = key if best is None or key < best else best
+            if best is None:
+                break
+            row = rows[best[2]]
+            row[5] = True
+            total -= row[3]
+            weight[row[0]] -= row[3]
+            for term in row[4]:
+                left[term] -= 1
+        for (si, bi), group in _group(rows):
+            kept = [row[2] for row in group if not row[5]]
+            sections[si].blocks[bi] = " ".join(kept)
+        for section in sections:
+            section.blocks = [block for block in section.blocks if block.strip()]
+        return total
+
+    def _drop_section(self, sections: list[Section]) -> bool:
+        """Drop the last body section a very long draft can lose: never the introduction, the
+        conclusion, further reading, a numbered list item, or below the sections needed."""
+        body = [i for i, s in enumerate(sections[:-1]) if i and not is_appendix(s.heading)]
+        conclusion = max(i for i, s in enumerate(sections) if not is_appendix(s.heading))
+        body = [i for i in body if i != conclusion]
+        needed = 3 if self.target >= 300 else 1
+        droppable = [i for i in body if not re.match(r"\d+\.\s", sections[i].heading or "")]
+        if len(body) <= needed or not droppable:
+            return False
+        del sections[droppable[-1]]
+        return True
+
+
+def _group(rows: list[list[Any]]) -> list[tuple[tuple[int, int], list[list[Any]]]]:
+    groups: dict[tuple[int, int], list[list[Any]]] = {}
+    for row in rows:
+        groups.setdefault((row[0], row[1]), []).append(row)
+    return list(groups.items())
 
 
 def refine(writer: "Writer", draft: Any, critique: Any) -> str:

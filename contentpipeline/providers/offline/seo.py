@@ -24,7 +24,9 @@ def seo(voice: Voice, rng: random.Random, draft: Any) -> dict[str, Any]:
 
     candidates = [title, voice.title_topic]
     if not has_keyword(voice.topic):
-        candidates.insert(1, f"{voice.title_topic}: {title_case(voice.pk)}")
+        # "Why Do Starters Fail? Sourdough Basics": a question ends in its own mark.
+        joiner = " " if voice.title_topic.endswith("?") else ": "
+        candidates.insert(1, f"{voice.title_topic}{joiner}{title_case(voice.pk)}")
     fitting = [c for c in candidates if c and len(c) <= 60]
     with_keyword = [c for c in fitting if has_keyword(c)]
     seo_title = (with_keyword or fitting or [clip(candidates[-1], 60)])[0]

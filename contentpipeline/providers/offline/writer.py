@@ -127,6 +127,10 @@ class Writer:
         """(kind, heading) pairs for the body sections, in reading order."""
         if self.voice.shape.kind == "list":
             return self.list_items()
+        return self.section_plan(rng)
+
+    def section_plan(self, rng: random.Random) -> list[tuple[str, str]]:
+        """Sections from the style's plan, whatever the topic's shape."""
         plan = SECTION_PLANS[self.voice.style]
         count = min(self.section_count(), len(plan))
         chosen = [0, *sorted(rng.sample(range(1, len(plan)), count - 1))]

@@ -193,3 +193,17 @@ def test_a_title_cased_topic_reads_in_lower_case_inside_sentences() -> None:
 def test_shaped_topics_give_byte_identical_drafts_for_the_same_brief() -> None:
     for topic in ("Why do sourdough starters fail?", "7 ways to cut cloud costs"):
         assert draft(brief(topic)) == draft(brief(topic))
+
+
+def test_search_titles_for_question_topics_keep_the_question_mark_last_in_its_clause() -> None:
+    b = brief("Why do sourdough starters fail?", primary_keyword="starter care")
+    markdown = draft(b)
+    title, _, body = markdown.partition("\n")
+    context = {"draft": {"title": title[2:], "markdown": body.strip()}}
+    seo = json.loads(
+        OfflineLLMProvider()
+        .generate(stage="seo", brief=b, prompt="p", context=context, model="m", timeout=5)
+        .text
+    )
+    assert "?:" not in seo["seo_title"]
+    assert seo["seo_title"] == "Why Do Sourdough Starters Fail? Starter Care"
