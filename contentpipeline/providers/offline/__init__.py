@@ -1,9 +1,11 @@
 """Offline providers: a deterministic writer and cover painter that need no network and no key.
 
-`writer` composes articles (research, draft, review) from the phrase banks in `data`, drawing
-sentences through `voice` and reading the topic's shape with `shapes`; `seo` writes the search
-metadata; `cover` draws a PNG cover. All of it is seeded from the brief, so the same brief
-always yields byte-identical output and the whole pipeline runs without an API.
+`writer` answers every text stage: research and draft (laid out by `layout` from the phrase
+banks in `data`, sentences drawn through `voice`, the topic's shape read by `shapes`, research
+notes turned into further reading by `notes`), review (`review`, scoring what `measure`
+measures), refine (`refine`, fixing what was measured) and SEO (`seo`). `cover` draws a PNG
+cover. All of it is seeded from the brief, so the same brief always yields byte-identical
+output and the whole pipeline runs without an API.
 """
 
 from .cover import OfflineImageProvider, render_cover

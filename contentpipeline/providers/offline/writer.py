@@ -8,11 +8,10 @@ name, so the same brief always yields byte-identical output while different brie
 import json
 import random
 import re
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from contentpipeline.text import word_count, words
+from contentpipeline.text import word_count
 
 from ..base import Brief, Completion, ProviderError
 from .data import (
@@ -46,12 +45,13 @@ from .data import (
     TONE_TITLES,
     WRITER_MODEL,
 )
+from .layout import Block, budget, fill, render, settle
 from .notes import further_reading
 from .refine import refine
 from .review import review
 from .seo import seo
 from .shapes import agree
-from .voice import Sentences, Voice, classify, wc
+from .voice import Sentences, Voice, classify
 
 
 def _key(text: str) -> str:
@@ -74,27 +74,6 @@ def _feedback_points(feedback: str) -> list[str]:
 def _feedback_themes(feedback: str) -> set[str]:
     lowered = feedback.lower()
     return {theme for theme, hints in FEEDBACK_THEMES.items() if any(h in lowered for h in hints)}
-
-
-@dataclass
-class _Block:
-    heading: str | None  # None for the introduction
-    kind: str
-    required: list[str] = field(default_factory=list)
-    closing: list[str] = field(default_factory=list)
-    fillers: list[str] = field(default_factory=list)
-    bullet_lead: str = ""
-    bullets: list[str] = field(default_factory=list)
-    numbered: bool = False
-    budget: int = 0
-
-    def word_total(self) -> int:
-        texts = [*self.required, *self.fillers, *self.closing, *self.bullets]
-        if self.heading:
-            texts.append(self.heading)
-        if self.bullets:
-            texts.append(self.bullet_lead)
-        return sum(wc(text) for text in texts)
 
 
 class Writer:
@@ -272,7 +251,7 @@ class Writer:
         audience = sentences.fill(audience_lines[voice.tone])
 
         opening = self.opening(sentences, rng, compact=compact)
-        intro = _Block(heading=None, kind="intro")
+        intro = Block(heading=None, kind="intro")
         if compact:
             intro.required.append(opening[0] if opening else audience)
         else:
@@ -288,11 +267,11 @@ class Writer:
         later_terms = [t for t in voice.terms if t not in lead_terms]
         for index, term in enumerate(rng.sample(later_terms, k=len(later_terms))):
             groups[index % len(sections)].append(term)
-        body: list[_Block] = []
+        body: list[Block] = []
         for index, ((kind, heading), group) in enumerate(zip(sections, groups, strict=True)):
             if numbered:
                 heading = f"{index + 1}. {heading}"
-            block = _Block(heading=heading, kind=kind)
+            block = Block(heading=heading, kind=kind)
             if items and index == 0:
                 block.bullet_lead, block.bullets = LIST_LEADS[voice.tone], items
                 block.numbered = True
@@ -304,13 +283,13 @@ class Writer:
                 self._apply_themes(block, themes, sentences, long_form=per_section >= 110)
             body.append(block)
 
-        feedback_block: _Block | None = None
+        feedback_block: Block | None = None
         if points and self.target >= 350:
-            feedback_block = _Block(heading=FEEDBACK_HEADINGS[voice.tone], kind="implement")
+            feedback_block = Block(heading=FEEDBACK_HEADINGS[voice.tone], kind="implement")
             for point in points:
                 feedback_block.required += self._respond(point, sentences, rng)
 
-        conclusion = _Block(heading=conclusion_heading, kind="conclusion")
+        conclusion = Block(heading=conclusion_heading, kind="conclusion")
         response = ""
         if points and (compact or feedback_block is None):
             response = self._respond(points[0], sentences, rng, compact=compact)[0]
@@ -336,14 +315,14 @@ class Writer:
         if not compact and sum(b.word_total() for b in blocks) > self.target * 0.95:
             return None
         self._add_bullets(body, themes, sentences, rng)
-        self._budget(intro, body, feedback_block, conclusion, rng)
+        budget(self.target, intro, body, feedback_block, conclusion, rng)
         for block in blocks:
-            self._fill(block, sentences)
-        self._settle(blocks, sentences)
-        return self._render(title, blocks, rng, short_paragraphs="structure" in themes)
+            fill(block, sentences)
+        settle(self.target, blocks, sentences)
+        return render(title, blocks, rng, short_paragraphs="structure" in themes)
 
     def _apply_themes(
-        self, block: _Block, themes: set[str], sentences: Sentences, *, long_form: bool
+        self, block: Block, themes: set[str], sentences: Sentences, *, long_form: bool
     ) -> None:
         """Editor feedback themes add required sentences to every section."""
         if not long_form:
@@ -395,7 +374,7 @@ class Writer:
         return [sentences.finish(lead), follow]
 
     def _add_bullets(
-        self, body: list[_Block], themes: set[str], sentences: Sentences, rng: random.Random
+        self, body: list[Block], themes: set[str], sentences: Sentences, rng: random.Random
     ) -> None:
         if self.voice.style not in ("listicle", "technical", "educational") and (
             "structure" not in themes
@@ -416,105 +395,6 @@ class Writer:
             count = rng.randint(3, 4)
             block.bullets = [sentences.fill(item) for item in deck[:count]]
             del deck[:count]
-
-    def _budget(
-        self,
-        intro: _Block,
-        body: list[_Block],
-        feedback: _Block | None,
-        conclusion: _Block,
-        rng: random.Random,
-    ) -> None:
-        target = self.target
-        intro.budget = max(intro.word_total(), min(160, round(target * 0.1)))
-        conclusion.budget = max(conclusion.word_total(), min(180, round(target * 0.1)))
-        spent = intro.budget + conclusion.budget
-        if feedback:
-            feedback.budget = max(feedback.word_total(), min(320, round(target * 0.12)))
-            spent += feedback.budget
-        weights = [rng.uniform(0.8, 1.2) for _ in body]
-        remaining = max(0, target - spent)
-        for block, weight in zip(body, weights, strict=True):
-            block.budget = round(remaining * weight / sum(weights))
-
-    @staticmethod
-    def _fill(block: _Block, sentences: Sentences) -> None:
-        while True:
-            gap = block.budget - block.word_total()
-            if gap < 7:
-                return
-            sentence = sentences.fit(block.kind, gap)
-            if sentence is None:
-                return
-            block.fillers.append(sentence)
-
-    def _settle(self, blocks: list[_Block], sentences: Sentences) -> None:
-        """Nudge the total length onto the target by adding or removing single sentences."""
-        tolerance = max(1, round(self.target * 0.015))
-        for _ in range(80):
-            diff = self.target - sum(block.word_total() for block in blocks)
-            if abs(diff) <= tolerance:
-                return
-            if diff > 0:
-                block = max(blocks, key=lambda b: (b.budget - b.word_total(), -blocks.index(b)))
-                sentence = sentences.fit(block.kind, diff) if diff >= 7 else None
-                sentence = sentence or sentences.micro(diff)
-                if sentence is None:
-                    return
-                block.fillers.append(sentence)
-                continue
-            excess = -diff
-            options = [
-                (abs(wc(text) - excess), bi, fi)
-                for bi, block in enumerate(blocks)
-                for fi, text in enumerate(block.fillers)
-                if wc(text) <= excess + tolerance
-            ]
-            if not options:
-                return
-            _, bi, fi = min(options)
-            del blocks[bi].fillers[fi]
-
-    def _render(
-        self, title: str, blocks: list[_Block], rng: random.Random, *, short_paragraphs: bool
-    ) -> str:
-        lines = [f"# {title}", ""]
-        for block in blocks:
-            if block.heading:
-                lines += [f"## {block.heading}", ""]
-            sentences = [*block.required, *block.fillers, *block.closing]
-            paragraphs_ = self._paragraphs(sentences, rng, short=short_paragraphs)
-            items = [
-                f"{n}. {item}" if block.numbered else f"- {item}"
-                for n, item in enumerate(block.bullets, start=1)
-            ]
-            bullets = [block.bullet_lead, "", *items, ""]
-            for index, paragraph in enumerate(paragraphs_):
-                lines += [paragraph, ""]
-                if index == 0 and block.bullets:
-                    lines += bullets
-            if not paragraphs_ and block.bullets:
-                lines += bullets
-        return "\n".join(lines).rstrip() + "\n"
-
-    @staticmethod
-    def _paragraphs(sentences: list[str], rng: random.Random, *, short: bool) -> list[str]:
-        out: list[str] = []
-        current: list[str] = []
-        size = rng.randint(2, 3) if short else rng.randint(3, 5)
-        for sentence in sentences:
-            current.append(sentence)
-            if len(current) >= size or sum(len(words(s)) for s in current) >= 95:
-                out.append(" ".join(current))
-                current = []
-                size = rng.randint(2, 3) if short else rng.randint(3, 5)
-        if current:
-            # A one-sentence tail reads like an afterthought, so fold it into the paragraph above.
-            if len(current) == 1 and out and len(words(out[-1])) < 80:
-                out[-1] = f"{out[-1]} {current[0]}"
-            else:
-                out.append(" ".join(current))
-        return out
 
 
 class OfflineLLMProvider:
