@@ -10,6 +10,7 @@ by adding sentences from the phrase banks or removing the least needed ones. A d
 measured defect comes back unchanged.
 """
 
+import json
 import random
 import re
 from typing import TYPE_CHECKING, Any
@@ -119,6 +120,11 @@ class Refiner:
 
     def _named_missing(self, critique: Any, sections: list[Section]) -> list[str]:
         """Keywords a critique (possibly another model's) says are missing and really are."""
+        if isinstance(critique, str):  # the review's raw answer rather than the parsed one
+            try:
+                critique = json.loads(critique)
+            except ValueError:
+                critique = {"issues": [critique]}
         found = critique.get("issues") if isinstance(critique, dict) else None
         text = " ".join(strip_markdown(b) for s in sections for b in s.blocks).lower()
         named: list[str] = []

@@ -171,6 +171,8 @@ def test_keywords_another_reviewer_names_as_missing_are_written_in() -> None:
     critique = {"quality_score": 70, "issues": ["Missing keywords: bokashi, worm farms"]}
     refined = refine(brief, draft, critique)
     assert any("bokashi" in s for s in sentences(refined))
+    as_text = generate(brief, "refine", {"draft": draft, "critique": json.dumps(critique)})
+    assert as_text == refined
     assert refined.count("worm farms") == f"# {draft['title']}\n\n{draft['markdown']}".count(
         "worm farms"
     )
