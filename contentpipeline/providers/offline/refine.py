@@ -13,7 +13,7 @@ measured defect comes back unchanged.
 import json
 import random
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from contentpipeline.text import strip_markdown, word_count, words
 
@@ -32,10 +32,7 @@ from .measure import (
     split_sentences,
 )
 from .review import AVERAGE_SENTENCE, issues, long_sentences_flagged
-from .voice import Sentences, classify
-
-if TYPE_CHECKING:
-    from .writer import Writer
+from .voice import Sentences, Voice, classify
 
 PARAGRAPH_WORDS = 90  # a refined paragraph stays under this where it can
 SENTENCES_PER_PARAGRAPH = 4
@@ -50,6 +47,19 @@ _SPLITS = (
     (re.compile(r"\s+[—–]\s+"), ""),
     (re.compile(r":\s+(?=[a-z])"), ""),
 )
+
+
+class Planner(Protocol):
+    """What the refiner needs from the writer: its voice and target, and how it plans."""
+
+    voice: Voice
+    target: int
+
+    def rng(self, stage: str) -> random.Random: ...
+    def plan(self, rng: random.Random) -> list[tuple[str, str]]: ...
+    def section_plan(self, rng: random.Random) -> list[tuple[str, str]]: ...
+    def list_items(self) -> list[tuple[str, str]]: ...
+    def opening(self, sentences: Sentences, rng: random.Random, *, compact: bool) -> list[str]: ...
 
 
 def _count(text: str) -> int:
@@ -87,7 +97,7 @@ def split_long(sentence: str, limit: int) -> list[str]:
 class Refiner:
     """Fixes one draft for one brief; deterministic for a given brief and draft."""
 
-    def __init__(self, writer: "Writer") -> None:
+    def __init__(self, writer: Planner) -> None:
         self.writer = writer
         self.voice = writer.voice
         self.target = writer.target
@@ -449,7 +459,7 @@ def _group(rows: list[list[Any]]) -> list[tuple[tuple[int, int], list[list[Any]]
     return list(groups.items())
 
 
-def refine(writer: "Writer", draft: Any, critique: Any) -> str:
+def refine(writer: Planner, draft: Any, critique: Any) -> str:
     """The refine stage's answer: the draft as Markdown with a `# ` title line, its measured
     defects (and keywords the critique names as missing) fixed; unchanged if it has none."""
     return Refiner(writer).refine(draft, critique)
