@@ -263,6 +263,7 @@ def _full_text(text: str, limit: int, offset: int) -> SearchPage:
     posts = {
         post["pk"]: post
         for post in Post.objects.filter(pk__in=[pk for pk, _ in ranked])
+        .order_by()
         .annotate(headline=_headline(search))
         .values("pk", "slug", "title", "excerpt", "published_at", "headline")
     }
@@ -374,7 +375,9 @@ def _published_span() -> tuple[datetime, datetime, float | None] | None:
 def _estimated_count(queryset) -> int:
     """PostgreSQL's estimate of the rows `queryset` finds (from its statistics of the
     vectors' lexemes), at the cost of planning the query."""
-    plan = json.loads(queryset.explain(format="json"))
+    # Neither the columns nor an order change the count: without them the query is
+    # quicker to write and to plan.
+    plan = json.loads(queryset.values("pk").order_by().explain(format="json"))
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
