@@ -163,7 +163,11 @@ def load(count: int, regenerate: bool) -> None:
         print(f"posts: {count} already in the database, reused")
         return
     started = time.monotonic()
-    search_indexes = [index for index in Post._meta.indexes if index.name == "post_search_vector"]
+    search_indexes = [
+        index
+        for index in Post._meta.indexes
+        if index.name in ("post_search_vector", "post_word_pairs")
+    ]
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE publishing_post, publishing_historicalpost")
         # Building the GIN indexes once after the load is much faster than keeping them

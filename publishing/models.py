@@ -7,6 +7,13 @@ from django.utils import timezone
 from django.utils.text import slugify
 from simple_history.models import HistoricalRecords
 
+# publishing_word_pairs() is an IMMUTABLE SQL function that migration 0006 creates.
+WORD_PAIRS = models.Func(
+    models.F("search_vector"),
+    function="publishing_word_pairs",
+    output_field=ArrayField(models.TextField()),
+)
+
 
 class PostQuerySet(models.QuerySet):
     def published(self):
@@ -88,6 +95,10 @@ class Post(models.Model):
         indexes = [
             GinIndex(fields=["tag_slugs"], name="post_tag_slugs"),
             GinIndex(fields=["search_vector"], name="post_search_vector"),
+            # The lexemes side by side in the vector, in pairs ('baselin measur'):
+            # the GIN index above cannot tell whether a phrase's words are, so a
+            # phrase of common words would read every post holding both.
+            GinIndex(WORD_PAIRS, name="post_word_pairs"),
         ]
 
     def __str__(self) -> str:

@@ -18,10 +18,12 @@ stored, weighted `Post.search_vector` (GIN index), `websearch` queries ranked by
   to make that cheap), so a query ranks at most its MAX_RANKED (500) newest matches,
   looked for in recent spans of time first; the total is exact below that and
   PostgreSQL's estimate above. Matches in many posts are found by walking the newest
-  posts and testing each one, since the GIN index would read the words' whole entries
-  (and, for a phrase, cannot tell whether the words are side by side); matches in few
-  posts are found through the index (_candidates). Answers are cached in the `query`
-  tier under the content version, keyed by a hash of the query, limit and offset.
+  posts and testing each one, since the GIN index would read the words' whole entries;
+  matches in few posts through the index (_candidates). The vectors' index cannot tell
+  whether a phrase's words are side by side, so a query of phrases goes through the
+  index of each post's word pairs (`post_word_pairs`), which also makes its estimate
+  that of the phrase rather than of its words. Answers are cached in the `query` tier
+  under the content version, keyed by a hash of the query, limit and offset.
 """
 
 import hashlib
@@ -47,7 +49,7 @@ from contentpipeline.cache import tier_get_or_set
 from contentpipeline.errors import ApplicationError
 from contentpipeline.text import strip_markdown
 
-from .models import Post
+from .models import WORD_PAIRS, Post
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +68,10 @@ MAX_RANKED = 500
 # How many more matches than MAX_RANKED the first span of recent posts should hold.
 WINDOW_MARGIN = 2.0
 # Matches per post from which walking the newest posts and testing each one is cheaper
-# than reading the words' entries in the GIN index (measured on 100,000 posts).
+# than reading the words' entries in the GIN index, or for a query of phrases those of
+# its word pairs, which hold hardly more posts than match (measured on 100,000 posts).
 WALK_DENSITY = 0.08
+PAIRS_WALK_DENSITY = 0.25
 # What narrowing the GIN's matches to a span through the published_at index costs per
 # post of the span, beside reading a match (measured on 100,000 posts).
 WINDOW_POST_COST = 0.06
@@ -90,6 +94,9 @@ _SPACES = re.compile(r"\s+")
 # A word as the spelling fallback and the prefix match see it: letters and digits only,
 # so it is a valid tsquery operand inside quotes whatever it is.
 _WORD = re.compile(r"[^\W_]+")
+# A query of quoted phrases only, of plain words: every phrase is required as it is
+# written, so a post must hold each pair of its words side by side (post_word_pairs).
+_PHRASES = re.compile(r'"[^\W_]+(?: [^\W_]+)+"(?: "[^\W_]+(?: [^\W_]+)+")*')
 # Suffixes the English stemmer removes, as a half-typed word may show their start.
 _SUFFIXES = (
     "ation", "ational", "ative", "ator", "ement", "ment", "ness", "ability", "ibility",
@@ -115,6 +122,11 @@ _SPAN_SQL = """
         FROM pg_class WHERE oid = %s::regclass AND relpages > 0
     )
     FROM publishing_post WHERE published_at <= %s AND unpublished_at IS NULL
+"""
+# The pairs of lexemes side by side in each phrase, as the posts' index holds them.
+_PAIRS_SQL = """
+    SELECT publishing_word_pairs(to_tsvector(%s::regconfig, phrase))
+    FROM unnest(%s::text[]) AS phrase
 """
 _LEXEMES_SQL = """
     SELECT word, ARRAY(SELECT lexeme FROM unnest(to_tsvector(%s::regconfig, word)))
@@ -249,8 +261,14 @@ def _full_text(text: str, limit: int, offset: int) -> SearchPage:
     search = _search_query(text)
     if search is None:
         return SearchPage(results=[], total=0, query=text)
-    estimate = _estimated_count(Post.objects.published().filter(search_vector=search))
-    candidates = _candidates(search, estimate)
+    pairs = _phrase_pairs(text)
+    if pairs:
+        # Any one pair a phrase needs bounds its matches, far closer than its words.
+        matches = Post.objects.published().alias(pairs=WORD_PAIRS).filter(pairs__contains=pairs[:1])
+    else:
+        matches = Post.objects.published().filter(search_vector=search)
+    estimate = _estimated_count(matches)
+    candidates = _candidates(search, estimate, pairs)
     estimated = len(candidates) >= MAX_RANKED
     total = max(len(candidates), estimate) if estimated else len(candidates)
     # Best first: the candidates come newest first, and the sort keeps that order
@@ -282,7 +300,7 @@ def _full_text(text: str, limit: int, offset: int) -> SearchPage:
     return SearchPage(results=results, total=total, query=text, estimated=estimated)
 
 
-def _candidates(search: SearchQuery, estimate: int) -> list[tuple]:
+def _candidates(search: SearchQuery, estimate: int, pairs: list[str]) -> list[tuple]:
     """(pk, rank) of the newest MAX_RANKED matches, newest first (all of them when
     fewer): the posts ranked.
 
@@ -293,10 +311,11 @@ def _candidates(search: SearchQuery, estimate: int) -> list[tuple]:
     it, as large as what the first held suggests, and so on (the spans do not overlap:
     a post is read once). Each span is searched the cheaper of two ways (_span_rows):
     walking its posts newest first and testing each one, when matches are dense, or
-    through the GIN index when they are sparse."""
+    through a GIN index when they are sparse: that of the phrases' word pairs for a
+    query of phrases (`pairs`), else that of the vectors."""
     published = Post.objects.published()
     if estimate <= MAX_RANKED:
-        return list(_span_rows(published, search, walk=False)[:MAX_RANKED])
+        return list(_span_rows(published, search, walk=False, pairs=pairs)[:MAX_RANKED])
     span = _published_span()
     if span is None:
         return []
@@ -305,11 +324,12 @@ def _candidates(search: SearchQuery, estimate: int) -> list[tuple]:
     # of its words anywhere in the post, so an upper bound), then what the spans
     # searched held, a count rather than an estimate, so with less to spare.
     rate, margin = float(estimate), WINDOW_MARGIN
+    walk_density = PAIRS_WALK_DENSITY if pairs else WALK_DENSITY
     found: list[tuple] = []
     searched, upper = 0.0, None  # the share searched, back from the newest post
     while True:
         need = MAX_RANKED - len(found)
-        walk = posts is not None and rate >= WALK_DENSITY * posts
+        walk = posts is not None and rate >= walk_density * posts
         reach = margin * MAX_RANKED / rate
         if walk:
             # A walk stops at its LIMIT, so a wide span costs nothing while matches are
@@ -326,9 +346,10 @@ def _candidates(search: SearchQuery, estimate: int) -> list[tuple]:
             reach = reach if span_cost < (1 - reach) * rate else 1.0
         rows = published if upper is None else published.filter(published_at__lt=upper)
         if reach >= 1:
-            return found + list(_span_rows(rows, search, walk=walk)[:need])
+            return found + list(_span_rows(rows, search, walk=walk, pairs=pairs)[:need])
         since = newest - (newest - oldest) * reach
-        found += _span_rows(rows.filter(published_at__gte=since), search, walk=walk)[:need]
+        rows = rows.filter(published_at__gte=since)
+        found += _span_rows(rows, search, walk=walk, pairs=pairs)[:need]
         if len(found) >= MAX_RANKED:
             return found
         searched, upper = reach, since
@@ -337,27 +358,41 @@ def _candidates(search: SearchQuery, estimate: int) -> list[tuple]:
         rate, margin = max(len(found), MAX_RANKED / 16) / searched, 1.25
 
 
-def _span_rows(posts, search: SearchQuery, *, walk: bool):
+def _span_rows(posts, search: SearchQuery, *, walk: bool, pairs: list[str]):
     """(pk, rank) of the matches among `posts`, newest first. Walking, PostgreSQL goes
-    down the published_at index testing each post (ts_match_vq, which the GIN index
-    cannot answer) and stops at the LIMIT: about LIMIT / density rows read. Otherwise
-    it reads the GIN index, whose cost is the length of the words' entries whatever
-    the span, then the matches; an order the published_at index cannot give keeps it
-    there (for a phrase, PostgreSQL expects its words anywhere, often ten times too
-    many matches, and would walk)."""
+    down the published_at index testing each post (ts_match_vq, which no index can
+    answer) and stops at the LIMIT: about LIMIT / density posts read. Otherwise it
+    reads a GIN index, whose cost is the length of the entries it reads whatever the
+    span, then the posts found: with `pairs`, those holding the phrases' words side by
+    side (the phrase itself is tested on each, never on the posts that merely hold its
+    words), else the matches of the vectors' index; an order the published_at index
+    cannot give keeps PostgreSQL there (for a phrase, it expects its words anywhere,
+    often ten times too many matches, and would walk)."""
+    matches = Func(F("search_vector"), search, function="ts_match_vq", output_field=BooleanField())
+    newest: Any = ExpressionWrapper(F("published_at") + ZERO, output_field=DateTimeField()).desc()
     if walk:
-        rows = posts.filter(
-            Func(F("search_vector"), search, function="ts_match_vq", output_field=BooleanField())
-        )
-        newest: Any = F("published_at").desc()
+        rows = posts.filter(matches)
+        newest = F("published_at").desc()
+    elif pairs:
+        rows = posts.alias(pairs=WORD_PAIRS).filter(pairs__contains=pairs).filter(matches)
     else:
         rows = posts.filter(search_vector=search)
-        newest = ExpressionWrapper(F("published_at") + ZERO, output_field=DateTimeField()).desc()
     return (
         rows.annotate(rank=SearchRank(F("search_vector"), search))
         .order_by(newest, F("pk").desc())
         .values_list("pk", "rank")
     )
+
+
+def _phrase_pairs(text: str) -> list[str]:
+    """For a query of quoted phrases only, the pairs of lexemes side by side that a
+    post must hold (none for a phrase whose words are all apart: "state of the art"
+    keeps only 'state' and 'art'); for any other query, none."""
+    if not _PHRASES.fullmatch(text):
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_PAIRS_SQL, [CONFIG, text.split('"')[1::2]])
+        return list(dict.fromkeys(pair for (found,) in cursor.fetchall() for pair in found))
 
 
 def _published_span() -> tuple[datetime, datetime, float | None] | None:

@@ -63,7 +63,8 @@ def timeline(monkeypatch):
 def test_the_posts_ranked_are_exactly_the_newest_matches(
     monkeypatch, timeline, walk, query, matching
 ):
-    monkeypatch.setattr(search_module, "WALK_DENSITY", 0.0 if walk else 2.0)
+    for name in ("WALK_DENSITY", "PAIRS_WALK_DENSITY"):
+        monkeypatch.setattr(search_module, name, 0.0 if walk else 2.0)
     newest_first = sorted(
         (slug for kind in matching for slug in timeline[kind]),
         key=lambda slug: int(slug.rsplit("-", 1)[1]),
@@ -95,3 +96,11 @@ def test_a_word_in_few_posts_is_found_through_the_index(monkeypatch, timeline):
     analyze()
     found = candidate_queries("mulch")
     assert found and all("@@" in sql and "ts_match_vq" not in sql for sql in found)
+
+
+def test_the_total_of_a_phrase_is_estimated_from_the_phrase_not_its_words(timeline):
+    # 21 posts have the phrase and 61 both its words; past RANKED matches the total is
+    # PostgreSQL's estimate, here from its statistics of the posts' word pairs.
+    page = post_search(query='"compost heap"', limit=RANKED)
+    assert page.estimated
+    assert abs(page.total - 21) < abs(page.total - 61)
