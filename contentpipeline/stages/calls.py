@@ -70,8 +70,9 @@ def ask(
             failures.append(f"{provider.name}: {exc}")
             logger.warning("Provider %s failed the %s stage: %s", provider.name, stage, exc)
             continue
-        if on_text is not None:
-            # The whole text, whether it streamed, came at once or from the cache.
+        if on_text is not None and getattr(provider, "streams", False):
+            # The whole text, whether it streamed, came at once or from the cache (a
+            # provider that never streams sends no draft events at all).
             on_text(completion.text)
         return parse(completion.text)
     raise ProviderError(" / ".join(failures))

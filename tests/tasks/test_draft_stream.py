@@ -105,3 +105,11 @@ async def test_a_draft_from_a_server_that_does_not_stream_is_sent_once_whole(set
         )
         events = await follow(task, token)
     assert [m["text"] for _, m in events if m["type"] == "task.draft"] == [LONG_DRAFT]
+
+
+async def test_a_provider_that_never_streams_sends_no_draft_events(settings):
+    settings.LLM_CHAIN = ("offline",)
+    task = await database_sync_to_async(ContentTaskFactory)()
+    token = await database_sync_to_async(token_for)(task.created_by)
+    events = await follow(task, token)
+    assert {message["type"] for _, message in events} == {"task.progress"}
