@@ -38,7 +38,7 @@ def post_publish(*, task: ContentTask, publish_at: datetime | None = None, user=
     if result is None:
         raise ValueError("A task without a draft cannot be published")
     post = Post(
-        slug=unique_slug(result["title"]),
+        slug=unique_slug(result.get("slug") or result["title"]),
         title=result["title"][:200],
         excerpt=result["excerpt"],
         body_markdown=result["body_markdown"],

@@ -136,6 +136,7 @@ def task_result(task: ContentTask, generation: int | None = None) -> dict[str, A
         "seo_title": seo.get("seo_title", ""),
         "meta_description": seo.get("meta_description", ""),
         "tags": seo.get("tags", []),
+        "slug": seo.get("slug", ""),
         "quality_score": review.get("quality_score"),
         "qa_feedback": review.get("qa_feedback", ""),
         "scores": review.get("scores") or {},

@@ -82,6 +82,7 @@ class TaskResultSerializer(serializers.Serializer):
     seo_title = serializers.CharField()
     meta_description = serializers.CharField()
     tags = serializers.ListField(child=serializers.CharField())
+    slug = serializers.CharField()
     quality_score = serializers.IntegerField(allow_null=True)
     qa_feedback = serializers.CharField()
     scores = serializers.DictField(child=serializers.IntegerField(allow_null=True))

@@ -60,7 +60,9 @@ SYSTEM_PROMPTS = {
         "You are an SEO specialist. Reply with only a JSON object, no prose and no code fences, "
         'with exactly these keys: "seo_title" (string, at most 60 characters), '
         '"meta_description" (string, at most 160 characters), "tags" (array of at most 10 '
-        'lowercase strings) and "excerpt" (string, at most 300 characters).'
+        'lowercase strings), "excerpt" (string, at most 300 characters) and "slug" (string: '
+        "the post's URL path, a few lowercase ASCII words joined by hyphens, at most 60 "
+        "characters)."
     ),
 }
 

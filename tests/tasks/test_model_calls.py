@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from contentpipeline.stages.review import DIMENSIONS
+from contentpipeline.stages.seo import clean_slug
+from publishing.services import post_publish
 from tasks.models import StageRun
 from tasks.runner import StageFailed, run_pipeline
 from tasks.selectors import task_result
@@ -280,3 +282,30 @@ def test_the_draft_prompt_carries_the_sources_text_and_posts_to_link(
     assert "Overflow pipes for rain barrels" in prompt and "/posts/" in prompt
     research = runs(task)["research"].output
     assert research["sources"][0]["ok"] and research["sources"][0]["url"] == source_page
+
+
+def test_the_seo_stage_gives_the_post_its_slug(fake_llm):
+    seo = {"seo_title": "Rain barrels", "meta_description": "About rain.", "tags": ["rain"],
+           "excerpt": "Rain.", "slug": "Rain Barrels: a 101 Guide!! <script>"}  # fmt: skip
+    task = ContentTaskFactory()
+    fake_llm.script(CHAT_PATH, *[Reply(chat_completion(json.dumps(
+        {"angle": "a", "outline": ["Why"]})))], Reply(chat_completion(DRAFT)),
+        Reply(chat_completion(json.dumps({"quality_score": 90}))),
+        Reply(chat_completion(json.dumps(seo))))  # fmt: skip
+    run_pipeline(task.pk)
+    assert task_result(task)["slug"] == "rain-barrels-a-101-guide-script"
+    post = post_publish(task=task)
+    assert post.slug == "rain-barrels-a-101-guide-script"
+
+
+@pytest.mark.parametrize(
+    ("candidates", "expected"),
+    [
+        (("", "Rain barrels, explained"), "rain-barrels-explained"),
+        (("???", None, "Ünïcode tïtle"), "unicode-title"),
+        (("word " * 40,), "-".join(["word"] * 12)),
+        (("",), ""),
+    ],
+)
+def test_a_slug_is_ascii_words_and_hyphens_cut_at_a_word(candidates, expected):
+    assert clean_slug(*candidates) == expected
