@@ -68,16 +68,18 @@ MAX_RANKED = 500
 # How many more matches than MAX_RANKED the first span of recent posts should hold.
 WINDOW_MARGIN = 2.0
 # Matches per post from which walking the newest posts and testing each one is cheaper
-# than reading the words' entries in the GIN index, or for a query of phrases those of
-# its word pairs, which hold hardly more posts than match (measured on 100,000 posts).
-WALK_DENSITY = 0.08
+# than reading entries of a GIN index (measured on 100,000 posts): a word's entry holds
+# its matches; the entries of several words can each be far longer than the posts with
+# all of them; a phrase's word pairs hold hardly more posts than have the phrase.
+WALK_DENSITY = 0.15
+WALK_DENSITY_WORDS = 0.08
 PAIRS_WALK_DENSITY = 0.25
 # What narrowing the GIN's matches to a span through the published_at index costs per
 # post of the span, beside reading a match (measured on 100,000 posts).
 WINDOW_POST_COST = 0.06
 # Posts per match still wanted in a walked span: a walk's first span, which finds out
 # how dense the matches are, and the least any holds.
-WALK_SPAN = 4
+WALK_SPAN = 6
 ZERO = Value(timedelta(0))
 # Lexemes of published posts the spelling fallback knows (the most frequent ones).
 MAX_VOCABULARY = 100_000
@@ -268,7 +270,13 @@ def _full_text(text: str, limit: int, offset: int) -> SearchPage:
     else:
         matches = Post.objects.published().filter(search_vector=search)
     estimate = _estimated_count(matches)
-    candidates = _candidates(search, estimate, pairs)
+    if pairs:
+        walk_density = PAIRS_WALK_DENSITY
+    else:
+        words = [token for token in text.split() if _WORD.search(token)]
+        several = len(words) > 1 and not any(word.lower() == "or" for word in words)
+        walk_density = WALK_DENSITY_WORDS if several else WALK_DENSITY
+    candidates = _candidates(search, estimate, pairs, walk_density)
     estimated = len(candidates) >= MAX_RANKED
     total = max(len(candidates), estimate) if estimated else len(candidates)
     # Best first: the candidates come newest first, and the sort keeps that order
@@ -300,7 +308,9 @@ def _full_text(text: str, limit: int, offset: int) -> SearchPage:
     return SearchPage(results=results, total=total, query=text, estimated=estimated)
 
 
-def _candidates(search: SearchQuery, estimate: int, pairs: list[str]) -> list[tuple]:
+def _candidates(
+    search: SearchQuery, estimate: int, pairs: list[str], walk_density: float
+) -> list[tuple]:
     """(pk, rank) of the newest MAX_RANKED matches, newest first (all of them when
     fewer): the posts ranked.
 
@@ -310,9 +320,9 @@ def _candidates(search: SearchQuery, estimate: int, pairs: list[str]) -> list[tu
     posts first: a span of time that should hold twice as many, then the span before
     it, as large as what the first held suggests, and so on (the spans do not overlap:
     a post is read once). Each span is searched the cheaper of two ways (_span_rows):
-    walking its posts newest first and testing each one, when matches are dense, or
-    through a GIN index when they are sparse: that of the phrases' word pairs for a
-    query of phrases (`pairs`), else that of the vectors."""
+    walking its posts newest first and testing each one, when there are at least
+    `walk_density` matches a post, or through a GIN index: that of the phrases' word
+    pairs for a query of phrases (`pairs`), else that of the vectors."""
     published = Post.objects.published()
     if estimate <= MAX_RANKED:
         return list(_span_rows(published, search, walk=False, pairs=pairs)[:MAX_RANKED])
@@ -324,7 +334,6 @@ def _candidates(search: SearchQuery, estimate: int, pairs: list[str]) -> list[tu
     # of its words anywhere in the post, so an upper bound), then what the spans
     # searched held, a count rather than an estimate, so with less to spare.
     rate, margin = float(estimate), WINDOW_MARGIN
-    walk_density = PAIRS_WALK_DENSITY if pairs else WALK_DENSITY
     found: list[tuple] = []
     searched, upper = 0.0, None  # the share searched, back from the newest post
     while True:
