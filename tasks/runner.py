@@ -16,7 +16,7 @@ from contentpipeline.stages import Budget, CostLimitExceeded, StageJob
 
 from .events import DraftStream
 from .models import PIPELINE_STAGES, ContentTask, Stage, StageRunStatus
-from .selectors import task_cost, task_finished_outputs
+from .selectors import task_cost
 from .services import (
     task_claim,
     task_complete,
@@ -107,8 +107,7 @@ def run_pipeline(task_id) -> str:
     claim = task_claim(task_id=task_id)
     if claim is None:
         return "skipped"
-    task, lease_id = claim
-    context = task_finished_outputs(task=task)
+    task, lease_id, context = claim
     for stage in PIPELINE_STAGES:
         if stage in context:
             continue

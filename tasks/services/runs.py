@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import ContentTask, Stage, StageRun, StageRunStatus, Status, lease_period
-from ._common import lock, save
+from ._common import finished_outputs, lock, save
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,9 @@ STAGE_PROGRESS = {"research": 20, "draft": 50, "review": 65, "image": 80, "seo":
 class Claim(NamedTuple):
     task: ContentTask
     lease_id: uuid.UUID
+    # The current generation's finished (or skipped) stage outputs, by stage, as they
+    # stood when the run took the lease: what it does not have to do again.
+    outputs: dict[str, dict[str, Any]]
 
 
 def _lease_alive(task: ContentTask, now) -> bool:
@@ -66,8 +69,12 @@ def task_claim(*, task_id) -> Claim | None:
         message = "Pipeline started"
     task.lease_id = uuid.uuid4()
     task.heartbeat_at = now
-    save(task, reason=message.lower(), message=message)
-    return Claim(task, task.lease_id)
+    save(
+        task, reason=message.lower(), message=message,
+        update_fields=["status", "started_at", "error", "lease_id", "heartbeat_at",
+                       "lost_runs", "updated_at"],
+    )  # fmt: skip
+    return Claim(task, task.lease_id, finished_outputs(task))
 
 
 def _take_over_lost_run(task: ContentTask) -> bool:
@@ -238,7 +245,11 @@ def task_complete(*, task_id, lease_id: uuid.UUID) -> bool:
     task.completed_at = timezone.now()
     task.heartbeat_at = None
     task.lease_id = None
-    save(task, reason="pipeline finished", message="Draft ready for approval")
+    save(
+        task, reason="pipeline finished", message="Draft ready for approval",
+        update_fields=["status", "stage", "progress", "completed_at", "heartbeat_at",
+                       "lease_id", "updated_at"],
+    )  # fmt: skip
     return True
 
 
