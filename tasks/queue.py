@@ -5,6 +5,8 @@ Messages are sent by the task's registered name, so this module needs neither th
 Celery task module nor the services that the task calls."""
 
 import logging
+from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 
@@ -15,9 +17,10 @@ logger = logging.getLogger(__name__)
 RUN_PIPELINE_TASK = "tasks.tasks.run_pipeline_task"
 
 
-def send_run(task_id, priority: int) -> bool:
+def send_run(task_id, priority: int, *, producer=None) -> bool:
     """Put one run of the task on the queue; False (and one log line) when the broker
-    cannot be reached."""
+    cannot be reached. `producer` (from `producer()`) sends over a connection already
+    held, instead of taking one from the pool for this message."""
     try:
         app.send_task(
             RUN_PIPELINE_TASK,
@@ -25,6 +28,7 @@ def send_run(task_id, priority: int) -> bool:
             priority=priority,
             queue=settings.CELERY_TASK_DEFAULT_QUEUE,
             retry=True,
+            producer=producer,
         )
     except Exception as exc:  # the dispatcher sends it later; one line per task is enough
         logger.warning(
@@ -33,3 +37,19 @@ def send_run(task_id, priority: int) -> bool:
         )  # fmt: skip
         return False
     return True
+
+
+def send_runs(runs: Iterable[tuple[Any, int]]) -> list[Any]:
+    """Put a run of each (task id, priority) on the queue over one broker connection;
+    returns the ids sent. The first message the broker refuses ends the sending: the
+    rest would wait out the same outage one by one, and the dispatcher sends them later."""
+    sent = []
+    try:
+        with app.producer_or_acquire() as producer:
+            for task_id, priority in runs:
+                if not send_run(task_id, priority, producer=producer):
+                    break
+                sent.append(task_id)
+    except Exception as exc:  # taking or giving back the pool's connection
+        logger.warning("Broker unreachable (%s: %s)", exc.__class__.__name__, exc)
+    return sent
