@@ -270,13 +270,7 @@ def _full_text(text: str, limit: int, offset: int) -> SearchPage:
     else:
         matches = Post.objects.published().filter(search_vector=search)
     estimate = _estimated_count(matches)
-    if pairs:
-        walk_density = PAIRS_WALK_DENSITY
-    else:
-        words = [token for token in text.split() if _WORD.search(token)]
-        several = len(words) > 1 and not any(word.lower() == "or" for word in words)
-        walk_density = WALK_DENSITY_WORDS if several else WALK_DENSITY
-    candidates = _candidates(search, estimate, pairs, walk_density)
+    candidates = _candidates(search, estimate, pairs, _walk_density(text, pairs))
     estimated = len(candidates) >= MAX_RANKED
     total = max(len(candidates), estimate) if estimated else len(candidates)
     # Best first: the candidates come newest first, and the sort keeps that order
@@ -331,8 +325,8 @@ def _candidates(
         return []
     newest, oldest, posts = span
     # Matches per share of the time span: PostgreSQL's estimate at first (for a phrase,
-    # of its words anywhere in the post, so an upper bound), then what the spans
-    # searched held, a count rather than an estimate, so with less to spare.
+    # that of its words or of one of its word pairs, an upper bound), then what the
+    # spans searched held, a count rather than an estimate, so with less to spare.
     rate, margin = float(estimate), WINDOW_MARGIN
     found: list[tuple] = []
     searched, upper = 0.0, None  # the share searched, back from the newest post
@@ -342,10 +336,11 @@ def _candidates(
         reach = margin * MAX_RANKED / rate
         if walk:
             # A walk stops at its LIMIT, so a wide span costs nothing while matches are
-            # dense; but the first one, sized from the estimate, is kept to WALK_SPAN
-            # posts a match, as a phrase or a prefix may match far fewer posts than
-            # PostgreSQL expects. (PostgreSQL only walks a span where it expects the
-            # LIMIT's worth of matches, taking a third of the posts to pass.)
+            # dense; but the first one holds WALK_SPAN posts a match wanted whatever
+            # the estimate, as a phrase or a prefix may match far fewer posts than
+            # PostgreSQL expects: it finds out how dense they are. (PostgreSQL only
+            # walks a span where it expects the LIMIT's worth of matches, taking a
+            # third of the posts to pass.)
             reach = max(reach if searched else 0.0, searched + WALK_SPAN * need / posts)
         elif posts is not None and reach < 1:
             # The published_at index narrows the GIN's matches to the span at a cost
@@ -391,6 +386,17 @@ def _span_rows(posts, search: SearchQuery, *, walk: bool, pairs: list[str]):
         .order_by(newest, F("pk").desc())
         .values_list("pk", "rank")
     )
+
+
+def _walk_density(text: str, pairs: list[str]) -> float:
+    """Matches a post from which walking the newest posts beats the GIN index that
+    would answer `text` (see WALK_DENSITY)."""
+    if pairs:
+        return PAIRS_WALK_DENSITY
+    words = [token for token in text.split() if _WORD.search(token)]
+    if len(words) > 1 and not any(word.lower() == "or" for word in words):
+        return WALK_DENSITY_WORDS
+    return WALK_DENSITY
 
 
 def _phrase_pairs(text: str) -> list[str]:
