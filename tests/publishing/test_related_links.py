@@ -12,7 +12,7 @@ from contentpipeline.providers import Brief
 from contentpipeline.stages import StageJob
 from contentpipeline.stages import research as research_stage
 from contentpipeline.stages.research import related_links
-from publishing.apps import related_posts_for_brief
+from publishing.selectors import related_posts_for_brief
 
 from .factories import PostFactory
 
@@ -75,7 +75,7 @@ def test_a_failing_search_is_logged_and_offers_nothing(caplog):
         # A broken query leaves the transaction aborted: every later query fails.
         with pytest.raises(DatabaseError), connection.cursor() as cursor:
             cursor.execute("SELECT no_such_column FROM publishing_post")
-        with caplog.at_level(logging.ERROR, logger="publishing.apps"):
+        with caplog.at_level(logging.ERROR, logger="publishing.selectors"):
             links = related_posts_for_brief(BRIEF)
         transaction.set_rollback(True)
 
