@@ -117,7 +117,12 @@ class ApprovalFilterSerializer(serializers.Serializer):
 class ApprovalRecordSerializer(serializers.ModelSerializer):
     task_id = serializers.UUIDField(read_only=True)
     reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    claimed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    claimed_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who was reviewing the draft when it was decided; null if nobody.",
+    )
 
     class Meta:
         model = ApprovalDecision
@@ -157,7 +162,16 @@ class ApprovalListView(GenericAPIView):
         return super().perform_content_negotiation(request, force=force)
 
     @extend_schema(
-        parameters=[ApprovalFilterSerializer],
+        parameters=[
+            ApprovalFilterSerializer,
+            # `api` (DRF's browsable API, HTML for people) works too, but the schema
+            # describes the JSON API and its export.
+            OpenApiParameter(
+                "format",
+                enum=["json", EXPORT_FORMAT],
+                description="`csv`: every matching decision (not one page) as a CSV attachment.",
+            ),
+        ],
         responses={
             (200, "application/json"): ApprovalRecordSerializer(many=True),
             (200, "text/csv"): OpenApiResponse(

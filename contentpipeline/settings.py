@@ -412,6 +412,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation's error answers (400/401/403/404/409/413/415/429) with their JSON
+    # bodies, from what each view is: see contentpipeline/schema.py.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "contentpipeline.schema.document_error_responses",
+    ],
 }
 
 # --- Auth, i18n, static, media -----------------------------------------------------------

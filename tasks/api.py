@@ -2,7 +2,7 @@
 
 import django_filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAdminUser
@@ -130,13 +130,25 @@ class MetricsView(APIView):
         return Response(metrics_snapshot())
 
 
+class HealthSerializer(serializers.Serializer):
+    database = serializers.CharField(help_text="`ok`, or `error` (staff: what the error was).")
+    cache = serializers.CharField(help_text="`ok`, or `error` (staff: what the error was).")
+    broker = serializers.CharField(help_text="`ok`, or `error` (staff: what the error was).")
+    workers = serializers.CharField(help_text="`ok`, or `error` (staff: what the error was).")
+
+
 class HealthView(APIView):
     """`ok` or `error` for database, cache, broker and workers; 503 when one is down.
     Staff also see what the error was; nobody else sees internal error text."""
 
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
+    @extend_schema(
+        responses={
+            200: HealthSerializer,
+            503: OpenApiResponse(HealthSerializer, description="One of them is down."),
+        }
+    )
     def get(self, request):
         checks = health()
         healthy = all(value == "ok" for value in checks.values())

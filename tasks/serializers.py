@@ -1,4 +1,3 @@
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -121,7 +120,16 @@ class TaskSerializer(serializers.ModelSerializer):
     def get_stages(self, task: ContentTask):
         return StageRunSerializer(task.stage_runs.all(), many=True).data
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    # A decimal string like every amount in the API (`max_cost`, each stage's `cost`), so
+    # no client reads USD through a float.
+    @extend_schema_field(
+        {
+            "type": "string",
+            "format": "decimal",
+            "pattern": r"^-?\d+(\.\d+)?$",
+            "description": "Total USD of the task's model calls, as a decimal string.",
+        }
+    )
     def get_cost(self, task: ContentTask) -> str:
         return str(task_cost(task))
 
