@@ -148,6 +148,11 @@ class ApprovalListView(GenericAPIView):
     permission_classes = [IsAuthenticated, IsEditor]
     serializer_class = ApprovalRecordSerializer
     filter_backends = []  # the filters are ApprovalFilterSerializer's, validated
+    filters: dict = {}
+
+    def get_queryset(self):
+        # The browsable API asks for it too (its filter form), not only `get`.
+        return approval_list(**self.filters)
 
     def perform_content_negotiation(self, request, force=False):
         # DRF reads `format` as a renderer's name and answers 404 for any other. Here
@@ -187,9 +192,9 @@ class ApprovalListView(GenericAPIView):
     def get(self, request):
         filters = ApprovalFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        params = dict(filters.validated_data)
-        export = params.pop("format", None) == EXPORT_FORMAT
-        queryset = approval_list(**params)
+        self.filters = dict(filters.validated_data)
+        export = self.filters.pop("format", None) == EXPORT_FORMAT
+        queryset = self.get_queryset()
         if export:
             return decisions_csv_response(request._request, queryset)
         page = self.paginate_queryset(queryset)

@@ -29,9 +29,12 @@ class _TermListView(GenericAPIView):
     def compute(self) -> list[dict]:
         raise NotImplementedError
 
+    def get_queryset(self) -> list[dict]:
+        # The browsable API asks for it too (its filter form), not only `get`.
+        return tier_get_or_set("content", self.cache_key, self.compute)
+
     def get(self, request):
-        terms = tier_get_or_set("content", self.cache_key, self.compute)
-        page = self.paginate_queryset(terms)
+        page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 

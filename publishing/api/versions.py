@@ -165,12 +165,16 @@ class PostVersionListView(_EditorsOnly, GenericAPIView):
     serializer_class = VersionSummarySerializer
     filter_backends = []
 
+    def get_queryset(self):
+        # The browsable API asks for it too (its filter form), not only `get`.
+        return post_versions(self.get_post())
+
     @extend_schema(
         operation_id="posts_versions_list",
         responses={200: VersionSummarySerializer(many=True), **ERRORS},
     )
     def get(self, request, slug):
-        page = self.paginate_queryset(post_versions(self.get_post()))
+        page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
