@@ -178,14 +178,16 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
 
 
 class Worker:
-    """A real `celery worker` process on the run's queue, with a node name of its own."""
+    """A real `celery worker` process on the run's queue, with a node name of its own:
+    the worker `make run` starts (its pool and concurrency from the settings, unless
+    `concurrency` is given)."""
 
     def __init__(
         self,
         processes: Processes,
         queue: str,
         *,
-        concurrency: int = 2,
+        concurrency: int | None = None,
         include: Sequence[str] = (),
     ) -> None:
         self.processes, self.queue = processes, queue
@@ -199,11 +201,18 @@ class Worker:
         self.started += 1
         self.name = f"worker{self.started}"
         self.node = f"{self.queue}-{self.name}@{socket.gethostname()}"
-        command = [str(BIN / "celery"), "-A", "contentpipeline", "worker", "-Q", self.queue,
-                   "-n", self.node, "-c", str(self.concurrency), "-l", "WARNING",
-                   "--without-gossip", "--without-mingle"]  # fmt: skip
+        from contentpipeline.stack import worker_command
+
+        extra = ["--without-gossip", "--without-mingle"]
         for module in self.include:
-            command += ["--include", module]
+            extra += ["--include", module]
+        command = worker_command(
+            queue=self.queue,
+            node=self.node,
+            concurrency=self.concurrency,
+            loglevel="WARNING",
+            extra=extra,
+        )
         self.process = self.processes.spawn(self.name, command)
 
     def wait_ready(self, timeout: float = 60) -> None:

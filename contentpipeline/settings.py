@@ -214,11 +214,17 @@ DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST", ""))
 # Lets a test's Celery worker process join the test database pytest-django created.
 if env.str("DATABASE_NAME", default=""):
     DATABASES["default"]["NAME"] = env.str("DATABASE_NAME")
+# One pool per process, opened as needed. A worker's threads hold a connection only
+# while they read or write: the runner gives its connection back before a stage's
+# provider calls and the heartbeat after each renewal, so 20 serve a worker of
+# WORKER_CONCURRENCY 100 (make run's two workers at most 40, the web process and beat a
+# few, under PostgreSQL's default max_connections of 100). A thread that finds every
+# connection busy waits up to DB_POOL_TIMEOUT for one.
 if env.bool("DB_POOL", default=True):
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN", default=1),
-        "max_size": env.int("DB_POOL_MAX", default=10),
-        "timeout": 10,
+        "max_size": env.int("DB_POOL_MAX", default=20),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -334,6 +340,23 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 1,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# A pipeline task spends its time waiting on providers (a model call is seconds of
+# network wait), so a worker runs tasks in threads: one process keeps WORKER_CONCURRENCY
+# tasks' calls in flight on one core (a host runs one per core: WORKER_PROCESSES in
+# contentpipeline/stack.py). Every worker reads these (`make run`, the compose file, the
+# tests and benches); `celery worker -P/-c` still override them.
+# The threads pool does not enforce Celery's time limits: a stage past
+# PIPELINE_STAGE_TIME_LIMIT stops renewing its lease, and the dispatcher hands the task
+# to a new run (see tasks/runner.py).
+WORKER_POOLS = ("threads", "prefork", "solo")
+CELERY_WORKER_POOL = env.str("WORKER_POOL", default="threads")
+if CELERY_WORKER_POOL not in WORKER_POOLS:
+    raise ImproperlyConfigured(
+        f"WORKER_POOL={CELERY_WORKER_POOL!r} is unknown; use one of {', '.join(WORKER_POOLS)}"
+    )
+CELERY_WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=100)
+if CELERY_WORKER_CONCURRENCY < 1:
+    raise ImproperlyConfigured("WORKER_CONCURRENCY is at least 1")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "dispatch-waiting-tasks": {

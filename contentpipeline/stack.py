@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -174,6 +175,38 @@ def web_command(host: str, port: int | str) -> list[str]:
     ]
 
 
+def worker_command(
+    *,
+    queue: str | None = None,
+    node: str | None = None,
+    concurrency: int | None = None,
+    loglevel: str = "INFO",
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """A Celery worker, as `make run`, the tests and the benchmarks start it. Its pool
+    and concurrency come from the settings (WORKER_POOL, WORKER_CONCURRENCY: threads,
+    100), so every worker runs the pipeline as production does; `concurrency` overrides
+    the number of threads (a test of priorities wants one at a time)."""
+    command = [str(BIN / "celery"), "-A", "contentpipeline", "worker", "-l", loglevel]
+    if queue:
+        command += ["-Q", queue]
+    if node:
+        command += ["-n", node]
+    if concurrency is not None:
+        command += ["-c", str(concurrency)]
+    return [*command, *extra]
+
+
+def worker_processes() -> int:
+    """How many worker processes a host runs (WORKER_PROCESSES, default 2): a process's
+    threads share one core (Python's GIL), so a 2-core host runs two, each keeping its
+    WORKER_CONCURRENCY tasks in flight."""
+    raw = os.environ.get("WORKER_PROCESSES", "2")
+    if not raw.isdigit() or int(raw) < 1:
+        raise SystemExit(f"WORKER_PROCESSES={raw!r}: give a number of processes, 1 or more")
+    return int(raw)
+
+
 def manage(*args: str) -> None:
     subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=ROOT, check=True)
 
@@ -185,18 +218,10 @@ def run() -> int:
     os.environ.setdefault("MEDIA_ROOT", str(DATA / "media"))
     manage("migrate", "--no-input", "-v", "0")
     manage("seed_demo")
+    workers = worker_processes()
     commands = {
         "web": web_command(host, port),
-        "worker": [
-            str(BIN / "celery"),
-            "-A",
-            "contentpipeline",
-            "worker",
-            "-l",
-            "INFO",
-            "-c",
-            os.environ.get("WORKER_CONCURRENCY", "2"),
-        ],  # fmt: skip
+        **{f"worker{i}": worker_command(node=f"worker{i}@%h") for i in range(1, workers + 1)},
         "beat": [
             str(BIN / "celery"),
             "-A",

@@ -6,6 +6,7 @@ the lease works); the stages themselves are pure (`contentpipeline.stages`)."""
 import importlib
 import logging
 import threading
+import time
 import uuid
 
 from django.conf import settings
@@ -73,15 +74,23 @@ def job_for(task: ContentTask, *, on_draft_text: DraftStream | None = None) -> S
 
 class Heartbeat:
     """Renews the run's lease from a background thread while a stage is running, so a
-    long provider call is not mistaken for a dead worker."""
+    long provider call is not mistaken for a dead worker; but not past
+    PIPELINE_STAGE_TIME_LIMIT. Celery's time limits do not apply to the threads pool,
+    which cannot stop a thread: a stage that hangs lets its lease go stale instead, and
+    the dispatcher hands the task to a new run (the hung attempt recorded as lost).
 
-    def __init__(self, task_id, lease_id: uuid.UUID) -> None:
-        self.task_id, self.lease_id = task_id, lease_id
+    The thread holds a database connection only while it renews: with many stages in
+    flight, one connection each for the length of a stage would drain the pool."""
+
+    def __init__(self, task_id, lease_id: uuid.UUID, *, stage: str = "") -> None:
+        self.task_id, self.lease_id, self.stage = task_id, lease_id, stage
         self.interval = max(0.05, settings.PIPELINE_LEASE_SECONDS / 3)
+        self.time_limit = settings.PIPELINE_STAGE_TIME_LIMIT
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="heartbeat")
 
     def __enter__(self) -> "Heartbeat":
+        self._started = time.monotonic()
         self._thread.start()
         return self
 
@@ -91,13 +100,29 @@ class Heartbeat:
         self._thread.join(timeout=self.interval)
 
     def _run(self) -> None:
-        try:
-            while not self._stop.wait(self.interval):
+        while not self._stop.wait(self.interval):
+            if time.monotonic() - self._started >= self.time_limit:
+                logger.error(
+                    "Stage %s of task %s has run past PIPELINE_STAGE_TIME_LIMIT (%ss): its "
+                    "lease is no longer renewed, so a new run will take the task over",
+                    self.stage, self.task_id, self.time_limit,
+                )  # fmt: skip
+                return
+            try:
                 task_heartbeat(task_id=self.task_id, lease_id=self.lease_id)
-        except Exception:
-            logger.warning("Heartbeat of task %s failed", self.task_id, exc_info=True)
-        finally:
-            connection.close()
+            except Exception:  # the next renewal may get through; the lease outlasts two
+                logger.warning("Heartbeat of task %s failed", self.task_id, exc_info=True)
+            finally:
+                connection.close()
+
+
+def release_connection() -> None:
+    """Give the thread's database connection back to the pool before a wait on the
+    network, so a worker's threads share a few connections instead of holding one
+    each through every provider call (inside a transaction, as in some tests, the
+    connection stays)."""
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 def run_pipeline(task_id) -> str:
@@ -123,8 +148,9 @@ def run_pipeline(task_id) -> str:
         stream = DraftStream(task_id) if stage == Stage.DRAFT and settings.LLM_STREAM else None
         job = job_for(task, on_draft_text=stream)
         spent_before = job.budget.spent
+        release_connection()
         try:
-            with Heartbeat(task_id, lease_id):
+            with Heartbeat(task_id, lease_id, stage=stage):
                 output = stage_module(stage).run(job, context)
         except Exception as exc:
             task_stage_fail(

@@ -16,6 +16,8 @@ MAX_RETRIES = 3
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=MAX_RETRIES,
+    # Enforced by the prefork pool only. Under the threads pool (the default) a stage
+    # past PIPELINE_STAGE_TIME_LIMIT stops renewing its lease instead (runner.Heartbeat).
     soft_time_limit=settings.PIPELINE_STAGE_TIME_LIMIT * 5,
     time_limit=settings.PIPELINE_STAGE_TIME_LIMIT * 5 + 60,
 )

@@ -2,7 +2,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -87,11 +86,16 @@ WORKER_APP_NAME = "test-celery-worker"
 SERVER_APP_NAME = "test-asgi-server"
 
 
-def start_worker(*, queue: str, concurrency: int = 2, env: dict | None = None, log_dir: Path):
+def start_worker(
+    *, queue: str, concurrency: int | None = None, env: dict | None = None, log_dir: Path
+):
     """Start a real Celery worker process (in a session of its own, so a test can
     SIGKILL it with all its children) on `queue`, using the test database, and wait
-    until it answers a ping."""
+    until it answers a ping. It is the worker `make run` starts, with the pool and
+    concurrency of the settings (threads) unless `concurrency` asks for fewer."""
     from django.db import connection
+
+    from contentpipeline.stack import worker_command
 
     node = f"test-{uuid.uuid4().hex[:8]}"
     environment = {
@@ -105,22 +109,12 @@ def start_worker(*, queue: str, concurrency: int = 2, env: dict | None = None, l
     log_path = log_dir / f"{node}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "celery"),
-                "-A",
-                "contentpipeline",
-                "worker",
-                "-Q",
-                queue,
-                "-n",
-                f"{node}@%h",
-                "-c",
-                str(concurrency),
-                "-l",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],  # fmt: skip
+            worker_command(
+                queue=queue,
+                node=f"{node}@%h",
+                concurrency=concurrency,
+                extra=["--without-gossip", "--without-mingle"],
+            ),
             cwd=ROOT,
             env=environment,
             stdout=log,

@@ -14,16 +14,19 @@ OpenAI API streams: server-sent events of `chunk_size` characters, `chunk_delay`
 seconds apart, then the usage (when `stream_options.include_usage` asks) and `[DONE]`.
 
 A scripted answer wins over `fail`, which wins over a standing answer, which wins over the
-stage-aware default. Every request received is recorded, in order, in `requests`.
+stage-aware default. Every request received is recorded, in order, in `requests`;
+`in_flight` counts the requests being answered now and `most_in_flight` the most there
+have been at one moment.
 """
 
 import base64
+import contextlib
 import io
 import json
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -134,6 +137,13 @@ def _default_reply(path: str, body: Any) -> Reply:
     return Reply({"error": {"message": message}}, status=400)
 
 
+class _Server(ThreadingHTTPServer):
+    # A worker opens many connections at once (each call a new one: HTTP/1.0); past
+    # the default backlog of 5 the kernel drops the rest and clients wait a second to
+    # retry, which a real API server does not make them do.
+    request_queue_size = 256
+
+
 class FakeLLMServer:
     def __init__(self, *, delay: float = 0.0) -> None:
         self.delay = delay
@@ -141,6 +151,8 @@ class FakeLLMServer:
         self.chunk_size = 20
         self.chunk_delay = 0.0
         self.requests: list[ReceivedRequest] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
         self._standing: dict[str, Reply] = {}
         self._scripted: defaultdict[str, deque[Reply]] = defaultdict(deque)
         self._lock = threading.Lock()
@@ -148,6 +160,10 @@ class FakeLLMServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the name is fixed by BaseHTTPRequestHandler
+                with fake._answering():
+                    self._answer()
+
+            def _answer(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 request = fake._record(self.path, self.headers, raw)
                 time.sleep(fake.delay)
@@ -174,7 +190,7 @@ class FakeLLMServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         # A short poll interval keeps shutdown() from adding a pause to every test.
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.02,), daemon=True
@@ -220,6 +236,17 @@ class FakeLLMServer:
         the standing answer (or the default) applies again."""
         with self._lock:
             self._scripted[path].extend(replies)
+
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     def _record(self, path: str, headers: Message, raw: bytes) -> ReceivedRequest:
         try:
