@@ -27,3 +27,13 @@ def test_a_site_with_its_own_users_gets_nothing_seeded(integrator):
     call_command("seed_demo", stdout=io.StringIO())
     assert not get_user_model().objects.filter(username="editor").exists()
     assert not ContentTask.objects.exists()
+
+
+def test_a_first_start_with_a_paid_provider_submits_no_demo_task(settings):
+    settings.LLM_CHAIN = ("openai", "offline")
+    system_user()
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert get_user_model().objects.filter(username="editor").exists()
+    assert not ContentTask.objects.exists()
+    assert "openai" in out.getvalue()

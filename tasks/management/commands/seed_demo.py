@@ -1,9 +1,10 @@
 """First-start set-up for `make run`: a demo editor (a member of the Editors group that
-the migrations create) and three demo tasks, each only when missing. Safe to run on
-every start."""
+the migrations create) and three demo tasks, each only when missing, the tasks only
+with the offline providers (they cost nothing). Safe to run on every start."""
 
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
@@ -60,7 +61,16 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Demo editor created: username 'editor', password '{password}'")
         )
-        if not ContentTask.objects.exists():
-            for spec in DEMO_TASKS:
-                task_create(user=editor, **spec)
-            self.stdout.write(f"Submitted {len(DEMO_TASKS)} demo tasks to the pipeline.")
+        if ContentTask.objects.exists():
+            return
+        paid = sorted({*settings.LLM_CHAIN, *settings.IMAGE_CHAIN} - {"offline"})
+        if paid:
+            # A first start with a real key must not spend money nobody asked to spend.
+            self.stdout.write(
+                f"No demo tasks submitted: the providers include {', '.join(paid)}, which "
+                "would be paid for. Create tasks yourself, or start with the offline ones."
+            )
+            return
+        for spec in DEMO_TASKS:
+            task_create(user=editor, **spec)
+        self.stdout.write(f"Submitted {len(DEMO_TASKS)} demo tasks to the pipeline.")
