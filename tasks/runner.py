@@ -26,6 +26,7 @@ from .services import (
     task_stage_fail,
     task_stage_record,
 )
+from .services.runs import system_actor
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +130,11 @@ def run_pipeline(task_id) -> str:
     """Run what is left of the task's pipeline. Returns what happened, for logs:
     `skipped` (not ours to run), `stopped` (paused, cancelled or taken over), `done`.
     Raises StageFailed when a stage fails (its attempt recorded, the lease let go)."""
+    with system_actor():
+        return _run(task_id)
+
+
+def _run(task_id) -> str:
     claim = task_claim(task_id=task_id)
     if claim is None:
         return "skipped"

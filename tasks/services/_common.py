@@ -2,7 +2,9 @@
 
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
@@ -126,11 +128,34 @@ def finished_outputs(task: ContentTask) -> dict[str, dict[str, Any]]:
     return {stage: output or {} for stage, output in rows}
 
 
+# Within a pipeline run (its thread), the system user once looked up: a run saves a
+# dozen times, each a round trip to PostgreSQL for the same row.
+_run_user: ContextVar[list[AbstractBaseUser] | None] = ContextVar("run_user", default=None)
+
+
+@contextmanager
+def system_actor() -> Iterator[None]:
+    """Changes saved within it, in this thread, that nobody asked for are recorded as
+    the system user's, read from the database at the first of them only."""
+    token = _run_user.set([])
+    try:
+        yield
+    finally:
+        _run_user.reset(token)
+
+
 def _system_user() -> AbstractBaseUser:
+    known = _run_user.get()
+    if known:
+        return known[0]
     rows = _system_user_statement().run([SYSTEM_USERNAME])
-    if not rows:
-        return system_user()  # made again if it went missing
-    return get_user_model().from_db(transaction.get_connection().alias, None, rows[0])
+    if rows:
+        user = get_user_model().from_db(transaction.get_connection().alias, None, rows[0])
+    else:
+        user = system_user()  # made again if it went missing
+    if known is not None:
+        known.append(user)
+    return user
 
 
 def lock_or_404(task_id) -> ContentTask:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from ..models import ContentTask, Stage, StageRun, StageRunStatus, Status, lease_period
 from ._common import finished_outputs, lock, save
+from ._common import system_actor as system_actor  # the runner runs within it
 
 logger = logging.getLogger(__name__)
 
