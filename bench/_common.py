@@ -56,6 +56,19 @@ def bench_database(suffix: str = "bench") -> str:
     return name
 
 
+def production_env() -> dict[str, str]:
+    """Production settings (DEBUG off: no query log on every cursor), minus what plain
+    HTTP on loopback cannot have: for benches of what a deployment would measure."""
+    return {
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only-" + os.urandom(32).hex(),
+        "SECURE_SSL_REDIRECT": "false",
+        "SECURE_COOKIES": "false",
+        "STATIC_MANIFEST": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    }
+
+
 def configure(
     tag: str, *, database_suffix: str = "bench", env: dict[str, str] | None = None
 ) -> str:

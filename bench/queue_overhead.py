@@ -1,19 +1,23 @@
 """Queue overhead: no-op tasks through the real broker and worker, tasks/s and
 enqueue-to-start latency p50/p99, beside a bare Celery no-op task in the same run.
 
-    python bench/queue_overhead.py                # 1,000 of each
+    python bench/queue_overhead.py                # 3 rounds of 1,000 of each
     python bench/queue_overhead.py -n 200 --rate 10   # paced: latency without a backlog
 
 bare:     bench.noop_tasks.noop, which only records when it started (a Redis list).
-pipeline: run_pipeline_task, sent by tasks.services.task_dispatch, on ContentTask rows whose five
-          stages already have succeeded outputs: it claims the task (pending ->
+pipeline: run_pipeline_task on ContentTask rows whose five stages already have
+          succeeded outputs, sent as the dispatcher sends (task_dispatch_many; one by
+          one with task_dispatch when paced): it claims the task (pending ->
           in_progress with a lease, started_at), finds every stage done and completes it
           (awaiting_approval, completed_at), broadcasting both changes.
 
-Both kinds go through the same worker (real Redis broker, same priority); warm-up tasks
-of each kind run first and are not counted. Enqueue-to-start includes the time a task
-waits behind the ones sent before it: without --rate everything is sent at once, so
-the tail shows the backlog; with --rate the sending is paced.
+Both kinds go through the same worker (the settings' pool and concurrency, production
+settings: DEBUG off), real Redis broker, same priority; warm-up tasks of each kind run
+first and are not counted, then rounds of each kind in turn, so that what else the
+machine runs weighs on both; the median round of each is shown. Enqueue-to-start
+includes the time a task waits behind the ones sent before it: without --rate
+everything is sent at once, so the tail shows the backlog; with --rate the sending is
+paced.
 """
 
 import argparse
@@ -24,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from _common import Processes, Worker, configure, percentile, purge_broker
+from _common import Processes, Worker, configure, percentile, production_env, purge_broker
 
 if TYPE_CHECKING:
     from tasks.models import ContentTask
@@ -60,6 +64,11 @@ class Run:
                 f"p99 {percentile(ms, 0.99):.1f} ms"
             )
         return text
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The round of median throughput."""
+    return sorted(runs, key=lambda run: run.throughput)[len(runs) // 2]
 
 
 def send_paced(count: int, rate: float, send: Callable[[int], None]) -> float:
@@ -145,19 +154,27 @@ def create_done_tasks(n: int, marker: str) -> list["ContentTask"]:
 
 def run_pipeline(n: int, *, queue: str, rate: float, worker: Worker) -> Run:
     from tasks.models import ACTIVE_STATUSES, ContentTask, Status
-    from tasks.services import task_dispatch
+    from tasks.services.dispatch import task_dispatch, task_dispatch_many
 
     marker = f"{queue}-{uuid.uuid4().hex[:6]}"
     tasks = create_done_tasks(n, marker)
     sent_at: dict[str, float] = {}
+    if rate:
 
-    def send(i: int) -> None:
-        task = tasks[i]
-        sent_at[str(task.pk)] = time.time()
-        if not task_dispatch(task_id=task.pk, priority=task.celery_priority):
+        def send(i: int) -> None:
+            task = tasks[i]
+            sent_at[str(task.pk)] = time.time()
+            if not task_dispatch(task_id=task.pk, priority=task.celery_priority):
+                raise SystemExit("the broker refused a message")
+
+        send_seconds = send_paced(n, rate, send)
+    else:  # all at once, as the dispatcher sends what is waiting
+        began = time.time()
+        sent_at = dict.fromkeys((str(task.pk) for task in tasks), began)
+        runs = [(task.pk, task.celery_priority) for task in tasks]
+        if task_dispatch_many(runs=runs) != n:
             raise SystemExit("the broker refused a message")
-
-    send_seconds = send_paced(n, rate, send)
+        send_seconds = time.time() - began
     ours = ContentTask.objects.filter(category=marker)
     deadline = time.monotonic() + TIMEOUT
     while (done := ours.filter(status=Status.AWAITING_APPROVAL).count()) < n:
@@ -185,11 +202,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=1000, help="tasks of each kind")
     parser.add_argument("--warmup", type=int, default=20, help="uncounted tasks of each kind")
-    parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="worker threads (default: the settings')"
+    )
     parser.add_argument("--rate", type=float, default=0, help="tasks/s to send (0: all at once)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of each kind, taken in turn (median shown)"
+    )
     args = parser.parse_args()
 
-    queue = configure("overhead")
+    queue = configure("overhead", env=production_env())
     from tasks.models import CELERY_PRIORITY, Priority
 
     priority = CELERY_PRIORITY[Priority.NORMAL]
@@ -204,21 +226,33 @@ def main() -> None:
             if args.warmup:
                 run_bare(args.warmup, priority=priority, rate=0, **common)
                 run_pipeline(args.warmup, rate=0, **common)
-            bare = run_bare(args.n, priority=priority, rate=args.rate, **common)
-            pipeline = run_pipeline(args.n, rate=args.rate, **common)
+            # In turn, so a change in what else the machine runs weighs on both kinds.
+            bares, pipelines = [], []
+            for _ in range(args.rounds):
+                bares.append(run_bare(args.n, priority=priority, rate=args.rate, **common))
+                pipelines.append(run_pipeline(args.n, rate=args.rate, **common))
     finally:
         purge_broker(queue)
+    bare, pipeline = median_run(bares), median_run(pipelines)
 
     sending = f"paced at {args.rate:g}/s" if args.rate else "all sent at once"
+    from django.conf import settings
+
+    concurrency = args.concurrency or settings.CELERY_WORKER_CONCURRENCY
     print(
-        f"queue overhead: real Redis broker, one worker (concurrency {args.concurrency}), "
-        f"priority {priority}, {sending}, after {args.warmup} warm-up tasks of each kind"
+        f"queue overhead: real Redis broker, one worker ({settings.CELERY_WORKER_POOL} pool, "
+        f"concurrency {concurrency}), "
+        f"priority {priority}, {sending}, after {args.warmup} warm-up tasks of each kind; "
+        f"{args.rounds} rounds of each in turn, the median round shown"
     )
     print(bare.line())
     print(pipeline.line())
+    for label, runs in (("bare", bares), ("pipeline", pipelines)):
+        print(f"{label} rounds: " + ", ".join(f"{run.throughput:.1f}" for run in runs) + " tasks/s")
     if not args.rate:  # when paced, both kinds run at the sending rate
         print(
-            f"pipeline / bare: {bare.throughput / pipeline.throughput:.1f}x the time per task, "
+            f"pipeline / bare: {pipeline.throughput / bare.throughput:.0%} of the bare task's "
+            f"throughput ({bare.throughput / pipeline.throughput:.1f}x the time per task), "
             f"{pipeline.throughput:.1f} vs {bare.throughput:.1f} tasks/s"
         )
 
