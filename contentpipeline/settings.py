@@ -6,6 +6,7 @@ for development; nothing secret lives in the repository.
 """
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -169,6 +170,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "channels",
+    "axes",
     "tasks",
     "approvals",
     "publishing",
@@ -185,6 +187,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a login refused by the lockout into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "contentpipeline.urls"
@@ -397,8 +401,20 @@ THROTTLE_RATES = {
     "anon": "120/min",
     "user": "1200/min",
     "task_create": "120/min",
+    # POST /api/auth/token, per client address (its guesses at passwords).
+    "login": "10/min",
     **_throttle_rates(env.str("THROTTLE_RATES", default="")),
 }
+
+# Reverse proxies in front of the app that append the client's address to
+# X-Forwarded-For: the throttles and the login lockout take the address the nearest one
+# saw. 0: the socket's address is the client's, and the header, which any client can
+# write, is ignored (else a client would dodge every limit with it).
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+if NUM_PROXIES < 0:
+    raise ImproperlyConfigured(
+        "NUM_PROXIES counts the reverse proxies in front of the app: 0 or more"
+    )
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -422,6 +438,7 @@ REST_FRAMEWORK = {
         "contentpipeline.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "contentpipeline.errors.exception_handler",
 }
@@ -444,6 +461,27 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Auth, i18n, static, media -----------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    # Refuses any login of a client locked out (django-axes), before the password check.
+    "contentpipeline.logins.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login lockout (django-axes), for the admin's login form and POST /api/auth/token:
+# after LOGIN_FAILURE_LIMIT failed logins as one username from one address, that
+# username is refused from that address (even with the right password) for
+# LOGIN_LOCKOUT_MINUTES after the last failure; 429 with Retry-After. Attempts are
+# counted in PostgreSQL, so a lockout holds through a Redis outage; `manage.py
+# axes_reset_username NAME` (or deleting the access attempt in the admin) lifts one.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_MINUTES must be positive")
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Tries made while locked out do not start the lockout again: it ends when it said.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "contentpipeline.throttling.client_ip"
+AXES_LOCKOUT_CALLABLE = "contentpipeline.logins.lockout_response"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

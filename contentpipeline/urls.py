@@ -5,10 +5,10 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 
 from approvals.api import ApprovalListView, TaskApprovalView, TaskHistoryView
+from contentpipeline.logins import TokenLoginView
 from contentpipeline.views import api_not_found
 from publishing.api import PostViewSet
 from publishing.views import media
@@ -30,7 +30,7 @@ router.register("tasks", TaskViewSet, basename="task")
 router.register("posts", PostViewSet, basename="post")
 
 api_patterns = [
-    re_path(r"^auth/token/?$", ObtainAuthToken.as_view(), name="auth-token"),
+    re_path(r"^auth/token/?$", TokenLoginView.as_view(), name="auth-token"),
     re_path(
         r"^tasks/(?P<pk>[0-9a-fA-F-]{36})/approval/?$",
         TaskApprovalView.as_view(),
