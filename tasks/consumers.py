@@ -53,8 +53,13 @@ def _is_editor(user) -> bool:
 class _ProgressConsumer(AsyncJsonWebsocketConsumer):
     joined_groups: list[str]
     _renewal: asyncio.Task | None = None
+    # Set once the socket is refused: a client may go on sending frames until it
+    # answers the close, and none of them is for this consumer to act on (an anonymous
+    # client's get_progress on /ws/tasks/ would read tasks as nobody and fail).
+    refused = False
 
     async def reject(self, code: int) -> None:
+        self.refused = True
         # Accept first: a close before the handshake would reach the client as a plain
         # HTTP 403 and the close code would be lost.
         await self.accept()
@@ -101,6 +106,8 @@ class _ProgressConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         """Parse a client frame; whatever it holds, answer and keep the connection."""
+        if self.refused:
+            return
         if text_data is None:
             await self.send_error("Binary frames are not supported; send JSON text.")
             return
