@@ -1,6 +1,7 @@
 """Progress events: built from the row, sent to Channels groups after commit."""
 
 import asyncio
+import functools
 import logging
 import os
 import threading
@@ -8,10 +9,13 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+import redis
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .models import ContentTask, Stage
 
@@ -101,7 +105,9 @@ def _send(groups: list[str], event: dict[str, Any]) -> None:
         # the server's own loop (and its connections), after what that loop was doing.
         async_to_sync(_send_to_groups)(layer, groups, event)
     else:
-        _sender.run(_send_to_groups(layer, groups, event, skip_empty=True))
+        listened = _groups_with_members(layer, groups)
+        if listened:
+            _sender.run(_send_to_groups(layer, listened, event))
 
 
 def _event_loop_above() -> asyncio.AbstractEventLoop | None:
@@ -131,12 +137,8 @@ def _describe(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
 
 
-async def _send_to_groups(
-    layer, groups: list[str], event: dict[str, Any], *, skip_empty: bool = False
-) -> None:
+async def _send_to_groups(layer, groups: list[str], event: dict[str, Any]) -> None:
     async with asyncio.timeout(BROADCAST_TIMEOUT):
-        if skip_empty:
-            groups = await _groups_with_members(layer, groups)
         for group in groups:
             await layer.group_send(group, event)
 
@@ -152,14 +154,15 @@ return counts
 """
 
 
-async def _groups_with_members(layer, groups: list[str]) -> list[str]:
-    """The groups somebody listens to, asked of Redis in one command per server.
+def _groups_with_members(layer, groups: list[str]) -> list[str]:
+    """The groups somebody listens to, asked of Redis in one command per server, from
+    the calling thread.
 
     channels-redis' group_send spends two round trips on each group before it knows
     whether anyone listens, and most of an event's groups have nobody: a task's own
     group while no page follows it, the editors' while nobody has the desk open. Those
-    sends are left out (their expired members dropped, as group_send would); the
-    others go through group_send."""
+    sends are left out (their expired members dropped, as group_send would), and an
+    event nobody listens to never goes to the event loop at all."""
     if not hasattr(layer, "_group_key"):  # not channels-redis: its own group_send decides
         return groups
     expired_before = int(time.time()) - layer.group_expiry
@@ -168,12 +171,26 @@ async def _groups_with_members(layer, groups: list[str]) -> list[str]:
         by_server.setdefault(layer.consistent_hash(group), []).append(group)
     listened = []
     for index, server_groups in by_server.items():
+        address = layer.hosts[index].get("address")
+        if address is None:  # a sentinel set-up: its own group_send decides
+            listened += server_groups
+            continue
         keys = [layer._group_key(group) for group in server_groups]
-        counts = await layer.connection(index).eval(
-            _COUNT_MEMBERS, len(keys), *keys, expired_before
-        )
+        counts = _redis(address).eval(_COUNT_MEMBERS, len(keys), *keys, expired_before)
         listened += [group for group, count in zip(server_groups, counts, strict=True) if count]
     return listened
+
+
+@functools.cache
+def _redis(address: str) -> redis.Redis:
+    """A client of the channel layer's server for this process (its connection pool is
+    thread safe), bounded like a broadcast and without retries."""
+    return redis.Redis.from_url(
+        address,
+        socket_timeout=BROADCAST_TIMEOUT,
+        socket_connect_timeout=BROADCAST_TIMEOUT,
+        retry=Retry(NoBackoff(), 0),
+    )
 
 
 def broadcast_on_commit(task: ContentTask, message: str = "", *, image: bool | None = None) -> None:
