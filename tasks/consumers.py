@@ -196,9 +196,10 @@ class TaskListConsumer(_ProgressConsumer):
         user = await self.authenticated_user()
         if user is None:
             return
-        await self.accept()
+        # Joined before the socket opens, so no change falls between the two.
         group = EDITORS_GROUP if await _is_editor(user) else user_group(user.pk)
         await self.join([group])
+        await self.accept()
 
     async def send_current_state(self) -> None:
         """The state of the user's newest tasks (at most 50), newest first, one
