@@ -16,7 +16,7 @@ import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
@@ -55,6 +55,12 @@ CONFIG = schemathesis.Config.from_dict(
 # In process, through Django's WSGI handler: requests run in the test's thread, so they
 # see the test's transaction.
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", WSGIHandler(), config=CONFIG)
+# Reading the schema at import ran a request, whose signals opened the connection pool
+# on the database named before pytest-django switches to the test database: a pool
+# kept from here would serve every later test (and the servers they start) the wrong
+# database. Closed, it is opened again on the test database when first used.
+for _connection in connections.all():
+    _connection.close_pool()
 
 CHECKS = [
     not_a_server_error,
