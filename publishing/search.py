@@ -67,13 +67,13 @@ TRIGRAM_THRESHOLD = 0.3
 MAX_RANKED = 500
 # How many more matches than MAX_RANKED the first span of recent posts should hold.
 WINDOW_MARGIN = 2.0
-# Matches per post from which walking the newest posts and testing each one is cheaper
-# than reading entries of a GIN index (measured on 100,000 posts): a word's entry holds
-# its matches; the entries of several words can each be far longer than the posts with
-# all of them; a phrase's word pairs hold hardly more posts than have the phrase.
-WALK_DENSITY = 0.15
-WALK_DENSITY_WORDS = 0.08
-PAIRS_WALK_DENSITY = 0.25
+# What reading a GIN index costs per post its entries hold, beside walking past a post
+# (measured on 100,000 posts): a word's entry holds its matches (a prefix's, those of
+# every lexeme it starts); the entries of several words can each be far longer than
+# the posts with all of them; a phrase's word pairs hold hardly more than its matches.
+ENTRY_COST = 0.4
+ENTRY_COST_WORDS = 1.0
+ENTRY_COST_PAIRS = 0.15
 # What narrowing the GIN's matches to a span through the published_at index costs per
 # post of the span, beside reading a match (measured on 100,000 posts).
 WINDOW_POST_COST = 0.06
@@ -270,7 +270,7 @@ def _full_text(text: str, limit: int, offset: int) -> SearchPage:
     else:
         matches = Post.objects.published().filter(search_vector=search)
     estimate = _estimated_count(matches)
-    candidates = _candidates(search, estimate, pairs, _walk_density(text, pairs))
+    candidates = _candidates(search, estimate, pairs, _entry_cost(text, pairs))
     estimated = len(candidates) >= MAX_RANKED
     total = max(len(candidates), estimate) if estimated else len(candidates)
     # Best first: the candidates come newest first, and the sort keeps that order
@@ -303,7 +303,7 @@ def _full_text(text: str, limit: int, offset: int) -> SearchPage:
 
 
 def _candidates(
-    search: SearchQuery, estimate: int, pairs: list[str], walk_density: float
+    search: SearchQuery, estimate: int, pairs: list[str], entry_cost: float
 ) -> list[tuple]:
     """(pk, rank) of the newest MAX_RANKED matches, newest first (all of them when
     fewer): the posts ranked.
@@ -314,9 +314,9 @@ def _candidates(
     posts first: a span of time that should hold twice as many, then the span before
     it, as large as what the first held suggests, and so on (the spans do not overlap:
     a post is read once). Each span is searched the cheaper of two ways (_span_rows):
-    walking its posts newest first and testing each one, when there are at least
-    `walk_density` matches a post, or through a GIN index: that of the phrases' word
-    pairs for a query of phrases (`pairs`), else that of the vectors."""
+    walking its posts newest first and testing each one, or through a GIN index: that
+    of the phrases' word pairs for a query of phrases (`pairs`), else that of the
+    vectors, whose entries cost `entry_cost` a post they hold (_walk_pays)."""
     published = Post.objects.published()
     if estimate <= MAX_RANKED:
         return list(_span_rows(published, search, walk=False, pairs=pairs)[:MAX_RANKED])
@@ -332,7 +332,7 @@ def _candidates(
     searched, upper = 0.0, None  # the share searched, back from the newest post
     while True:
         need = MAX_RANKED - len(found)
-        walk = posts is not None and rate >= walk_density * posts
+        walk = posts is not None and _walk_pays(posts, need, rate, estimate * entry_cost)
         reach = margin * MAX_RANKED / rate
         if walk:
             # A walk stops at its LIMIT, so a wide span costs nothing while matches are
@@ -388,15 +388,22 @@ def _span_rows(posts, search: SearchQuery, *, walk: bool, pairs: list[str]):
     )
 
 
-def _walk_density(text: str, pairs: list[str]) -> float:
-    """Matches a post from which walking the newest posts beats the GIN index that
-    would answer `text` (see WALK_DENSITY)."""
+def _walk_pays(posts: float, need: int, rate: float, entries: float) -> bool:
+    """Whether walking the newest of `posts` to find `need` more matches, `rate` of them
+    in the whole time span, costs less than reading index entries worth `entries` posts
+    and then the matches of a span that should hold twice as many as needed."""
+    return posts * need / rate < entries + WINDOW_MARGIN * need
+
+
+def _entry_cost(text: str, pairs: list[str]) -> float:
+    """What the entries of the GIN index that answers `text` cost, a post they hold
+    (see ENTRY_COST)."""
     if pairs:
-        return PAIRS_WALK_DENSITY
+        return ENTRY_COST_PAIRS
     words = [token for token in text.split() if _WORD.search(token)]
     if len(words) > 1 and not any(word.lower() == "or" for word in words):
-        return WALK_DENSITY_WORDS
-    return WALK_DENSITY
+        return ENTRY_COST_WORDS
+    return ENTRY_COST
 
 
 def _phrase_pairs(text: str) -> list[str]:
