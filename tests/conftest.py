@@ -40,6 +40,18 @@ def _clear_cache():
         client.delete(*keys)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    # pytest-asyncio gives each test its own event loop; channels-redis binds its
+    # receive lock to the loop of the first receive, so a test whose socket was still
+    # receiving when its loop closed would leave the next test a lock of a dead loop.
+    # In a server there is one loop for the process's life.
+    yield
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def outbox(settings):
     """Run messages and progress events that leave the process (see tests/outbox.py)."""
