@@ -66,12 +66,12 @@ TRIGRAM_THRESHOLD = 0.3
 # Matches ranked for one query: the newest ones when more posts match (_candidates).
 MAX_RANKED = 500
 # How many more matches than MAX_RANKED the first span of recent posts should hold.
-WINDOW_MARGIN = 2.0
+WINDOW_MARGIN = 1.5
 # What reading a GIN index costs per post its entries hold, beside walking past a post
 # (measured on 100,000 posts): a word's entry holds its matches (a prefix's, those of
 # every lexeme it starts); the entries of several words can each be far longer than
 # the posts with all of them; a phrase's word pairs hold hardly more than its matches.
-ENTRY_COST = 0.4
+ENTRY_COST = 0.3
 ENTRY_COST_WORDS = 1.0
 ENTRY_COST_PAIRS = 0.15
 # What narrowing the GIN's matches to a span through the published_at index costs per
@@ -311,12 +311,12 @@ def _candidates(
     Both the newest-first cut and the rank read the row of each match visited, so a
     word in half of the posts must not make the query visit half of the table. When
     PostgreSQL expects more than MAX_RANKED matches, they are looked for among recent
-    posts first: a span of time that should hold twice as many, then the span before
-    it, as large as what the first held suggests, and so on (the spans do not overlap:
-    a post is read once). Each span is searched the cheaper of two ways (_span_rows):
-    walking its posts newest first and testing each one, or through a GIN index: that
-    of the phrases' word pairs for a query of phrases (`pairs`), else that of the
-    vectors, whose entries cost `entry_cost` a post they hold (_walk_pays)."""
+    posts first: a span of time that should hold WINDOW_MARGIN times as many, then the
+    span before it, as large as what the first held suggests, and so on (the spans do
+    not overlap: a post is read once). Each span is searched the cheaper of two ways
+    (_span_rows): walking its posts newest first and testing each one, or through a
+    GIN index: that of the phrases' word pairs for a query of phrases (`pairs`), else
+    that of the vectors, whose entries cost `entry_cost` a post they hold (_walk_pays)."""
     published = Post.objects.published()
     if estimate <= MAX_RANKED:
         return list(_span_rows(published, search, walk=False, pairs=pairs)[:MAX_RANKED])
@@ -391,7 +391,7 @@ def _span_rows(posts, search: SearchQuery, *, walk: bool, pairs: list[str]):
 def _walk_pays(posts: float, need: int, rate: float, entries: float) -> bool:
     """Whether walking the newest of `posts` to find `need` more matches, `rate` of them
     in the whole time span, costs less than reading index entries worth `entries` posts
-    and then the matches of a span that should hold twice as many as needed."""
+    and then the matches of a span that should hold WINDOW_MARGIN times as many."""
     return posts * need / rate < entries + WINDOW_MARGIN * need
 
 
