@@ -10,30 +10,15 @@ from typing import Any, NamedTuple
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, transaction
-from django.db.models import QuerySet
-from simple_history.manager import HistoryDescriptor
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
+from django.db.models import Field, QuerySet
+from django.utils import timezone
 
 from contentpipeline.errors import NotFound
 from contentpipeline.roles import SYSTEM_USERNAME, system_user
 
 from ..events import broadcast_on_commit
 from ..models import ContentTask, StageRun, StageRunStatus
-
-
-def _history_manager(descriptor: HistoryDescriptor, instance, owner):
-    manager_class = descriptor.__dict__.get("_manager_class")
-    if manager_class is None:
-        manager_class = descriptor.manager_class.from_queryset(descriptor.queryset_class)
-        descriptor._manager_class = manager_class
-    return manager_class(descriptor.model, instance)
-
-
-# simple-history makes a new manager class (`from_queryset`, which walks the queryset
-# class with `inspect`) on every `instance.history`, and reads it for each history
-# record it writes: some 1,100 Python calls, a fifth of a pipeline step. The class is
-# the same each time, so it is made once per model.
-HistoryDescriptor.__get__ = _history_manager
 
 # The fields whose changes are history records (the lease and bookkeeping are not).
 _UNTRACKED = {"heartbeat_at", "lease_id", "dispatched_at", "lost_runs", "updated_at"}
@@ -158,6 +143,84 @@ def _system_user() -> AbstractBaseUser:
     return user
 
 
+# The two writes of a service's save, compiled once per process. Through the ORM a
+# pipeline step's save compiles an UPDATE of the changed fields, then simple-history
+# builds a history model instance and compiles the INSERT of its thirty-odd columns:
+# about 60% of a step's Python, for statements that never change. The values are
+# prepared by the same fields the ORM would use (`pre_save`, `get_db_prep_save`), and
+# tests/tasks/test_history_records.py holds both writes to the rows the ORM and
+# simple-history write. Nothing listens to a task's save signals, which these skip
+# (tests/test_structure.py keeps it so): the services are the only writers of a task.
+class Write(NamedTuple):
+    sql: str
+    fields: list[Field]  # whose prepared values the placeholders take, in order
+
+    def execute(self, values: list[Any]) -> int:
+        """Run it with each field's value prepared; the number of rows it changed."""
+        connection = transaction.get_connection()
+        params = [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(self.fields, values, strict=False)
+        ]
+        params.extend(values[len(self.fields) :])
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            return cursor.rowcount
+
+
+def _quote(name: str) -> str:
+    return transaction.get_connection().ops.quote_name(name)
+
+
+@functools.cache
+def _update_write(names: tuple[str, ...]) -> Write:
+    meta = ContentTask._meta
+    fields = [meta.get_field(name) for name in names]
+    assignments = ", ".join(f"{_quote(field.column)} = %s" for field in fields)
+    where = f"{_quote(meta.pk.column)} = %s"  # the key: a value past the fields'
+    # Names from the models' metadata, quoted; every value is a parameter.
+    sql = f"UPDATE {_quote(meta.db_table)} SET {assignments} WHERE {where}"  # noqa: S608
+    return Write(sql, fields)
+
+
+@functools.cache
+def _history_write() -> Write:
+    model = ContentTask.history.model
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(_quote(field.column) for field in fields)
+    values = ", ".join(["%s"] * len(fields))
+    table = _quote(model._meta.db_table)
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({values})"  # noqa: S608 - as above
+    return Write(sql, fields)
+
+
+def _update_fields(task: ContentTask, names: list[str]) -> None:
+    """`task.save(update_fields=names)` for a task that exists, without its signals."""
+    write = _update_write(tuple(names))
+    values = [field.pre_save(task, False) for field in write.fields]  # auto_now too
+    if write.execute([*values, task.pk]) != 1:
+        raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+def _write_history(
+    task: ContentTask, *, history_type: str, user: AbstractBaseUser | None, reason: str
+) -> None:
+    """The history record simple-history writes when the task is saved."""
+    given = {
+        "history_date": getattr(task, "_history_date", None) or timezone.now(),
+        "history_type": history_type,
+        "history_user_id": user.pk if user is not None else None,
+        "history_change_reason": reason,
+    }
+    write = _history_write()
+    write.execute(
+        [
+            given[field.attname] if field.attname in given else getattr(task, field.attname)
+            for field in write.fields
+        ]
+    )
+
+
 def lock_or_404(task_id) -> ContentTask:
     task = lock(task_id)
     if task is None:
@@ -178,16 +241,19 @@ def save(
     it) and why, and broadcast it after commit. A save that changes no tracked field
     (only the lease, say) writes no history record."""
     loaded = getattr(task, "_as_loaded", None)
-    unchanged = loaded is not None and loaded == _snapshot(task)
-    if unchanged:
-        task.skip_history_when_saving = True  # simple-history checks that it exists
-    task._history_user = user or _system_user()
-    task._change_reason = reason
-    try:
-        task.save(update_fields=update_fields)
-    finally:
-        if unchanged:
+    changed = loaded is None or loaded != _snapshot(task)
+    adding = task._state.adding
+    user = user or _system_user()
+    if update_fields is not None and not adding:
+        _update_fields(task, update_fields)
+    else:
+        task.skip_history_when_saving = True  # written below, when there is a change
+        try:
+            task.save(update_fields=update_fields)
+        finally:
             del task.skip_history_when_saving
+    if changed:
+        _write_history(task, history_type="+" if adding else "~", user=user, reason=reason)
     task._as_loaded = _snapshot(task)
     broadcast_on_commit(task, message, image=image)
     return task
