@@ -46,7 +46,7 @@ def row(task: ContentTask) -> dict:
 @pytest.fixture
 def task():
     return ContentTaskFactory(
-        keywords=["compost", "soil health", "ünïcödé", "quote'd \"word\""],
+        keywords=["compost", "soil health", "ünïcödé", 'quote\'d "word"'],
         sources=["https://example.com/a?b=1&c=2"],
         max_cost=Decimal("1.2345"),
         target_audience="gardeners",
@@ -71,7 +71,9 @@ def test_a_services_save_writes_the_same_row_and_history_record_as_the_orm(task)
     with transaction.atomic():
         locked = _common.lock(task.pk)
         change(locked)
-        _common.save(locked, user=editor, reason="moved by hand", message="m", update_fields=CHANGED)
+        _common.save(
+            locked, user=editor, reason="moved by hand", message="m", update_fields=CHANGED
+        )
 
     assert row(task) == orm_row
     assert latest_record(task) == orm_record
