@@ -4,10 +4,12 @@ BIN := $(VENV)/bin
 
 .PHONY: run test lint format bench services clean
 
-$(BIN)/.installed: requirements.txt
+# requirements.txt is the service (all the production image installs);
+# requirements-dev.txt adds the embedded PostgreSQL and Redis, the tests and the tooling.
+$(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
 run: $(BIN)/.installed

@@ -19,8 +19,8 @@ class StageRunInline(admin.TabularInline):
     model = StageRun
     extra = 0
     can_delete = False
-    fields = ["generation", "stage", "attempt", "status", "started_at", "finished_at", "model",
-              "tokens_in", "tokens_out", "cost", "error"]  # fmt: skip
+    fields = ["generation", "stage", "attempt", "status", "worker", "started_at", "finished_at",
+              "model", "tokens_in", "tokens_out", "cost", "error"]  # fmt: skip
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:

@@ -264,6 +264,9 @@ class StageRun(models.Model):
     model = models.CharField(max_length=100, blank=True)
     # Which provider wrote the output (the first of the fallback chain that answered).
     provider = models.CharField(max_length=20, blank=True)
+    # The Celery node that ran the attempt (`name@host`, its -n); empty when the
+    # pipeline ran outside a worker.
+    worker = models.CharField(max_length=255, blank=True)
     # Model calls of this attempt answered from the cache, and calls made in all.
     cache_hits = models.PositiveSmallIntegerField(default=0)
     calls = models.PositiveSmallIntegerField(default=0)

@@ -126,15 +126,16 @@ def release_connection() -> None:
         connection.close()
 
 
-def run_pipeline(task_id) -> str:
-    """Run what is left of the task's pipeline. Returns what happened, for logs:
-    `skipped` (not ours to run), `stopped` (paused, cancelled or taken over), `done`.
-    Raises StageFailed when a stage fails (its attempt recorded, the lease let go)."""
+def run_pipeline(task_id, *, worker: str = "") -> str:
+    """Run what is left of the task's pipeline; `worker` (the Celery node) is recorded
+    on each stage attempt. Returns what happened, for logs: `skipped` (not ours to run),
+    `stopped` (paused, cancelled or taken over), `done`. Raises StageFailed when a stage
+    fails (its attempt recorded, the lease let go)."""
     with system_actor():
-        return _run(task_id)
+        return _run(task_id, worker)
 
 
-def _run(task_id) -> str:
+def _run(task_id, worker: str) -> str:
     claim = task_claim(task_id=task_id)
     if claim is None:
         return "skipped"
@@ -142,7 +143,7 @@ def _run(task_id) -> str:
     for stage in PIPELINE_STAGES:
         if stage in context:
             continue
-        started = task_stage_begin(task_id=task_id, stage=stage, lease_id=lease_id)
+        started = task_stage_begin(task_id=task_id, stage=stage, lease_id=lease_id, worker=worker)
         if started is None:
             return "stopped"
         task, stage_run = started

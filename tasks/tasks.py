@@ -23,7 +23,7 @@ MAX_RETRIES = 3
 )
 def run_pipeline_task(self, task_id: str) -> str:
     try:
-        return run_pipeline(task_id)
+        return run_pipeline(task_id, worker=self.request.hostname or "")
     except StageFailed as exc:
         if not exc.final and self.request.retries < self.max_retries:
             raise self.retry(exc=exc, countdown=2**self.request.retries) from exc

@@ -99,17 +99,23 @@ SERVER_APP_NAME = "test-asgi-server"
 
 
 def start_worker(
-    *, queue: str, concurrency: int | None = None, env: dict | None = None, log_dir: Path
+    *,
+    queue: str,
+    concurrency: int | None = None,
+    env: dict | None = None,
+    log_dir: Path,
+    node: str | None = None,
 ):
     """Start a real Celery worker process (in a session of its own, so a test can
     SIGKILL it with all its children) on `queue`, using the test database, and wait
     until it answers a ping. It is the worker `make run` starts, with the pool and
-    concurrency of the settings (threads) unless `concurrency` asks for fewer."""
+    concurrency of the settings (threads) unless `concurrency` asks for fewer; its node
+    name is `node@<host>` (a unique name unless `node` is given)."""
     from django.db import connection
 
     from contentpipeline.stack import worker_command
 
-    node = f"test-{uuid.uuid4().hex[:8]}"
+    node = node or f"test-{uuid.uuid4().hex[:8]}"
     environment = {
         **os.environ,
         "DATABASE_NAME": connection.settings_dict["NAME"],

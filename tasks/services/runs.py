@@ -143,10 +143,10 @@ def _may_go_on(task: ContentTask, lease_id: uuid.UUID) -> bool:
 
 @transaction.atomic
 def task_stage_begin(
-    *, task_id, stage: str, lease_id: uuid.UUID
+    *, task_id, stage: str, lease_id: uuid.UUID, worker: str = ""
 ) -> tuple[ContentTask, StageRun] | None:
-    """Record the start of a stage attempt; None when the run must stop instead
-    (paused, cancelled, deleted or taken over)."""
+    """Record the start of a stage attempt by `worker` (the Celery node running it);
+    None when the run must stop instead (paused, cancelled, deleted or taken over)."""
     task = lock(task_id, alive=False)
     if task is None or not _may_go_on(task, lease_id):
         return None
@@ -155,7 +155,12 @@ def task_stage_begin(
     task.heartbeat_at = now
     attempt = StageRun.objects.filter(task=task, generation=task.generation, stage=stage).count()
     stage_run = StageRun.objects.create(
-        task=task, generation=task.generation, stage=stage, attempt=attempt + 1, started_at=now
+        task=task,
+        generation=task.generation,
+        stage=stage,
+        attempt=attempt + 1,
+        started_at=now,
+        worker=worker[:255],
     )
     save(
         task, reason=f"stage {stage} started", message=f"Stage {stage} started",

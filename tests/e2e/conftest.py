@@ -166,7 +166,7 @@ def chromium() -> Chromium:
     try:
         import playwright  # noqa: F401
     except ImportError:
-        pytest.skip("the browser tests need playwright (pip install -r requirements.txt)")
+        pytest.skip("the browser tests need playwright (pip install -r requirements-dev.txt)")
     found, tried = find_chromium()
     if found is None:
         pytest.skip("no Chromium could be found or installed; tried: " + "; ".join(tried))
