@@ -11,6 +11,8 @@ header never leaves the server. Entries carry the content version they were made
 under and count only while it is current, so a post change (which bumps it) makes
 every stored page stale at once. A session cookie, any method but GET and HEAD, a
 query other than a page number, or Redis unreachable: the request goes to Django.
+A page answered here is logged and counted as Django's middleware does for the others,
+with a request id of its own (the stored page's is left out).
 """
 
 import asyncio
@@ -18,6 +20,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -25,10 +28,14 @@ from django.conf import settings
 from django.core.cache import cache
 
 from . import cache as app_cache
+from .observability import record_request, request_id_for
 
 logger = logging.getLogger(__name__)
 
 MARKER = b"x-page-cache"
+REQUEST_ID = b"x-request-id"
+# Headers of a page's first answer that are not the page's: never stored.
+_NOT_KEPT = (MARKER, REQUEST_ID)
 # The pages it may answer: a path, optionally with a page number.
 _QUERY = re.compile(rb"((page|p)=\d{1,6})?")
 _SKIP_PREFIXES = ("/api/", "/admin/", "/media/", "/static/", "/ws/")
@@ -85,6 +92,7 @@ class EdgePageCache:
         if key is None:
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         try:
             version, entry = await _client().mget(cache.make_key(app_cache.VERSION_KEY), key)
         except app_cache.CACHE_ERRORS as exc:
@@ -97,7 +105,10 @@ class EdgePageCache:
             stored = json.loads(head)
             if stored["version"] == version:
                 app_cache.count("hits")
-                await _replay(send, scope, stored, body)
+                request_id = request_id_for(_header(scope, REQUEST_ID))
+                await _replay(send, scope, stored, body, request_id)
+                record_request(method=scope["method"], path=scope["path"], status=200,
+                               started=started, user_id=None, request_id=request_id)  # fmt: skip
                 return
         await self._pass_and_keep(scope, receive, send, key, version)
 
@@ -123,7 +134,7 @@ class EdgePageCache:
             return
         app_cache.count("misses")  # a shareable page that was not kept (yet)
         kept = [[h.decode("latin-1"), v.decode("latin-1")] for h, v in headers
-                if h.lower() != MARKER]  # fmt: skip
+                if h.lower() not in _NOT_KEPT]  # fmt: skip
         head = json.dumps({"version": version, "headers": kept}).encode()
         try:
             await _client().set(key, head + b"\n" + b"".join(chunks),
@@ -132,8 +143,16 @@ class EdgePageCache:
             app_cache.mark_down(exc)
 
 
-async def _replay(send, scope, stored: dict, body: bytes) -> None:
+def _header(scope, name: bytes) -> str | None:
+    for header, value in scope.get("headers", []):
+        if header.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _replay(send, scope, stored: dict, body: bytes, request_id: str) -> None:
     headers = [(h.encode("latin-1"), v.encode("latin-1")) for h, v in stored["headers"]]
+    headers.append((REQUEST_ID, request_id.encode()))
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body",
                 "body": b"" if scope.get("method") == "HEAD" else body})  # fmt: skip

@@ -1,11 +1,17 @@
-"""Requests that must not reach a view: NUL bytes anywhere a client controls (PostgreSQL
+"""The request's edges: its id and log line (`RequestLogMiddleware`, first of all), and
+requests that must not reach a view: NUL bytes anywhere a client controls (PostgreSQL
 refuses them in text, so they used to surface as 500s from a session lookup, an admin
 filter or a token check), and bodies larger than the upload limit."""
 
+import time
 from urllib.parse import unquote_to_bytes
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.functional import SimpleLazyObject, empty
+
+from .observability import REQUEST_ID_HEADER, record_request, request_id_for, request_id_var
 
 
 def is_api(request: HttpRequest) -> bool:
@@ -46,3 +52,79 @@ class RejectMalformedRequestsMiddleware:
         if limit is not None and length > limit:
             return error_response(request, 413, f"The request body is larger than {limit} bytes.")
         return self.get_response(request)
+
+
+_UNKNOWN = object()
+
+
+def _user_id(request: HttpRequest):
+    """The id of the request's user as far as it is known without asking the database
+    (None: anonymous); `_UNKNOWN` when a session cookie came but no code looked at the
+    user (DRF sets `request.user` when it authenticates a token)."""
+    user = getattr(request, "user", None)
+    if user is None:
+        return None
+    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            return None
+        return _UNKNOWN
+    return user.pk if user.is_authenticated else None
+
+
+class RequestLogMiddleware:
+    """Gives the request its id (see contentpipeline.observability), answers it in the
+    `X-Request-ID` header, and logs one line when the answer is ready: method, path,
+    status, duration, user, request id; the request is counted for /metrics too.
+    Runs in the event loop under ASGI, so the id reaches the view's thread with the
+    request's context."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        if self.is_async:
+            return self.__acall__(request)
+        started = time.perf_counter()
+        request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+            user_id = _user_id(request)
+            if user_id is _UNKNOWN:
+                user_id = request.user.pk  # the session, looked up now
+            self._finish(request, response, started, request_id, user_id)
+            return response
+        finally:
+            request_id_var.reset(token)
+
+    async def __acall__(self, request: HttpRequest):
+        started = time.perf_counter()
+        request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+        token = request_id_var.set(request_id)
+        try:
+            response = await self.get_response(request)
+            user_id = _user_id(request)
+            if user_id is _UNKNOWN:
+                user_id = (await request.auser()).pk
+            self._finish(request, response, started, request_id, user_id)
+            return response
+        finally:
+            request_id_var.reset(token)
+
+    @staticmethod
+    def _finish(request, response, started, request_id, user_id) -> None:
+        response.headers[REQUEST_ID_HEADER] = request_id
+        record_request(
+            method=request.method or "",
+            path=request.path,
+            status=response.status_code,
+            started=started,
+            user_id=user_id,
+            request_id=request_id,
+        )

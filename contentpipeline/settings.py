@@ -177,6 +177,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every request gets its id and its log line, refused ones included.
+    "contentpipeline.middleware.RequestLogMiddleware",
     "contentpipeline.middleware.RejectMalformedRequestsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -529,11 +531,29 @@ X_FRAME_OPTIONS = "DENY"
 if not DEBUG and len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production")
 
+# --- Logs and metrics ---------------------------------------------------------------------
+# json: one JSON object a line (time, level, logger, message, request_id and the
+# line's fields); text: for a person at a terminal. See contentpipeline/observability.py.
+LOG_FORMATS = ("json", "text")
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is unknown; use json or text")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "contentpipeline.observability.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "contentpipeline.observability.JsonFormatter"},
+        "text": {"()": "contentpipeline.observability.TextFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
