@@ -3,6 +3,7 @@ each attempt, and stops between stages when the task was paused, cancelled or ta
 over by another run. Every write goes through the services (`services.runs` says how
 the lease works); the stages themselves are pure (`contentpipeline.stages`)."""
 
+import contextvars
 import importlib
 import logging
 import threading
@@ -88,7 +89,11 @@ class Heartbeat:
         self.interval = max(0.05, settings.PIPELINE_LEASE_SECONDS / 3)
         self.time_limit = settings.PIPELINE_STAGE_TIME_LIMIT
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="heartbeat")
+        # In the run's context, so its log lines carry the run's request id.
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._run,), daemon=True,
+            name="heartbeat",
+        )  # fmt: skip
 
     def __enter__(self) -> "Heartbeat":
         self._started = time.monotonic()

@@ -12,6 +12,7 @@ is stale. A task whose runs keep dying is failed after PIPELINE_MAX_LOST_RUNS of
 import logging
 import uuid
 from decimal import Decimal
+from functools import partial
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -23,6 +24,8 @@ from ._common import finished_outputs, lock, save
 from ._common import system_actor as system_actor  # the runner runs within it
 
 logger = logging.getLogger(__name__)
+# One line per stage attempt recorded (its event is `stage_run`).
+stage_logger = logging.getLogger("tasks.stage_runs")
 
 LOST_RUN_ERROR = "Lost: the run stopped without finishing (worker killed or time limit)"
 
@@ -84,9 +87,14 @@ def _take_over_lost_run(task: ContentTask) -> bool:
     without a stage finishing, fail the task instead of sending it round again.
     Returns whether the task may be run again."""
     lost_at = timezone.now()
-    StageRun.objects.filter(
+    running = StageRun.objects.filter(
         task=task, generation=task.generation, status=StageRunStatus.RUNNING
-    ).update(status=StageRunStatus.FAILED, finished_at=lost_at, error=LOST_RUN_ERROR)
+    )
+    lost = list(running)
+    running.update(status=StageRunStatus.FAILED, finished_at=lost_at, error=LOST_RUN_ERROR)
+    for stage_run in lost:
+        stage_run.finished_at, stage_run.error = lost_at, LOST_RUN_ERROR
+        transaction.on_commit(partial(log_stage_run, stage_run, "lost"))
     stage = task.stage  # task_stage_begin set it when the lost attempt started
     task.lost_runs += 1
     task.lease_id = None
@@ -199,6 +207,7 @@ def task_stage_record(
         with transaction.atomic():
             stage_run.save()
     except IntegrityError:
+        transaction.on_commit(partial(log_stage_run, stage_run, "duplicate"))
         StageRun.objects.filter(pk=stage_run.pk).update(
             status=StageRunStatus.FAILED,
             finished_at=stage_run.finished_at,
@@ -212,6 +221,7 @@ def task_stage_record(
             status__in=[StageRunStatus.SUCCEEDED, StageRunStatus.SKIPPED],
         )
         return winner.output or {}
+    transaction.on_commit(partial(log_stage_run, stage_run, status))
     # The output is kept even if the task was paused meanwhile: finished work stands.
     task.progress = max(task.progress, STAGE_PROGRESS[stage_run.stage])
     task.heartbeat_at = timezone.now()
@@ -231,11 +241,40 @@ def task_stage_fail(
 ) -> None:
     """Record a failed stage attempt (with what its calls cost before it failed) and
     let go of the lease, so the Celery retry claims the task afresh."""
+    stage_run.finished_at, stage_run.error, stage_run.cost = timezone.now(), error[:2000], cost
     StageRun.objects.filter(pk=stage_run.pk).update(
-        status=StageRunStatus.FAILED, finished_at=timezone.now(), error=error[:2000], cost=cost
+        status=StageRunStatus.FAILED,
+        finished_at=stage_run.finished_at,
+        error=stage_run.error,
+        cost=cost,
     )
     task_release_lease(task_id=stage_run.task_id, lease_id=lease_id)
-    logger.warning("Stage %s of task %s failed: %s", stage_run.stage, stage_run.task_id, error)
+    log_stage_run(stage_run, "failed")
+
+
+def log_stage_run(stage_run: StageRun, outcome: str) -> None:
+    """The attempt's log line (once it is stored): task, stage, attempt, outcome
+    (`succeeded`, `skipped`, `failed`, `lost`, `duplicate`), duration, provider, model,
+    calls, cache hits, tokens and cost; the request id comes with the run's context."""
+    duration_ms = None
+    if stage_run.finished_at and stage_run.started_at:
+        duration_ms = round((stage_run.finished_at - stage_run.started_at).total_seconds() * 1000)
+    outcome = str(outcome)
+    ok = outcome in (StageRunStatus.SUCCEEDED, StageRunStatus.SKIPPED)
+    stage_logger.log(
+        logging.INFO if ok else logging.WARNING,
+        "Stage %s of task %s %s in %s ms (model %s, %d+%d tokens, %s USD)%s",
+        stage_run.stage, stage_run.task_id, outcome, duration_ms, stage_run.model or "-",
+        stage_run.tokens_in, stage_run.tokens_out, stage_run.cost,
+        "" if ok else f": {stage_run.error}",
+        extra={"event": "stage_run", "task_id": str(stage_run.task_id),
+               "stage": stage_run.stage, "generation": stage_run.generation,
+               "attempt": stage_run.attempt, "outcome": outcome, "duration_ms": duration_ms,
+               "provider": stage_run.provider, "model": stage_run.model,
+               "calls": stage_run.calls, "cache_hits": stage_run.cache_hits,
+               "tokens_in": stage_run.tokens_in, "tokens_out": stage_run.tokens_out,
+               "cost": float(stage_run.cost or 0), "error": stage_run.error[:500] or None},
+    )  # fmt: skip
 
 
 @transaction.atomic
