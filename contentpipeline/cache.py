@@ -164,10 +164,14 @@ def tier_get_or_set(tier: str, key: str, compute: Callable[[], T], *, versioned:
 
 
 def cache_stats() -> dict[str, Any]:
-    """This app's cache lookups since the counters began: hits, misses, hit ratio."""
+    """This app's cache lookups since the counters began: hits, misses, hit ratio
+    (None each, and the error's name, when the cache cannot say)."""
+    if not cache_available():  # failed a moment ago: no second wait for it
+        return {"hits": None, "misses": None, "hit_ratio": None, "error": "unavailable"}
     try:
         found = cache.get_many(list(STATS_KEYS.values()))
     except CACHE_ERRORS as exc:
+        mark_down(exc, "Cache statistics are")
         return {"hits": None, "misses": None, "hit_ratio": None, "error": exc.__class__.__name__}
     hits = int(found.get(STATS_KEYS["hits"], 0)) + _state["counts"]["hits"]
     misses = int(found.get(STATS_KEYS["misses"], 0)) + _state["counts"]["misses"]

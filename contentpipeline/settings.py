@@ -538,6 +538,8 @@ LOG_FORMATS = ("json", "text")
 LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
 if LOG_FORMAT not in LOG_FORMATS:
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is unknown; use json or text")
+# Bearer token a Prometheus server sends for GET /metrics (staff may read it anyway).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 LOGGING = {
     "version": 1,

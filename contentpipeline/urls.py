@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 
 from approvals.api import ApprovalListView, TaskApprovalView, TaskHistoryView
 from contentpipeline.logins import TokenLoginView
+from contentpipeline.metrics_view import MetricsView as PrometheusMetricsView
 from contentpipeline.views import api_not_found
 from publishing.api import PostViewSet
 from publishing.views import media
@@ -57,6 +58,7 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
+    re_path(r"^metrics/?$", PrometheusMetricsView.as_view(), name="prometheus-metrics"),
     re_path(rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.+)$", media, name="media"),
     path("", include("publishing.urls")),
 ]

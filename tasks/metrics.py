@@ -1,6 +1,8 @@
-"""Operational numbers for GET /api/metrics (staff) and GET /api/health."""
+"""Operational numbers for GET /api/metrics (staff), GET /metrics (Prometheus, through
+tasks.prometheus) and GET /api/health."""
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import redis
 from django.conf import settings
@@ -22,14 +24,81 @@ def broker_queue_lengths() -> dict[str, int] | str:
     """Messages waiting in the broker, by task priority."""
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     try:
-        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
-        lengths = {}
-        for priority, step in CELERY_PRIORITY.items():
-            key = queue if step == 0 else f"{queue}{PRIORITY_SEPARATOR}{step}"
-            lengths[str(priority)] = client.llen(key)
-        return lengths
+        with redis.Redis.from_url(
+            settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2
+        ) as client:
+            lengths = {}
+            for priority, step in CELERY_PRIORITY.items():
+                key = queue if step == 0 else f"{queue}{PRIORITY_SEPARATOR}{step}"
+                lengths[str(priority)] = client.llen(key)
+            return lengths
     except redis.RedisError as exc:
         return f"error: {exc}"
+
+
+def tasks_by_status() -> dict[str, int]:
+    """Tasks (not deleted) by status, every status named."""
+    by_status = {s.value: 0 for s in Status}
+    by_status.update(
+        dict(ContentTask.objects.alive().values_list("status").annotate(n=Count("pk")).order_by())
+    )
+    return by_status
+
+
+def queue_depth_by_priority() -> dict[str, int]:
+    """Pending tasks (not deleted) by priority, every priority named."""
+    waiting = {p.value: 0 for p in Priority}
+    waiting.update(
+        dict(
+            ContentTask.objects.alive()
+            .filter(status=Status.PENDING)
+            .values_list("priority")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+    )
+    return waiting
+
+
+def usage_by_stage_and_model() -> list[dict[str, Any]]:
+    """Every stage run's cost and tokens, summed by stage and model."""
+    return list(
+        StageRun.objects.values("stage", "model")
+        .annotate(
+            cost=Sum("cost"),
+            tokens_in=Sum("tokens_in"),
+            tokens_out=Sum("tokens_out"),
+            runs=Count("pk"),
+        )  # fmt: skip
+        .order_by("stage", "model")
+    )
+
+
+class DurationHistogram(NamedTuple):
+    cumulative: list[int]  # runs that took at most each bound, in the bounds' order
+    count: int
+    total_seconds: float
+
+
+def stage_duration_histogram(bounds: Sequence[float]) -> dict[str, DurationHistogram]:
+    """Succeeded stage runs by stage, counted into cumulative duration buckets (the
+    Prometheus histogram's `le` bounds, in seconds, ascending)."""
+    columns = ", ".join("count(*) FILTER (WHERE seconds <= %s)" for _ in bounds)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT stage, count(*), coalesce(sum(seconds), 0), {columns}
+            FROM (SELECT stage, extract(epoch FROM finished_at - started_at)::float8 AS seconds
+                  FROM tasks_stagerun
+                  WHERE status = 'succeeded' AND finished_at IS NOT NULL) AS runs
+            GROUP BY stage
+            """,  # noqa: S608 - the columns are placeholders; the values are parameters
+            list(bounds),
+        )
+        return {
+            stage: DurationHistogram(list(cumulative), count, float(total))
+            for stage, count, total, *cumulative in cursor.fetchall()
+        }
 
 
 def stage_durations() -> dict[str, dict[str, float]]:
@@ -64,34 +133,14 @@ def metrics_snapshot() -> dict[str, Any]:
 
 
 def _snapshot() -> dict[str, Any]:
-    tasks = ContentTask.objects.alive()
-    by_status = {s.value: 0 for s in Status}
-    by_status.update(dict(tasks.values_list("status").annotate(n=Count("pk")).order_by()))
-    waiting = {p.value: 0 for p in Priority}
-    waiting.update(
-        dict(
-            tasks.filter(status=Status.PENDING)
-            .values_list("priority")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
-    )
+    by_status = tasks_by_status()
     app_cache = cache_stats()
     ok = sum(by_status[s] for s in FINISHED_OK)
     failed = by_status[Status.FAILED]
-    costs = (
-        StageRun.objects.values("stage", "model")
-        .annotate(
-            cost=Sum("cost"),
-            tokens_in=Sum("tokens_in"),
-            tokens_out=Sum("tokens_out"),
-            runs=Count("pk"),
-        )  # fmt: skip
-        .order_by("stage", "model")
-    )
+    costs = usage_by_stage_and_model()
     return {
         "tasks_by_status": by_status,
-        "queue_depth_by_priority": waiting,
+        "queue_depth_by_priority": queue_depth_by_priority(),
         "broker_queue_by_priority": broker_queue_lengths(),
         "success_rate": round(ok / (ok + failed), 4) if ok + failed else None,
         "stage_durations": stage_durations(),

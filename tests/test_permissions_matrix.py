@@ -16,10 +16,10 @@ The rules the rows hold the code to:
 - Nobody but editors sees drafts: another's task results, unpublished posts, post
   versions, the audit trail, the review desk. The public site shows no draft to anyone.
 - Staff alone is not an editor (the editor role is the Editors group, or superuser):
-  staff reach the admin's index (which offers them nothing to open) and the API's
-  metrics (and health's error details); nothing else that an integrator cannot.
-The contract's webhooks and Prometheus `/metrics` are not in the URL conf, so they have
-no rows here."""
+  staff reach the admin's index (which offers them nothing to open), the API's
+  metrics and Prometheus' `/metrics` (and health's error details); nothing else that
+  an integrator cannot.
+The contract's webhooks are not in the URL conf, so they have no rows here."""
 
 import uuid
 from collections.abc import Callable
@@ -359,6 +359,7 @@ API_ROWS = [
         effect=lambda ctx: post_versions(Post.objects.get(pk=ctx["post_pk"])).count(),
     ),
     Row("metrics", "GET", "/api/metrics", (401, 403, 403, 403, 200)),
+    Row("Prometheus metrics", "GET", "/metrics", (401, 403, 403, 403, 200)),
     Row(
         "health",
         "GET",

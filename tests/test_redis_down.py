@@ -240,3 +240,33 @@ def test_with_the_cache_and_channel_layer_down_a_model_backed_pipeline_still_run
         chat = [request for request in server.requests if request.path == CHAT_PATH]
     assert len(chat) == 8  # no cache: the second task paid for its own four calls
     assert time.monotonic() - started < 10  # no stall per call waiting for Redis
+
+
+def test_with_all_of_redis_down_metrics_answer_with_what_the_database_knows(
+    cache_and_channel_layer_down, broker_down, settings
+):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    settings.CELERY_BROKER_URL = f"{DEAD}/0"  # where the queue depth is read
+    ContentTaskFactory.create_batch(2)
+    client = client_for(UserFactory(is_staff=True))
+    started = time.monotonic()
+    response = client.get("/metrics")
+    again = client.get("/metrics")  # the cache is not waited for a second time
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200 and again.status_code == 200
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for sample in family.samples
+    }
+    up = "contentpipeline_metrics_source_up"
+    assert samples[(up, (("source", "database"),))] == 1
+    assert samples[(up, (("source", "cache"),))] == 0
+    assert samples[(up, (("source", "broker"),))] == 0
+    assert samples[("contentpipeline_tasks", (("status", "pending"),))] == 2
+    names = {name for name, _ in samples}
+    assert "contentpipeline_cache_hits_total" not in names
+    assert "contentpipeline_broker_queue_messages" not in names
+    assert "contentpipeline_http_requests_total" in names
+    assert elapsed < 5
