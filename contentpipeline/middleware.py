@@ -3,6 +3,7 @@ requests that must not reach a view: NUL bytes anywhere a client controls (Postg
 refuses them in text, so they used to surface as 500s from a session lookup, an admin
 filter or a token check), and bodies larger than the upload limit."""
 
+import logging
 import time
 from urllib.parse import unquote_to_bytes
 
@@ -12,6 +13,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
 
 from .observability import REQUEST_ID_HEADER, record_request, request_id_for, request_id_var
+
+logger = logging.getLogger(__name__)
 
 
 def is_api(request: HttpRequest) -> bool:
@@ -71,6 +74,24 @@ def _user_id(request: HttpRequest):
     return user.pk if user.is_authenticated else None
 
 
+def _session_user_id(get_user):
+    """The session's user, looked up now; None if the lookup fails (the database is
+    down, say): the answer is ready and must not turn into an error for a log line."""
+    try:
+        return get_user().pk
+    except Exception:
+        logger.warning("The request's user could not be looked up for its log line")
+        return None
+
+
+async def _asession_user_id(request: HttpRequest):
+    try:
+        return (await request.auser()).pk
+    except Exception:
+        logger.warning("The request's user could not be looked up for its log line")
+        return None
+
+
 class RequestLogMiddleware:
     """Gives the request its id (see contentpipeline.observability), answers it in the
     `X-Request-ID` header, and logs one line when the answer is ready: method, path,
@@ -97,7 +118,7 @@ class RequestLogMiddleware:
             response = self.get_response(request)
             user_id = _user_id(request)
             if user_id is _UNKNOWN:
-                user_id = request.user.pk  # the session, looked up now
+                user_id = _session_user_id(lambda: request.user)
             self._finish(request, response, started, request_id, user_id)
             return response
         finally:
@@ -111,7 +132,7 @@ class RequestLogMiddleware:
             response = await self.get_response(request)
             user_id = _user_id(request)
             if user_id is _UNKNOWN:
-                user_id = (await request.auser()).pk
+                user_id = await _asession_user_id(request)
             self._finish(request, response, started, request_id, user_id)
             return response
         finally:

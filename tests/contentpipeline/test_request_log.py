@@ -13,8 +13,10 @@ import uuid
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import HttpCommunicator
+from django.db import OperationalError
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
+from django.utils.functional import SimpleLazyObject
 
 from contentpipeline import cache as app_cache
 from contentpipeline.asgi import application  # set up (and its logging) before any test
@@ -159,6 +161,33 @@ def test_every_line_logged_while_a_request_runs_carries_its_id(log_lines):
     assert request_line["request_id"] == "abc-1" == response["X-Request-ID"]
     logging.getLogger("tasks.something").warning("after the request")
     assert log_lines.records()[-1]["request_id"] is None
+
+
+def unreachable_user():
+    raise OperationalError("the database is down")
+
+
+def test_a_user_lookup_that_fails_after_the_answer_is_logged_as_no_user(log_lines):
+    request = RequestFactory().get("/x", HTTP_COOKIE="sessionid=" + "a" * 32)
+    request.user = SimpleLazyObject(unreachable_user)  # as AuthenticationMiddleware sets it
+    response = RequestLogMiddleware(lambda request: HttpResponse("ok"))(request)
+    assert response.status_code == 200
+    assert log_lines.requests()[0]["user"] is None
+
+
+async def test_under_asgi_a_failing_user_lookup_is_logged_as_no_user(log_lines):
+    async def auser():
+        unreachable_user()
+
+    @sync_to_async
+    def view(request):
+        return HttpResponse("ok")
+
+    request = RequestFactory().get("/x", HTTP_COOKIE="sessionid=" + "a" * 32)
+    request.user, request.auser = SimpleLazyObject(unreachable_user), auser
+    response = await RequestLogMiddleware(view)(request)
+    assert response.status_code == 200
+    assert log_lines.requests()[0]["user"] is None
 
 
 async def test_under_asgi_the_id_reaches_the_views_thread_and_is_gone_after(log_lines):
