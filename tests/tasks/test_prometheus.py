@@ -2,6 +2,9 @@
 METRICS_TOKEN only; the pipeline's numbers read from the database and Redis at each
 scrape, requests counted by the process that answered them."""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -12,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from contentpipeline import cache as app_cache
 from tasks.models import StageRun
 
-from ..conftest import client_for
+from ..conftest import ROOT, client_for
 from ..factories import UserFactory
 from .factories import ContentTaskFactory
 
@@ -175,3 +178,29 @@ def test_the_page_is_prometheus_text_whatever_the_client_accepts(settings):
 def test_metrics_is_not_part_of_the_rest_api_schema():
     paths = Client().get("/api/schema/", headers={"Accept": "application/json"}).json()["paths"]
     assert paths and not [path for path in paths if "metrics" in path and "/api/" not in path]
+
+
+def test_with_the_database_down_the_bearer_still_gets_the_page_without_its_numbers():
+    code = (
+        "import django; django.setup(); from django.test import Client; "
+        "from django.test.utils import setup_test_environment; setup_test_environment(); "
+        "r = Client(headers={'Authorization': 'Bearer db-down-token'}).get('/metrics'); "
+        "print(r.status_code); print(r.content.decode())"
+    )
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "contentpipeline.settings",
+                   "DATABASE_URL": "postgres://postgres@127.0.0.1:1/nothing",
+                   "DB_POOL_TIMEOUT": "1", "METRICS_TOKEN": "db-down-token"}  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    status, _, page = result.stdout.partition("\n")
+    assert status == "200"
+    samples = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(page)
+        for sample in family.samples
+    }
+    assert value(samples, "contentpipeline_metrics_source_up", source="database") == 0
+    assert value(samples, "contentpipeline_metrics_source_up", source="cache") == 1
+    assert not [name for name, _ in samples if name.startswith("contentpipeline_tasks")]
+    assert "Metrics: the database did not answer (OperationalError)" in result.stderr
