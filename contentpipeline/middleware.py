@@ -112,7 +112,7 @@ class RequestLogMiddleware:
         if self.is_async:
             return self.__acall__(request)
         started = time.perf_counter()
-        request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+        request.request_id = request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
         token = request_id_var.set(request_id)
         try:
             response = self.get_response(request)
@@ -126,7 +126,7 @@ class RequestLogMiddleware:
 
     async def __acall__(self, request: HttpRequest):
         started = time.perf_counter()
-        request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+        request.request_id = request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
         token = request_id_var.set(request_id)
         try:
             response = await self.get_response(request)

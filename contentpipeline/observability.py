@@ -18,6 +18,7 @@ import time
 import uuid
 from contextvars import ContextVar
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 from . import prometheus
@@ -77,19 +78,26 @@ def record_request(
 
 class RequestIdFilter(logging.Filter):
     """Gives every record the current request's id (None outside a request), unless
-    the call named one itself."""
+    the call named one itself. Django logs a 4xx or 5xx answer (`django.request`) once
+    the middleware is done: that line takes the id from the request it names."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "request_id", None) is None:
-            record.request_id = request_id_var.get()
+            request_id = request_id_var.get()
+            if request_id is None:
+                request = getattr(record, "request", None)
+                request_id = sane_request_id(getattr(request, "request_id", None))
+            record.request_id = request_id
         return True
 
 
 class JsonFormatter(_JsonFormatter):
     """One JSON object a line: `time` (ISO 8601, UTC), `level`, `logger`, `message`,
-    `request_id` and whatever the call passed in `extra`."""
+    `request_id` and whatever the call passed in `extra`, but for Django's `request`
+    object (its text would log the query string, where a token may be)."""
 
     def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "request"])
         kwargs.setdefault("fmt", ["levelname", "name", "message"])
         kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
         kwargs.setdefault("timestamp", "time")

@@ -558,6 +558,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Django's own console handler (DEBUG only) would print its lines a second
+        # time, unformatted: they go to the root's handler alone.
+        "django": {"level": "INFO"},
         "django.db.backends": {"level": "WARNING"},
         # A line per model request: the stage runs record every call already.
         "httpx": {"level": "WARNING"},

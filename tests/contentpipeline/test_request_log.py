@@ -109,6 +109,16 @@ def test_a_session_users_id_is_logged_even_where_the_view_never_looked_at_the_us
 
 
 @pytest.mark.django_db
+def test_djangos_own_line_for_a_refused_request_carries_the_id_and_not_the_query(log_lines):
+    response = Client().get("/api/no-such-thing?token=secret-in-the-query")
+    assert response.status_code == 404
+    (django_line,) = [r for r in log_lines.records() if r["logger"] == "django.request"]
+    assert django_line["message"] == "Not Found: /api/no-such-thing"
+    assert django_line["request_id"] == response["X-Request-ID"]
+    assert "secret-in-the-query" not in log_lines.text()
+
+
+@pytest.mark.django_db
 def test_a_clients_sane_request_id_is_kept_and_answered(log_lines):
     given = "edge-7f3a:2026.11/req=1+2_x"
     response = Client().get("/api/posts", headers={"X-Request-ID": given})
@@ -269,12 +279,17 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 def test_log_format_json_makes_every_console_line_a_json_object():
     code = (
         "import django, logging; django.setup(); "
+        "from django.test import Client; from django.test.utils import setup_test_environment; "
+        "setup_test_environment(); Client().get('/no-such-page/'); "
         "from contentpipeline.observability import request_id_var; "
         "request_id_var.set('cli-1'); logging.getLogger('tasks.x').warning('hello %s', 'there')"
     )
-    result = run_python(code, LOG_FORMAT="json")
+    result = run_python(code, LOG_FORMAT="json", DEBUG="true")  # Django's debug lines too
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [line["message"] for line in lines if line["logger"] == "django.request"] == [
+        "Not Found: /no-such-page/"
+    ]
     last = lines[-1]
     assert (last["message"], last["level"], last["logger"]) == ("hello there", "WARNING", "tasks.x")
     assert last["request_id"] == "cli-1" and last["time"].endswith("+00:00")
