@@ -13,6 +13,9 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
+
+from contentpipeline.stack import webhook_queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -151,6 +154,29 @@ SOURCE_MAX_BYTES = env.int("SOURCE_MAX_BYTES", default=2_000_000)
 # Sources on loopback or private networks are refused unless this is set (the tests
 # serve their pages on loopback): a task must not make the server read its neighbours.
 SOURCES_ALLOW_PRIVATE = env.bool("SOURCES_ALLOW_PRIVATE", default=False)
+
+# Webhooks (tasks/services/webhooks.py): each status change of an integrator's task is
+# POSTed, signed, to the URLs they registered. A URL whose host resolves to a loopback,
+# private, link-local or otherwise non-public address is refused (when registered and
+# again at each connection, with the research sources' guard) unless this is set: a
+# webhook must not make the server call its neighbours. Off in every environment by
+# default; the tests (receivers on loopback) and a developer's own receiver set it.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# Seconds a delivery may take (connect, send, first bytes of the answer).
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+# Attempts of a delivery before it is given up, and the wait before the second one,
+# doubled before each further one (10 s, 20 s, ... 640 s: about 21 minutes in all).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_RETRY_DELAY = env.float("WEBHOOK_RETRY_DELAY", default=10.0)
+WEBHOOKS_PER_USER = env.int("WEBHOOKS_PER_USER", default=10)
+if not 0 < WEBHOOK_TIMEOUT <= 60:
+    raise ImproperlyConfigured("WEBHOOK_TIMEOUT is from 0 to 60 seconds")
+if not 1 <= WEBHOOK_MAX_ATTEMPTS <= 20:
+    raise ImproperlyConfigured("WEBHOOK_MAX_ATTEMPTS is from 1 to 20")
+if not 0 < WEBHOOK_RETRY_DELAY <= 600:
+    raise ImproperlyConfigured("WEBHOOK_RETRY_DELAY is from 0 to 600 seconds")
+if WEBHOOKS_PER_USER < 1:
+    raise ImproperlyConfigured("WEBHOOKS_PER_USER is at least 1")
 
 # --- Applications -----------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -321,6 +347,13 @@ CHANNEL_LAYERS = {
 
 # --- Celery ------------------------------------------------------------------------------
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="content")
+# Webhook deliveries have a queue of their own (`content.webhooks`), which every worker
+# consumes beside the pipeline's: a backlog of deliveries (a receiver down, retries
+# waiting) never sits in front of a pipeline run, nor counts in the queue's depth.
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, webhook_queue(CELERY_TASK_DEFAULT_QUEUE))
+]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -367,6 +400,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "dispatch-waiting-tasks": {
         "task": "tasks.tasks.dispatch_waiting_tasks",
+        "schedule": env.float("DISPATCH_INTERVAL", default=30.0),
+    },
+    "dispatch-waiting-webhooks": {
+        "task": "tasks.tasks.dispatch_waiting_webhooks",
         "schedule": env.float("DISPATCH_INTERVAL", default=30.0),
     },
     "publish-due-posts": {

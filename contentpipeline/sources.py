@@ -158,7 +158,39 @@ def _normal(address: str) -> str:
     return str(ipaddress.ip_address(address.split("%", 1)[0]))
 
 
-def _client(*, allow_private: bool, allowed: frozenset[str]) -> httpx.Client:
+def guarded_client(
+    *,
+    allow_private: bool,
+    allowed_addresses: Collection[str] = (),
+    headers: dict[str, str] | None = None,
+) -> httpx.Client:
+    """An httpx client that connects only to addresses the guard allows (see the
+    module's docstring: checked where the connection is opened, so DNS rebinding gains
+    nothing), follows no redirect and ignores proxies named in the environment. What
+    else reaches URLs that users give (webhooks) uses it too."""
+    allowed = frozenset(_normal(address) for address in allowed_addresses)
+    return _client(allow_private=allow_private, allowed=allowed, headers=headers)
+
+
+def check_host(
+    host: str, port: int, *, allow_private: bool, allowed_addresses: Collection[str] = ()
+) -> None:
+    """Raise RefusedAddress when `host` resolves to an address the guard refuses, or
+    SourceError when it does not resolve: the same judgement as a connection's, made
+    ahead of one (to refuse a URL when it is given, not only when it is used)."""
+    addresses = resolve(host, port)
+    if allow_private:
+        return
+    allowed = frozenset(_normal(address) for address in allowed_addresses)
+    for address in addresses:
+        reason = None if _normal(address) in allowed else address_refused(address)
+        if reason:
+            raise RefusedAddress(f"the host {host} resolves to {reason} ({address})")
+
+
+def _client(
+    *, allow_private: bool, allowed: frozenset[str], headers: dict[str, str] | None = None
+) -> httpx.Client:
     transport = httpx.HTTPTransport(trust_env=False)
     # httpx has no argument for the network backend: its pool is replaced by one that
     # connects through the checked backend (tests/contentpipeline/test_sources.py
@@ -168,7 +200,10 @@ def _client(*, allow_private: bool, allowed: frozenset[str]) -> httpx.Client:
         network_backend=_CheckedBackend(allow_private=allow_private, allowed=allowed),
     )
     return httpx.Client(
-        transport=transport, trust_env=False, follow_redirects=False, headers=HEADERS
+        transport=transport,
+        trust_env=False,
+        follow_redirects=False,
+        headers=HEADERS if headers is None else headers,
     )
 
 

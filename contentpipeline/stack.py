@@ -175,6 +175,12 @@ def web_command(host: str, port: int | str) -> list[str]:
     ]
 
 
+def webhook_queue(queue: str) -> str:
+    """The queue of webhook deliveries beside the pipeline's `queue`: every worker
+    consumes both, and a backlog of deliveries never waits in front of a run."""
+    return f"{queue}.webhooks"
+
+
 def worker_command(
     *,
     queue: str | None = None,
@@ -186,10 +192,12 @@ def worker_command(
     """A Celery worker, as `make run`, the tests and the benchmarks start it. Its pool
     and concurrency come from the settings (WORKER_POOL, WORKER_CONCURRENCY: threads,
     100), so every worker runs the pipeline as production does; `concurrency` overrides
-    the number of threads (a test of priorities wants one at a time)."""
+    the number of threads (a test of priorities wants one at a time). Given a `queue`,
+    it consumes that queue and its webhook deliveries' (without one, the settings'
+    CELERY_TASK_QUEUES: the same two)."""
     command = [str(BIN / "celery"), "-A", "contentpipeline", "worker", "-l", loglevel]
     if queue:
-        command += ["-Q", queue]
+        command += ["-Q", f"{queue},{webhook_queue(queue)}"]
     if node:
         command += ["-n", node]
     if concurrency is not None:

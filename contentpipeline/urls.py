@@ -13,7 +13,7 @@ from contentpipeline.metrics_view import MetricsView as PrometheusMetricsView
 from contentpipeline.views import api_not_found
 from publishing.api import PostViewSet
 from publishing.views import media
-from tasks.api import HealthView, MetricsView, TaskViewSet
+from tasks.api import HealthView, MetricsView, TaskViewSet, WebhookViewSet
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -29,6 +29,7 @@ class OptionalSlashRouter(DefaultRouter):
 router = OptionalSlashRouter()
 router.register("tasks", TaskViewSet, basename="task")
 router.register("posts", PostViewSet, basename="post")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 
 api_patterns = [
     re_path(r"^auth/token/?$", TokenLoginView.as_view(), name="auth-token"),

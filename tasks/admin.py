@@ -10,9 +10,10 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from contentpipeline.roles import is_editor
 
-from .models import ContentTask, StageRun, Status
+from .models import ContentTask, StageRun, Status, Webhook, WebhookDelivery
 from .selectors import task_list_for_admin
 from .services import task_bulk
+from .services.webhooks import webhook_set_active
 
 
 class StageRunInline(admin.TabularInline):
@@ -137,3 +138,61 @@ class ContentTaskAdmin(SimpleHistoryAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # the hard delete; ours is soft
         return actions
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by services only: read here (with the model's view permission:
+    superusers), never added, edited or deleted."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Webhook)
+class WebhookAdmin(ReadOnlyAdmin):
+    """Integrators' webhooks (their secrets are not shown); a webhook that keeps
+    failing can be switched off, and on again. Deliveries have their own list."""
+
+    list_display = ["url", "owner", "active", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["url", "owner__username"]
+    fields = ["id", "owner", "url", "active", "created_at"]
+    readonly_fields = fields
+    actions = ["switch_off", "switch_on"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("owner")
+
+    @admin.action(description="Switch off the selected webhooks", permissions=["change"])
+    def switch_off(self, request, queryset):
+        count = webhook_set_active(webhook_ids=list(queryset.values_list("pk", flat=True)),
+                                   active=False)  # fmt: skip
+        messages.success(request, f"{count} webhook(s) switched off.")
+
+    @admin.action(description="Switch on the selected webhooks", permissions=["change"])
+    def switch_on(self, request, queryset):
+        count = webhook_set_active(webhook_ids=list(queryset.values_list("pk", flat=True)),
+                                   active=True)  # fmt: skip
+        messages.success(request, f"{count} webhook(s) switched on.")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """Every delivery, newest first: what was sent, and how its attempts went."""
+
+    ordering = ["-created_at", "-id"]
+    list_display = ["created_at", "webhook", "task", "status", "state", "attempts",
+                    "last_status_code", "delivered_at"]  # fmt: skip
+    list_filter = ["state", "status"]
+    search_fields = ["webhook__url", "webhook__owner__username"]
+    list_select_related = ["webhook", "task"]
+    fields = ["webhook", "task", "event", "status", "previous_status", "payload", "state",
+              "attempts", "last_status_code", "last_error", "last_response", "created_at",
+              "last_attempt_at", "delivered_at", "next_attempt_at"]  # fmt: skip
+    readonly_fields = fields

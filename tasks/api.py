@@ -2,7 +2,7 @@
 
 import django_filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAdminUser
@@ -13,9 +13,15 @@ from contentpipeline.throttling import ScopedRateThrottle
 
 from . import services
 from .metrics import health, metrics_snapshot
-from .models import ContentTask, Priority, Status, TaskType
-from .selectors import task_get_for_user, task_list_for_user
-from .serializers import TaskCreateSerializer, TaskSerializer
+from .models import ContentTask, Priority, Status, TaskType, Webhook
+from .selectors import task_get_for_user, task_list_for_user, webhook_list_for_user
+from .serializers import (
+    TaskCreateSerializer,
+    TaskSerializer,
+    WebhookCreateSerializer,
+    WebhookSerializer,
+)
+from .services.webhooks import webhook_create, webhook_delete
 
 
 class TaskFilter(django_filters.FilterSet):
@@ -117,6 +123,57 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         serializer.is_valid(raise_exception=True)
         results = services.task_bulk(user=request.user, **serializer.validated_data)
         return Response({"results": results})
+
+
+WEBHOOK_REQUESTS = (
+    "Each status change of your tasks is POSTed to each of your active webhooks as JSON "
+    "(`event`, `delivery_id`, `task_id`, `status`, `previous_status`, `stage`, `progress`, "
+    "`message`, `error`, `timestamp`) with the headers `X-Webhook-Timestamp` (Unix seconds) "
+    "and `X-Webhook-Signature: sha256=<hex>`, the HMAC-SHA256 keyed with the webhook's "
+    "`secret` of `{timestamp}.{body}`. A 2xx answer within the timeout (5 s by default) "
+    "delivers it; anything else is retried with exponential backoff (by default 8 attempts "
+    "over about 21 minutes)."
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your webhooks, with their secrets", description=WEBHOOK_REQUESTS)
+)
+class WebhookViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Your webhooks (editors too see only their own)."""
+
+    serializer_class = WebhookSerializer
+    filter_backends: list = []
+    ordering = None
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation, no user
+            return Webhook.objects.none()
+        return webhook_list_for_user(user=self.request.user)
+
+    @extend_schema(
+        summary="Register a webhook",
+        description="An http(s) URL whose host resolves to public addresses only; at most "
+        "10 per user by default, each URL once. The answer holds the secret that signs "
+        "its requests.\n\n" + WEBHOOK_REQUESTS,
+        request=WebhookCreateSerializer,
+        responses={201: WebhookSerializer},
+    )
+    def create(self, request):
+        serializer = WebhookCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        webhook = webhook_create(user=request.user, **serializer.validated_data)
+        return Response(WebhookSerializer(webhook).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Delete a webhook",
+        description="With its deliveries: no attempt starts after this (one under way may "
+        "still arrive).",
+        responses={204: None},
+    )
+    def destroy(self, request, pk=None):
+        webhook_delete(user=request.user, webhook_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MetricsView(APIView):

@@ -317,3 +317,75 @@ class Draft(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} (generation {self.generation})"
+
+
+class Webhook(models.Model):
+    """An integrator's URL that each status change of their tasks is POSTed to, signed
+    with `secret` (HMAC-SHA256). Written by tasks/services/webhooks.py."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhooks"
+    )
+    url = models.CharField(max_length=2000)
+    secret = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Off: no deliveries are made for it (an admin's switch; the API deletes).
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        # Each status change asks for the owner's active webhooks: one probe of the
+        # foreign key's index.
+        constraints = [
+            # The same URL twice would receive every event twice.
+            models.UniqueConstraint(fields=["owner", "url"], name="webhook_one_per_owner_and_url")
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookDelivery(models.Model):
+    """One status change of a task, to one webhook: its body, and how its attempts
+    went (the last answer's status code and a short excerpt of it, or the error)."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    task = models.ForeignKey(ContentTask, on_delete=models.CASCADE, related_name="+")
+    event = models.CharField(max_length=40)
+    status = models.CharField(max_length=20, choices=Status)
+    previous_status = models.CharField(max_length=20, choices=Status, blank=True)
+    # The event as it is sent (with the delivery's id added): the same at each attempt.
+    payload = models.JSONField()
+    state = models.CharField(max_length=10, choices=DeliveryState, default=DeliveryState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    # The first characters of the receiver's last answer, no more.
+    last_response = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    # While pending: when the next attempt is due (or, during one, when it counts as
+    # lost); the dispatcher sends again what is overdue.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state="pending"),
+                name="webhook_delivery_due",
+            ),
+            models.Index(fields=["webhook", "-created_at"], name="webhook_delivery_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.status} -> {self.webhook_id} ({self.state})"

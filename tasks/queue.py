@@ -11,10 +11,12 @@ from typing import Any
 from django.conf import settings
 
 from contentpipeline.celery import app
+from contentpipeline.stack import webhook_queue
 
 logger = logging.getLogger(__name__)
 
 RUN_PIPELINE_TASK = "tasks.tasks.run_pipeline_task"
+DELIVER_WEBHOOK_TASK = "tasks.tasks.deliver_webhook"
 
 
 def send_run(task_id, priority: int, *, producer=None) -> bool:
@@ -52,4 +54,34 @@ def send_runs(runs: Iterable[tuple[Any, int]]) -> list[Any]:
                 sent.append(task_id)
     except Exception as exc:  # taking or giving back the pool's connection
         logger.warning("Broker unreachable (%s: %s)", exc.__class__.__name__, exc)
+    return sent
+
+
+def delivery_queue() -> str:
+    """The queue of webhook deliveries: beside the pipeline's, consumed by the same
+    workers, so that deliveries never wait in front of a run (nor a run behind them)."""
+    return webhook_queue(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+def send_deliveries(attempts: Iterable[tuple[int, int]]) -> list[int]:
+    """Put each (delivery id, attempt number) on the deliveries' queue over one broker
+    connection; returns the ids sent. What the broker refuses is logged once and left
+    to the dispatcher (`webhook_dispatch_waiting`), which sends overdue deliveries."""
+    sent = []
+    try:
+        with app.producer_or_acquire() as producer:
+            for delivery_id, attempt in attempts:
+                app.send_task(
+                    DELIVER_WEBHOOK_TASK,
+                    args=[delivery_id, attempt],
+                    queue=delivery_queue(),
+                    retry=True,
+                    producer=producer,
+                )
+                sent.append(delivery_id)
+    except Exception as exc:  # the dispatcher sends them later; one line is enough
+        logger.warning(
+            "Broker unreachable (%s: %s); webhook deliveries wait for the dispatcher",
+            exc.__class__.__name__, exc,
+        )  # fmt: skip
     return sent

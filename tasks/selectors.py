@@ -12,7 +12,7 @@ from contentpipeline.roles import is_editor
 from contentpipeline.stages import current_draft
 from contentpipeline.text import content_hash
 
-from .models import ContentTask, Draft, StageRun, StageRunStatus
+from .models import ContentTask, Draft, StageRun, StageRunStatus, Webhook
 
 # What an editor may change in a draft before deciding.
 EDITABLE_FIELDS = ("title", "excerpt", "body_markdown", "seo_title", "meta_description", "tags")
@@ -188,3 +188,8 @@ def task_models_used(task: ContentTask, generation: int | None = None) -> list[s
         if run.generation == generation and run.status == StageRunStatus.SUCCEEDED and run.model
     ]
     return list(dict.fromkeys(models))
+
+
+def webhook_list_for_user(*, user) -> QuerySet[Webhook]:
+    """The user's own webhooks, oldest first (editors too see only theirs)."""
+    return Webhook.objects.filter(owner=user).order_by("created_at", "id")

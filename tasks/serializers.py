@@ -3,9 +3,10 @@ from rest_framework import serializers
 
 from contentpipeline.errors import ApplicationError
 
-from .models import ContentTask, Priority, Quality, Style, TaskType, Tone
+from .models import ContentTask, Priority, Quality, Style, TaskType, Tone, Webhook
 from .selectors import task_cost, task_result
 from .services.lifecycle import MAX_KEYWORDS, MAX_SOURCES, clean_keywords, clean_sources
+from .services.webhooks import MAX_URL_LENGTH
 
 
 class TaskCreateSerializer(serializers.Serializer):
@@ -141,3 +142,23 @@ class TaskSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         url = post.get_absolute_url()
         return {"slug": post.slug, "url": request.build_absolute_uri(url) if request else url}
+
+
+class WebhookCreateSerializer(serializers.Serializer):
+    url = serializers.CharField(
+        max_length=MAX_URL_LENGTH,
+        help_text="An http(s) URL on a public address; each status change of your tasks "
+        "is POSTed to it.",
+    )
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    secret = serializers.CharField(
+        read_only=True,
+        help_text="Key of the HMAC-SHA256 in each request's `X-Webhook-Signature` header.",
+    )
+
+    class Meta:
+        model = Webhook
+        fields = ["id", "url", "secret", "active", "created_at"]
+        read_only_fields = fields

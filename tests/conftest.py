@@ -11,6 +11,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from contentpipeline.celery import app as celery_app
+from contentpipeline.stack import webhook_queue
 
 from .factories import UserFactory, token_for
 
@@ -195,6 +196,7 @@ def worker_factory(settings, tmp_path, django_db_blocker):
         stop_worker(process)
     with celery_app.connection_for_write() as connection:
         connection.default_channel.queue_purge(queue)
+        connection.default_channel.queue_purge(webhook_queue(queue))
     _wait_for_other_sessions_to_end(django_db_blocker)
 
 
@@ -293,3 +295,4 @@ def _purge_test_queue():
     yield
     with celery_app.connection_for_write() as connection:
         connection.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+        connection.default_channel.queue_purge(webhook_queue(settings.CELERY_TASK_DEFAULT_QUEUE))

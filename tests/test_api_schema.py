@@ -30,6 +30,7 @@ from schemathesis.checks import (
 from approvals.services import approval_decide
 from publishing.services import post_update
 from tasks.runner import run_pipeline
+from tasks.services.webhooks import webhook_create
 
 from .factories import UserFactory, token_for
 from .publishing.factories import PostFactory
@@ -102,9 +103,10 @@ def before_generate_body(context, strategy):
 def api_world(django_db_setup, django_db_blocker):
     """The integrator's tasks: published (through the editor's decision, its post then
     edited once: two versions), awaiting approval with a draft, pending, paused and
-    failed. Made once for the module inside a transaction rolled back at its end; each
-    test's own transaction (a savepoint inside it) undoes what its requests changed, so
-    every operation starts from this state. Returns each role's token."""
+    failed; and a webhook of theirs. Made once for the module inside a transaction
+    rolled back at its end; each test's own transaction (a savepoint inside it) undoes
+    what its requests changed, so every operation starts from this state. Returns each
+    role's token."""
     # Django closes "old" connections when a request starts and ends; here that would
     # end the transaction these rows live in (Django's test client disconnects them too).
     request_started.disconnect(close_old_connections)
@@ -127,7 +129,8 @@ def api_world(django_db_setup, django_db_blocker):
             _, post = approval_decide(task_id=published.pk, reviewer=editor, approved=True)
             post.title = f"{post.title} (revised)"
             post_update(post=post, user=editor, reason="title")
-            KNOWN["id"] = [str(task.pk) for task in tasks] + [str(uuid.uuid4())]
+            webhook = webhook_create(user=integrator, url="https://93.184.215.14/hooks")
+            KNOWN["id"] = [str(task.pk) for task in tasks] + [str(webhook.pk), str(uuid.uuid4())]
             KNOWN["slug"] = [post.slug, "no-such-post"]
             KNOWN["version_id"] = list(post.history.values_list("history_id", flat=True))
             KNOWN["credentials"] = [

@@ -19,7 +19,8 @@ The rules the rows hold the code to:
   staff reach the admin's index (which offers them nothing to open), the API's
   metrics and Prometheus' `/metrics` (and health's error details); nothing else that
   an integrator cannot.
-The contract's webhooks are not in the URL conf, so they have no rows here."""
+- A webhook is its owner's alone: nobody else lists it or its secret, or deletes it
+  (404), editors and staff included."""
 
 import uuid
 from collections.abc import Callable
@@ -40,10 +41,11 @@ from contentpipeline.asgi import application
 from publishing.models import Post
 from publishing.selectors import post_versions
 from publishing.services import post_unpublish, post_update
-from tasks.models import ContentTask
+from tasks.models import ContentTask, Webhook
 from tasks.routing import websocket_urlpatterns
 from tasks.runner import run_pipeline
 from tasks.selectors import task_result
+from tasks.services.webhooks import webhook_create
 
 from .conftest import client_for
 from .factories import UserFactory, token_for
@@ -66,6 +68,10 @@ class World:
         }
         self.a = self.people["integrator_a"]
         self.editor = self.people["editor"]
+
+    def webhook_of_a(self) -> Webhook:
+        # A public address written as an IP: accepted without a name lookup.
+        return webhook_create(user=self.a, url=f"https://93.184.215.14/{uuid.uuid4().hex}")
 
     def task_of_a(self, **fields) -> ContentTask:
         return ContentTaskFactory(created_by=self.a, **fields)
@@ -358,6 +364,29 @@ API_ROWS = [
         make=POST,
         effect=lambda ctx: post_versions(Post.objects.get(pk=ctx["post_pk"])).count(),
     ),
+    Row(
+        "list webhooks",
+        "GET",
+        "/api/webhooks",
+        (401, "200 shown", 200, 200, 200),
+        make=lambda w: {"secret": w.webhook_of_a().secret},
+        shown=lambda ctx: ctx["secret"],
+    ),
+    Row(
+        "register a webhook",
+        "POST",
+        "/api/webhooks",
+        (401, 201, 201, 201, 201),
+        body=lambda ctx: {"url": "https://93.184.215.14/hooks"},
+    ),
+    Row(
+        "delete A's webhook",
+        "DELETE",
+        "/api/webhooks/{webhook}",
+        (401, "204 moved", 404, 404, 404),
+        make=lambda w: {"webhook": w.webhook_of_a().pk},
+        effect=lambda ctx: Webhook.objects.filter(pk=ctx["webhook"]).exists(),
+    ),
     Row("metrics", "GET", "/api/metrics", (401, 403, 403, 403, 200)),
     Row("Prometheus metrics", "GET", "/metrics", (401, 403, 403, 403, 200)),
     Row(
@@ -495,6 +524,8 @@ ADMIN_ROWS = [
         body=lambda ctx: {},
         effect=lambda ctx: post_versions(Post.objects.get(pk=ctx["post_pk"])).count(),
     ),
+    Row("webhooks", "GET", "/admin/tasks/webhook/", (*LOGIN, 403, 403)),
+    Row("webhook deliveries", "GET", "/admin/tasks/webhookdelivery/", (*LOGIN, 403, 403)),
     Row("users", "GET", "/admin/auth/user/", (*LOGIN, 403, 403)),
     Row("groups", "GET", "/admin/auth/group/", (*LOGIN, 403, 403)),
     Row("API tokens", "GET", "/admin/authtoken/tokenproxy/", (*LOGIN, 403, 403)),
@@ -619,7 +650,8 @@ async def test_each_websocket_path_answers_each_role_as_the_matrix_says(row):
 # --- Every route has a row -----------------------------------------------------------------
 
 PLACEHOLDERS = {"task": uuid.UUID(int=1), "slug": "a-post", "version": 1, "post_pk": 1,
-                "decision": 1, "cover": "/media/covers/x.png"}  # fmt: skip
+                "decision": 1, "cover": "/media/covers/x.png",
+                "webhook": uuid.UUID(int=2)}  # fmt: skip
 
 
 def _api_routes():

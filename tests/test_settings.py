@@ -54,6 +54,10 @@ def test_production_settings_pass_the_deployment_checks():
         ({"TASK_MAX_COST": "lots"}, "TASK_MAX_COST='lots' is not a number"),
         ({"QUALITY_THRESHOLD": "101"}, "QUALITY_THRESHOLD is a score from 0 to 100"),
         ({"QUALITY_MAX_REFINEMENTS": "9"}, "QUALITY_MAX_REFINEMENTS is from 0 to 5"),
+        ({"WEBHOOK_TIMEOUT": "0"}, "WEBHOOK_TIMEOUT is from 0 to 60 seconds"),
+        ({"WEBHOOK_MAX_ATTEMPTS": "0"}, "WEBHOOK_MAX_ATTEMPTS is from 1 to 20"),
+        ({"WEBHOOK_RETRY_DELAY": "-1"}, "WEBHOOK_RETRY_DELAY is from 0 to 600 seconds"),
+        ({"WEBHOOKS_PER_USER": "0"}, "WEBHOOKS_PER_USER is at least 1"),
     ],
 )
 def test_a_bad_setting_fails_at_start_with_a_clear_message(env, message):

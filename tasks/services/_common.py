@@ -17,8 +17,9 @@ from django.utils import timezone
 from contentpipeline.errors import NotFound
 from contentpipeline.roles import SYSTEM_USERNAME, system_user
 
-from ..events import broadcast_on_commit
+from ..events import broadcast_on_commit, default_message
 from ..models import ContentTask, StageRun, StageRunStatus
+from .webhooks import webhook_deliveries_record
 
 # The fields whose changes are history records (the lease and bookkeeping are not).
 _UNTRACKED = {"heartbeat_at", "lease_id", "dispatched_at", "lost_runs", "updated_at"}
@@ -239,7 +240,8 @@ def save(
 ) -> ContentTask:
     """Save the change as a history record, who (the system user when no one asked for
     it) and why, and broadcast it after commit. A save that changes no tracked field
-    (only the lease, say) writes no history record."""
+    (only the lease, say) writes no history record. A new task, or a changed status,
+    is also a delivery to each of the owner's webhooks."""
     loaded = getattr(task, "_as_loaded", None)
     changed = loaded is None or loaded != _snapshot(task)
     adding = task._state.adding
@@ -254,6 +256,11 @@ def save(
             del task.skip_history_when_saving
     if changed:
         _write_history(task, history_type="+" if adding else "~", user=user, reason=reason)
+    if adding or (loaded is not None and loaded["status"] != task.status):
+        previous = None if adding else loaded["status"]
+        webhook_deliveries_record(
+            task=task, previous_status=previous, message=message or default_message(task)
+        )
     task._as_loaded = _snapshot(task)
     broadcast_on_commit(task, message, image=image)
     return task

@@ -1,0 +1,282 @@
+"""Integrators' webhooks: registering and deleting them, a delivery for each status
+change of their tasks, and each delivery's attempts.
+
+- Every status change of a task (`_common.save`, the one place a task is saved) makes
+  one delivery per active webhook of the task's owner, in the same transaction: one
+  probe of the owner's webhooks (all a status change costs an owner who has none), then
+  one INSERT ... SELECT. The deliveries are sent to the queue after commit; the row is
+  the truth, and what the broker lost is sent again by `webhook_dispatch_waiting` on
+  every beat.
+- An attempt first claims the delivery (attempt n only while n-1 were made), so a
+  message delivered twice, or sent again by the dispatcher, makes one attempt. A 2xx
+  answer delivers it; anything else is tried again after WEBHOOK_RETRY_DELAY, doubled
+  each time, until WEBHOOK_MAX_ATTEMPTS; a refused address (the URL now resolves to a
+  private one) is not tried again.
+- Nothing here can fail or slow a pipeline step beyond those statements: the HTTP
+  request is a Celery task on a queue of its own.
+"""
+
+import functools
+import json
+import logging
+import random
+import secrets
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.utils import timezone
+
+from contentpipeline.errors import ApplicationError, NotFound
+from contentpipeline.sources import RefusedAddress, SourceError, check_host
+
+from ..models import ContentTask, DeliveryState, Webhook, WebhookDelivery
+from ..queue import send_deliveries
+from ..webhooks import post
+
+logger = logging.getLogger(__name__)
+
+STATUS_EVENT = "task.status"
+MAX_URL_LENGTH = 2000
+# The longest wait between two attempts, whatever the settings: Redis hands a message
+# held longer than the broker's visibility timeout (an hour) to a second worker.
+MAX_RETRY_WAIT = 1800.0
+# Finished deliveries are kept this long for the record, then removed by the dispatcher.
+KEEP_FINISHED = timedelta(days=30)
+DISPATCH_BATCH = 1000
+_http_url = URLValidator(schemes=["http", "https"])
+
+
+def clean_webhook_url(url: str) -> str:
+    """The URL stripped; ApplicationError (400) unless it is an http(s) URL of at most
+    MAX_URL_LENGTH characters whose host resolves, and only to public addresses (unless
+    WEBHOOK_ALLOW_PRIVATE)."""
+    url = str(url).strip()
+    if not url or "\x00" in url or len(url) > MAX_URL_LENGTH:
+        raise ApplicationError(f"A webhook URL has 1 to {MAX_URL_LENGTH} characters.")
+    try:
+        _http_url(url)
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except (ValidationError, ValueError) as exc:
+        raise ApplicationError(f"Not an http(s) URL: {url[:100]!r}") from exc
+    try:
+        check_host(parts.hostname or "", port, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
+    except RefusedAddress as exc:
+        raise ApplicationError(f"Refused: {exc}; a webhook must be a public address.") from exc
+    except SourceError as exc:
+        raise ApplicationError(f"Not a reachable URL: {exc}.") from exc
+    return url
+
+
+@transaction.atomic
+def webhook_create(*, user: AbstractBaseUser, url: str) -> Webhook:
+    """Register `url` for the user's task events, with a new secret. ApplicationError
+    (400) for a URL `clean_webhook_url` refuses, one the user registered already, or
+    beyond WEBHOOKS_PER_USER webhooks (counted with the user's row locked, so two
+    requests at once cannot both take the last place)."""
+    url = clean_webhook_url(url)
+    if get_user_model().objects.select_for_update().filter(pk=user.pk).first() is None:
+        raise NotFound("User not found.")
+    webhooks = Webhook.objects.filter(owner=user)
+    if webhooks.filter(url=url).exists():
+        raise ApplicationError("This URL is registered already.")
+    if webhooks.count() >= settings.WEBHOOKS_PER_USER:
+        raise ApplicationError(
+            f"A user has at most {settings.WEBHOOKS_PER_USER} webhooks; delete one first."
+        )
+    return Webhook.objects.create(owner=user, url=url, secret=f"whsec_{secrets.token_hex(32)}")
+
+
+@transaction.atomic
+def webhook_delete(*, user: AbstractBaseUser, webhook_id) -> None:
+    """Delete the user's webhook and its deliveries (no attempt starts after this; one
+    under way may still arrive); NotFound for any other id, so nobody learns that
+    another's exists."""
+    try:
+        deleted, _ = Webhook.objects.filter(owner=user, pk=webhook_id).delete()
+    except (ValueError, ValidationError):
+        deleted = 0
+    if not deleted:
+        raise NotFound("Webhook not found.")
+
+
+def webhook_set_active(*, webhook_ids: list, active: bool) -> int:
+    """Switch webhooks off (no delivery is made for them, pending ones fail at their
+    next attempt) or on again; how many changed."""
+    return Webhook.objects.filter(pk__in=webhook_ids).exclude(active=active).update(active=active)
+
+
+@functools.cache
+def _probe_statement() -> str:
+    # A table name from the model's metadata; the value is a parameter.
+    return f"SELECT 1 FROM {Webhook._meta.db_table} WHERE owner_id = %s AND active LIMIT 1"  # noqa: S608
+
+
+@functools.cache
+def _insert_statement() -> str:
+    delivery, webhook = WebhookDelivery._meta.db_table, Webhook._meta.db_table
+    # Table names from the models' metadata; every value is a parameter.
+    return (
+        f"INSERT INTO {delivery} (webhook_id, task_id, event, status, previous_status, payload,"  # noqa: S608
+        " state, attempts, last_error, last_response, created_at, next_attempt_at)"
+        " SELECT id, %s, %s, %s, %s, %s::jsonb, %s, 0, '', '', %s, %s"
+        f" FROM {webhook} WHERE owner_id = %s AND active RETURNING id"
+    )
+
+
+def status_payload(task: ContentTask, *, previous_status: str | None, message: str) -> dict:
+    """The event a status change sends (the delivery's id is added when it is sent)."""
+    return {
+        "event": STATUS_EVENT,
+        "task_id": str(task.pk),
+        "status": task.status,
+        "previous_status": previous_status,
+        "stage": task.stage,
+        "progress": task.progress,
+        "message": message,
+        "error": task.error,
+        "timestamp": timezone.now().isoformat(),
+    }
+
+
+def webhook_deliveries_record(
+    *, task: ContentTask, previous_status: str | None, message: str
+) -> int:
+    """A delivery of the task's status change to each active webhook of its owner,
+    sent to the queue once the surrounding transaction commits; how many were made.
+    For an owner without webhooks (the pipeline's usual case) this is one probe of an
+    index, and nothing more; with some, one INSERT ... SELECT makes them all."""
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(_probe_statement(), [task.created_by_id])
+        if cursor.fetchone() is None:
+            return 0
+        payload = status_payload(task, previous_status=previous_status, message=message)
+        now = timezone.now()
+        params = [
+            task.pk, STATUS_EVENT, task.status, previous_status or "", json.dumps(payload),
+            DeliveryState.PENDING, now, now, task.created_by_id,
+        ]  # fmt: skip
+        cursor.execute(_insert_statement(), params)
+        ids = [row[0] for row in cursor.fetchall()]
+    if ids:
+        transaction.on_commit(lambda: send_deliveries((pk, 1) for pk in ids))
+    return len(ids)
+
+
+def retry_wait(attempt: int) -> float:
+    """Seconds before the attempt after `attempt`: WEBHOOK_RETRY_DELAY doubled for each
+    attempt made before, up to a fifth more so that many deliveries failing together do
+    not all come back at once; at most MAX_RETRY_WAIT."""
+    wait = settings.WEBHOOK_RETRY_DELAY * 2 ** (attempt - 1)
+    return min(wait * random.uniform(1.0, 1.2), MAX_RETRY_WAIT)
+
+
+def _attempt_lease() -> timedelta:
+    """How long an attempt in flight may take before the dispatcher counts it as lost:
+    a name lookup, connect, send and read, each within WEBHOOK_TIMEOUT, and a margin."""
+    return timedelta(seconds=4 * settings.WEBHOOK_TIMEOUT + 30)
+
+
+def webhook_deliver(*, delivery_id: int, attempt: int) -> float | None:
+    """Make attempt number `attempt` of the delivery and record how it went (attempts,
+    the answer's status code and first characters, or the error). Does nothing unless
+    the delivery is pending with attempt - 1 attempts made. Returns the seconds to wait
+    before the next attempt, or None when there is none to make (delivered, given up,
+    or not this call's to make)."""
+    now = timezone.now()
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id, state=DeliveryState.PENDING, attempts=attempt - 1
+    ).update(attempts=attempt, last_attempt_at=now, next_attempt_at=now + _attempt_lease())
+    if not claimed:
+        return None
+    delivery = WebhookDelivery.objects.select_related("webhook").filter(pk=delivery_id).first()
+    if delivery is None:  # the webhook was deleted meanwhile
+        return None
+    webhook = delivery.webhook
+    if not webhook.active:
+        _record(delivery, attempt, state=DeliveryState.FAILED, error="The webhook is switched off.")
+        return None
+    outcome = post(
+        webhook.url,
+        secret=webhook.secret,
+        payload={**delivery.payload, "delivery_id": delivery.pk},
+        event=delivery.event,
+        delivery_id=delivery.pk,
+        timeout=settings.WEBHOOK_TIMEOUT,
+        allow_private=settings.WEBHOOK_ALLOW_PRIVATE,
+    )
+    fields: dict[str, Any] = {
+        "last_status_code": outcome.status_code,
+        "last_response": outcome.excerpt,
+        "error": outcome.error,
+    }
+    if outcome.delivered:
+        _record(delivery, attempt, state=DeliveryState.DELIVERED, delivered_at=timezone.now(),
+                **fields)  # fmt: skip
+        return None
+    if outcome.final or attempt >= settings.WEBHOOK_MAX_ATTEMPTS:
+        _record(delivery, attempt, state=DeliveryState.FAILED, **fields)
+        logger.info("Webhook delivery %s failed after %d attempt(s): %s",
+                    delivery.pk, attempt, outcome.error)  # fmt: skip
+        return None
+    wait = retry_wait(attempt)
+    _record(delivery, attempt, state=DeliveryState.PENDING,
+            next_attempt_at=timezone.now() + timedelta(seconds=wait), **fields)  # fmt: skip
+    return wait
+
+
+def _record(
+    delivery: WebhookDelivery,
+    attempt: int,
+    *,
+    state: str,
+    error: str = "",
+    next_attempt_at=None,
+    **fields: Any,
+) -> None:
+    """Write how the attempt went, unless the delivery was meanwhile claimed by a later
+    attempt (this one counted as lost by the dispatcher)."""
+    WebhookDelivery.objects.filter(pk=delivery.pk, attempts=attempt).update(
+        state=state, last_error=error[:500], next_attempt_at=next_attempt_at, **fields
+    )
+
+
+def webhook_dispatch_waiting() -> int:
+    """Send again the pending deliveries whose attempt is overdue by more than
+    PIPELINE_DISPATCH_GRACE: their message was never sent (broker down at commit or
+    at a retry) or was lost with its worker, or an attempt's worker died in it. Each is
+    sent as its next attempt and marked sent now, so it is not sent again before the
+    grace has passed once more. Also removes deliveries finished more than
+    KEEP_FINISHED ago. Returns how many were sent."""
+    now = timezone.now()
+    overdue = list(
+        WebhookDelivery.objects.filter(
+            state=DeliveryState.PENDING,
+            next_attempt_at__lt=now - timedelta(seconds=settings.PIPELINE_DISPATCH_GRACE),
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", "attempts")[:DISPATCH_BATCH]
+    )
+    if overdue:
+        # Marked first: an attempt that starts at once sets its own time after this.
+        WebhookDelivery.objects.filter(
+            pk__in=[pk for pk, _ in overdue], state=DeliveryState.PENDING
+        ).update(next_attempt_at=now)
+    sent = send_deliveries((pk, attempts + 1) for pk, attempts in overdue)
+    if sent:
+        logger.info("Sent %d overdue webhook delivery(s) again", len(sent))
+    old = list(
+        WebhookDelivery.objects.exclude(state=DeliveryState.PENDING)
+        .filter(created_at__lt=now - KEEP_FINISHED)
+        .values_list("pk", flat=True)[:DISPATCH_BATCH]
+    )
+    if old:
+        WebhookDelivery.objects.filter(pk__in=old).delete()
+    return len(sent)
