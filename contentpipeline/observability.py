@@ -13,6 +13,7 @@ python-json-logger) or `text` (for a person at a terminal). Text a client contro
 """
 
 import logging
+import logging.config
 import re
 import time
 import uuid
@@ -34,6 +35,14 @@ CELERY_HEADER = "request_id"
 MAX_LOGGED_TEXT = 2000
 
 request_logger = logging.getLogger("contentpipeline.requests")
+
+
+def configure_logging(config: dict) -> None:
+    """LOGGING applied (settings' LOGGING_CONFIG), and Python's warnings sent through
+    it too (`py.warnings`), so that a library's warning is a line of the same format
+    rather than raw text among the JSON."""
+    logging.config.dictConfig(config)
+    logging.captureWarnings(True)
 
 
 def sane_request_id(value: object) -> str | None:

@@ -578,6 +578,7 @@ if LOG_FORMAT not in LOG_FORMATS:
 # Bearer token a Prometheus server sends for GET /metrics (staff may read it anyway).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
+LOGGING_CONFIG = "contentpipeline.observability.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -158,7 +158,9 @@ def web_command(host: str, port: int | str) -> list[str]:
     """The ASGI server (HTTP and WebSocket on one port), as `make run`, the tests and
     the benchmarks start it. A WebSocket stays open as long as its client keeps it
     (daphne's default ends it after a day); a handshake may wait for a busy process a
-    while; clients only ever send small JSON messages."""
+    while; clients only ever send small JSON messages. daphne's own access log is off:
+    the request log (contentpipeline.observability) writes one line a request, as JSON
+    in production, with the request id and user that daphne's lacks."""
     return [
         str(BIN / "daphne"),
         "-b",
@@ -171,6 +173,8 @@ def web_command(host: str, port: int | str) -> list[str]:
         "30",
         "--websocket-max-message-size",
         "65536",
+        "--access-log",
+        "/dev/null",
         "contentpipeline.asgi:application",
     ]
 

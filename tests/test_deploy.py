@@ -4,6 +4,7 @@ check against a real ASGI server with production settings. (`manage.py check --d
 with production settings: tests/test_settings.py.)"""
 
 import ast
+import json
 import os
 import re
 import shlex
@@ -422,3 +423,8 @@ def test_the_health_check_passes_on_a_production_server_and_fails_without_its_da
         _wait_for_other_sessions_to_end(django_db_blocker, SERVER_APP_NAME)
     result = healthcheck(up)  # nobody listens any more
     assert result.returncode == 1 and "no answer" in result.stdout
+    # The server's output is JSON lines alone (no access log of daphne's beside them),
+    # the health check's request among them.
+    lines = (tmp_path / f"daphne-{up}.log").read_text().splitlines()
+    records = [json.loads(line) for line in lines if line.strip()]
+    assert any(record.get("path") == "/api/health" for record in records), lines

@@ -282,6 +282,7 @@ def test_log_format_json_makes_every_console_line_a_json_object():
         "from django.test import Client; from django.test.utils import setup_test_environment; "
         "setup_test_environment(); Client().get('/no-such-page/'); "
         "from contentpipeline.observability import request_id_var; "
+        "import warnings; warnings.warn('a library warns', DeprecationWarning); "
         "request_id_var.set('cli-1'); logging.getLogger('tasks.x').warning('hello %s', 'there')"
     )
     result = run_python(code, LOG_FORMAT="json", DEBUG="true")  # Django's debug lines too
@@ -290,6 +291,8 @@ def test_log_format_json_makes_every_console_line_a_json_object():
     assert [line["message"] for line in lines if line["logger"] == "django.request"] == [
         "Not Found: /no-such-page/"
     ]
+    warned = [line for line in lines if line["logger"] == "py.warnings"]
+    assert len(warned) == 1 and "a library warns" in warned[0]["message"]
     last = lines[-1]
     assert (last["message"], last["level"], last["logger"]) == ("hello there", "WARNING", "tasks.x")
     assert last["request_id"] == "cli-1" and last["time"].endswith("+00:00")
