@@ -1,11 +1,12 @@
 """`manage.py submit --topic TEXT [--follow] [--as USER] [options]`: create a task
-from a shell, through the serializer and the service the API uses, and print its id.
+from a shell, through the serializer and the service the API uses, and print its id
+(alone on standard output).
 
-With `--follow` it shows the task's progress live until the task waits for somebody
-(awaiting approval, paused, rejected) or ends: a bar redrawn in place on a terminal,
-one line per change otherwise. Events come from the task's Channels group, joined
-before the task's state is read, as the WebSocket consumer does, so no change falls
-in between. When no event came for a while the state is read again from the
+With `--follow` it shows the task's progress on standard error until the task waits
+for somebody (awaiting approval, paused, rejected) or ends: a bar redrawn in place on
+a terminal, one line per change otherwise. Events come from the task's Channels
+group, joined before the task's state is read, as the WebSocket consumer does, so no
+change falls in between. When no event came for a while the state is read again from the
 database: a lost event, or a channel layer that is down, costs a delay, never the
 outcome. Exit status: 0 once a draft is awaiting approval (or approved, published),
 1 for any other end, 130 when Ctrl-C stops following (the task goes on)."""
@@ -196,7 +197,10 @@ class Command(BaseCommand):
         return data
 
     def follow(self, *, task_id, user) -> None:
-        view = ProgressView(self.stdout, interactive=self.stdout.isatty() and _redrawable())
+        # Progress goes to standard error, so `TASK_ID=$(manage.py submit ... --follow)`
+        # captures the id alone and the bar still shows; uncoloured, unlike errors.
+        progress = OutputWrapper(self.stderr._out)
+        view = ProgressView(progress, interactive=progress.isatty() and _redrawable())
         follower = Follower(task_id=task_id, user=user, view=view, warn=self.warn)
         try:
             final = asyncio.run(follower.run())
@@ -214,7 +218,7 @@ class Command(BaseCommand):
         status = final["status"]
         summary = f"Task {task_id}: {status} after {format_elapsed(view.elapsed())}"
         if status in DRAFTED_STATUSES:
-            self.stdout.write(summary)
+            progress.write(summary)
             return
         reason = final.get("message") or ""
         raise CommandError(f"{summary}{f' ({reason})' if reason else ''}")
