@@ -10,6 +10,7 @@ Plain Python, run before Django is configured:
 import atexit
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -28,6 +29,31 @@ DB_NAME = "contentpipeline"
 
 def log(message: str) -> None:
     print(f"[stack] {message}", flush=True)
+
+
+# Written while `make run` runs: what manage.py in another shell needs to reach this
+# stack (the embedded services' addresses are known only to the process that started
+# them). Read it with `set -a; . .data/stack.env; set +a`.
+SHELL_ENV = DATA / "stack.env"
+SHELL_ENV_VARIABLES = (
+    "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CACHE_URL", "CHANNEL_LAYER_URL",
+    "CELERY_QUEUE", "CHANNEL_LAYER_PREFIX", "CACHE_KEY_PREFIX", "SECRET_KEY", "DEBUG",
+    "MEDIA_ROOT",
+)  # fmt: skip
+
+
+def write_shell_env(path: Path = SHELL_ENV) -> None:
+    """The stack's settings from SHELL_ENV_VARIABLES as shell assignments, readable by
+    the owner only (SECRET_KEY is among them)."""
+    lines = [
+        f"{name}={shlex.quote(os.environ[name])}\n"
+        for name in SHELL_ENV_VARIABLES
+        if name in os.environ
+    ]
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.writelines(lines)
 
 
 def free_port() -> int:
@@ -250,6 +276,8 @@ def run() -> int:
     log(f"Site:     {base}/")
     log(f"Admin:    {base}/admin/")
     log(f"API docs: {base}/api/docs/")
+    write_shell_env()
+    log(f"manage.py in another shell: set -a; . {SHELL_ENV.relative_to(ROOT)}; set +a")
     log("Press Ctrl-C to stop.")
 
     stopping = False
@@ -270,6 +298,7 @@ def run() -> int:
     log("Stopping web, worker and beat ...")
     for name, process in processes.items():
         stop_process(process, name, timeout=20)
+    SHELL_ENV.unlink(missing_ok=True)
     log("Stopped.")
     return exit_code
 

@@ -10,6 +10,8 @@ from channels.testing import WebsocketCommunicator
 
 from contentpipeline.asgi import application
 from tasks.events import broadcast, progress_message
+from tasks.models import ContentTask
+from tasks.services import task_delete
 
 from ..factories import UserFactory, token_for
 from .factories import ContentTaskFactory
@@ -240,6 +242,61 @@ async def test_get_progress_on_the_dashboard_sends_the_users_newest_tasks(owner_
     assert [s["task_id"] for s in states] == [str(second.pk), str(first.pk)]
     assert all(s["type"] == "task.progress" for s in states)
     assert await dashboard.receive_nothing(timeout=0.5)
+    await dashboard.disconnect()
+
+
+async def receive_states(communicator) -> list[dict]:
+    """Every message the socket has for us, until it has been quiet for half a second."""
+    states = []
+    while not await communicator.receive_nothing(timeout=0.5):
+        states.append(await communicator.receive_json_from(timeout=5))
+    return states
+
+
+@database_sync_to_async
+def sixty_tasks_of_three_users(owner):
+    """60 tasks in all, the owner's taking turns with two others'; one more of the
+    owner's, deleted, which no listing shows. Their ids, oldest first."""
+    others = [UserFactory(), UserFactory()]
+    for n in range(59):
+        ContentTaskFactory(created_by=owner if n % 3 == 0 else others[n % 3 - 1])
+    deleted = ContentTaskFactory(created_by=owner)
+    task_delete(user=owner, task_id=deleted.pk)
+    return [
+        str(pk)
+        for pk in ContentTask.objects.alive().order_by("created_at").values_list("pk", flat=True)
+    ]
+
+
+async def test_get_progress_on_the_dashboard_gives_an_editor_the_newest_50_of_all_tasks(
+    owner_and_task,
+):
+    owner, _ = owner_and_task
+    oldest_first = await sixty_tasks_of_three_users(owner)
+    assert len(oldest_first) == 60
+    editor = await database_sync_to_async(UserFactory)(editor=True)
+    dashboard = await connect(f"/ws/tasks/?token={await database_sync_to_async(token_for)(editor)}")
+    await dashboard.send_json_to({"type": "get_progress"})
+    states = await receive_states(dashboard)
+    assert [s["task_id"] for s in states] == oldest_first[::-1][:50]
+    assert all(s["type"] == "task.progress" and s["status"] == "pending" for s in states)
+    await dashboard.disconnect()
+
+
+async def test_get_progress_on_the_dashboard_gives_an_integrator_only_their_own_tasks(
+    owner_and_task,
+):
+    owner, first = owner_and_task
+    oldest_first = await sixty_tasks_of_three_users(owner)
+    owners = await database_sync_to_async(
+        lambda: {str(pk) for pk in ContentTask.objects.alive().filter(created_by=owner)
+                 .values_list("pk", flat=True)}
+    )()  # fmt: skip
+    dashboard = await connect(f"/ws/tasks/?token={await database_sync_to_async(token_for)(owner)}")
+    await dashboard.send_json_to({"type": "get_progress"})
+    states = await receive_states(dashboard)
+    assert len(owners) == 21
+    assert [s["task_id"] for s in states] == [pk for pk in oldest_first[::-1] if pk in owners]
     await dashboard.disconnect()
 
 
