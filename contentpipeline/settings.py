@@ -602,6 +602,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # A line per model request: the stage runs record every call already.
         "httpx": {"level": "WARNING"},
+        # Its banner on every start (each manage.py command); lockouts are warnings.
+        "axes": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
     },
 }

@@ -306,3 +306,9 @@ def test_log_format_text_is_for_people_and_an_unknown_format_stops_the_start():
     assert text.returncode == 0 and text.stderr.splitlines()[-1].endswith("WARNING tasks.x: plain")
     wrong = run_python("import django; django.setup()", LOG_FORMAT="xml")
     assert wrong.returncode != 0 and "LOG_FORMAT='xml' is unknown" in wrong.stderr
+
+
+def test_a_process_starting_django_writes_nothing_to_its_console():
+    """Every manage.py command starts Django: no library's banner on each."""
+    result = run_python("import django; django.setup()", LOG_FORMAT="json")
+    assert result.returncode == 0 and result.stderr == "" and result.stdout == ""
