@@ -14,6 +14,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 from django.db.models import Field, QuerySet
 from django.utils import timezone
 
+from contentpipeline.database import bound_cursor
 from contentpipeline.errors import NotFound
 from contentpipeline.roles import SYSTEM_USERNAME, system_user
 
@@ -54,7 +55,7 @@ class Statement(NamedTuple):
     def run(self, params: list) -> list[list]:
         """The rows, each value converted as the ORM converts it."""
         connection = transaction.get_connection()
-        with connection.cursor() as cursor:
+        with bound_cursor() as cursor:
             cursor.execute(self.sql, params)
             rows = [list(row) for row in cursor.fetchall()]
         for row in rows:
@@ -151,7 +152,7 @@ def _system_user() -> AbstractBaseUser:
 # prepared by the same fields the ORM would use (`pre_save`, `get_db_prep_save`), and
 # tests/tasks/test_history_records.py holds both writes to the rows the ORM and
 # simple-history write. Nothing listens to a task's save signals, which these skip
-# (tests/test_structure.py keeps it so): the services are the only writers of a task.
+# (tests/tasks/test_history_records.py keeps it so): the services are the only writers of a task.
 class Write(NamedTuple):
     sql: str
     fields: list[Field]  # whose prepared values the placeholders take, in order
@@ -164,7 +165,7 @@ class Write(NamedTuple):
             for field, value in zip(self.fields, values, strict=False)
         ]
         params.extend(values[len(self.fields) :])
-        with connection.cursor() as cursor:
+        with bound_cursor() as cursor:
             cursor.execute(self.sql, params)
             return cursor.rowcount
 

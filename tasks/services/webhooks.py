@@ -33,6 +33,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
+from contentpipeline.database import bound_cursor
 from contentpipeline.errors import ApplicationError, NotFound
 from contentpipeline.sources import RefusedAddress, SourceError, check_host
 
@@ -153,7 +154,7 @@ def webhook_deliveries_record(
     sent to the queue once the surrounding transaction commits; how many were made.
     For an owner without webhooks (the pipeline's usual case) this is one probe of an
     index, and nothing more; with some, one INSERT ... SELECT makes them all."""
-    with transaction.get_connection().cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(_probe_statement(), [task.created_by_id])
         if cursor.fetchone() is None:
             return 0
