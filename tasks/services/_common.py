@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
-from django.db.models import Field, QuerySet
+from django.db.models import Exists, Field, OuterRef, QuerySet
 from django.utils import timezone
 
 from contentpipeline.database import bound_cursor
@@ -19,7 +19,7 @@ from contentpipeline.errors import NotFound
 from contentpipeline.roles import SYSTEM_USERNAME, system_user
 
 from ..events import broadcast_on_commit, default_message
-from ..models import ContentTask, StageRun, StageRunStatus
+from ..models import ContentTask, StageRun, StageRunStatus, Webhook
 from .webhooks import webhook_deliveries_record
 
 # The fields whose changes are history records (the lease and bookkeeping are not).
@@ -74,10 +74,20 @@ _ANY_ID = uuid.UUID(int=0)
 FINISHED = (StageRunStatus.SUCCEEDED, StageRunStatus.SKIPPED)
 
 
+# Whether the task's owner has an active webhook, read with the lock: a status change
+# saved in the same transaction is a delivery to each, and for the usual owner with
+# none this spares the pipeline a probe of its own for every change.
+_OWNER_HAS_WEBHOOKS = Exists(Webhook.objects.filter(owner=OuterRef("created_by"), active=True))
+_TASK_COLUMNS = len(ContentTask._meta.concrete_fields)
+
+
 @functools.cache
 def _lock_statement(alive: bool) -> Statement:
     tasks = ContentTask.objects.alive() if alive else ContentTask.objects.all()
-    return Statement.compile(tasks.select_for_update().filter(pk=_ANY_ID).order_by(), (_ANY_ID,))
+    locked = tasks.select_for_update().filter(pk=_ANY_ID).order_by()
+    # Django's EXISTS selects a constant, a parameter of its own before the task's id.
+    locked = locked.annotate(owner_has_webhooks=_OWNER_HAS_WEBHOOKS)
+    return Statement.compile(locked, (1, _ANY_ID))
 
 
 @functools.cache
@@ -101,11 +111,13 @@ def lock(task_id, *, alive: bool = True) -> ContentTask | None:
         pk = ContentTask._meta.pk.to_python(task_id)
     except (ValueError, ValidationError):
         return None
-    rows = _lock_statement(alive).run([pk])
+    rows = _lock_statement(alive).run([1, pk])
     if not rows:
         return None
-    task = ContentTask.from_db(transaction.get_connection().alias, None, rows[0])
+    row = rows[0]
+    task = ContentTask.from_db(transaction.get_connection().alias, None, row[:_TASK_COLUMNS])
     task._as_loaded = _snapshot(task)
+    task._owner_has_webhooks = row[_TASK_COLUMNS]
     return task
 
 
@@ -260,7 +272,10 @@ def save(
     if adding or (loaded is not None and loaded["status"] != task.status):
         previous = None if adding else loaded["status"]
         webhook_deliveries_record(
-            task=task, previous_status=previous, message=message or default_message(task)
+            task=task,
+            previous_status=previous,
+            message=message or default_message(task),
+            owner_has_webhooks=getattr(task, "_owner_has_webhooks", None),
         )
     task._as_loaded = _snapshot(task)
     broadcast_on_commit(task, message, image=image)

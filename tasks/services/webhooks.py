@@ -148,12 +148,20 @@ def status_payload(task: ContentTask, *, previous_status: str | None, message: s
 
 
 def webhook_deliveries_record(
-    *, task: ContentTask, previous_status: str | None, message: str
+    *,
+    task: ContentTask,
+    previous_status: str | None,
+    message: str,
+    owner_has_webhooks: bool | None = None,
 ) -> int:
     """A delivery of the task's status change to each active webhook of its owner,
     sent to the queue once the surrounding transaction commits; how many were made.
     For an owner without webhooks (the pipeline's usual case) this is one probe of an
-    index, and nothing more; with some, one INSERT ... SELECT makes them all."""
+    index, and nothing more (nothing at all when the caller read `owner_has_webhooks`
+    in this transaction: the services' lock does); with some, one INSERT ... SELECT
+    makes them all."""
+    if owner_has_webhooks is False:
+        return 0
     with bound_cursor() as cursor:
         cursor.execute(_probe_statement(), [task.created_by_id])
         if cursor.fetchone() is None:

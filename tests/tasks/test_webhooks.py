@@ -308,17 +308,20 @@ def test_a_delivery_is_made_only_when_the_transaction_commits(
     assert delivery_messages() == [(WebhookDelivery.objects.get().pk, 1)]
 
 
-def test_a_pipeline_run_costs_one_probe_per_status_change_and_nothing_otherwise(integrator):
-    # The pipeline's hot path: for an owner with no webhook, a status change is one
-    # indexed probe; the saves between stages (progress, stage) cost nothing.
+def test_a_pipeline_run_costs_no_statement_of_its_own_for_an_owner_without_webhooks(integrator):
+    # The pipeline's hot path: for an owner with no webhook, whether there is one is
+    # read with the task's lock, which every step takes anyway; nothing else is asked.
     task = ContentTaskFactory(created_by=integrator, generate_image=False)
 
     with CaptureQueriesContext(connection) as queries:
         assert run_pipeline(task.pk) == "done"
 
     webhook_statements = [q["sql"] for q in queries if "tasks_webhook" in q["sql"]]
-    assert len(webhook_statements) == 2  # pending -> in_progress -> awaiting_approval
-    assert all(sql.startswith("SELECT 1 FROM tasks_webhook ") for sql in webhook_statements)
+    assert webhook_statements
+    assert all(
+        sql.startswith('SELECT "tasks_contenttask"."id"') and sql.endswith("FOR UPDATE")
+        for sql in webhook_statements
+    )
     assert WebhookDelivery.objects.count() == 0
 
 
