@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
-from django.db.models import Exists, Field, OuterRef, QuerySet
+from django.db.models import Exists, Field, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from contentpipeline.database import bound_cursor
@@ -78,6 +78,7 @@ FINISHED = (StageRunStatus.SUCCEEDED, StageRunStatus.SKIPPED)
 # saved in the same transaction is a delivery to each, and for the usual owner with
 # none this spares the pipeline a probe of its own for every change.
 _OWNER_HAS_WEBHOOKS = Exists(Webhook.objects.filter(owner=OuterRef("created_by"), active=True))
+_LOCK_PARAMS = (1, SYSTEM_USERNAME, None)  # the task's id last
 _TASK_COLUMNS = len(ContentTask._meta.concrete_fields)
 
 
@@ -85,9 +86,15 @@ _TASK_COLUMNS = len(ContentTask._meta.concrete_fields)
 def _lock_statement(alive: bool) -> Statement:
     tasks = ContentTask.objects.alive() if alive else ContentTask.objects.all()
     locked = tasks.select_for_update().filter(pk=_ANY_ID).order_by()
-    # Django's EXISTS selects a constant, a parameter of its own before the task's id.
-    locked = locked.annotate(owner_has_webhooks=_OWNER_HAS_WEBHOOKS)
-    return Statement.compile(locked, (1, _ANY_ID))
+    # And the system user's id, whom a run's changes are recorded as: read with the
+    # lock too rather than in a statement of its own.
+    system = get_user_model().objects.filter(username=SYSTEM_USERNAME).order_by()
+    # Django's EXISTS selects a constant, a parameter of its own before the others.
+    locked = locked.annotate(
+        owner_has_webhooks=_OWNER_HAS_WEBHOOKS,
+        system_user_id=Subquery(system.values("pk")[:1]),
+    )
+    return Statement.compile(locked, _LOCK_PARAMS[:-1] + (_ANY_ID,))
 
 
 @functools.cache
@@ -98,12 +105,6 @@ def _outputs_statement() -> Statement:
     return Statement.compile(finished.values_list("stage", "output"), (_ANY_ID, 0, *FINISHED))
 
 
-@functools.cache
-def _system_user_statement() -> Statement:
-    users = get_user_model().objects.filter(username=SYSTEM_USERNAME).order_by()
-    return Statement.compile(users, (SYSTEM_USERNAME,))
-
-
 def lock(task_id, *, alive: bool = True) -> ContentTask | None:
     """The task's row, locked until the transaction ends; None if there is none (or
     the id is malformed)."""
@@ -111,13 +112,13 @@ def lock(task_id, *, alive: bool = True) -> ContentTask | None:
         pk = ContentTask._meta.pk.to_python(task_id)
     except (ValueError, ValidationError):
         return None
-    rows = _lock_statement(alive).run([1, pk])
+    rows = _lock_statement(alive).run([*_LOCK_PARAMS[:-1], pk])
     if not rows:
         return None
     row = rows[0]
     task = ContentTask.from_db(transaction.get_connection().alias, None, row[:_TASK_COLUMNS])
     task._as_loaded = _snapshot(task)
-    task._owner_has_webhooks = row[_TASK_COLUMNS]
+    task._owner_has_webhooks, task._system_user_id = row[_TASK_COLUMNS:]
     return task
 
 
@@ -127,15 +128,15 @@ def finished_outputs(task: ContentTask) -> dict[str, dict[str, Any]]:
     return {stage: output or {} for stage, output in rows}
 
 
-# Within a pipeline run (its thread), the system user once looked up: a run saves a
-# dozen times, each a round trip to PostgreSQL for the same row.
-_run_user: ContextVar[list[AbstractBaseUser] | None] = ContextVar("run_user", default=None)
+# Within a pipeline run (its thread), the system user's id once known: a run saves a
+# dozen times, as the same user.
+_run_user: ContextVar[list[int] | None] = ContextVar("run_user", default=None)
 
 
 @contextmanager
 def system_actor() -> Iterator[None]:
     """Changes saved within it, in this thread, that nobody asked for are recorded as
-    the system user's, read from the database at the first of them only."""
+    the system user's, whose id is read at the first of them only."""
     token = _run_user.set([])
     try:
         yield
@@ -143,18 +144,18 @@ def system_actor() -> Iterator[None]:
         _run_user.reset(token)
 
 
-def _system_user() -> AbstractBaseUser:
+def _system_user_id(task: ContentTask) -> int:
+    """The system user's id: the run's, else as the task's lock read it, else looked up
+    (and made again if it went missing)."""
     known = _run_user.get()
     if known:
         return known[0]
-    rows = _system_user_statement().run([SYSTEM_USERNAME])
-    if rows:
-        user = get_user_model().from_db(transaction.get_connection().alias, None, rows[0])
-    else:
-        user = system_user()  # made again if it went missing
+    user_id = getattr(task, "_system_user_id", None)
+    if user_id is None:
+        user_id = system_user().pk
     if known is not None:
-        known.append(user)
-    return user
+        known.append(user_id)
+    return user_id
 
 
 # The two writes of a service's save, compiled once per process. Through the ORM a
@@ -216,14 +217,12 @@ def _update_fields(task: ContentTask, names: list[str]) -> None:
         raise DatabaseError("Save with update_fields did not affect any rows.")
 
 
-def _write_history(
-    task: ContentTask, *, history_type: str, user: AbstractBaseUser | None, reason: str
-) -> None:
+def _write_history(task: ContentTask, *, history_type: str, user_id: int, reason: str) -> None:
     """The history record simple-history writes when the task is saved."""
     given = {
         "history_date": getattr(task, "_history_date", None) or timezone.now(),
         "history_type": history_type,
-        "history_user_id": user.pk if user is not None else None,
+        "history_user_id": user_id,
         "history_change_reason": reason,
     }
     write = _history_write()
@@ -258,7 +257,7 @@ def save(
     loaded = getattr(task, "_as_loaded", None)
     changed = loaded is None or loaded != _snapshot(task)
     adding = task._state.adding
-    user = user or _system_user()
+    user_id = user.pk if user is not None else _system_user_id(task)
     if update_fields is not None and not adding:
         _update_fields(task, update_fields)
     else:
@@ -268,7 +267,7 @@ def save(
         finally:
             del task.skip_history_when_saving
     if changed:
-        _write_history(task, history_type="+" if adding else "~", user=user, reason=reason)
+        _write_history(task, history_type="+" if adding else "~", user_id=user_id, reason=reason)
     if adding or (loaded is not None and loaded["status"] != task.status):
         previous = None if adding else loaded["status"]
         webhook_deliveries_record(

@@ -125,3 +125,16 @@ def test_nothing_but_simple_history_listens_to_a_tasks_save_signals():
             if not type(getattr(receiver, "__self__", None)).__module__.startswith("simple_history")
         ]
         assert others == [], f"{signal!r} has receivers for ContentTask: {others}"
+
+
+def test_a_run_records_its_changes_as_the_system_user_made_again_if_it_went_missing(task):
+    from django.contrib.auth import get_user_model
+
+    from contentpipeline.roles import SYSTEM_USERNAME
+    from tasks.runner import run_pipeline
+
+    get_user_model().objects.filter(username=SYSTEM_USERNAME).delete()
+    assert run_pipeline(task.pk) == "done"
+    system = get_user_model().objects.get(username=SYSTEM_USERNAME)
+    users = set(task.history.filter(history_type="~").values_list("history_user_id", flat=True))
+    assert users == {system.pk}
