@@ -33,6 +33,7 @@ from _common import (
     configure,
     free_port,
     percentile,
+    production_env,
     purge_broker,
     stop,
     wait_for_port,
@@ -204,18 +205,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
     args = parser.parse_args()
 
-    queue = configure(
-        "site",
-        env={
-            # Production settings, minus what plain HTTP on loopback cannot have.
-            "DEBUG": "false",
-            "SECRET_KEY": "bench-only-" + os.urandom(32).hex(),
-            "SECURE_SSL_REDIRECT": "false",
-            "SECURE_COOKIES": "false",
-            "STATIC_MANIFEST": "false",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        },
-    )
+    queue = configure("site", env=production_env())
     from contentpipeline.cache import cache_stats
 
     prefix = f"{queue}-post"

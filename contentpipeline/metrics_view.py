@@ -21,7 +21,7 @@ from rest_framework.authentication import (
 )
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import IsAdminUser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
@@ -54,11 +54,11 @@ class MetricsTokenAuthentication(BaseAuthentication):
         return 'Bearer realm="metrics"'
 
 
-class StaffOrMetricsToken(BasePermission):
+class StaffOrMetricsToken(IsAdminUser):
+    """Staff, as DRF's IsAdminUser (the API's /api/metrics) judges them, or the token."""
+
     def has_permission(self, request, view) -> bool:
-        if request.auth is METRICS_TOKEN_AUTH:
-            return True
-        return bool(request.user and request.user.is_staff)
+        return request.auth is METRICS_TOKEN_AUTH or super().has_permission(request, view)
 
 
 class JSONErrors(BaseContentNegotiation):

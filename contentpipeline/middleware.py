@@ -108,12 +108,17 @@ class RequestLogMiddleware:
         if self.is_async:
             markcoroutinefunction(self)
 
+    @staticmethod
+    def _start(request: HttpRequest):
+        """The request's arrival time and id (kept on it and in the context), and the
+        context token that ends it."""
+        request.request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+        return time.perf_counter(), request.request_id, request_id_var.set(request.request_id)
+
     def __call__(self, request: HttpRequest):
         if self.is_async:
             return self.__acall__(request)
-        started = time.perf_counter()
-        request.request_id = request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
-        token = request_id_var.set(request_id)
+        started, request_id, token = self._start(request)
         try:
             response = self.get_response(request)
             user_id = _user_id(request)
@@ -125,9 +130,7 @@ class RequestLogMiddleware:
             request_id_var.reset(token)
 
     async def __acall__(self, request: HttpRequest):
-        started = time.perf_counter()
-        request.request_id = request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
-        token = request_id_var.set(request_id)
+        started, request_id, token = self._start(request)
         try:
             response = await self.get_response(request)
             user_id = _user_id(request)

@@ -1,7 +1,9 @@
 """Who may do what. The editor role is membership of the `Editors` group (superusers
 hold every role); being staff or holding model permissions does not make an editor."""
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
 from rest_framework.permissions import BasePermission
 
 EDITORS_GROUP = "Editors"
@@ -18,6 +20,12 @@ def is_editor(user: AbstractBaseUser | AnonymousUser | None) -> bool:
         cached = user.groups.filter(name=EDITORS_GROUP).exists()
         user._is_editor = cached
     return cached
+
+
+def editor_users() -> QuerySet:
+    """The active users who hold the editor role, as `is_editor` judges one."""
+    role = Q(is_superuser=True) | Q(groups__name=EDITORS_GROUP)
+    return get_user_model().objects.filter(role, is_active=True).distinct()
 
 
 class IsEditor(BasePermission):

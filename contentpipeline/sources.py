@@ -138,13 +138,8 @@ class _CheckedBackend(httpcore.SyncBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         addresses = resolve(host, port)
-        if not self.allow_private:
-            for address in addresses:
-                reason = None if _normal(address) in self.allowed else address_refused(address)
-                if reason:
-                    raise RefusedAddress(
-                        f"refused: the host {host} resolves to {reason} ({address})"
-                    )
+        if not self.allow_private and (refusal := _refusal(host, addresses, self.allowed)):
+            raise RefusedAddress(f"refused: {refusal}")
         failure: Exception = SourceError(f"could not resolve the host {host!r}")
         for address in addresses:
             try:
@@ -156,6 +151,15 @@ class _CheckedBackend(httpcore.SyncBackend):
 
 def _normal(address: str) -> str:
     return str(ipaddress.ip_address(address.split("%", 1)[0]))
+
+
+def _refusal(host: str, addresses: Iterable[str], allowed: frozenset[str]) -> str | None:
+    """Why `host` may not be reached at one of its `addresses` (none of `allowed`)."""
+    for address in addresses:
+        reason = None if _normal(address) in allowed else address_refused(address)
+        if reason:
+            return f"the host {host} resolves to {reason} ({address})"
+    return None
 
 
 def guarded_client(
@@ -182,10 +186,8 @@ def check_host(
     if allow_private:
         return
     allowed = frozenset(_normal(address) for address in allowed_addresses)
-    for address in addresses:
-        reason = None if _normal(address) in allowed else address_refused(address)
-        if reason:
-            raise RefusedAddress(f"the host {host} resolves to {reason} ({address})")
+    if refusal := _refusal(host, addresses, allowed):
+        raise RefusedAddress(refusal)
 
 
 def _client(

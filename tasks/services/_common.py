@@ -78,7 +78,9 @@ FINISHED = (StageRunStatus.SUCCEEDED, StageRunStatus.SKIPPED)
 # saved in the same transaction is a delivery to each, and for the usual owner with
 # none this spares the pipeline a probe of its own for every change.
 _OWNER_HAS_WEBHOOKS = Exists(Webhook.objects.filter(owner=OuterRef("created_by"), active=True))
-_LOCK_PARAMS = (1, SYSTEM_USERNAME, None)  # the task's id last
+# The parameters of the lock's two reads beside the task (EXISTS selects a constant of
+# its own); the task's id follows them.
+_LOCK_READS_PARAMS = (1, SYSTEM_USERNAME)
 _TASK_COLUMNS = len(ContentTask._meta.concrete_fields)
 
 
@@ -89,12 +91,11 @@ def _lock_statement(alive: bool) -> Statement:
     # And the system user's id, whom a run's changes are recorded as: read with the
     # lock too rather than in a statement of its own.
     system = get_user_model().objects.filter(username=SYSTEM_USERNAME).order_by()
-    # Django's EXISTS selects a constant, a parameter of its own before the others.
     locked = locked.annotate(
         owner_has_webhooks=_OWNER_HAS_WEBHOOKS,
         system_user_id=Subquery(system.values("pk")[:1]),
     )
-    return Statement.compile(locked, _LOCK_PARAMS[:-1] + (_ANY_ID,))
+    return Statement.compile(locked, (*_LOCK_READS_PARAMS, _ANY_ID))
 
 
 @functools.cache
@@ -112,7 +113,7 @@ def lock(task_id, *, alive: bool = True) -> ContentTask | None:
         pk = ContentTask._meta.pk.to_python(task_id)
     except (ValueError, ValidationError):
         return None
-    rows = _lock_statement(alive).run([*_LOCK_PARAMS[:-1], pk])
+    rows = _lock_statement(alive).run([*_LOCK_READS_PARAMS, pk])
     if not rows:
         return None
     row = rows[0]
@@ -164,8 +165,8 @@ def _system_user_id(task: ContentTask) -> int:
 # about 60% of a step's Python, for statements that never change. The values are
 # prepared by the same fields the ORM would use (`pre_save`, `get_db_prep_save`), and
 # tests/tasks/test_history_records.py holds both writes to the rows the ORM and
-# simple-history write. Nothing listens to a task's save signals, which these skip
-# (tests/tasks/test_history_records.py keeps it so): the services are the only writers of a task.
+# simple-history write, and keeps the task's save signals, which these skip, without
+# receivers: the services are the only writers of a task.
 class Write(NamedTuple):
     sql: str
     fields: list[Field]  # whose prepared values the placeholders take, in order

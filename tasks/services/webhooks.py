@@ -3,10 +3,10 @@ change of their tasks, and each delivery's attempts.
 
 - Every status change of a task (`_common.save`, the one place a task is saved) makes
   one delivery per active webhook of the task's owner, in the same transaction: one
-  probe of the owner's webhooks (all a status change costs an owner who has none), then
-  one INSERT ... SELECT. The deliveries are sent to the queue after commit; the row is
-  the truth, and what the broker lost is sent again by `webhook_dispatch_waiting` on
-  every beat.
+  INSERT ... SELECT, once it is known that the owner has some (the task's lock reads
+  it; else a probe of the owner's webhooks, all a change costs an owner with none).
+  The deliveries are sent to the queue after commit; the row is the truth, and what
+  the broker lost is sent again by `webhook_dispatch_waiting` on every beat.
 - An attempt first claims the delivery (attempt n only while n-1 were made), so a
   message delivered twice, or sent again by the dispatcher, makes one attempt. A 2xx
   answer delivers it; anything else is tried again after WEBHOOK_RETRY_DELAY, doubled
@@ -156,16 +156,17 @@ def webhook_deliveries_record(
 ) -> int:
     """A delivery of the task's status change to each active webhook of its owner,
     sent to the queue once the surrounding transaction commits; how many were made.
-    For an owner without webhooks (the pipeline's usual case) this is one probe of an
-    index, and nothing more (nothing at all when the caller read `owner_has_webhooks`
-    in this transaction: the services' lock does); with some, one INSERT ... SELECT
-    makes them all."""
+    `owner_has_webhooks` is what the caller read in this transaction (the services'
+    lock reads it); when it was not read, an index is probed first, so an owner
+    without webhooks (the pipeline's usual case) costs that probe and nothing more.
+    With some, one INSERT ... SELECT makes them all."""
     if owner_has_webhooks is False:
         return 0
     with bound_cursor() as cursor:
-        cursor.execute(_probe_statement(), [task.created_by_id])
-        if cursor.fetchone() is None:
-            return 0
+        if owner_has_webhooks is None:
+            cursor.execute(_probe_statement(), [task.created_by_id])
+            if cursor.fetchone() is None:
+                return 0
         payload = status_payload(task, previous_status=previous_status, message=message)
         now = timezone.now()
         params = [

@@ -25,28 +25,17 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from django.db import OperationalError
-from django.db.models import Q
 
 from contentpipeline.errors import ApplicationError, NotFound
-from contentpipeline.roles import EDITORS_GROUP, SYSTEM_USERNAME
+from contentpipeline.roles import SYSTEM_USERNAME, editor_users
 from tasks.events import progress_message, task_group
-from tasks.models import Priority, Quality, Status, Style, TaskType, Tone
+from tasks.models import ACTIVE_STATUSES, Priority, Quality, Status, Style, TaskType, Tone
 from tasks.selectors import task_get_for_user
 from tasks.serializers import TaskCreateSerializer
 from tasks.services import task_create
 
-# Where following stops: the task waits for a person, or has ended.
-STOP_STATUSES = frozenset(
-    {
-        Status.AWAITING_APPROVAL,
-        Status.APPROVED,
-        Status.PUBLISHED,
-        Status.REJECTED,
-        Status.PAUSED,
-        Status.FAILED,
-        Status.CANCELLED,
-    }
-)
+# Where following stops: the task waits for a person, or has ended (no run is due).
+STOP_STATUSES = frozenset(Status) - frozenset(ACTIVE_STATUSES)
 # Where a draft is ready (or past that): exit status 0.
 DRAFTED_STATUSES = frozenset({Status.AWAITING_APPROVAL, Status.APPROVED, Status.PUBLISHED})
 
@@ -154,12 +143,7 @@ class Command(BaseCommand):
             if not user.is_active:
                 raise CommandError(f"User {username!r} is inactive and cannot submit tasks.")
             return user
-        editors = list(
-            users.filter(Q(is_superuser=True) | Q(groups__name=EDITORS_GROUP), is_active=True)
-            .exclude(username=SYSTEM_USERNAME)
-            .distinct()
-            .order_by("username")[:6]
-        )
+        editors = list(editor_users().exclude(username=SYSTEM_USERNAME).order_by("username")[:6])
         if len(editors) == 1:
             return editors[0]
         if not editors:
