@@ -13,7 +13,8 @@ change of their tasks, and each delivery's attempts.
   each time, until WEBHOOK_MAX_ATTEMPTS; a refused address (the URL now resolves to a
   private one) is not tried again.
 - Nothing here can fail or slow a pipeline step beyond those statements: the HTTP
-  request is a Celery task on a queue of its own.
+  request is a Celery task on a queue of its own, run by a worker of its own
+  (WEBHOOK_CONCURRENCY threads, `tasks.queue.size_deliveries_worker`).
 """
 
 import functools
