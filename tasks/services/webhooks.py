@@ -17,7 +17,8 @@ change of their tasks, and each delivery's attempts.
   the next one, or gives the delivery up when it was the last.
 - Nothing here can fail or slow a pipeline step beyond those statements: the HTTP
   request is a Celery task on a queue of its own, run by a worker of its own
-  (WEBHOOK_CONCURRENCY threads, `tasks.queue.size_deliveries_worker`).
+  (WEBHOOK_CONCURRENCY threads, `tasks.queue.size_deliveries_worker`), and it holds
+  no database connection while it waits for the receiver.
 """
 
 import functools
@@ -34,7 +35,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from contentpipeline.database import bound_cursor
@@ -204,12 +205,24 @@ def _attempt_lease() -> timedelta:
     return timedelta(seconds=settings.WEBHOOK_TIMEOUT + ATTEMPT_LEASE_MARGIN)
 
 
+def _release_connection() -> None:
+    """Give the thread's database connection back to the pool before the wait on the
+    receiver, as the pipeline's runner does before a provider call: a receiver that
+    keeps the attempt waiting then holds a worker thread, never a connection (inside a
+    transaction, as in the service tests, the connection stays)."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def webhook_deliver(*, delivery_id: int, attempt: int) -> float | None:
     """Make attempt number `attempt` of the delivery and record how it went (attempts,
     the answer's status code and first characters, or the error). Does nothing unless
     `attempt` is at most WEBHOOK_MAX_ATTEMPTS and the delivery is pending with
-    attempt - 1 attempts made. Returns the seconds to wait before the next attempt, or
-    None when there is none to make (delivered, given up, or not this call's to make)."""
+    attempt - 1 attempts made. No database connection is held while the receiver is
+    waited for: the thread's goes back to the pool before the request, and the outcome
+    is written with one taken afterwards. Returns the seconds to wait before the next
+    attempt, or None when there is none to make (delivered, given up, or not this
+    call's to make)."""
     if attempt > settings.WEBHOOK_MAX_ATTEMPTS:
         return None
     now = timezone.now()
@@ -225,6 +238,7 @@ def webhook_deliver(*, delivery_id: int, attempt: int) -> float | None:
     if not webhook.active:
         _record(delivery, attempt, state=DeliveryState.FAILED, error="The webhook is switched off.")
         return None
+    _release_connection()
     outcome = post(
         webhook.url,
         secret=webhook.secret,

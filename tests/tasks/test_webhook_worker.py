@@ -3,7 +3,8 @@ task the pipeline runs arrive signed at a receiver on loopback; a failed attempt
 retried by Celery after its backoff; a receiver that hangs or is down neither holds up
 nor fails the pipeline. Deliveries run in a worker of their own: a pipeline worker
 leaves them alone, one user's receivers that keep every delivery waiting (a tarpit)
-delay no other user's tasks."""
+delay no other user's tasks, and a delivery waiting on its receiver holds no database
+connection."""
 
 import os
 import subprocess
@@ -201,6 +202,26 @@ def test_one_users_tarpit_webhooks_do_not_delay_another_users_tasks(
         in_flight = WebhookDelivery.objects.filter(state=DeliveryState.PENDING, attempts=1)
         assert in_flight.count() == 4
         assert pool_size(deliveries.node) == 4  # WEBHOOK_CONCURRENCY
+
+
+def test_deliveries_a_receiver_keeps_waiting_hold_no_database_connection(
+    worker_factory, loopback_allowed
+):
+    # One database connection for the deliveries' worker: a delivery that kept its
+    # connection while the receiver makes it wait would leave none for the next one's
+    # claim, which would fail after DB_POOL_TIMEOUT (2 s).
+    one_connection = {"DB_POOL_MIN": "1", "DB_POOL_MAX": "1", "DB_POOL_TIMEOUT": "2"}
+    worker_factory(deliveries=True, env={**TARPIT_ENV, **one_connection})
+    with Tarpit("headers", interval=1.0) as tarpit:
+        user = UserFactory()
+        for n in range(4):
+            webhook_create(user=user, url=f"{tarpit.url}/hooks/{n}")
+
+        task_pause(user=user, task_id=ContentTaskFactory(created_by=user).pk)
+
+        wait_for(lambda: tarpit.open >= 4, timeout=20, message="4 deliveries at the tarpit")
+        assert tarpit.open == 4
+        assert set(WebhookDelivery.objects.values_list("state", "attempts")) == {("pending", 1)}
 
 
 @pytest.mark.processes
