@@ -230,8 +230,9 @@ def worker_command(
     time). A pipeline worker consumes the pipeline's queue (`queue`, else the settings'
     CELERY_TASK_QUEUES: that queue alone). With `deliveries`, it is the webhook
     deliveries' worker instead: it consumes their queue beside `queue` (else beside
-    CELERY_QUEUE's) and nothing else, with WEBHOOK_CONCURRENCY threads (the settings;
-    tasks/queue.py sizes the pool when the worker starts)."""
+    CELERY_QUEUE's) and nothing else, with WEBHOOK_CONCURRENCY threads whatever
+    `concurrency` says (tasks/queue.py sizes the pool when the worker starts: Celery
+    fills in a missing `-c` from the settings, so an explicit one looks the same)."""
     command = [str(BIN / "celery"), "-A", "contentpipeline", "worker", "-l", loglevel]
     if deliveries:
         command += ["-Q", webhook_queue(queue or os.environ.get("CELERY_QUEUE") or DEFAULT_QUEUE)]
