@@ -15,7 +15,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
-from contentpipeline.stack import webhook_queue
+from contentpipeline.stack import DEFAULT_QUEUE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -169,6 +169,10 @@ WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 WEBHOOK_RETRY_DELAY = env.float("WEBHOOK_RETRY_DELAY", default=10.0)
 WEBHOOKS_PER_USER = env.int("WEBHOOKS_PER_USER", default=10)
+# Deliveries run in a worker of their own (`make run`'s `webhooks`, the compose file's
+# `webhooks` service), never in a pipeline worker: its pool has this many threads, so
+# receivers that keep their deliveries waiting hold at most these, and no run's.
+WEBHOOK_CONCURRENCY = env.int("WEBHOOK_CONCURRENCY", default=20)
 if not 0 < WEBHOOK_TIMEOUT <= 60:
     raise ImproperlyConfigured("WEBHOOK_TIMEOUT is from 0 to 60 seconds")
 if not 1 <= WEBHOOK_MAX_ATTEMPTS <= 20:
@@ -177,6 +181,8 @@ if not 0 < WEBHOOK_RETRY_DELAY <= 600:
     raise ImproperlyConfigured("WEBHOOK_RETRY_DELAY is from 0 to 600 seconds")
 if WEBHOOKS_PER_USER < 1:
     raise ImproperlyConfigured("WEBHOOKS_PER_USER is at least 1")
+if not 1 <= WEBHOOK_CONCURRENCY <= 200:
+    raise ImproperlyConfigured("WEBHOOK_CONCURRENCY is from 1 to 200 threads")
 
 # --- Applications -----------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -346,13 +352,18 @@ CHANNEL_LAYERS = {
 }
 
 # --- Celery ------------------------------------------------------------------------------
-CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="content")
-# Webhook deliveries have a queue of their own (`content.webhooks`), which every worker
-# consumes beside the pipeline's: a backlog of deliveries (a receiver down, retries
-# waiting) never sits in front of a pipeline run, nor counts in the queue's depth.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default=DEFAULT_QUEUE)
+# The queue a worker consumes unless told otherwise (`-Q`): the pipeline's alone. Webhook
+# deliveries go to a queue of their own (`content.webhooks`, declared when first used),
+# which only the deliveries' worker consumes (`worker_command(deliveries=True)`): a
+# receiver that keeps its deliveries waiting never takes a pipeline run's thread, and a
+# backlog of deliveries never sits in front of a run nor counts in the queue's depth.
 CELERY_TASK_QUEUES = [
-    Queue(name, Exchange(name), routing_key=name)
-    for name in (CELERY_TASK_DEFAULT_QUEUE, webhook_queue(CELERY_TASK_DEFAULT_QUEUE))
+    Queue(
+        CELERY_TASK_DEFAULT_QUEUE,
+        Exchange(CELERY_TASK_DEFAULT_QUEUE),
+        routing_key=CELERY_TASK_DEFAULT_QUEUE,
+    )
 ]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -205,29 +205,39 @@ def web_command(host: str, port: int | str) -> list[str]:
     ]
 
 
+# The pipeline's queue unless CELERY_QUEUE names another (settings.py reads it too).
+DEFAULT_QUEUE = "content"
+
+
 def webhook_queue(queue: str) -> str:
-    """The queue of webhook deliveries beside the pipeline's `queue`: every worker
-    consumes both, and a backlog of deliveries never waits in front of a run."""
+    """The queue of webhook deliveries beside the pipeline's `queue`, consumed by the
+    deliveries' worker alone, so a delivery never takes a pipeline run's thread."""
     return f"{queue}.webhooks"
 
 
 def worker_command(
     *,
     queue: str | None = None,
+    deliveries: bool = False,
     node: str | None = None,
     concurrency: int | None = None,
     loglevel: str = "INFO",
     extra: Sequence[str] = (),
 ) -> list[str]:
     """A Celery worker, as `make run`, the tests and the benchmarks start it. Its pool
-    and concurrency come from the settings (WORKER_POOL, WORKER_CONCURRENCY: threads,
-    100), so every worker runs the pipeline as production does; `concurrency` overrides
-    the number of threads (a test of priorities wants one at a time). Given a `queue`,
-    it consumes that queue and its webhook deliveries' (without one, the settings'
-    CELERY_TASK_QUEUES: the same two)."""
+    and concurrency come from the settings, so every worker runs as production does;
+    `concurrency` overrides the number of threads (a test of priorities wants one at a
+    time). A pipeline worker consumes the pipeline's queue (`queue`, else the settings'
+    CELERY_TASK_QUEUES: that queue alone). With `deliveries`, it is the webhook
+    deliveries' worker instead: it consumes their queue beside `queue` (else beside
+    CELERY_QUEUE's) and nothing else, with WEBHOOK_CONCURRENCY threads whatever
+    `concurrency` says (tasks/queue.py sizes the pool when the worker starts: Celery
+    fills in a missing `-c` from the settings, so an explicit one looks the same)."""
     command = [str(BIN / "celery"), "-A", "contentpipeline", "worker", "-l", loglevel]
-    if queue:
-        command += ["-Q", f"{queue},{webhook_queue(queue)}"]
+    if deliveries:
+        command += ["-Q", webhook_queue(queue or os.environ.get("CELERY_QUEUE") or DEFAULT_QUEUE)]
+    elif queue:
+        command += ["-Q", queue]
     if node:
         command += ["-n", node]
     if concurrency is not None:
@@ -260,6 +270,7 @@ def run() -> int:
     commands = {
         "web": web_command(host, port),
         **{f"worker{i}": worker_command(node=f"worker{i}@%h") for i in range(1, workers + 1)},
+        "webhooks": worker_command(deliveries=True, node="webhooks@%h"),
         "beat": [
             str(BIN / "celery"),
             "-A",

@@ -20,7 +20,7 @@ import yaml  # a dependency of drf-spectacular
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from contentpipeline.stack import web_command
+from contentpipeline.stack import DEFAULT_QUEUE, web_command, webhook_queue
 
 from .conftest import SERVER_APP_NAME, _wait_for_other_sessions_to_end, stop_worker
 
@@ -193,6 +193,20 @@ def test_workers_get_distinct_node_names_and_there_is_one_beat():
     assert "inspect ping" in services["worker"]["healthcheck"]["test"][1]
     for name in ("migrate", "beat"):
         assert services[name]["healthcheck"] == {"disable": True}
+
+
+def test_webhook_deliveries_have_a_worker_service_of_their_own():
+    services = compose()["services"]
+    webhooks = services["webhooks"]["command"]
+    assert webhooks[:4] == ["celery", "-A", "contentpipeline", "worker"]
+    # The deliveries' queue beside the settings' own (same variable, same default).
+    queue = f"${{CELERY_QUEUE:-{DEFAULT_QUEUE}}}"
+    assert webhooks[webhooks.index("-Q") + 1] == webhook_queue(queue)
+    assert webhooks[webhooks.index("-n") + 1] == "webhooks@%h"
+    assert "-Q" not in services["worker"]["command"]  # the settings' queues: the pipeline's
+    assert services["webhooks"]["depends_on"] == services["worker"]["depends_on"]
+    assert services["webhooks"]["env_file"] == ".env"
+    assert "inspect ping" in services["webhooks"]["healthcheck"]["test"][1]
 
 
 REQUIRED = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*):\?[^}]+\}$")
