@@ -370,6 +370,11 @@ class Limiter:
         self._down = False
         self._changed = threading.Condition()
 
+    def forget(self) -> None:
+        """Drop this process's own state and what it took Redis' health to be (tests)."""
+        self.local.clear()
+        self._down_until, self._down = 0.0, False
+
     def _store(self) -> RedisStates:
         cache = settings.CACHES["default"]
         location, prefix = str(cache.get("LOCATION", "")), str(cache.get("KEY_PREFIX", ""))

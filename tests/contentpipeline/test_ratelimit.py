@@ -31,8 +31,7 @@ def _fresh_limiter(settings: Any) -> None:
     # The shared state lives under the cache's prefix, which every test empties; this
     # process's own (the fallback) is emptied here.
     settings.LLM_MAX_RETRIES = 2
-    ratelimit.limiter.local.clear()
-    ratelimit.limiter._down_until = 0.0
+    ratelimit.limiter.forget()
 
 
 def call(fake: FakeLLMServer, *, model: str = "gpt-4o-mini", prompt: str = "Write the piece."):
