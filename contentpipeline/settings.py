@@ -57,6 +57,16 @@ LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=120.0)
 # Retries of one call by the openai client (429, 5xx, timeouts; it honours Retry-After)
 # before the next provider of the chain is tried.
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
+# Model calls wait for the server's rate limit, learned from its x-ratelimit-* and
+# Retry-After headers and shared by every process through Redis (contentpipeline/
+# ratelimit.py). LLM_RATE_LIMIT (requests per minute, 0: learn it) sets one up front;
+# a call that would wait longer than LLM_RATE_WAIT_MAX fails, and the chain goes on.
+LLM_RATE_LIMIT = env.int("LLM_RATE_LIMIT", default=0)
+LLM_RATE_WAIT_MAX = env.float("LLM_RATE_WAIT_MAX", default=300.0)
+if LLM_RATE_LIMIT < 0:
+    raise ImproperlyConfigured("LLM_RATE_LIMIT is requests per minute: 0 (learn it) or more")
+if not 0 < LLM_RATE_WAIT_MAX <= 3600:
+    raise ImproperlyConfigured("LLM_RATE_WAIT_MAX is from 0 to 3600 seconds")
 # Draft text sent to the task's WebSocket while a streaming provider writes it.
 LLM_STREAM = env.bool("LLM_STREAM", default=True)
 

@@ -15,6 +15,8 @@ from typing import Any
 import openai
 from django.conf import settings
 
+from contentpipeline import ratelimit
+
 from .base import Brief, Completion, ImageResult, ProviderError
 from .prices import _prefix_match, image_cost, llm_cost
 
@@ -107,6 +109,9 @@ def _client(base_url: str, api_key: str) -> openai.OpenAI:
                 api_key=api_key,
                 max_retries=settings.LLM_MAX_RETRIES,
                 timeout=settings.LLM_TIMEOUT,
+                # Every attempt (the client's own retries too) first waits for the
+                # server's rate limit, shared by all processes (contentpipeline/ratelimit.py).
+                http_client=openai.DefaultHttpxClient(event_hooks=ratelimit.event_hooks(base_url)),
             )
         return _clients[key]
 
