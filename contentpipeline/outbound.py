@@ -534,11 +534,19 @@ class _Body(httpx2.SyncByteStream):
             self._exchange.finish()
 
 
-@functools.cache
+_ssl_lock = threading.Lock()
+
+
 def _ssl_context() -> ssl.SSLContext:
-    # One context for every connection (loading the trust store costs milliseconds);
-    # SSL_CERT_FILE / SSL_CERT_DIR are honoured, as httpx2 does by default.
-    return httpx2.create_ssl_context()
+    # One context for every connection, made once even when many calls start together
+    # (loading the trust store takes a while on a busy machine).
+    with _ssl_lock:
+        return _trust_store()
+
+
+@functools.cache
+def _trust_store() -> ssl.SSLContext:
+    return httpx2.create_ssl_context()  # SSL_CERT_FILE / SSL_CERT_DIR honoured, as by httpx2
 
 
 class DeadlineTransport(httpx2.BaseTransport):
@@ -571,7 +579,8 @@ class DeadlineTransport(httpx2.BaseTransport):
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         if not isinstance(request.stream, httpx2.SyncByteStream):  # pragma: no cover
             raise TypeError("DeadlineTransport is a sync transport")
-        ssl_context = _ssl_context()  # loaded once, before the clock starts
+        # Loaded once, when first needed, before the clock starts.
+        ssl_context = _ssl_context() if request.url.scheme == "https" else None
         exchange = _Exchange(self.deadline_of(request), head_limit=self.max_head_bytes)
         pool = httpcore2.ConnectionPool(
             ssl_context=ssl_context,
