@@ -172,7 +172,8 @@ SOURCES_ALLOW_PRIVATE = env.bool("SOURCES_ALLOW_PRIVATE", default=False)
 # webhook must not make the server call its neighbours. Off in every environment by
 # default; the tests (receivers on loopback) and a developer's own receiver set it.
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
-# Seconds a delivery may take (connect, send, first bytes of the answer).
+# Seconds one delivery attempt may take in all (name lookup, connect, send, the answer):
+# the outbound transport's deadline, the connection closed when it passes.
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
 # Attempts of a delivery before it is given up, and the wait before the second one,
 # doubled before each further one (10 s, 20 s, ... 640 s: about 21 minutes in all).
