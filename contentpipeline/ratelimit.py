@@ -50,7 +50,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from django.conf import settings
@@ -58,6 +57,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, WatchError
 from redis.retry import Retry
 
+from contentpipeline.outbound import display_url
 from contentpipeline.providers.base import ProviderError
 
 logger = logging.getLogger(__name__)
@@ -468,16 +468,6 @@ limiter = Limiter()
 # --- httpx event hooks -------------------------------------------------------------------
 
 
-def server_of(base_url: str) -> str:
-    """The server's base URL without credentials, query or trailing slash."""
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-
-
 def _model_and_cost(request: Any) -> tuple[str, int]:
     """The model a JSON request names and an estimate of its tokens (about 4 bytes a
     token, plus the answer's ceiling when it sets one)."""
@@ -499,7 +489,7 @@ def _model_and_cost(request: Any) -> tuple[str, int]:
 def event_hooks(base_url: str) -> dict[str, list[Callable[[Any], None]]]:
     """httpx event hooks for a client of the model server at `base_url`: each request
     waits for the limiter of (server, model) first, and each answer feeds it."""
-    server = server_of(base_url)
+    server = display_url(base_url).rstrip("/")
 
     def before_send(request: Any) -> None:
         model, cost = _model_and_cost(request)

@@ -622,10 +622,9 @@ LOGGING = {
         # time, unformatted: they go to the root's handler alone.
         "django": {"level": "INFO"},
         "django.db.backends": {"level": "WARNING"},
-        # A line per model request: the stage runs record every call already.
-        "httpx": {"level": "WARNING"},
         # Its banner on every start (each manage.py command); lockouts are warnings.
         "axes": {"level": "WARNING"},
+        # A line per model request: the stage runs record every call already.
         "httpx2": {"level": "WARNING"},
     },
 }
