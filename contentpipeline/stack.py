@@ -8,6 +8,7 @@ Plain Python, run before Django is configured:
 """
 
 import atexit
+import hashlib
 import os
 import secrets
 import shlex
@@ -15,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -220,6 +222,79 @@ def prepare() -> None:
         os.environ["REDIS_URL"] = start_embedded_redis()
 
 
+# `make run` serves plain http on this machine. With DEBUG off the settings are
+# production's, whose https-only parts would lock a client out there: a redirect to
+# https that nothing answers, session and CSRF cookies marked Secure (which HTTP
+# clients send back over https only) and, were a request ever taken for https, a year
+# of HSTS pinned on localhost. Off under `make run` unless set; a deployment keeps the
+# settings' defaults (and `check --deploy` passes with them).
+PLAIN_HTTP = {"SECURE_SSL_REDIRECT": "false", "SECURE_COOKIES": "false", "SECURE_HSTS_SECONDS": "0"}
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """A true/false variable read as the settings read it (django-environ)."""
+    import environ
+
+    return environ.Env().bool(name, default=default)
+
+
+def serve_plain_http() -> None:
+    """The environment for serving plain http locally (PLAIN_HTTP), where not set."""
+    for name, value in PLAIN_HTTP.items():
+        os.environ.setdefault(name, value)
+    if not env_flag("DEBUG", False):
+        log("DEBUG is off: production settings, served over plain http on this machine")
+
+
+def static_root() -> Path:
+    return Path(os.environ.get("STATIC_ROOT") or ROOT / "staticfiles")  # as the settings
+
+
+def static_sources() -> str:
+    """A fingerprint of what collectstatic reads, taken without Django (whose start
+    costs more than a quick `make run` start may): the project's static files (names,
+    sizes, times), the installed distributions (site-packages' entries carry their
+    versions) and the settings' source (the apps and directories to collect from)."""
+    digest = hashlib.sha256()
+    for directory in [ROOT / "static", *sorted(ROOT.glob("*/static"))]:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                found = path.stat()
+                digest.update(f"{path}\0{found.st_size}\0{found.st_mtime_ns}\n".encode())
+    for directory in sorted({sysconfig.get_paths()[key] for key in ("purelib", "platlib")}):
+        digest.update("\n".join(sorted(os.listdir(directory))).encode())
+    for path in sorted((ROOT / "contentpipeline").glob("settings*")):  # a module or a package
+        for source in [path] if path.is_file() else sorted(path.rglob("*.py")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def collect_static() -> None:
+    """With DEBUG off (STATIC_MANIFEST) the settings serve the static files by hashed
+    names from STATIC_ROOT's manifest, compressed, as the image has them (its build
+    runs collectstatic): collect them then, so `make run` serves what production
+    serves, and fails where it would (a template naming a file that is not there).
+    Collected again only when their sources changed (the fingerprint is kept in
+    .data/static-sources), so a second start costs no more than a glance at them."""
+    if not env_flag("STATIC_MANIFEST", not env_flag("DEBUG", False)):
+        return
+    stamp = DATA / "static-sources"
+    fingerprint = f"{static_root()}\n{static_sources()}\n"
+    fresh = stamp.exists() and stamp.read_text() == fingerprint
+    if fresh and (static_root() / "staticfiles.json").exists():
+        return
+    log(f"Collecting the static files into {static_root()} (hashed and compressed)")
+    manage("collectstatic", "--no-input", "-v", "0")
+    stamp.write_text(fingerprint)
+
+
+def prepare_web() -> None:
+    """What `make run` does before it starts the web server, beside the migrations:
+    the environment of a plain-http server here, and the static files it serves."""
+    serve_plain_http()
+    collect_static()
+
+
 def web_command(host: str, port: int | str) -> list[str]:
     """The ASGI server (HTTP and WebSocket on one port), as `make run`, the tests and
     the benchmarks start it. A WebSocket stays open as long as its client keeps it
@@ -296,6 +371,7 @@ def run() -> int:
     os.environ.setdefault("MEDIA_ROOT", str(DATA / "media"))
     manage("migrate", "--no-input", "-v", "0")
     manage("seed_demo")
+    prepare_web()
     workers = worker_processes()
     commands = {
         "web": web_command(host, port),
