@@ -77,7 +77,7 @@ def production_run(tmp_path, monkeypatch, django_db_blocker):
 @pytest.mark.processes
 @pytest.mark.django_db(transaction=True)
 def test_with_debug_off_make_run_serves_the_admin_login_and_the_api_docs_over_http(
-    production_run, settings
+    production_run, settings, tmp_path
 ):
     # The server hashes passwords as production does, and checks them the same way.
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
@@ -109,3 +109,10 @@ def test_with_debug_off_make_run_serves_the_admin_login_and_the_api_docs_over_ht
         # Hashed names from the manifest, as the image serves them.
         assert re.search(r"\.[0-9a-f]{12}\.\w+$", link), link
         assert browser.get(link).status_code == 200, link
+
+    # The next start finds the files collected from the same sources: it leaves them.
+    manifest = tmp_path / "staticfiles" / "staticfiles.json"
+    collected = manifest.stat().st_mtime_ns
+    with mock.patch.dict(os.environ, DEBUG="false", STATIC_ROOT=str(manifest.parent)):
+        stack.collect_static()
+    assert manifest.stat().st_mtime_ns == collected
