@@ -21,6 +21,7 @@ from django.utils.safestring import mark_safe
 from contentpipeline.admin_site import EditorsMayViewMixin
 from contentpipeline.errors import ApplicationError, NotFound
 from contentpipeline.roles import is_editor
+from contentpipeline.throttling import client_ip
 from tasks.admin import ContentTaskAdmin, report_results
 from tasks.models import ContentTask
 from tasks.selectors import task_draft_versions, task_get_for_user, task_result, task_stage_log
@@ -188,7 +189,7 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             feedback=data["feedback"],
             publish_at=data["publish_at"],
             regenerate=decision == "request_changes",
-            request_ip=request.META.get("REMOTE_ADDR"),
+            request_ip=client_ip(request),
         )
         if post is not None:
             messages.success(request, f"Published “{post.title}” at {post.get_absolute_url()}")
@@ -200,7 +201,7 @@ class ReviewDeskAdmin(ContentTaskAdmin):
         topics = {str(pk): topic for pk, topic in queryset.values_list("pk", "topic")}
         results = approval_decide_many(
             task_ids=list(topics), reviewer=request.user,
-            request_ip=request.META.get("REMOTE_ADDR"), **decision,
+            request_ip=client_ip(request), **decision,
         )  # fmt: skip
         report_results(request, results, topics, "decided")
 

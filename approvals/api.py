@@ -16,6 +16,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from contentpipeline.roles import IsEditor
+from contentpipeline.throttling import client_ip
 
 from .exports import decisions_csv_response
 from .models import ApprovalDecision, Decision
@@ -51,7 +52,7 @@ class TaskApprovalView(APIView):
         decision, post = approval_decide(
             task_id=pk,
             reviewer=request.user,
-            request_ip=request.META.get("REMOTE_ADDR"),
+            request_ip=client_ip(request),
             **serializer.validated_data,
         )
         post_body = None

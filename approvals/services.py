@@ -2,6 +2,7 @@
 API and `manage.py approval_decide` all call `approval_decide`, so they behave
 identically."""
 
+import ipaddress
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,6 +21,15 @@ from .models import ApprovalDecision, Decision, ReviewClaim
 
 class ClaimedByAnother(InvalidTransition):
     """Another editor is reviewing this draft; taking it over must be explicit."""
+
+
+def _ip_address(raw: str | None) -> str | None:
+    """`raw` if it is an IP address, else None: behind a proxy it comes from a header
+    (X-Forwarded-For), and a proxy set up wrong must not make a decision unrecordable."""
+    try:
+        return str(ipaddress.ip_address((raw or "").strip()))
+    except ValueError:
+        return None
 
 
 def _require_editor(user: AbstractBaseUser) -> None:
@@ -69,7 +79,7 @@ def approval_decide(
         publish_at=publish_at,
         content_hash=task_content_hash(task),
         claimed_by=claim.editor if claim else None,
-        request_ip=request_ip,
+        request_ip=_ip_address(request_ip),
     )
     if claim is not None:
         claim.delete()

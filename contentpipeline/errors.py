@@ -1,6 +1,10 @@
 """Errors a user can cause, and the one place that maps them to HTTP."""
 
+import logging
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import status
@@ -41,6 +45,16 @@ def exception_handler(exc, context):
         return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):
         return Response({"detail": "Permission denied."}, status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, SuspiciousOperation):
+        # A body Django's form parsers refuse (too many fields or files, too large):
+        # Django would answer its own 400 page, an HTML one while DEBUG is on. Logged
+        # where Django logs these.
+        logging.getLogger(f"django.security.{exc.__class__.__name__}").warning("%s", exc)
+        if isinstance(exc, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return Response({"detail": f"The request body is larger than {limit} bytes."},
+                            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)  # fmt: skip
+        return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
 
 
