@@ -244,3 +244,19 @@ def test_pages_outside_the_api_answer_503_text_instead_of_a_server_error(answers
         assert answer["type"].startswith("text/plain")
         assert answer["body"] == DATABASE_UNAVAILABLE
         assert answer["seconds"] < 1.5, answer
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DB_POOL_TIMEOUT": "0"}, "DB_POOL_TIMEOUT is a number of seconds above 0"),
+        ({"DB_CONNECT_TIMEOUT": "1"}, "DB_CONNECT_TIMEOUT is at least 2 seconds"),
+    ],
+)
+def test_database_timeouts_out_of_range_stop_the_start_with_a_clear_message(env, message):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env={**os.environ, **env},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert message in result.stderr
