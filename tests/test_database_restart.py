@@ -28,6 +28,7 @@ import psutil
 import psycopg
 import pytest
 from django.db import IntegrityError, OperationalError
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from contentpipeline.stack import free_port, web_command
 from tasks.runner import despite_outage
@@ -269,6 +270,38 @@ def worker_log_events(log_path: Path, task_name: str) -> list[tuple[float, str]]
             continue  # received, retried
         events.append((datetime.fromisoformat(record["time"]).timestamp(), outcome))
     return events
+
+
+@pytest.mark.processes
+def test_the_pool_reconnects_within_about_a_second_of_the_server_return_however_long_it_was_down(
+    postgres, settings
+):
+    """With psycopg_pool's own reconnect_timeout (300 s) the attempts of a pool whose
+    server is down back off (1 s, 2 s, 4 s, ...): after 4 s down the next would come
+    3 s after the server's return, after a minute down half a minute after it."""
+    pool = ConnectionPool(
+        postgres.conninfo(), open=True, check=ConnectionPool.check_connection,
+        **settings.DATABASES["default"]["OPTIONS"]["pool"],
+    )  # fmt: skip
+    try:
+        pool.wait(10)
+        postgres.kill()
+        down_until = time.monotonic() + 4  # how long the outage lasts
+        while time.monotonic() < down_until:
+            with pytest.raises(PoolTimeout):  # callers keep asking, as they would
+                pool.getconn()
+        postgres.start()
+        back = time.monotonic()
+        while True:
+            try:
+                pool.putconn(pool.getconn())
+                break
+            except PoolTimeout:
+                continue
+        waited = time.monotonic() - back
+        assert waited < 2, f"the pool reconnected {waited:.1f} s after the server was back"
+    finally:
+        pool.close()
 
 
 @pytest.mark.processes
