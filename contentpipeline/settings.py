@@ -263,7 +263,7 @@ DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", DB_
 # WORKER_CONCURRENCY 100 (make run's two workers at most 40, the web process and beat a
 # few, under PostgreSQL's default max_connections of 100).
 # A thread waits up to DB_POOL_TIMEOUT for a connection, busy or not to be had (the
-# database down): then the request answers 503, so a second, not ten.
+# database down); then the request answers 503, so a client learns within a second.
 # Each connection is checked as the pool hands it out (an empty query): one the server
 # closed (a restart) is replaced, never given to a request.
 # The pool's reconnection attempts back off (1 s, 2 s, 4 s, ...) until
