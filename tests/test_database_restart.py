@@ -24,7 +24,6 @@ from pathlib import Path
 
 import httpx
 import pgserver
-import psutil
 import psycopg
 import pytest
 from django.db import IntegrityError, OperationalError
@@ -109,6 +108,7 @@ class PrivatePostgres:
                 [PG_BIN / "postgres", "-D", self.dir / "data", "-p", str(self.port),
                  "-h", "127.0.0.1", "-k", self.dir, "-c", "fsync=off"],
                 user=self.user, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # its backends share its process group
             )  # fmt: skip
         deadline = time.monotonic() + 30
         while not self.accepts_connections():
@@ -129,11 +129,16 @@ class PrivatePostgres:
     def kill(self) -> None:
         """SIGKILL to the postmaster alone, as a crash would; its backends notice and
         exit by themselves, and a new postmaster may start once they have."""
-        backends = psutil.Process(self.process.pid).children()
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
-        _, alive = psutil.wait_procs(backends, timeout=30)
-        assert not alive, f"backends still running after the postmaster died: {alive}"
+        wait_for(self._backends_gone, 30, "the backends to exit after the postmaster")
+
+    def _backends_gone(self) -> bool:
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
