@@ -1,4 +1,8 @@
-"""Errors a user can cause, and the one place that maps them to HTTP."""
+"""Errors a user can cause, and the one place that maps them to HTTP; and the answer
+when the database cannot be reached (503 with Retry-After; outside DRF's views,
+contentpipeline.middleware.DatabaseUnavailableMiddleware gives the same)."""
+
+import logging
 
 import logging
 
@@ -10,6 +14,10 @@ from django.http import Http404
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .database import database_unreachable
+
+logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
@@ -35,7 +43,25 @@ class InvalidTransition(ApplicationError):
     status_code = status.HTTP_409_CONFLICT
 
 
+DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
+# Seconds a client is asked to wait: a restart takes a few, and the pool reconnects
+# within about one of the server's return.
+DATABASE_RETRY_AFTER = 5
+
+
+def database_unavailable_headers(exc: BaseException) -> dict[str, str]:
+    """Log what kept the database out of reach; the headers of the 503 that says so."""
+    cause = exc.__cause__ or exc
+    logger.warning("The database could not be reached (%s: %s)", type(cause).__name__, cause)
+    return {"Retry-After": str(DATABASE_RETRY_AFTER)}
+
+
 def exception_handler(exc, context):
+    if database_unreachable(exc):
+        headers = database_unavailable_headers(exc)
+        response = Response({"detail": DATABASE_UNAVAILABLE}, status=503, headers=headers)
+        response.database_unreachable = True  # see RequestLogMiddleware
+        return response
     if isinstance(exc, ApplicationError):
         return Response({"detail": exc.message, **exc.extra}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):

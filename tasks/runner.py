@@ -13,6 +13,7 @@ import uuid
 from django.conf import settings
 from django.db import connection
 
+from contentpipeline.database import database_unreachable
 from contentpipeline.providers import Brief
 from contentpipeline.stages import Budget, CostLimitExceeded, StageJob
 
@@ -131,6 +132,32 @@ def release_connection() -> None:
         connection.close()
 
 
+# Between tries of a write that found the database out of reach (each try itself waits
+# up to DB_POOL_TIMEOUT for a connection).
+OUTAGE_RETRY_PAUSE = 0.2
+
+
+def despite_outage(call, /, *args, **kwargs):
+    """`call(*args, **kwargs)`, tried again while the database cannot be reached (a
+    restart, a network cut), for up to PIPELINE_LEASE_SECONDS: a stage that finished
+    during an outage is recorded once the database is back, not run again. Past that
+    the error is raised; the run stops with its lease, and the dispatcher hands the
+    task to a new run once the lease is stale (the work recorded stands). A write whose
+    commit was lost with the connection may be made twice: each one the runner makes
+    here stands that (a claim still held, a stage record already stored)."""
+    deadline = time.monotonic() + settings.PIPELINE_LEASE_SECONDS
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:
+            if not database_unreachable(exc) or time.monotonic() >= deadline:
+                raise
+            logger.warning("The database could not be reached (%s); trying %s again",
+                           exc, getattr(call, "__name__", call))  # fmt: skip
+        release_connection()  # a broken one goes back to the pool, to be replaced
+        time.sleep(OUTAGE_RETRY_PAUSE)
+
+
 def run_pipeline(task_id, *, worker: str = "") -> str:
     """Run what is left of the task's pipeline; `worker` (the Celery node) is recorded
     on each stage attempt. Returns what happened, for logs: `skipped` (not ours to run),
@@ -141,31 +168,35 @@ def run_pipeline(task_id, *, worker: str = "") -> str:
 
 
 def _run(task_id, worker: str) -> str:
-    claim = task_claim(task_id=task_id)
+    claim = despite_outage(task_claim, task_id=task_id)
     if claim is None:
         return "skipped"
     task, lease_id, context = claim
     for stage in PIPELINE_STAGES:
         if stage in context:
             continue
-        started = task_stage_begin(task_id=task_id, stage=stage, lease_id=lease_id, worker=worker)
+        started = despite_outage(
+            task_stage_begin, task_id=task_id, stage=stage, lease_id=lease_id, worker=worker
+        )
         if started is None:
             return "stopped"
         task, stage_run = started
         if stage == Stage.IMAGE and not task.generate_image:
-            context[stage] = task_stage_record(
-                task_id=task_id, stage_run=stage_run, status=StageRunStatus.SKIPPED, output={}
-            )
+            context[stage] = despite_outage(
+                task_stage_record, task_id=task_id, stage_run=stage_run,
+                status=StageRunStatus.SKIPPED, output={},
+            )  # fmt: skip
             continue
         stream = DraftStream(task_id) if stage == Stage.DRAFT and settings.LLM_STREAM else None
-        job = job_for(task, on_draft_text=stream)
+        job = despite_outage(job_for, task, on_draft_text=stream)
         spent_before = job.budget.spent
         release_connection()
         try:
             with Heartbeat(task_id, lease_id, stage=stage):
                 output = stage_module(stage).run(job, context)
         except Exception as exc:
-            task_stage_fail(
+            despite_outage(
+                task_stage_fail,
                 stage_run=stage_run,
                 error=str(exc),
                 lease_id=lease_id,
@@ -175,7 +206,8 @@ def _run(task_id, worker: str) -> str:
         finally:
             if stream is not None:
                 stream.flush()
-        context[stage] = task_stage_record(
+        context[stage] = despite_outage(
+            task_stage_record,
             task_id=task_id,
             stage_run=stage_run,
             status=StageRunStatus.SUCCEEDED,
@@ -188,4 +220,5 @@ def _run(task_id, worker: str) -> str:
             calls=output.calls,
             cache_hits=output.cache_hits,
         )
-    return "done" if task_complete(task_id=task_id, lease_id=lease_id) else "stopped"
+    done = despite_outage(task_complete, task_id=task_id, lease_id=lease_id)
+    return "done" if done else "stopped"
