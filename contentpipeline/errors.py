@@ -4,8 +4,6 @@ contentpipeline.middleware.DatabaseUnavailableMiddleware gives the same)."""
 
 import logging
 
-import logging
-
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation

@@ -13,7 +13,7 @@ import uuid
 from django.conf import settings
 from django.db import connection
 
-from contentpipeline.database import database_unreachable
+from contentpipeline.database import database_unreachable, release_connection
 from contentpipeline.providers import Brief
 from contentpipeline.stages import Budget, CostLimitExceeded, StageJob
 
@@ -121,15 +121,6 @@ class Heartbeat:
                 logger.warning("Heartbeat of task %s failed", self.task_id, exc_info=True)
             finally:
                 connection.close()
-
-
-def release_connection() -> None:
-    """Give the thread's database connection back to the pool before a wait on the
-    network, so a worker's threads share a few connections instead of holding one
-    each through every provider call (inside a transaction, as in some tests, the
-    connection stays)."""
-    if not connection.in_atomic_block:
-        connection.close()
 
 
 # Between tries of a write that found the database out of reach (each try itself waits

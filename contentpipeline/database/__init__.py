@@ -1,5 +1,6 @@
-"""The database beyond Django's ORM: how to tell that it cannot be reached, and a
-cursor for the hot statements the services compile once.
+"""The database beyond Django's ORM: how to tell that it cannot be reached, giving a
+thread's connection back before a wait on the network, and a cursor for the hot
+statements the services compile once.
 
 `base` is the database backend (settings' ENGINE `contentpipeline.database`): Django's
 PostgreSQL backend with its psycopg pool, and what a restart of the server needs from
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.backends.utils import CursorWrapper
 from psycopg_pool import PoolClosed, PoolTimeout, TooManyRequests
@@ -39,6 +40,15 @@ def database_unreachable(exc: BaseException) -> bool:
         return state is None or state.startswith("08") or state in _CONNECTION_LOST_STATES
     # Raised by Django itself, or by code standing in for the driver, with no cause.
     return isinstance(exc, OperationalError)
+
+
+def release_connection() -> None:
+    """Give the thread's database connection back to the pool before a wait on the
+    network (a model call, a webhook receiver), so a worker's threads share a few
+    connections instead of each holding one for as long as a peer keeps it waiting.
+    Inside a transaction (as in the service tests) the connection stays."""
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 @contextmanager

@@ -35,10 +35,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from contentpipeline.database import bound_cursor
+from contentpipeline.database import bound_cursor, release_connection
 from contentpipeline.errors import ApplicationError, NotFound
 from contentpipeline.sources import RefusedAddress, SourceError, check_host
 
@@ -205,15 +205,6 @@ def _attempt_lease() -> timedelta:
     return timedelta(seconds=settings.WEBHOOK_TIMEOUT + ATTEMPT_LEASE_MARGIN)
 
 
-def _release_connection() -> None:
-    """Give the thread's database connection back to the pool before the wait on the
-    receiver, as the pipeline's runner does before a provider call: a receiver that
-    keeps the attempt waiting then holds a worker thread, never a connection (inside a
-    transaction, as in the service tests, the connection stays)."""
-    if not connection.in_atomic_block:
-        connection.close()
-
-
 def webhook_deliver(*, delivery_id: int, attempt: int) -> float | None:
     """Make attempt number `attempt` of the delivery and record how it went (attempts,
     the answer's status code and first characters, or the error). Does nothing unless
@@ -238,7 +229,7 @@ def webhook_deliver(*, delivery_id: int, attempt: int) -> float | None:
     if not webhook.active:
         _record(delivery, attempt, state=DeliveryState.FAILED, error="The webhook is switched off.")
         return None
-    _release_connection()
+    release_connection()
     outcome = post(
         webhook.url,
         secret=webhook.secret,
