@@ -12,7 +12,7 @@ text/csv, and health's 503 is documented (no worker runs here)."""
 
 import uuid
 
-import httpx
+import httpx2
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
@@ -237,7 +237,7 @@ def test_every_operation_answers_as_its_schema_says_through_the_asgi_server(
 def test_an_empty_multipart_form_reaches_the_api_and_answers_its_json_400(asgi_server):
     token = token_for(UserFactory())
     boundary = uuid.uuid4().hex
-    response = httpx.post(
+    response = httpx2.post(
         f"{asgi_server.url}/api/webhooks/",
         content=f"--{boundary}--\r\n".encode(),
         headers={
@@ -263,3 +263,12 @@ def test_a_form_with_more_fields_than_django_reads_is_a_json_400_with_debug_on(
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert "DATA_UPLOAD_MAX_NUMBER_FIELDS" in response.json()["detail"]
+
+
+def test_every_operation_documents_the_503_of_a_database_out_of_reach(db):
+    paths = APIClient().get("/api/schema/?format=json").json()["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            answer = operation["responses"].get("503")
+            assert answer is not None, f"{method.upper()} {path}"
+            assert "Retry-After" in answer.get("headers", {}), f"{method.upper()} {path}"

@@ -22,7 +22,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import httpx
+import httpx2
 import pgserver
 import psycopg
 import pytest
@@ -187,7 +187,7 @@ def wait_for(condition, timeout: float, message: str) -> None:
 
 
 class Answer:
-    def __init__(self, started: float, ended: float, response: httpx.Response | None) -> None:
+    def __init__(self, started: float, ended: float, response: httpx2.Response | None) -> None:
         self.started, self.ended = started, ended
         self.status = response.status_code if response is not None else None
         self.headers = response.headers if response is not None else {}
@@ -206,7 +206,7 @@ class TaskStream:
     answer with when it was asked and answered."""
 
     def __init__(self, base_url: str, token: str, threads: int = 2) -> None:
-        self.client = httpx.Client(
+        self.client = httpx2.Client(
             base_url=base_url, timeout=30, headers={"Authorization": f"Token {token}"}
         )
         self.answers: list[Answer] = []
@@ -241,7 +241,7 @@ class TaskStream:
             started = time.time()
             try:
                 response = self.client.post("/api/tasks", json=body)
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 response = None
             self.answers.append(Answer(started, time.time(), response))
 
@@ -355,7 +355,7 @@ def test_a_database_killed_and_restarted_costs_fast_503s_during_and_nothing_afte
                 postgres.kill()
                 killed = time.time()  # and every backend gone with it
                 wait_for(lambda: len(stream.between(killed)) >= 4, 30, "answers while down")
-                health = httpx.get(f"{base}/api/health", timeout=30)
+                health = httpx2.get(f"{base}/api/health", timeout=30)
                 restarted = time.time()
                 postgres.start()
                 up = time.time()
@@ -423,6 +423,6 @@ def test_a_database_killed_and_restarted_costs_fast_503s_during_and_nothing_afte
 
 def _answers(url: str) -> bool:
     try:
-        return httpx.get(url, timeout=5).status_code in (200, 503)
-    except httpx.HTTPError:
+        return httpx2.get(url, timeout=5).status_code in (200, 503)
+    except httpx2.HTTPError:
         return False

@@ -13,7 +13,7 @@ import time
 from html import unescape
 from unittest import mock
 
-import httpx
+import httpx2
 import pytest
 from django.conf import global_settings
 
@@ -62,9 +62,9 @@ def production_run(tmp_path, monkeypatch, django_db_blocker):
         while True:
             assert process.poll() is None, log_path.read_text()
             try:
-                httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+                httpx2.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
                 break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 assert time.monotonic() < deadline, log_path.read_text()
                 time.sleep(0.2)
         # As a browser on this machine addresses it (ALLOWED_HOSTS as it comes).
@@ -82,7 +82,7 @@ def test_with_debug_off_make_run_serves_the_admin_login_and_the_api_docs_over_ht
     # The server hashes passwords as production does, and checks them the same way.
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
     editor = UserFactory(editor=True, is_staff=True)
-    browser = httpx.Client(base_url=production_run, timeout=30)
+    browser = httpx2.Client(base_url=production_run, timeout=30)
 
     form = browser.get("/admin/login/", params={"next": "/admin/"})
     assert form.status_code == 200, form.text[:2000]
