@@ -153,6 +153,8 @@ def task_result(task: ContentTask, generation: int | None = None) -> dict[str, A
     if edited is not None:
         result.update({field: getattr(edited, field) for field in EDITABLE_FIELDS})
         result["body_html"] = edited.body_html
+    # What an approval names to decide this text and no other (expected_content_hash).
+    result["content_hash"] = content_hash(result)
     return result
 
 

@@ -87,6 +87,10 @@ class TaskResultSerializer(serializers.Serializer):
     qa_feedback = serializers.CharField()
     scores = serializers.DictField(child=serializers.IntegerField(allow_null=True))
     review_rounds = ReviewRoundSerializer(many=True)
+    content_hash = serializers.CharField(
+        help_text="sha256 of the text under review (title, excerpt, body, SEO fields, tags): "
+        "send it as the approval's `expected_content_hash` to decide this text and no other."
+    )
 
 
 class TaskPostSerializer(serializers.Serializer):
