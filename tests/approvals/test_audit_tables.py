@@ -261,3 +261,5 @@ def test_in_the_compose_stack_only_migrate_connects_as_the_tables_owner():
         environment = services[name]["environment"]
         assert role_and_database(environment["DATABASE_URL"]) == ("contentpipeline_app", database)
         assert ("DATABASE_OWNER_URL" in environment) == (name == "migrate"), name
+        # Not from .env either (env_file passes it all): only migrate needs it, in its URL.
+        assert environment["POSTGRES_PASSWORD"] == "", name
