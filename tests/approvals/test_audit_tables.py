@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from psycopg import errors, sql
@@ -229,9 +230,9 @@ def test_migrating_again_keeps_the_apps_role_to_rows(app_role):
 def test_a_role_that_could_get_past_the_guards_is_refused(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), connect() as owner:
         myself = owner.execute("SELECT current_user").fetchone()[0]
-        with pytest.raises(Exception, match="the same role"):
+        with pytest.raises(ImproperlyConfigured, match="the same role"):
             app_role_grant(owner, role=myself)
-        with pytest.raises(Exception, match="does not exist and its URL has no password"):
+        with pytest.raises(ImproperlyConfigured, match="does not exist and its URL has no"):
             app_role_grant(owner, role=f"cp_nobody_{uuid.uuid4().hex[:8]}")
 
 
