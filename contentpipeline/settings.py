@@ -6,6 +6,7 @@ for development; nothing secret lives in the repository.
 """
 
 import re
+import sys
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -300,6 +301,27 @@ if env.bool("DB_POOL", default=True):
         "reconnect_timeout": 2.0,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Migrations may run as the role that owns the tables, DATABASE_OWNER_URL: then
+# `manage.py migrate`, and only it, connects as that role, and grants DATABASE_URL's
+# role rows but no table (approvals/db_role.py), so web, workers and beat cannot alter,
+# drop or truncate the audit trail, or switch its triggers off (README, Deploy).
+DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
+DATABASE_APP_ROLE = None  # whom `migrate` grants, when it runs as the owner
+if DATABASE_OWNER_URL:
+    _owner = env.db("DATABASE_OWNER_URL")
+    _app_database = env.db("DATABASE_URL")["NAME"]
+    if _owner["NAME"] != _app_database and not env.str("DATABASE_NAME", default=""):
+        raise ImproperlyConfigured(
+            f"DATABASE_OWNER_URL names database {_owner['NAME']!r} and DATABASE_URL "
+            f"{_app_database!r}: the owner's role migrates the app's database, give both one"
+        )
+    if sys.argv[1:2] == ["migrate"]:
+        DATABASE_APP_ROLE = {key: DATABASES["default"].get(key, "") for key in ("USER", "PASSWORD")}
+        DATABASES["default"].update(
+            {key: _owner.get(key, "") for key in ("USER", "PASSWORD", "PORT")},
+            HOST=unquote(_owner.get("HOST", "")),
+        )
 
 
 # --- Redis: broker, cache and channel layer -----------------------------------------------

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from contentpipeline.database import database_unreachable, release_connection
-from contentpipeline.providers import Brief
+from contentpipeline.providers import Brief, ProviderError
 from contentpipeline.stages import Budget, CostLimitExceeded, StageJob
 
 from .events import DraftStream
@@ -34,11 +34,25 @@ logger = logging.getLogger(__name__)
 
 
 class StageFailed(Exception):
+    """A stage attempt failed. Its message is what the task's owner is told (the task's
+    `error`, its progress stream, webhooks): which stage, and why only when the reason
+    is the owner's to act on (the cost ceiling). What went wrong in detail, which can
+    name the model server, its address and what it answered, is the stage run's error,
+    for the logs and editors in admin."""
+
     def __init__(self, stage: str, message: str, *, final: bool = False) -> None:
         super().__init__(f"Stage {stage} failed: {message}")
         self.stage = stage
         # Trying again cannot help (the cost ceiling): fail the task now.
         self.final = final
+
+    @classmethod
+    def of(cls, stage: str, exc: Exception) -> "StageFailed":
+        if isinstance(exc, CostLimitExceeded):
+            return cls(stage, str(exc), final=True)
+        if isinstance(exc, ProviderError):
+            return cls(stage, "the model provider failed.")
+        return cls(stage, "an error in the pipeline (it is logged).")
 
 
 def stage_module(stage: str):
@@ -186,6 +200,8 @@ def _run(task_id, worker: str) -> str:
             with Heartbeat(task_id, lease_id, stage=stage):
                 output = stage_module(stage).run(job, context)
         except Exception as exc:
+            if not isinstance(exc, ProviderError | CostLimitExceeded):
+                logger.exception("Stage %s of task %s failed", stage, task_id)
             despite_outage(
                 task_stage_fail,
                 stage_run=stage_run,
@@ -193,7 +209,7 @@ def _run(task_id, worker: str) -> str:
                 lease_id=lease_id,
                 cost=job.budget.spent - spent_before,
             )
-            raise StageFailed(stage, str(exc), final=isinstance(exc, CostLimitExceeded)) from exc
+            raise StageFailed.of(stage, exc) from exc
         finally:
             if stream is not None:
                 stream.flush()
