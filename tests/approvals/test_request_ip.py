@@ -5,13 +5,13 @@ X-Forwarded-For itself."""
 
 import pytest
 from django.test import Client
-from django.urls import reverse
 
 from approvals.models import ApprovalDecision
 from tasks.runner import run_pipeline
 
 from ..conftest import client_for
 from ..tasks.factories import ContentTaskFactory
+from .desk import bulk_decide, decide_at_desk
 
 pytestmark = pytest.mark.django_db
 
@@ -50,11 +50,9 @@ def test_behind_one_proxy_a_review_desk_decision_records_the_address_the_proxy_s
     task, other = drafted(), drafted()
     desk = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="203.0.113.51")
     desk.force_login(editor)
-    desk.post(reverse("admin:tasks_contenttask_review", args=[task.pk]),
-              {"step": "decide", "decision": "approve"})  # fmt: skip
+    decide_at_desk(desk, task, decision="approve")
     assert decided_from(task) == "203.0.113.51"
-    desk.post(reverse("admin:tasks_contenttask_changelist"),
-              {"action": "approve_selected", "_selected_action": [other.pk]})  # fmt: skip
+    bulk_decide(desk, "approve_selected", [other])
     assert decided_from(other) == "203.0.113.51"
 
 
