@@ -33,9 +33,11 @@ logger = logging.getLogger(__name__)
 
 
 class StageFailed(Exception):
-    def __init__(self, stage: str, message: str, *, final: bool = False) -> None:
+    def __init__(self, stage: str, message: str, *, final: bool = False, task_id=None) -> None:
         super().__init__(f"Stage {stage} failed: {message}")
         self.stage = stage
+        # The task that was run: the claim may take another than the message named.
+        self.task_id = task_id
         # Trying again cannot help (the cost ceiling): fail the task now.
         self.final = final
 
@@ -131,20 +133,23 @@ def release_connection() -> None:
         connection.close()
 
 
-def run_pipeline(task_id, *, worker: str = "") -> str:
+def run_pipeline(task_id, *, worker: str = "", in_turn: bool = False) -> str:
     """Run what is left of the task's pipeline; `worker` (the Celery node) is recorded
-    on each stage attempt. Returns what happened, for logs: `skipped` (not ours to run),
+    on each stage attempt. With `in_turn` (a run message, which is a ticket for one run)
+    the task run is the one whose turn it is, the named one only when its run must go
+    on (see task_claim). Returns what happened, for logs: `skipped` (nothing to run),
     `stopped` (paused, cancelled or taken over), `done`. Raises StageFailed when a stage
     fails (its attempt recorded, the lease let go)."""
     with system_actor():
-        return _run(task_id, worker)
+        return _run(task_id, worker, in_turn)
 
 
-def _run(task_id, worker: str) -> str:
-    claim = task_claim(task_id=task_id)
+def _run(task_id, worker: str, in_turn: bool) -> str:
+    claim = task_claim(task_id=task_id, in_turn=in_turn)
     if claim is None:
         return "skipped"
     task, lease_id, context = claim
+    task_id = task.pk  # the task whose turn it was, not always the one named
     for stage in PIPELINE_STAGES:
         if stage in context:
             continue
@@ -171,7 +176,8 @@ def _run(task_id, worker: str) -> str:
                 lease_id=lease_id,
                 cost=job.budget.spent - spent_before,
             )
-            raise StageFailed(stage, str(exc), final=isinstance(exc, CostLimitExceeded)) from exc
+            final = isinstance(exc, CostLimitExceeded)
+            raise StageFailed(stage, str(exc), final=final, task_id=task_id) from exc
         finally:
             if stream is not None:
                 stream.flush()
