@@ -13,6 +13,7 @@ import uuid
 from django.conf import settings
 from django.db import connection
 
+from contentpipeline.observability import request_id_var
 from contentpipeline.providers import Brief
 from contentpipeline.stages import Budget, CostLimitExceeded, StageJob
 
@@ -149,7 +150,11 @@ def _run(task_id, worker: str, in_turn: bool) -> str:
     if claim is None:
         return "skipped"
     task, lease_id, context = claim
-    task_id = task.pk  # the task whose turn it was, not always the one named
+    if str(task.pk) != str(task_id):
+        # Another task's turn: the message's request id, that of whoever queued the task
+        # it named, is not this run's.
+        request_id_var.set(None)
+        task_id = task.pk
     for stage in PIPELINE_STAGES:
         if stage in context:
             continue

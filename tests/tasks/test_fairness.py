@@ -3,10 +3,14 @@ the pending task whose turn it is. Within a priority owners take turns, so one o
 backlog does not hold up another's task; a higher priority still goes first; and
 MAX_RUNS_PER_USER caps one owner's runs in flight."""
 
+import logging
+
 import pytest
 from django.db import transaction
 
+from contentpipeline.observability import request_id_var
 from tasks.models import ContentTask, StageRun
+from tasks.runner import run_pipeline
 from tasks.services import task_cancel, task_claim, task_complete, task_create
 from tasks.tasks import run_pipeline_task
 
@@ -107,6 +111,31 @@ def test_a_failed_stage_is_retried_as_the_task_that_was_run_not_the_one_named(se
     research = StageRun.objects.filter(task=waiting, stage="research").order_by("attempt")
     assert [attempt.status for attempt in research] == ["failed", "succeeded"]
     assert ContentTask.objects.get(pk=waiting.pk).status == "awaiting_approval"
+
+
+def test_a_run_taken_on_another_tasks_message_does_not_log_under_that_messages_request(
+    integrator, caplog, django_capture_on_commit_callbacks
+):
+    cancelled, waiting = queue(integrator, 2)
+    task_cancel(user=integrator, task_id=cancelled.pk)
+    logged = []
+
+    class RequestIds(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logged.append((record.task_id, request_id_var.get()))
+
+    handler = RequestIds()
+    caplog.set_level(logging.INFO, logger="tasks.stage_runs")
+    logging.getLogger("tasks.stage_runs").addHandler(handler)
+    token = request_id_var.set("the-request-that-queued-the-cancelled-task")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):  # the stage lines go then
+            assert run_pipeline(cancelled.pk, in_turn=True) == "done"
+    finally:
+        request_id_var.reset(token)
+        logging.getLogger("tasks.stage_runs").removeHandler(handler)
+
+    assert logged and set(logged) == {(str(waiting.pk), None)}
 
 
 @pytest.mark.django_db(transaction=True)
