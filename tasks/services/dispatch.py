@@ -5,10 +5,11 @@ A run message is a ticket for one run, not for one task: the claim takes the pen
 task whose turn it is (`task_claim`). Each move to pending sends one, so there are at
 least as many messages as pending tasks; a message that finds nothing to run is spent.
 Fair shares come from the turn a task gets when it becomes pending (`enqueue_on_commit`):
-within a priority, each owner's tasks take consecutive turns from the first turn still
-waiting, so the owners with tasks waiting take turns, one run each, however many tasks
-one of them queued. With MAX_RUNS_PER_USER, the messages of an owner at the cap are
-spent on others' tasks or on nothing, so each of their runs that ends sends one for them.
+within a priority, an owner with nothing queued takes the current turn and one with a
+backlog the turn after their last task, so owners take turns, one run each, however
+many tasks one of them queued. With MAX_RUNS_PER_USER, the messages of an owner at the
+cap are spent on others' tasks or on nothing, so each of their runs that ends sends one
+for them.
 """
 
 import logging
