@@ -10,6 +10,7 @@ import difflib
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -21,9 +22,16 @@ from django.utils.safestring import mark_safe
 from contentpipeline.admin_site import EditorsMayViewMixin
 from contentpipeline.errors import ApplicationError, NotFound
 from contentpipeline.roles import is_editor
+from contentpipeline.throttling import client_ip
 from tasks.admin import ContentTaskAdmin, report_results
 from tasks.models import ContentTask
-from tasks.selectors import task_draft_versions, task_get_for_user, task_result, task_stage_log
+from tasks.selectors import (
+    task_content_hash,
+    task_draft_versions,
+    task_get_for_user,
+    task_result,
+    task_stage_log,
+)
 from tasks.services import task_draft_edit
 
 from .exports import decisions_csv_response
@@ -48,6 +56,8 @@ class ReviewForm(forms.Form):
     publish_at = forms.DateTimeField(
         required=False, help_text="Leave empty to publish now (YYYY-MM-DD HH:MM, UTC)."
     )
+    # The content hash of the text the page showed: the decision is of that text only.
+    expected_content_hash = forms.RegexField(r"^[0-9a-f]{64}$", widget=forms.HiddenInput)
 
     def clean(self):
         data = super().clean()
@@ -91,6 +101,17 @@ def body_diff(before: dict | None, after: dict | None) -> str:
     return mark_safe(table)  # noqa: S308 - every line is escaped by HtmlDiff
 
 
+# A bulk decision decides each draft as the list showed it: each row awaiting approval
+# carries the content hash of its draft as the page was rendered, `<task id>:<hash>`.
+SHOWN_FIELD = "content_hash_shown"
+
+
+def shown_hashes(request) -> dict[str, str]:
+    """Task id -> the content hash of its draft as the list showed it."""
+    pairs = (value.partition(":") for value in request.POST.getlist(SHOWN_FIELD))
+    return {task_id: content_hash for task_id, _, content_hash in pairs if content_hash}
+
+
 class ReviewDeskAdmin(ContentTaskAdmin):
     list_display = ["topic", "status", "review_link", "priority", "stage", "progress",
                     "created_by", "created_at"]  # fmt: skip
@@ -100,18 +121,30 @@ class ReviewDeskAdmin(ContentTaskAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("review_claim__editor")
 
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # Each draft awaiting approval on the page has its hash in its row: its stage
+        # outputs and edits are read for all of them at once, not row by row.
+        awaiting = [task for task in changelist.result_list if task.may("approve")]
+        prefetch_related_objects(awaiting, "stage_runs", "drafts")
+        return changelist
+
     @admin.display(description="Review")
     def review_link(self, obj: ContentTask):
         if not obj.may("approve"):
             return "-"
         url = reverse("admin:tasks_contenttask_review", args=[obj.pk])
+        shown = format_html(
+            '<input type="hidden" name="{}" value="{}:{}">',
+            SHOWN_FIELD, obj.pk, task_content_hash(obj),
+        )  # fmt: skip
         claim = getattr(obj, "review_claim", None)
         if claim is None:
-            return format_html('<a class="button" href="{}">Review draft</a>', url)
+            return format_html('<a class="button" href="{}">Review draft</a>{}', url, shown)
         return format_html(
             '<a class="button" href="{}">Review draft</a> <span class="claim">being reviewed '
-            "by {} since {}</span>",
-            url, claim.editor, localize(claim.claimed_at),
+            "by {} since {}</span>{}",
+            url, claim.editor, localize(claim.claimed_at), shown,
         )  # fmt: skip
 
     def get_urls(self):
@@ -124,22 +157,36 @@ class ReviewDeskAdmin(ContentTaskAdmin):
         ]
         return custom + super().get_urls()
 
+    def _task(self, request, task_id) -> ContentTask:
+        try:
+            return task_get_for_user(user=request.user, task_id=task_id)
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+
     def review_view(self, request, task_id):
         if not is_editor(request.user):
             raise PermissionDenied
-        try:
-            task = task_get_for_user(user=request.user, task_id=task_id)
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
+        task = self._task(request, task_id)
         step = request.POST.get("step", "decide") if request.method == "POST" else None
-        result = task_result(task)
         decide_form = ReviewForm(request.POST if step == "decide" else None)
-        initial = dict(result or {}, tags=", ".join((result or {}).get("tags", [])))
-        edit_form = DraftEditForm(request.POST if step == "edit" else None, initial=initial)
+        edit_form = DraftEditForm(request.POST if step == "edit" else None)
         if step is not None:
             done = self._review_step(request, task, step, decide_form, edit_form)
             if done is not None:
                 return done
+            task = self._task(request, task_id)  # as it is now, after what the step did
+        # The text is read once: the page shows it, and the decision form carries its
+        # hash, so a decision sent from this page decides this text or nothing.
+        result = task_result(task)
+        shown = {"expected_content_hash": result["content_hash"] if result else ""}
+        if decide_form.is_bound:
+            decide_form = ReviewForm({**request.POST.dict(), **shown})
+        else:
+            decide_form = ReviewForm(initial=shown)
+        if not edit_form.is_bound:
+            edit_form = DraftEditForm(
+                initial=dict(result or {}, tags=", ".join((result or {}).get("tags", [])))
+            )
         previous = task_result(task, task.generation - 1) if task.generation > 1 else None
         context = {
             **self.admin_site.each_context(request),
@@ -188,7 +235,8 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             feedback=data["feedback"],
             publish_at=data["publish_at"],
             regenerate=decision == "request_changes",
-            request_ip=request.META.get("REMOTE_ADDR"),
+            request_ip=client_ip(request),
+            expected_content_hash=data["expected_content_hash"],
         )
         if post is not None:
             messages.success(request, f"Published “{post.title}” at {post.get_absolute_url()}")
@@ -200,7 +248,8 @@ class ReviewDeskAdmin(ContentTaskAdmin):
         topics = {str(pk): topic for pk, topic in queryset.values_list("pk", "topic")}
         results = approval_decide_many(
             task_ids=list(topics), reviewer=request.user,
-            request_ip=request.META.get("REMOTE_ADDR"), **decision,
+            request_ip=client_ip(request),
+            expected_content_hashes=shown_hashes(request), **decision,
         )  # fmt: skip
         report_results(request, results, topics, "decided")
 
@@ -223,6 +272,9 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             "tasks": queryset,
             "form": form,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            # Passed on, so the drafts are decided as the list showed them.
+            "shown_field": SHOWN_FIELD,
+            "shown": request.POST.getlist(SHOWN_FIELD),
         }
         return TemplateResponse(request, "admin/approvals/bulk_feedback.html", context)
 

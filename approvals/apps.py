@@ -1,6 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ApprovalsConfig(AppConfig):
     name = "approvals"
     verbose_name = "Approvals"
+
+    def ready(self) -> None:
+        from .db_role import grant_after_migrate
+
+        # Sent once per app after every `migrate`; as this app's, once per migrate.
+        post_migrate.connect(grant_after_migrate, sender=self, dispatch_uid="app_role_grant")

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from publishing.models import Post
-from tasks.selectors import task_get_for_user
+from tasks.selectors import stage_run_error_for, task_get_for_user
 
 from .models import ApprovalDecision, ReviewClaim
 
@@ -129,7 +129,7 @@ def task_timeline(*, user, task_id) -> list[dict[str, Any]]:
                 "model": run.model,
                 "cost": str(run.cost),
                 "finished_at": run.finished_at,
-                "error": run.error,
+                "error": stage_run_error_for(user=user, stage_run=run),
             }
         )
     decisions = ApprovalDecision.objects.filter(task=task).select_related("reviewer", "claimed_by")

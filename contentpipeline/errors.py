@@ -1,11 +1,21 @@
-"""Errors a user can cause, and the one place that maps them to HTTP."""
+"""Errors a user can cause, and the one place that maps them to HTTP; and the answer
+when the database cannot be reached (503 with Retry-After; outside DRF's views,
+contentpipeline.middleware.DatabaseUnavailableMiddleware gives the same)."""
 
+import logging
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .database import database_unreachable
+
+logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
@@ -31,7 +41,25 @@ class InvalidTransition(ApplicationError):
     status_code = status.HTTP_409_CONFLICT
 
 
+DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
+# Seconds a client is asked to wait: a restart takes a few, and the pool reconnects
+# within about one of the server's return.
+DATABASE_RETRY_AFTER = 5
+
+
+def database_unavailable_headers(exc: BaseException) -> dict[str, str]:
+    """Log what kept the database out of reach; the headers of the 503 that says so."""
+    cause = exc.__cause__ or exc
+    logger.warning("The database could not be reached (%s: %s)", type(cause).__name__, cause)
+    return {"Retry-After": str(DATABASE_RETRY_AFTER)}
+
+
 def exception_handler(exc, context):
+    if database_unreachable(exc):
+        headers = database_unavailable_headers(exc)
+        response = Response({"detail": DATABASE_UNAVAILABLE}, status=503, headers=headers)
+        response.database_unreachable = True  # see RequestLogMiddleware
+        return response
     if isinstance(exc, ApplicationError):
         return Response({"detail": exc.message, **exc.extra}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
@@ -41,6 +69,16 @@ def exception_handler(exc, context):
         return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):
         return Response({"detail": "Permission denied."}, status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, SuspiciousOperation):
+        # A body Django's form parsers refuse (too many fields or files, too large):
+        # Django would answer its own 400 page, an HTML one while DEBUG is on. Logged
+        # where Django logs these.
+        logging.getLogger(f"django.security.{exc.__class__.__name__}").warning("%s", exc)
+        if isinstance(exc, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return Response({"detail": f"The request body is larger than {limit} bytes."},
+                            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)  # fmt: skip
+        return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
 
 

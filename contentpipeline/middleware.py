@@ -1,7 +1,8 @@
-"""The request's edges: its id and log line (`RequestLogMiddleware`, first of all), and
+"""The request's edges: its id and log line (`RequestLogMiddleware`, first of all),
 requests that must not reach a view: NUL bytes anywhere a client controls (PostgreSQL
 refuses them in text, so they used to surface as 500s from a session lookup, an admin
-filter or a token check), and bodies larger than the upload limit."""
+filter or a token check), and bodies larger than the upload limit; and views that
+needed the database while it could not be reached (503, not 500)."""
 
 import logging
 import time
@@ -12,6 +13,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
 
+from .database import database_unreachable
+from .errors import DATABASE_UNAVAILABLE, database_unavailable_headers
 from .observability import REQUEST_ID_HEADER, record_request, request_id_for, request_id_var
 
 logger = logging.getLogger(__name__)
@@ -57,18 +60,44 @@ class RejectMalformedRequestsMiddleware:
         return self.get_response(request)
 
 
+class DatabaseUnavailableMiddleware:
+    """A view outside DRF (the admin, the public site, the API's own 404) that needed the
+    database while it could not be reached answers 503 with Retry-After, as the API's
+    views do (contentpipeline.errors): JSON under /api/, a short text page elsewhere.
+    Any other error goes on to Django's error pages."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if not database_unreachable(exception):
+            return None
+        headers = database_unavailable_headers(exception)
+        response = error_response(request, 503, DATABASE_UNAVAILABLE)
+        for name, value in headers.items():
+            response[name] = value
+        response.database_unreachable = True  # see RequestLogMiddleware
+        return response
+
+
 _UNKNOWN = object()
 
 
-def _user_id(request: HttpRequest):
+def _user_id(request: HttpRequest, response: HttpResponse):
     """The id of the request's user as far as it is known without asking the database
     (None: anonymous); `_UNKNOWN` when a session cookie came but no code looked at the
-    user (DRF sets `request.user` when it authenticates a token)."""
+    user (DRF sets `request.user` when it authenticates a token). None, without asking,
+    when the answer says the database could not be reached: asking would wait again."""
     user = getattr(request, "user", None)
     if user is None:
         return None
     if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
         if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            return None
+        if getattr(response, "database_unreachable", False):
             return None
         return _UNKNOWN
     return user.pk if user.is_authenticated else None
@@ -121,7 +150,7 @@ class RequestLogMiddleware:
         started, request_id, token = self._start(request)
         try:
             response = self.get_response(request)
-            user_id = _user_id(request)
+            user_id = _user_id(request, response)
             if user_id is _UNKNOWN:
                 user_id = _session_user_id(lambda: request.user)
             self._finish(request, response, started, request_id, user_id)
@@ -133,7 +162,7 @@ class RequestLogMiddleware:
         started, request_id, token = self._start(request)
         try:
             response = await self.get_response(request)
-            user_id = _user_id(request)
+            user_id = _user_id(request, response)
             if user_id is _UNKNOWN:
                 user_id = await _asession_user_id(request)
             self._finish(request, response, started, request_id, user_id)

@@ -77,6 +77,11 @@ def _errors_of(view, method: str, operation: dict) -> dict[str, tuple[str, dict]
         errors["415"] = ("The request body's media type is not one the operation reads.", ERROR)
     if view.get_throttles():
         errors["429"] = ("Too many requests; try again after `Retry-After` seconds.", ERROR)
+    # Any operation: sessions, tokens and the answers themselves live in the database.
+    errors["503"] = (
+        "The database cannot be reached now; try again after `Retry-After` seconds.",
+        ERROR,
+    )
     return errors
 
 
@@ -95,7 +100,7 @@ def document_error_responses(result, generator, request, public):
             response = responses.setdefault(status, {"description": description})
             if "content" not in response:
                 response["content"] = {"application/json": {"schema": body}}
-            if status == "429":
+            if status in ("429", "503"):
                 response.setdefault("headers", RETRY_AFTER)
         operation["responses"] = dict(sorted(responses.items()))
     return result

@@ -6,6 +6,7 @@ for development; nothing secret lives in the repository.
 """
 
 import re
+import sys
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +16,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
-from contentpipeline.stack import webhook_queue
+from contentpipeline.stack import DEFAULT_QUEUE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -57,6 +58,16 @@ LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=120.0)
 # Retries of one call by the openai client (429, 5xx, timeouts; it honours Retry-After)
 # before the next provider of the chain is tried.
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
+# Model calls wait for the server's rate limit, learned from its x-ratelimit-* and
+# Retry-After headers and shared by every process through Redis (contentpipeline/
+# ratelimit.py). LLM_RATE_LIMIT (requests per minute, 0: learn it) sets one up front;
+# a call that would wait longer than LLM_RATE_WAIT_MAX fails, and the chain goes on.
+LLM_RATE_LIMIT = env.int("LLM_RATE_LIMIT", default=0)
+LLM_RATE_WAIT_MAX = env.float("LLM_RATE_WAIT_MAX", default=300.0)
+if LLM_RATE_LIMIT < 0:
+    raise ImproperlyConfigured("LLM_RATE_LIMIT is requests per minute: 0 (learn it) or more")
+if not 0 < LLM_RATE_WAIT_MAX <= 3600:
+    raise ImproperlyConfigured("LLM_RATE_WAIT_MAX is from 0 to 3600 seconds")
 # Draft text sent to the task's WebSocket while a streaming provider writes it.
 LLM_STREAM = env.bool("LLM_STREAM", default=True)
 
@@ -162,13 +173,18 @@ SOURCES_ALLOW_PRIVATE = env.bool("SOURCES_ALLOW_PRIVATE", default=False)
 # webhook must not make the server call its neighbours. Off in every environment by
 # default; the tests (receivers on loopback) and a developer's own receiver set it.
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
-# Seconds a delivery may take (connect, send, first bytes of the answer).
+# Seconds one delivery attempt may take in all (name lookup, connect, send, the answer):
+# the outbound transport's deadline, the connection closed when it passes.
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
 # Attempts of a delivery before it is given up, and the wait before the second one,
 # doubled before each further one (10 s, 20 s, ... 640 s: about 21 minutes in all).
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 WEBHOOK_RETRY_DELAY = env.float("WEBHOOK_RETRY_DELAY", default=10.0)
 WEBHOOKS_PER_USER = env.int("WEBHOOKS_PER_USER", default=10)
+# Deliveries run in a worker of their own (`make run`'s `webhooks`, the compose file's
+# `webhooks` service), never in a pipeline worker: its pool has this many threads, so
+# receivers that keep their deliveries waiting hold at most these, and no run's.
+WEBHOOK_CONCURRENCY = env.int("WEBHOOK_CONCURRENCY", default=20)
 if not 0 < WEBHOOK_TIMEOUT <= 60:
     raise ImproperlyConfigured("WEBHOOK_TIMEOUT is from 0 to 60 seconds")
 if not 1 <= WEBHOOK_MAX_ATTEMPTS <= 20:
@@ -177,6 +193,8 @@ if not 0 < WEBHOOK_RETRY_DELAY <= 600:
     raise ImproperlyConfigured("WEBHOOK_RETRY_DELAY is from 0 to 600 seconds")
 if WEBHOOKS_PER_USER < 1:
     raise ImproperlyConfigured("WEBHOOKS_PER_USER is at least 1")
+if not 1 <= WEBHOOK_CONCURRENCY <= 200:
+    raise ImproperlyConfigured("WEBHOOK_CONCURRENCY is from 1 to 200 threads")
 
 # --- Applications -----------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -206,6 +224,8 @@ MIDDLEWARE = [
     # First: every request gets its id and its log line, refused ones included.
     "contentpipeline.middleware.RequestLogMiddleware",
     "contentpipeline.middleware.RejectMalformedRequestsMiddleware",
+    # A view that needed the database while it could not be reached: 503, not 500.
+    "contentpipeline.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -240,25 +260,68 @@ TEMPLATES = [
 
 # --- Database (psycopg 3 with its connection pool) --------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL")}
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+# Django's PostgreSQL backend, and a check of the whole pool after it ran out of time
+# (a server restart leaves every idle connection broken: contentpipeline/database/base.py).
+DATABASES["default"]["ENGINE"] = "contentpipeline.database"
 # A Unix socket directory arrives percent-encoded in the URL's host part.
 DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST", ""))
 # Lets a test's Celery worker process join the test database pytest-django created.
 if env.str("DATABASE_NAME", default=""):
     DATABASES["default"]["NAME"] = env.str("DATABASE_NAME")
+# A connection attempt to a server that does not answer (a host gone, packets dropped)
+# gives up after this many seconds (libpq's minimum is 2) instead of psycopg's 130, so
+# the pool tries again soon after the server is back.
+DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", default=3)
+if DB_CONNECT_TIMEOUT < 2:
+    raise ImproperlyConfigured("DB_CONNECT_TIMEOUT is at least 2 seconds (libpq's minimum)")
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
 # One pool per process, opened as needed. A worker's threads hold a connection only
 # while they read or write: the runner gives its connection back before a stage's
 # provider calls and the heartbeat after each renewal, so 20 serve a worker of
 # WORKER_CONCURRENCY 100 (make run's two workers at most 40, the web process and beat a
-# few, under PostgreSQL's default max_connections of 100). A thread that finds every
-# connection busy waits up to DB_POOL_TIMEOUT for one.
+# few, under PostgreSQL's default max_connections of 100).
+# A thread waits up to DB_POOL_TIMEOUT for a connection, busy or not to be had (the
+# database down); then the request answers 503, so a client learns within a second.
+# Each connection is checked as the pool hands it out (an empty query): one the server
+# closed (a restart) is replaced, never given to a request.
+# The pool's reconnection attempts back off (1 s, 2 s, 4 s, ...) until
+# `reconnect_timeout`, and while they do it makes no other (psycopg/psycopg#438): with
+# psycopg's 300 s, a pool could wait a minute or more after the server was back. Given
+# up after 2 s instead, the next caller starts a new attempt at once, so the pool
+# reconnects within about a second of the server's return, whenever it went down.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=1.0)
+if DB_POOL_TIMEOUT <= 0:
+    raise ImproperlyConfigured("DB_POOL_TIMEOUT is a number of seconds above 0")
 if env.bool("DB_POOL", default=True):
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DB_POOL_MIN", default=1),
         "max_size": env.int("DB_POOL_MAX", default=20),
-        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        "timeout": DB_POOL_TIMEOUT,
+        "reconnect_timeout": 2.0,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Migrations may run as the role that owns the tables, DATABASE_OWNER_URL: then
+# `manage.py migrate`, and only it, connects as that role, and grants DATABASE_URL's
+# role rows but no table (approvals/db_role.py), so web, workers and beat cannot alter,
+# drop or truncate the audit trail, or switch its triggers off (README, Deploy).
+DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
+DATABASE_APP_ROLE = None  # whom `migrate` grants, when it runs as the owner
+if DATABASE_OWNER_URL:
+    _owner = env.db("DATABASE_OWNER_URL")
+    _app_database = env.db("DATABASE_URL")["NAME"]
+    if _owner["NAME"] != _app_database and not env.str("DATABASE_NAME", default=""):
+        raise ImproperlyConfigured(
+            f"DATABASE_OWNER_URL names database {_owner['NAME']!r} and DATABASE_URL "
+            f"{_app_database!r}: the owner's role migrates the app's database, give both one"
+        )
+    if sys.argv[1:2] == ["migrate"]:
+        DATABASE_APP_ROLE = {key: DATABASES["default"].get(key, "") for key in ("USER", "PASSWORD")}
+        DATABASES["default"].update(
+            {key: _owner.get(key, "") for key in ("USER", "PASSWORD", "PORT")},
+            HOST=unquote(_owner.get("HOST", "")),
+        )
 
 
 # --- Redis: broker, cache and channel layer -----------------------------------------------
@@ -346,13 +409,18 @@ CHANNEL_LAYERS = {
 }
 
 # --- Celery ------------------------------------------------------------------------------
-CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="content")
-# Webhook deliveries have a queue of their own (`content.webhooks`), which every worker
-# consumes beside the pipeline's: a backlog of deliveries (a receiver down, retries
-# waiting) never sits in front of a pipeline run, nor counts in the queue's depth.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default=DEFAULT_QUEUE)
+# The queue a worker consumes unless told otherwise (`-Q`): the pipeline's alone. Webhook
+# deliveries go to a queue of their own (`content.webhooks`, declared when first used),
+# which only the deliveries' worker consumes (`worker_command(deliveries=True)`): a
+# receiver that keeps its deliveries waiting never takes a pipeline run's thread, and a
+# backlog of deliveries never sits in front of a run nor counts in the queue's depth.
 CELERY_TASK_QUEUES = [
-    Queue(name, Exchange(name), routing_key=name)
-    for name in (CELERY_TASK_DEFAULT_QUEUE, webhook_queue(CELERY_TASK_DEFAULT_QUEUE))
+    Queue(
+        CELERY_TASK_DEFAULT_QUEUE,
+        Exchange(CELERY_TASK_DEFAULT_QUEUE),
+        routing_key=CELERY_TASK_DEFAULT_QUEUE,
+    )
 ]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -543,7 +611,9 @@ USE_TZ = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY", default=1024 * 1024)
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic puts the files (the image's build, and `make run` with DEBUG off)
+# and WhiteNoise serves them from.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]  # the project's own: contentpipeline is not an app
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
@@ -605,10 +675,9 @@ LOGGING = {
         # time, unformatted: they go to the root's handler alone.
         "django": {"level": "INFO"},
         "django.db.backends": {"level": "WARNING"},
-        # A line per model request: the stage runs record every call already.
-        "httpx": {"level": "WARNING"},
         # Its banner on every start (each manage.py command); lockouts are warnings.
         "axes": {"level": "WARNING"},
+        # A line per model request: the stage runs record every call already.
         "httpx2": {"level": "WARNING"},
     },
 }

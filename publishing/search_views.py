@@ -1,10 +1,12 @@
-"""The search page of the public site: `/search/?q=&page=`, ten results a page."""
+"""The search page of the public site: `/search/?q=&page=`, ten results a page,
+throttled as the search API is."""
 
 from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.generic import TemplateView
+from rest_framework.settings import api_settings
 
 from .search import MAX_RANKED, InvalidSearch, post_search
 
@@ -21,18 +23,38 @@ def _page_number(raw: str | None) -> int:
     return int(raw)
 
 
+def _throttle_wait(request: HttpRequest, view) -> int | None:
+    """None if the request may go on, else the seconds to wait. The API's own throttles
+    (DEFAULT_THROTTLE_CLASSES), so the page and GET /api/posts/search share one budget
+    under the same scopes and rates: an anonymous client's counted by its address (the
+    nearest of NUM_PROXIES proxies' view of it), a user's by their account. Counted in
+    Redis; with Redis unreachable the page is served unthrottled, as the API is."""
+    waits = []
+    for throttle in (throttle_class() for throttle_class in api_settings.DEFAULT_THROTTLE_CLASSES):
+        if not throttle.allow_request(request, view):
+            waits.append(throttle.wait() or 1)
+    return max(waits) if waits else None
+
+
 class SearchView(TemplateView):
     """Published posts matching `q`, best first, with highlighted snippets; a query
-    that found nothing shows the results of its corrected spelling, and says so."""
+    that found nothing shows the results of its corrected spelling, and says so. Past
+    the rate limit: a 429 page with Retry-After."""
 
     template_name = "publishing/search.html"
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         query = request.GET.get("q", "").strip()
-        number = _page_number(request.GET.get("page"))
         context = self.get_context_data(
             query=query, results=[], total=0, estimated=False, corrected=None
         )
+        wait = _throttle_wait(request, self)
+        if wait is not None:
+            context["error"] = f"Too many searches. Try again in {wait} seconds."
+            response = self.render_to_response(context, status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        number = _page_number(request.GET.get("page"))
         if not query:  # the empty search form
             return self.render_to_response(context)
         try:

@@ -2,12 +2,14 @@
 cannot be sent is logged, and the periodic dispatcher sends it later.
 
 Messages are sent by the task's registered name, so this module needs neither the
-Celery task module nor the services that the task calls."""
+Celery task module nor the services that the task calls. Webhook deliveries have a
+queue and a worker of their own (`delivery_queue`, `size_deliveries_worker`)."""
 
 import logging
 from collections.abc import Iterable
 from typing import Any
 
+from celery.signals import worker_init
 from django.conf import settings
 
 from contentpipeline.celery import app
@@ -60,9 +62,30 @@ def send_runs(runs: Iterable[tuple[Any, int]]) -> list[Any]:
 
 
 def delivery_queue() -> str:
-    """The queue of webhook deliveries: beside the pipeline's, consumed by the same
-    workers, so that deliveries never wait in front of a run (nor a run behind them)."""
+    """The queue of webhook deliveries, beside the pipeline's: only the deliveries'
+    worker consumes it, so a delivery never takes a pipeline run's thread (nor a run a
+    delivery's), and a backlog of deliveries never waits in front of a run."""
     return webhook_queue(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+@worker_init.connect(dispatch_uid="size-deliveries-worker")
+def size_deliveries_worker(*, sender: Any, **kwargs: Any) -> None:
+    """The deliveries' worker (one started on their queue: `-Q <CELERY_QUEUE>.webhooks`)
+    runs a pool of WEBHOOK_CONCURRENCY threads, and consumes no other queue: it refuses
+    to start with one beside it. So receivers that keep their deliveries waiting hold
+    at most that pool, and never a pipeline run's thread. Celery sends `worker_init`
+    once the worker has chosen its queues and concurrency, before it makes its pool."""
+    consumed = set(sender.app.amqp.queues.consume_from)
+    if delivery_queue() not in consumed:
+        return
+    if consumed != {delivery_queue()}:
+        # Not an Exception: Celery logs those from a signal handler and goes on.
+        raise SystemExit(
+            f"The webhook deliveries' worker consumes {delivery_queue()} alone (-Q), not "
+            f"{','.join(sorted(consumed))}: a pipeline run must never wait behind a delivery"
+        )
+    sender.concurrency = settings.WEBHOOK_CONCURRENCY
+    logger.info("Webhook deliveries' worker: %d threads (WEBHOOK_CONCURRENCY)", sender.concurrency)
 
 
 def send_deliveries(attempts: Iterable[tuple[int, int]]) -> list[int]:

@@ -13,8 +13,9 @@ import uuid
 from django.conf import settings
 from django.db import connection
 
+from contentpipeline.database import database_unreachable, release_connection
 from contentpipeline.observability import request_id_var
-from contentpipeline.providers import Brief
+from contentpipeline.providers import Brief, ProviderError
 from contentpipeline.stages import Budget, CostLimitExceeded, StageJob
 
 from .events import DraftStream
@@ -34,6 +35,12 @@ logger = logging.getLogger(__name__)
 
 
 class StageFailed(Exception):
+    """A stage attempt failed. Its message is what the task's owner is told (the task's
+    `error`, its progress stream, webhooks): which stage, and why only when the reason
+    is the owner's to act on (the cost ceiling). What went wrong in detail, which can
+    name the model server, its address and what it answered, is the stage run's error,
+    for the logs and editors in admin."""
+
     def __init__(self, stage: str, message: str, *, final: bool = False, task_id=None) -> None:
         super().__init__(f"Stage {stage} failed: {message}")
         self.stage = stage
@@ -41,6 +48,14 @@ class StageFailed(Exception):
         self.task_id = task_id
         # Trying again cannot help (the cost ceiling): fail the task now.
         self.final = final
+
+    @classmethod
+    def of(cls, stage: str, exc: Exception, *, task_id=None) -> "StageFailed":
+        if isinstance(exc, CostLimitExceeded):
+            return cls(stage, str(exc), final=True, task_id=task_id)
+        if isinstance(exc, ProviderError):
+            return cls(stage, "the model provider failed.", task_id=task_id)
+        return cls(stage, "an error in the pipeline (it is logged).", task_id=task_id)
 
 
 def stage_module(stage: str):
@@ -125,13 +140,30 @@ class Heartbeat:
                 connection.close()
 
 
-def release_connection() -> None:
-    """Give the thread's database connection back to the pool before a wait on the
-    network, so a worker's threads share a few connections instead of holding one
-    each through every provider call (inside a transaction, as in some tests, the
-    connection stays)."""
-    if not connection.in_atomic_block:
-        connection.close()
+# Between tries of a write that found the database out of reach (each try itself waits
+# up to DB_POOL_TIMEOUT for a connection).
+OUTAGE_RETRY_PAUSE = 0.2
+
+
+def despite_outage(call, /, *args, **kwargs):
+    """`call(*args, **kwargs)`, tried again while the database cannot be reached (a
+    restart, a network cut), for up to PIPELINE_LEASE_SECONDS: a stage that finished
+    during an outage is recorded once the database is back, not run again. Past that
+    the error is raised; the run stops with its lease, and the dispatcher hands the
+    task to a new run once the lease is stale (the work recorded stands). A write whose
+    commit was lost with the connection may be made twice: each one the runner makes
+    here stands that (a claim still held, a stage record already stored)."""
+    deadline = time.monotonic() + settings.PIPELINE_LEASE_SECONDS
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:
+            if not database_unreachable(exc) or time.monotonic() >= deadline:
+                raise
+            logger.warning("The database could not be reached (%s); trying %s again",
+                           exc, getattr(call, "__name__", call))  # fmt: skip
+        release_connection()  # a broken one goes back to the pool, to be replaced
+        time.sleep(OUTAGE_RETRY_PAUSE)
 
 
 def run_pipeline(task_id, *, worker: str = "", in_turn: bool = False) -> str:
@@ -146,7 +178,7 @@ def run_pipeline(task_id, *, worker: str = "", in_turn: bool = False) -> str:
 
 
 def _run(task_id, worker: str, in_turn: bool) -> str:
-    claim = task_claim(task_id=task_id, in_turn=in_turn)
+    claim = despite_outage(task_claim, task_id=task_id, in_turn=in_turn)
     if claim is None:
         return "skipped"
     task, lease_id, context = claim
@@ -158,35 +190,41 @@ def _run(task_id, worker: str, in_turn: bool) -> str:
     for stage in PIPELINE_STAGES:
         if stage in context:
             continue
-        started = task_stage_begin(task_id=task_id, stage=stage, lease_id=lease_id, worker=worker)
+        started = despite_outage(
+            task_stage_begin, task_id=task_id, stage=stage, lease_id=lease_id, worker=worker
+        )
         if started is None:
             return "stopped"
         task, stage_run = started
         if stage == Stage.IMAGE and not task.generate_image:
-            context[stage] = task_stage_record(
-                task_id=task_id, stage_run=stage_run, status=StageRunStatus.SKIPPED, output={}
-            )
+            context[stage] = despite_outage(
+                task_stage_record, task_id=task_id, stage_run=stage_run,
+                status=StageRunStatus.SKIPPED, output={},
+            )  # fmt: skip
             continue
         stream = DraftStream(task_id) if stage == Stage.DRAFT and settings.LLM_STREAM else None
-        job = job_for(task, on_draft_text=stream)
+        job = despite_outage(job_for, task, on_draft_text=stream)
         spent_before = job.budget.spent
         release_connection()
         try:
             with Heartbeat(task_id, lease_id, stage=stage):
                 output = stage_module(stage).run(job, context)
         except Exception as exc:
-            task_stage_fail(
+            if not isinstance(exc, ProviderError | CostLimitExceeded):
+                logger.exception("Stage %s of task %s failed", stage, task_id)
+            despite_outage(
+                task_stage_fail,
                 stage_run=stage_run,
                 error=str(exc),
                 lease_id=lease_id,
                 cost=job.budget.spent - spent_before,
             )
-            final = isinstance(exc, CostLimitExceeded)
-            raise StageFailed(stage, str(exc), final=final, task_id=task_id) from exc
+            raise StageFailed.of(stage, exc, task_id=task_id) from exc
         finally:
             if stream is not None:
                 stream.flush()
-        context[stage] = task_stage_record(
+        context[stage] = despite_outage(
+            task_stage_record,
             task_id=task_id,
             stage_run=stage_run,
             status=StageRunStatus.SUCCEEDED,
@@ -199,4 +237,5 @@ def _run(task_id, worker: str, in_turn: bool) -> str:
             calls=output.calls,
             cache_hits=output.cache_hits,
         )
-    return "done" if task_complete(task_id=task_id, lease_id=lease_id) else "stopped"
+    done = despite_outage(task_complete, task_id=task_id, lease_id=lease_id)
+    return "done" if done else "stopped"

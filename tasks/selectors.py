@@ -200,6 +200,8 @@ def task_result(task: ContentTask, generation: int | None = None) -> dict[str, A
     if edited is not None:
         result.update({field: getattr(edited, field) for field in EDITABLE_FIELDS})
         result["body_html"] = edited.body_html
+    # What an approval names to decide this text and no other (expected_content_hash).
+    result["content_hash"] = content_hash(result)
     return result
 
 
@@ -219,6 +221,19 @@ def task_draft_versions(task: ContentTask) -> list:
     if draft is None:
         return []
     return list(draft.history.select_related("history_user").order_by("history_date"))
+
+
+# What a task's owner reads of a failed attempt; the task's `error` says why it failed.
+STAGE_RUN_ERROR_FOR_OWNERS = "This attempt failed; editors see why in the admin."
+
+
+def stage_run_error_for(*, user, stage_run: StageRun) -> str:
+    """Why a stage attempt failed, as `user` may read it: editors the detail, as the
+    admin shows it; anyone else only that it failed, since the detail can name the
+    model server (its address, what it answered)."""
+    if not stage_run.error or is_editor(user):
+        return stage_run.error
+    return STAGE_RUN_ERROR_FOR_OWNERS
 
 
 def task_stage_log(task: ContentTask) -> list[StageRun]:

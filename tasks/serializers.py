@@ -4,7 +4,7 @@ from rest_framework import serializers
 from contentpipeline.errors import ApplicationError
 
 from .models import ContentTask, Priority, Quality, Style, TaskType, Tone, Webhook
-from .selectors import task_cost, task_result
+from .selectors import stage_run_error_for, task_cost, task_result
 from .services.lifecycle import MAX_KEYWORDS, MAX_SOURCES, clean_keywords, clean_sources
 from .services.webhooks import MAX_URL_LENGTH
 
@@ -62,7 +62,13 @@ class StageRunSerializer(serializers.Serializer):
     provider = serializers.CharField()
     calls = serializers.IntegerField()
     cache_hits = serializers.IntegerField()
-    error = serializers.CharField()
+    error = serializers.SerializerMethodField(
+        help_text="Why the attempt failed: the detail for editors, only that it failed for "
+        "others (the task's `error` says why the task failed)."
+    )
+
+    def get_error(self, stage_run) -> str:
+        return stage_run_error_for(user=self.context["request"].user, stage_run=stage_run)
 
 
 class ReviewRoundSerializer(serializers.Serializer):
@@ -87,6 +93,10 @@ class TaskResultSerializer(serializers.Serializer):
     qa_feedback = serializers.CharField()
     scores = serializers.DictField(child=serializers.IntegerField(allow_null=True))
     review_rounds = ReviewRoundSerializer(many=True)
+    content_hash = serializers.CharField(
+        help_text="sha256 of the text under review (title, excerpt, body, SEO fields, tags): "
+        "send it as the approval's `expected_content_hash` to decide this text and no other."
+    )
 
 
 class TaskPostSerializer(serializers.Serializer):
@@ -119,7 +129,7 @@ class TaskSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(StageRunSerializer(many=True))
     def get_stages(self, task: ContentTask):
-        return StageRunSerializer(task.stage_runs.all(), many=True).data
+        return StageRunSerializer(task.stage_runs.all(), many=True, context=self.context).data
 
     # A decimal string like every amount in the API (`max_cost`, each stage's `cost`), so
     # no client reads USD through a float.

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 
-from contentpipeline.sources import RefusedAddress, SourceError, guarded_client
+from contentpipeline.outbound import AddressGuard, RefusedAddress, outbound_client
 
 EVENT_HEADER = "X-Webhook-Event"
 DELIVERY_HEADER = "X-Webhook-Delivery"
@@ -25,6 +25,9 @@ USER_AGENT = "contentpipeline-webhooks/1.0"
 # Of the receiver's answer, only this much is read, and the first characters kept.
 READ_BYTES = 1024
 EXCERPT_CHARS = 200
+# The transport's cap on the answer as sent: the excerpt stops reading long before it,
+# unless one chunk of the answer is larger (the connection is then closed at once).
+MAX_ANSWER_BYTES = 256 * 1024
 
 
 def body_of(payload: dict[str, Any]) -> bytes:
@@ -65,12 +68,17 @@ def post(
 ) -> Outcome:
     """POST the signed payload to `url` once: no redirect followed, loopback and
     private addresses refused unless `allow_private` (checked where the connection is
-    opened), `timeout` seconds per step. Never raises for what the receiver does."""
+    opened), `timeout` seconds for the whole exchange (name lookup, connect, send, the
+    answer's head and the part of its body read), enforced in the transport: a
+    receiver that answers slowly has its connection closed at the deadline. Never
+    raises for what the receiver does."""
     body = body_of(payload)
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
+        # Only the first bytes of the answer are read: no compressed ones to inflate.
+        "Accept-Encoding": "identity",
         EVENT_HEADER: event,
         DELIVERY_HEADER: str(delivery_id),
         TIMESTAMP_HEADER: timestamp,
@@ -78,10 +86,12 @@ def post(
     }
     try:
         with (
-            guarded_client(allow_private=allow_private, headers={}) as client,
-            client.stream(
-                "POST", url, content=body, headers=headers, timeout=httpx.Timeout(timeout)
-            ) as response,
+            outbound_client(
+                deadline=timeout,
+                max_response_bytes=MAX_ANSWER_BYTES,
+                guard=AddressGuard(allow_private=allow_private),
+            ) as client,
+            client.stream("POST", url, content=body, headers=headers) as response,
         ):
             excerpt = _excerpt(response)
             if response.is_redirect:
@@ -92,27 +102,25 @@ def post(
                 error = ""
             return Outcome(status_code=response.status_code, excerpt=excerpt, error=error)
     except RefusedAddress as exc:
-        return Outcome(error=str(exc), final=True)
-    except SourceError as exc:  # the name did not resolve (perhaps for now)
-        return Outcome(error=str(exc))
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        return Outcome(error=f"refused: {exc}", final=True)
+    except (httpx2.InvalidURL, httpx2.UnsupportedProtocol) as exc:
         return Outcome(error=f"not a usable URL: {exc}", final=True)
-    except httpx.TimeoutException:
+    except httpx2.TimeoutException:
         return Outcome(error=f"timed out after {timeout:g} seconds")
-    except httpx.TransportError as exc:
+    except httpx2.TransportError as exc:  # a name that does not resolve (perhaps for now) too
         return Outcome(error=f"could not connect: {exc or type(exc).__name__}")
 
 
-def _excerpt(response: httpx.Response) -> str:
+def _excerpt(response: httpx2.Response) -> str:
     """The first characters of the answer's body, reading no more than READ_BYTES of
-    it; a body that stops coming is not waited for beyond the read timeout."""
+    it; a body that stops coming is not waited for beyond the deadline."""
     read = b""
     try:
         for chunk in response.iter_bytes():
             read += chunk
             if len(read) >= READ_BYTES:
                 break
-    except httpx.HTTPError:  # the status code is what counts; the body is a courtesy
+    except httpx2.HTTPError:  # the status code is what counts; the body is a courtesy
         pass
     text = read[:READ_BYTES].decode("utf-8", errors="replace").replace("\x00", "")
     return " ".join(text.split())[:EXCERPT_CHARS]

@@ -41,6 +41,21 @@ def _clear_cache():
         client.delete(*keys)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _flushable_audit_tables():
+    """After each transactional test Django empties every table (one TRUNCATE), which
+    the audit tables refuse, as in production. The test run is a superuser: its flush,
+    and nothing else, runs in a replica session, where PostgreSQL fires no ordinary
+    trigger (until the flush's transaction ends)."""
+    from django.db import connection
+
+    flush = connection.ops.execute_sql_flush
+    replica = "SET LOCAL session_replication_role = replica"
+    connection.ops.execute_sql_flush = lambda sql_list: flush([replica, *sql_list])
+    yield
+    del connection.ops.execute_sql_flush
+
+
 @pytest.fixture(autouse=True)
 def _fresh_channel_layer():
     # pytest-asyncio gives each test its own event loop; channels-redis binds its
@@ -102,6 +117,7 @@ SERVER_APP_NAME = "test-asgi-server"
 def start_worker(
     *,
     queue: str,
+    deliveries: bool = False,
     concurrency: int | None = None,
     env: dict | None = None,
     log_dir: Path,
@@ -109,9 +125,11 @@ def start_worker(
 ):
     """Start a real Celery worker process (in a session of its own, so a test can
     SIGKILL it with all its children) on `queue`, using the test database, and wait
-    until it answers a ping. It is the worker `make run` starts, with the pool and
-    concurrency of the settings (threads) unless `concurrency` asks for fewer; its node
-    name is `node@<host>` (a unique name unless `node` is given)."""
+    until it answers a ping. It is the pipeline worker `make run` starts, with the pool
+    and concurrency of the settings (threads) unless `concurrency` asks for fewer; with
+    `deliveries`, the webhook deliveries' worker of that queue instead (its threads:
+    WEBHOOK_CONCURRENCY, which `env` may set). Its node name is `node@<host>` (a unique
+    name unless `node` is given), also its `node` attribute."""
     from django.db import connection
 
     from contentpipeline.stack import worker_command
@@ -130,6 +148,7 @@ def start_worker(
         process = subprocess.Popen(
             worker_command(
                 queue=queue,
+                deliveries=deliveries,
                 node=f"{node}@%h",
                 concurrency=concurrency,
                 extra=["--without-gossip", "--without-mingle"],
@@ -146,7 +165,9 @@ def start_worker(
         if process.poll() is not None:
             raise RuntimeError(f"Celery worker exited:\n{log_path.read_text()}")
         replies = celery_app.control.ping(timeout=0.5) or []
-        if any(node in name for reply in replies for name in reply):
+        names = [name for reply in replies for name in reply if node in name]
+        if names:
+            process.node = names[0]
             return process
     stop_worker(process)
     raise RuntimeError(f"Celery worker did not start:\n{log_path.read_text()}")
@@ -167,7 +188,9 @@ def stop_worker(process: subprocess.Popen, *, kill: bool = False) -> None:
 
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real Celery worker process on this run's queue, using the test database."""
+    """A real Celery pipeline worker process on this run's queue, using the test
+    database. It runs no webhook delivery: a test of deliveries starts the deliveries'
+    worker with `worker_factory(deliveries=True)`."""
     media = tmp_path_factory.getbasetemp() / "media"
     process = start_worker(
         queue=settings.CELERY_TASK_DEFAULT_QUEUE,
@@ -181,7 +204,8 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
 
 @pytest.fixture
 def worker_factory(settings, tmp_path, django_db_blocker):
-    """Start workers on a queue of this test's own; all are stopped after the test."""
+    """Start workers on a queue of this test's own (`deliveries=True`: the webhook
+    deliveries' worker beside it); all are stopped after the test."""
     queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-{uuid.uuid4().hex[:6]}"
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
     started = []

@@ -23,11 +23,12 @@ import base64
 import contextlib
 import io
 import json
+import math
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -299,6 +300,8 @@ class FakeLLMServer:
         try:
             handler.send_response(200)
             handler.send_header("Content-Type", "text/event-stream")
+            for name, value in reply.headers.items():
+                handler.send_header(name, value)
             handler.end_headers()
             for chunk in chunks:
                 handler.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
@@ -315,3 +318,108 @@ class FakeLLMServer:
     def __exit__(self, *exc_info: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def openai_duration(seconds: float) -> str:
+    """A duration as OpenAI writes its x-ratelimit-reset-* headers: 6m0s, 1.5s, 120ms."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    minutes, rest = divmod(seconds, 60)
+    text = f"{rest:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{int(minutes)}m{text}" if minutes else text
+
+
+class _Bucket:
+    """A token bucket: `capacity` units, refilled at `per_minute` a minute."""
+
+    def __init__(self, per_minute: float, capacity: float) -> None:
+        self.rate, self.capacity = per_minute / 60, capacity
+        self.level, self.at = capacity, time.monotonic()
+
+    def refill(self, now: float) -> None:
+        self.level = min(self.capacity, self.level + (now - self.at) * self.rate)
+        self.at = now
+
+    def wait_for(self, units: float) -> float:
+        """Seconds until `units` are in the bucket (after a refill)."""
+        return max(0.0, (units - self.level) / self.rate)
+
+    def until_full(self) -> float:
+        return (self.capacity - self.level) / self.rate
+
+
+class RateLimitedLLMServer(FakeLLMServer):
+    """The fake model server behind a rate limit as OpenAI enforces one: `per_minute`
+    requests a minute in a token bucket refilled continuously and holding `burst`
+    (default one second's worth: OpenAI enforces a per-minute limit over shorter
+    periods), and likewise `tokens_per_minute` tokens, a request counting its body's
+    bytes / 4. A request beyond either is answered 429 with Retry-After (whole seconds)
+    and retry-after-ms; every answer carries OpenAI's x-ratelimit-limit-, -remaining-
+    and -reset- headers for requests and tokens, unless `headers` is false.
+
+    `limited` counts the 429s, `accepted` the others; `arrivals` holds (monotonic time,
+    model, status) of each request as it was admitted or refused. `latency` delays each
+    accepted answer (after admission, so it does not move the request's arrival)."""
+
+    def __init__(
+        self,
+        *,
+        per_minute: float,
+        burst: float | None = None,
+        tokens_per_minute: float = 10_000_000,
+        headers: bool = True,
+        latency: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.per_minute, self.tokens_per_minute = per_minute, tokens_per_minute
+        self.burst = burst if burst is not None else max(1.0, per_minute // 60)
+        self.headers, self.latency = headers, latency
+        self.requests_bucket = _Bucket(per_minute, self.burst)
+        self.tokens_bucket = _Bucket(tokens_per_minute, max(1.0, tokens_per_minute // 60))
+        self.accepted = 0
+        self.limited = 0
+        self.arrivals: list[tuple[float, str, int]] = []
+
+    def allowed_seconds(self, calls: int) -> float:
+        """The least time `calls` requests take under the limit: the burst at once,
+        then one per refill."""
+        return max(0.0, calls - self.burst) * 60 / self.per_minute
+
+    def _next_reply(self, request: ReceivedRequest) -> Reply:
+        model = request.json.get("model", "") if isinstance(request.json, dict) else ""
+        cost = len(request.body) // 4
+        with self._lock:
+            now = time.monotonic()
+            self.requests_bucket.refill(now)
+            self.tokens_bucket.refill(now)
+            wait = max(self.requests_bucket.wait_for(1), self.tokens_bucket.wait_for(cost))
+            if wait > 0:
+                self.limited += 1
+            else:
+                self.accepted += 1
+                self.requests_bucket.level -= 1
+                self.tokens_bucket.level -= cost
+            self.arrivals.append((now, model, 429 if wait > 0 else 200))
+            rate_headers = self._rate_headers() if self.headers else {}
+        if wait > 0:
+            message = {"error": {"message": "Rate limit reached", "type": "requests"}}
+            retry = {
+                "Retry-After": str(math.ceil(wait)),
+                "retry-after-ms": str(math.ceil(wait * 1000)),
+            }
+            return Reply(message, status=429, headers={**rate_headers, **retry})
+        reply = super()._next_reply(request)
+        return replace(
+            reply, headers={**rate_headers, **reply.headers}, delay=reply.delay + self.latency
+        )
+
+    def _rate_headers(self) -> dict[str, str]:
+        requests, tokens = self.requests_bucket, self.tokens_bucket
+        return {
+            "x-ratelimit-limit-requests": str(int(self.per_minute)),
+            "x-ratelimit-remaining-requests": str(max(0, math.floor(requests.level))),
+            "x-ratelimit-reset-requests": openai_duration(requests.until_full()),
+            "x-ratelimit-limit-tokens": str(int(self.tokens_per_minute)),
+            "x-ratelimit-remaining-tokens": str(max(0, math.floor(tokens.level))),
+            "x-ratelimit-reset-tokens": openai_duration(tokens.until_full()),
+        }

@@ -77,10 +77,10 @@ class Tarpit:
             conn.settimeout(0.2)
             self._read_request(conn)
             if self.mode == "headers":
-                self._trickle(conn, b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000_000)
+                self._trickle(conn, b"HTTP/1.1 200 OK\r\nX-Slow: ", 10_000_000)
             elif self.mode == "body":
                 conn.sendall(HEAD.replace(b"{type}", self.content_type.encode()))
-                self._trickle(conn, b"<p>" + b"a" * 100_000_000)
+                self._trickle(conn, b"<p>", 100_000_000)
             else:
                 self._hold(conn)
         except OSError:
@@ -104,11 +104,14 @@ class Tarpit:
                 raise OSError("closed by the client")
             received += chunk
 
-    def _trickle(self, conn: socket.socket, data: bytes) -> None:
-        for index in range(len(data)):
+    def _trickle(self, conn: socket.socket, prefix: bytes, length: int) -> None:
+        """Send `prefix`, then `length` bytes of b"a", a byte at a time. The bytes are made
+        as they go: building 100 MB up front would hold the GIL (and so stall the client
+        under test in this process) for most of a second, per connection."""
+        for index in range(len(prefix) + length):
             if self._stopping.is_set():
                 return
-            conn.sendall(data[index : index + 1])
+            conn.sendall(prefix[index : index + 1] or b"a")
             if self._closed_by_client(conn, self.interval):
                 return
 

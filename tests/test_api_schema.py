@@ -12,6 +12,7 @@ text/csv, and health's 503 is documented (no worker runs here)."""
 
 import uuid
 
+import httpx2
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
@@ -40,18 +41,15 @@ PASSWORD = "a-long-test-password"  # every UserFactory user's
 # Generated cases per operation and role, beside those of the schema's boundaries.
 EXAMPLES = 25
 
-CONFIG = schemathesis.Config.from_dict(
+CONFIG_OPERATIONS = [
     {
-        "operations": [
-            {
-                # No Celery worker runs beside these tests, so health answers its
-                # documented 503 ("workers": "error"); any other 5xx still fails.
-                "include-name": "GET /api/health/",
-                "checks": {"not_a_server_error": {"expected-statuses": ["2xx", "4xx", "503"]}},
-            }
-        ],
+        # No Celery worker runs beside these tests, so health answers its documented
+        # 503 ("workers": "error"); any other 5xx still fails.
+        "include-name": "GET /api/health/",
+        "checks": {"not_a_server_error": {"expected-statuses": ["2xx", "4xx", "503"]}},
     }
-)
+]
+CONFIG = schemathesis.Config.from_dict({"operations": CONFIG_OPERATIONS})
 
 # In process, through Django's WSGI handler: requests run in the test's thread, so they
 # see the test's transaction.
@@ -197,3 +195,80 @@ def test_a_write_to_an_unknown_api_path_answers_a_json_404_not_a_csrf_page(db):
     response = APIClient(enforce_csrf_checks=True).post("/api/tasks/0.5/cancel/")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
+
+
+# --- Through the server `make run` starts ---------------------------------------------------
+# The cases above run in process, through Django's WSGI handler: what the server in front of
+# Django does with a request is not in them. daphne's Twisted used to answer a form body it
+# could not parse itself (a bare 400: no Content-Type, no body) before Django saw it. Here
+# the schema's coverage cases of every operation (each boundary, missing and wrong-typed
+# field, empty body, undeclared media type) go through daphne, with DEBUG as `make run`
+# has it, under the same checks.
+LIVE_CONFIG = schemathesis.Config.from_dict(
+    {
+        "phases": {"examples": {"enabled": False}, "fuzzing": {"enabled": False}},
+        "operations": CONFIG_OPERATIONS,
+    }
+)
+
+
+# The same schema, called over HTTP: the server's address is known only once it runs.
+live_schema = schemathesis.openapi.from_dict(schema.raw_schema, config=LIVE_CONFIG)
+
+
+@pytest.fixture
+def live_token(transactional_db):
+    """An editor's token the server sees (committed); staff too, for the metrics."""
+    return token_for(UserFactory(editor=True, is_staff=True))
+
+
+@live_schema.parametrize()
+@settings(derandomize=True, database=None, deadline=None,
+          suppress_health_check=list(HealthCheck))  # fmt: skip
+def test_every_operation_answers_as_its_schema_says_through_the_asgi_server(
+    case, asgi_server, live_token
+):
+    case.call_and_validate(
+        base_url=asgi_server.url, headers={"Authorization": f"Token {live_token}"}, checks=CHECKS
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_empty_multipart_form_reaches_the_api_and_answers_its_json_400(asgi_server):
+    token = token_for(UserFactory())
+    boundary = uuid.uuid4().hex
+    response = httpx2.post(
+        f"{asgi_server.url}/api/webhooks/",
+        content=f"--{boundary}--\r\n".encode(),
+        headers={
+            "Authorization": f"Token {token}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        },
+    )
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {"url": ["This field is required."]}
+    assert "X-Request-ID" in response.headers  # Django answered, not the server under it
+
+
+def test_a_form_with_more_fields_than_django_reads_is_a_json_400_with_debug_on(
+    integrator_client, settings
+):
+    # Django's own answer to it, with DEBUG on (as `make run` has it), is its HTML page.
+    settings.DEBUG = True
+    fields = "&".join(f"task_ids={i}" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    response = integrator_client.post(
+        "/api/tasks/bulk/", fields, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert "DATA_UPLOAD_MAX_NUMBER_FIELDS" in response.json()["detail"]
+
+
+def test_every_operation_documents_the_503_of_a_database_out_of_reach(db):
+    paths = APIClient().get("/api/schema/?format=json").json()["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            answer = operation["responses"].get("503")
+            assert answer is not None, f"{method.upper()} {path}"
+            assert "Retry-After" in answer.get("headers", {}), f"{method.upper()} {path}"

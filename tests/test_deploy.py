@@ -20,7 +20,7 @@ import yaml  # a dependency of drf-spectacular
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from contentpipeline.stack import web_command
+from contentpipeline.stack import DEFAULT_QUEUE, web_command, webhook_queue
 
 from .conftest import SERVER_APP_NAME, _wait_for_other_sessions_to_end, stop_worker
 
@@ -195,6 +195,20 @@ def test_workers_get_distinct_node_names_and_there_is_one_beat():
         assert services[name]["healthcheck"] == {"disable": True}
 
 
+def test_webhook_deliveries_have_a_worker_service_of_their_own():
+    services = compose()["services"]
+    webhooks = services["webhooks"]["command"]
+    assert webhooks[:4] == ["celery", "-A", "contentpipeline", "worker"]
+    # The deliveries' queue beside the settings' own (same variable, same default).
+    queue = f"${{CELERY_QUEUE:-{DEFAULT_QUEUE}}}"
+    assert webhooks[webhooks.index("-Q") + 1] == webhook_queue(queue)
+    assert webhooks[webhooks.index("-n") + 1] == "webhooks@%h"
+    assert "-Q" not in services["worker"]["command"]  # the settings' queues: the pipeline's
+    assert services["webhooks"]["depends_on"] == services["worker"]["depends_on"]
+    assert services["webhooks"]["env_file"] == ".env"
+    assert "inspect ping" in services["webhooks"]["healthcheck"]["test"][1]
+
+
 REQUIRED = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*):\?[^}]+\}$")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY$|TOKEN|REDISCLI_AUTH")
 
@@ -215,7 +229,9 @@ def test_the_compose_file_holds_no_secret_and_requires_them_from_env():
     secrets_seen = set()
     for name, service in services.items():
         for key, value in (service.get("environment") or {}).items():
-            if SECRET_NAME.search(key):
+            if key == "POSTGRES_PASSWORD" and name != "postgres":
+                assert value == "", f"{name} gets the tables' owner's password"
+            elif SECRET_NAME.search(key):
                 assert REQUIRED.match(str(value)), f"{name}: {key} is written in the file"
                 secrets_seen.add(key)
     assert {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "SECRET_KEY"} <= secrets_seen

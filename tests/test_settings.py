@@ -58,6 +58,7 @@ def test_production_settings_pass_the_deployment_checks():
         ({"WEBHOOK_MAX_ATTEMPTS": "0"}, "WEBHOOK_MAX_ATTEMPTS is from 1 to 20"),
         ({"WEBHOOK_RETRY_DELAY": "-1"}, "WEBHOOK_RETRY_DELAY is from 0 to 600 seconds"),
         ({"WEBHOOKS_PER_USER": "0"}, "WEBHOOKS_PER_USER is at least 1"),
+        ({"WEBHOOK_CONCURRENCY": "0"}, "WEBHOOK_CONCURRENCY is from 1 to 200 threads"),
     ],
 )
 def test_a_bad_setting_fails_at_start_with_a_clear_message(env, message):

@@ -1,7 +1,15 @@
 """Providers for any OpenAI-compatible server (OpenAI itself, Ollama, vLLM, the llama.cpp
 server, LM Studio) through the official `openai` client, which retries 429s, 5xx and
 timeouts with backoff (honouring Retry-After) `LLM_MAX_RETRIES` times; what fails after
-that is a ProviderError, and the stage tries the next provider of its chain."""
+that is a ProviderError, and the stage tries the next provider of its chain.
+
+The client's HTTP goes through contentpipeline.outbound: each attempt, streamed or not,
+has LLM_TIMEOUT (or the call's own, shorter, timeout) for the whole exchange, the answer
+included, and its connection is closed when that passes. No address guard: operators
+run their model server on loopback or their own network (Ollama on localhost).
+
+Messages and reprs name the server by `display_url`: a base URL's user info (a password
+in `http://user:pass@host/v1`) never reaches an error, a log or a task."""
 
 import base64
 import binascii
@@ -12,8 +20,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import httpx2
 import openai
 from django.conf import settings
+
+from contentpipeline import ratelimit
+from contentpipeline.outbound import ResponseTooLarge, display_url, outbound_client
 
 from .base import Brief, Completion, ImageResult, ProviderError
 from .prices import _prefix_match, image_cost, llm_cost
@@ -23,6 +35,9 @@ DEFAULT_IMAGE_SIZE = "1536x1024"
 TEMPERATURE = 0.7
 # A model's answer is untrusted: longer than this it is cut (a few times the longest piece).
 MAX_ANSWER_CHARS = 100_000
+# The transport's cap on one answer's bytes as sent: a base64 image of the largest size
+# is a few megabytes, a streamed answer of MAX_ANSWER_CHARS some more in event framing.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 JSON_STAGES = ("research", "review", "seo")
 SYSTEM_PROMPTS = {
@@ -92,14 +107,15 @@ def _json_text(text: str) -> str:
     return cleaned
 
 
-_clients: dict[tuple[str, str, int], openai.OpenAI] = {}
+_clients: dict[tuple[str, str, int, float], openai.OpenAI] = {}
 _clients_lock = threading.Lock()
 
 
 def _client(base_url: str, api_key: str) -> openai.OpenAI:
-    """One client (and so one connection pool) per server and key in a process: the
-    client is thread safe, and many stages call at once."""
-    key = (base_url, api_key, settings.LLM_MAX_RETRIES)
+    """One client per server, key and settings in a process: the client is thread safe,
+    and many stages call at once. Its HTTP client gives each attempt LLM_TIMEOUT for
+    the whole exchange (a connection each, closed with its response)."""
+    key = (base_url, api_key, settings.LLM_MAX_RETRIES, settings.LLM_TIMEOUT)
     with _clients_lock:
         if key not in _clients:
             _clients[key] = openai.OpenAI(
@@ -107,23 +123,46 @@ def _client(base_url: str, api_key: str) -> openai.OpenAI:
                 api_key=api_key,
                 max_retries=settings.LLM_MAX_RETRIES,
                 timeout=settings.LLM_TIMEOUT,
+                # Redirects followed, as the client's own HTTP client does: the server
+                # is the operator's choice. Every attempt (the client's own retries too)
+                # first waits for the server's rate limit, shared by all processes
+                # (contentpipeline/ratelimit.py); that wait is not part of the deadline.
+                http_client=outbound_client(
+                    deadline=settings.LLM_TIMEOUT,
+                    max_response_bytes=MAX_RESPONSE_BYTES,
+                    follow_redirects=True,
+                    event_hooks=ratelimit.event_hooks(base_url),
+                ),
             )
         return _clients[key]
 
 
 def _failure(exc: Exception, base_url: str, timeout: float) -> ProviderError:
-    """The client's error, after its retries, as one readable line."""
-    if isinstance(exc, openai.APITimeoutError):
-        return ProviderError(f"{base_url} did not answer within {timeout:g}s")
-    if isinstance(exc, openai.APIStatusError):
-        return ProviderError(f"{base_url} answered HTTP {exc.status_code}: {_detail(exc)}")
-    if isinstance(exc, openai.APIConnectionError):
-        return ProviderError(f"Could not reach {base_url}: {exc.__cause__ or exc}")
-    if isinstance(exc, ValueError | AttributeError | openai.APIResponseValidationError):
-        return ProviderError(
-            f"{base_url} answered with a body that is not JSON (or not a chat completion): {exc}"
-        )
-    return ProviderError(f"The call to {base_url} failed: {type(exc).__name__}: {exc}")
+    """The client's error, after its retries, as one readable line naming the server
+    without its credentials."""
+    where = display_url(base_url)
+    cause = exc.__cause__
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+        message = f"{where} did not answer within {timeout:g}s"
+    elif isinstance(exc, ResponseTooLarge) or isinstance(cause, ResponseTooLarge):
+        message = f"{where} answered too much: {exc if cause is None else cause}"
+    elif isinstance(exc, openai.APIStatusError):
+        message = f"{where} answered HTTP {exc.status_code}: {_detail(exc)}"
+    elif isinstance(exc, openai.APIConnectionError):
+        message = f"Could not reach {where}: {cause or exc}"
+    elif isinstance(exc, ValueError | AttributeError | openai.APIResponseValidationError):
+        message = f"{where} answered with a body that is not JSON (or not a chat completion): {exc}"
+    else:
+        message = f"The call to {where} failed: {type(exc).__name__}: {exc}"
+    return ProviderError(_without_credentials(message, base_url))
+
+
+def _without_credentials(message: str, base_url: str) -> str:
+    """`message` with the base URL's user info removed wherever an error quoted it."""
+    userinfo = base_url.partition("://")[2].partition("/")[0].rpartition("@")[0]
+    if not userinfo:
+        return message
+    return message.replace(base_url, display_url(base_url)).replace(userinfo + "@", "")
 
 
 def _detail(exc: "openai.APIStatusError") -> str:
@@ -143,8 +182,8 @@ class _OpenAICompatible:
         self.api_key = settings.LLM_API_KEY if api_key is None else api_key
 
     def __repr__(self) -> str:
-        # Never show the key, not even in tracebacks or debug logs.
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
+        # Never show the key or the URL's password, not even in tracebacks or debug logs.
+        return f"{type(self).__name__}(base_url={display_url(self.base_url)!r})"
 
     def client(self) -> openai.OpenAI:
         if not self.api_key:

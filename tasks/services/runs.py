@@ -15,6 +15,7 @@ runs in flight at MAX_RUNS_PER_USER when that is set.
 """
 
 import logging
+import re
 import uuid
 from decimal import Decimal
 from functools import partial
@@ -282,12 +283,25 @@ def task_stage_record(
     return output
 
 
+# The user information of a URL (`https://user:password@host`), up to its last `@`.
+_URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/?#]*@", re.IGNORECASE)
+
+
+def without_credentials(text: str) -> str:
+    """`text` with the user and password of every URL in it left out: a provider's
+    error names its server's URL, which may carry them (LLM_BASE_URL)."""
+    return _URL_USERINFO.sub(r"\1", text)
+
+
 def task_stage_fail(
     *, stage_run: StageRun, error: str, lease_id: uuid.UUID, cost: Decimal = Decimal("0")
 ) -> None:
     """Record a failed stage attempt (with what its calls cost before it failed) and
-    let go of the lease, so the Celery retry claims the task afresh."""
-    stage_run.finished_at, stage_run.error, stage_run.cost = timezone.now(), error[:2000], cost
+    let go of the lease, so the Celery retry claims the task afresh. The error is the
+    detail, for the logs and editors in admin, without any URL's credentials; the
+    task's owner is told less (runner.StageFailed)."""
+    error = without_credentials(error)[:2000]
+    stage_run.finished_at, stage_run.error, stage_run.cost = timezone.now(), error, cost
     StageRun.objects.filter(pk=stage_run.pk).update(
         status=StageRunStatus.FAILED,
         finished_at=stage_run.finished_at,
@@ -356,7 +370,7 @@ def task_fail(*, task_id, error: str) -> None:
     if not task.may("fail"):
         return
     task.move("fail")
-    task.error = error[:2000]
+    task.error = without_credentials(error)[:2000]
     task.heartbeat_at = None
     task.lease_id = None
     save(task, reason="pipeline failed", message=f"Failed: {task.error}")

@@ -7,13 +7,18 @@ change of their tasks, and each delivery's attempts.
   it; else a probe of the owner's webhooks, all a change costs an owner with none).
   The deliveries are sent to the queue after commit; the row is the truth, and what
   the broker lost is sent again by `webhook_dispatch_waiting` on every beat.
-- An attempt first claims the delivery (attempt n only while n-1 were made), so a
-  message delivered twice, or sent again by the dispatcher, makes one attempt. A 2xx
-  answer delivers it; anything else is tried again after WEBHOOK_RETRY_DELAY, doubled
-  each time, until WEBHOOK_MAX_ATTEMPTS; a refused address (the URL now resolves to a
-  private one) is not tried again.
+- An attempt first claims the delivery (attempt n only while n-1 were made and n is at
+  most WEBHOOK_MAX_ATTEMPTS), so a message delivered twice, or sent again by the
+  dispatcher, makes one attempt, and no delivery ever gets more than the maximum. A
+  2xx answer delivers it; anything else is tried again after WEBHOOK_RETRY_DELAY,
+  doubled each time, until WEBHOOK_MAX_ATTEMPTS; a refused address (the URL now
+  resolves to a private one) is not tried again. An attempt that has no outcome
+  within its lease (WEBHOOK_TIMEOUT and a margin) counts as lost: the dispatcher sends
+  the next one, or gives the delivery up when it was the last.
 - Nothing here can fail or slow a pipeline step beyond those statements: the HTTP
-  request is a Celery task on a queue of its own.
+  request is a Celery task on a queue of its own, run by a worker of its own
+  (WEBHOOK_CONCURRENCY threads, `tasks.queue.size_deliveries_worker`), and it holds
+  no database connection while it waits for the receiver.
 """
 
 import functools
@@ -33,7 +38,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
-from contentpipeline.database import bound_cursor
+from contentpipeline.database import bound_cursor, release_connection
 from contentpipeline.errors import ApplicationError, NotFound
 from contentpipeline.sources import RefusedAddress, SourceError, check_host
 
@@ -51,6 +56,11 @@ MAX_RETRY_WAIT = 1800.0
 # Finished deliveries are kept this long for the record, then removed by the dispatcher.
 KEEP_FINISHED = timedelta(days=30)
 DISPATCH_BATCH = 1000
+# An attempt's lease beyond WEBHOOK_TIMEOUT, the deadline of the whole exchange with the
+# receiver: reading the delivery before it and writing the outcome after it (each may
+# wait DB_POOL_TIMEOUT, 10 s, for a connection) and closing the socket.
+ATTEMPT_LEASE_MARGIN = 30.0
+LOST_LAST_ATTEMPT = "The last attempt was lost: it had no outcome within its lease."
 _http_url = URLValidator(schemes=["http", "https"])
 
 
@@ -190,16 +200,22 @@ def retry_wait(attempt: int) -> float:
 
 def _attempt_lease() -> timedelta:
     """How long an attempt in flight may take before the dispatcher counts it as lost:
-    a name lookup, connect, send and read, each within WEBHOOK_TIMEOUT, and a margin."""
-    return timedelta(seconds=4 * settings.WEBHOOK_TIMEOUT + 30)
+    WEBHOOK_TIMEOUT, within which the whole exchange with the receiver ends, and
+    ATTEMPT_LEASE_MARGIN."""
+    return timedelta(seconds=settings.WEBHOOK_TIMEOUT + ATTEMPT_LEASE_MARGIN)
 
 
 def webhook_deliver(*, delivery_id: int, attempt: int) -> float | None:
     """Make attempt number `attempt` of the delivery and record how it went (attempts,
     the answer's status code and first characters, or the error). Does nothing unless
-    the delivery is pending with attempt - 1 attempts made. Returns the seconds to wait
-    before the next attempt, or None when there is none to make (delivered, given up,
-    or not this call's to make)."""
+    `attempt` is at most WEBHOOK_MAX_ATTEMPTS and the delivery is pending with
+    attempt - 1 attempts made. No database connection is held while the receiver is
+    waited for: the thread's goes back to the pool before the request, and the outcome
+    is written with one taken afterwards. Returns the seconds to wait before the next
+    attempt, or None when there is none to make (delivered, given up, or not this
+    call's to make)."""
+    if attempt > settings.WEBHOOK_MAX_ATTEMPTS:
+        return None
     now = timezone.now()
     claimed = WebhookDelivery.objects.filter(
         pk=delivery_id, state=DeliveryState.PENDING, attempts=attempt - 1
@@ -213,6 +229,7 @@ def webhook_deliver(*, delivery_id: int, attempt: int) -> float | None:
     if not webhook.active:
         _record(delivery, attempt, state=DeliveryState.FAILED, error="The webhook is switched off.")
         return None
+    release_connection()
     outcome = post(
         webhook.url,
         secret=webhook.secret,
@@ -232,9 +249,9 @@ def webhook_deliver(*, delivery_id: int, attempt: int) -> float | None:
                 **fields)  # fmt: skip
         return None
     if outcome.final or attempt >= settings.WEBHOOK_MAX_ATTEMPTS:
-        _record(delivery, attempt, state=DeliveryState.FAILED, **fields)
-        logger.info("Webhook delivery %s failed after %d attempt(s): %s",
-                    delivery.pk, attempt, outcome.error)  # fmt: skip
+        if _record(delivery, attempt, state=DeliveryState.FAILED, **fields):
+            logger.info("Webhook delivery %s failed after %d attempt(s): %s",
+                        delivery.pk, attempt, outcome.error)  # fmt: skip
         return None
     wait = retry_wait(attempt)
     _record(delivery, attempt, state=DeliveryState.PENDING,
@@ -250,21 +267,25 @@ def _record(
     error: str = "",
     next_attempt_at=None,
     **fields: Any,
-) -> None:
-    """Write how the attempt went, unless the delivery was meanwhile claimed by a later
-    attempt (this one counted as lost by the dispatcher)."""
-    WebhookDelivery.objects.filter(pk=delivery.pk, attempts=attempt).update(
-        state=state, last_error=error[:500], next_attempt_at=next_attempt_at, **fields
-    )
+) -> bool:
+    """Write how the attempt went, unless the dispatcher counted it as lost meanwhile
+    (the delivery was claimed by a later attempt, or given up after its last); whether
+    it was written."""
+    written = WebhookDelivery.objects.filter(
+        pk=delivery.pk, attempts=attempt, state=DeliveryState.PENDING
+    ).update(state=state, last_error=error[:500], next_attempt_at=next_attempt_at, **fields)
+    return written > 0
 
 
 def webhook_dispatch_waiting() -> int:
     """Send again the pending deliveries whose attempt is overdue by more than
     PIPELINE_DISPATCH_GRACE: their message was never sent (broker down at commit or
-    at a retry) or was lost with its worker, or an attempt's worker died in it. Each is
-    sent as its next attempt and marked sent now, so it is not sent again before the
-    grace has passed once more. Also removes deliveries finished more than
-    KEEP_FINISHED ago. Returns how many were sent."""
+    at a retry) or was lost with its worker, or an attempt had no outcome within its
+    lease. Each is sent as its next attempt and marked sent now, so it is not sent again
+    before the grace has passed once more; one whose last attempt (WEBHOOK_MAX_ATTEMPTS)
+    was lost is given up instead (failed), so no attempt past the maximum is ever sent.
+    Also removes deliveries finished more than KEEP_FINISHED ago. Returns how many were
+    sent."""
     now = timezone.now()
     overdue = list(
         WebhookDelivery.objects.filter(
@@ -274,12 +295,22 @@ def webhook_dispatch_waiting() -> int:
         .order_by("next_attempt_at")
         .values_list("pk", "attempts")[:DISPATCH_BATCH]
     )
-    if overdue:
+    last = settings.WEBHOOK_MAX_ATTEMPTS
+    lost_last = [pk for pk, attempts in overdue if attempts >= last]
+    again = [(pk, attempts) for pk, attempts in overdue if attempts < last]
+    if lost_last:
+        # Still pending: the last attempt wrote no outcome (if it ever ends, its outcome
+        # is not written over this, see _record).
+        given_up = WebhookDelivery.objects.filter(
+            pk__in=lost_last, state=DeliveryState.PENDING
+        ).update(state=DeliveryState.FAILED, next_attempt_at=None, last_error=LOST_LAST_ATTEMPT)
+        logger.info("Gave up %d webhook delivery(s) whose last attempt was lost", given_up)
+    if again:
         # Marked first: an attempt that starts at once sets its own time after this.
         WebhookDelivery.objects.filter(
-            pk__in=[pk for pk, _ in overdue], state=DeliveryState.PENDING
+            pk__in=[pk for pk, _ in again], state=DeliveryState.PENDING
         ).update(next_attempt_at=now)
-    sent = send_deliveries((pk, attempts + 1) for pk, attempts in overdue)
+    sent = send_deliveries((pk, attempts + 1) for pk, attempts in again)
     if sent:
         logger.info("Sent %d overdue webhook delivery(s) again", len(sent))
     old = list(

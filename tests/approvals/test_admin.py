@@ -5,10 +5,11 @@ from approvals.models import ApprovalDecision
 from publishing.models import Post
 from tasks.models import ContentTask
 from tasks.runner import run_pipeline
-from tasks.selectors import task_result
+from tasks.selectors import task_content_hash, task_result
 
 from ..factories import UserFactory
 from ..tasks.factories import ContentTaskFactory
+from .desk import bulk_decide, decide_at_desk
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,8 @@ def test_an_editor_reads_the_draft_and_approves_it_in_admin(client, staff_editor
     result = task_result(task)
     assert result["title"] in page.content.decode()
     assert "<h2>" in page.content.decode()  # the rendered draft, not raw markdown
-    response = client.post(url, {"decision": "approve", "feedback": "Lovely"})
+    response = decide_at_desk(client, task, page.content.decode(), decision="approve",
+                              feedback="Lovely")  # fmt: skip
     assert response.status_code == 302
     post = Post.objects.get(task=task)
     decision = ApprovalDecision.objects.get(task=task)
@@ -56,22 +58,18 @@ def test_an_editor_reads_the_draft_and_approves_it_in_admin(client, staff_editor
 
 def test_rejecting_in_admin_requires_feedback_and_stores_it(client, staff_editor):
     task = drafted(topic="Admin rejection of a guide to hedgehogs")
-    url = reverse("admin:tasks_contenttask_review", args=[task.pk])
-    assert client.post(url, {"decision": "reject", "feedback": ""}).status_code == 200
+    assert decide_at_desk(client, task, decision="reject", feedback="").status_code == 200
     task.refresh_from_db()
     assert task.status == "awaiting_approval"
-    client.post(url, {"decision": "reject", "feedback": "Needs sources"})
+    decide_at_desk(client, task, decision="reject", feedback="Needs sources")
     task.refresh_from_db()
     assert task.status == "rejected" and task.feedback == "Needs sources"
 
 
 def test_bulk_approve_publishes_each_selected_draft(client, staff_editor):
     tasks = [drafted(topic=f"Bulk approved piece {i} on moths") for i in range(2)]
-    response = client.post(
-        reverse("admin:tasks_contenttask_changelist"),
-        {"action": "approve_selected", "_selected_action": [str(t.pk) for t in tasks]},
-    )
-    assert response.status_code == 302
+    response = bulk_decide(client, "approve_selected", tasks)
+    assert response.redirect_chain[0][1] == 302
     assert Post.objects.filter(task__in=tasks).count() == 2
 
 
@@ -80,17 +78,15 @@ def test_a_user_outside_editors_cannot_review(client):
     plain_staff = UserFactory(is_staff=False)
     client.force_login(plain_staff)
     url = reverse("admin:tasks_contenttask_review", args=[task.pk])
-    response = client.post(url, {"decision": "approve"})
+    response = client.post(url, {"decision": "approve", "expected_content_hash":
+                                 task_content_hash(task)})  # fmt: skip
     assert response.status_code == 302 and "/login/" in response["Location"]
     assert not Post.objects.exists()
 
 
 def test_the_audit_trail_is_read_only_in_admin(client, staff_editor):
     task = drafted(topic="Audited draft about owls")
-    client.post(
-        reverse("admin:tasks_contenttask_review", args=[task.pk]),
-        {"decision": "approve", "feedback": "ok"},
-    )
+    decide_at_desk(client, task, decision="approve", feedback="ok")
     decision = ApprovalDecision.objects.get()
     superuser = UserFactory(is_staff=True, is_superuser=True)
     client.force_login(superuser)
@@ -155,7 +151,7 @@ def test_an_editor_who_is_not_staff_logs_in_and_decides_at_the_review_desk(clien
     assert "Reviewed by an editor who is not staff" in listing.content.decode()
     url = reverse("admin:tasks_contenttask_review", args=[task.pk])
     assert client.get(url).status_code == 200
-    assert client.post(url, {"decision": "approve", "feedback": "Good"}).status_code == 302
+    assert decide_at_desk(client, task, decision="approve", feedback="Good").status_code == 302
     decision = ApprovalDecision.objects.get(task=task)
     assert decision.reviewer == editor and Post.objects.filter(task=task).exists()
 
@@ -169,7 +165,8 @@ def test_staff_without_the_editor_role_cannot_use_the_review_desk(client, editor
     assert client.get(reverse("admin:index")).status_code == 200  # staff still log in
     url = reverse("admin:tasks_contenttask_review", args=[task.pk])
     assert client.get(url).status_code == 403
-    assert client.post(url, {"decision": "approve"}).status_code == 403
+    form = {"decision": "approve", "expected_content_hash": task_content_hash(task)}
+    assert client.post(url, form).status_code == 403
     assert client.get(reverse("admin:tasks_contenttask_changelist")).status_code == 403
     api = client_for(staff).post(f"/api/tasks/{task.pk}/approval", {"approved": True},
                                  format="json")  # fmt: skip
@@ -204,8 +201,7 @@ def test_an_inactive_editor_cannot_log_in(client):
 
 def test_a_tasks_history_is_read_only_in_admin(client, staff_editor):
     task = drafted(topic="History that must not be rewritten")
-    client.post(reverse("admin:tasks_contenttask_review", args=[task.pk]),
-                {"decision": "approve", "feedback": "ok"})  # fmt: skip
+    decide_at_desk(client, task, decision="approve", feedback="ok")
     task.refresh_from_db()
     assert task.status == "published"
     old = task.history.filter(status="awaiting_approval").first()

@@ -12,6 +12,7 @@ from django.urls import reverse
 from approvals.models import ApprovalDecision
 from approvals.services import approval_decide
 from tasks.runner import run_pipeline
+from tasks.selectors import task_content_hash
 
 from ..conftest import client_for
 from ..factories import UserFactory
@@ -115,11 +116,14 @@ def test_the_review_desk_and_audit_trail_in_admin_are_for_editors(
 @pytest.mark.parametrize("role", ["owner", "other_integrator", "staff"])
 def test_nobody_but_an_editor_decides_through_the_admin(people, drafted, role):
     url = reverse("admin:tasks_contenttask_review", args=[drafted.pk])
-    browser(people[role]).post(url, {"step": "decide", "decision": "approve"})
+    # Complete forms, with the text's hash the desk would have shown an editor.
+    shown = task_content_hash(drafted)
+    form = {"step": "decide", "decision": "approve", "expected_content_hash": shown}
+    browser(people[role]).post(url, form)
     changelist = reverse("admin:tasks_contenttask_changelist")
-    browser(people[role]).post(
-        changelist, {"action": "approve_selected", "_selected_action": [str(drafted.pk)]}
-    )
+    bulk = {"action": "approve_selected", "_selected_action": [str(drafted.pk)],
+            "content_hash_shown": f"{drafted.pk}:{shown}"}  # fmt: skip
+    browser(people[role]).post(changelist, bulk)
     drafted.refresh_from_db()
     assert drafted.status == "awaiting_approval"
     assert not ApprovalDecision.objects.exists()

@@ -20,6 +20,7 @@ from tasks.selectors import task_result
 from ..factories import UserFactory
 from ..fakes import CHAT_PATH, DRAFT, FakeLLMServer, Reply, chat_completion
 from ..tasks.factories import ContentTaskFactory
+from .desk import bulk_decide, decide_at_desk
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +82,7 @@ def test_an_edit_before_deciding_is_a_version_and_is_what_gets_approved(desk, ed
     assert draft.tags == ["mulch", "autumn"]
     assert "closing line" in draft.body_html
 
-    desk.post(review_url(task), {"step": "decide", "decision": "approve"})
+    decide_at_desk(desk, task, decision="approve")
     post = Post.objects.get(task=task)
     assert post.title == "Mulch your beds before the frost"
     assert post.body_markdown.endswith("An editor's closing line.")
@@ -126,7 +127,7 @@ def test_a_claim_shows_in_the_queue_and_another_editor_takes_it_over_explicitly(
 
     other_desk.post(review_url(task), {"step": "take_over"})
     assert ReviewClaim.objects.get(task=task).editor == other
-    other_desk.post(review_url(task), {"step": "decide", "decision": "approve"})
+    decide_at_desk(other_desk, task, decision="approve")
     decision = ApprovalDecision.objects.get(task=task)
     assert decision.reviewer == other and decision.claimed_by == other
     assert not ReviewClaim.objects.filter(task=task).exists()
@@ -134,7 +135,7 @@ def test_a_claim_shows_in_the_queue_and_another_editor_takes_it_over_explicitly(
 
 def test_a_decision_without_a_claim_records_nobody_as_its_holder(desk):
     task = drafted(topic="Pruning fruit trees")
-    desk.post(review_url(task), {"step": "decide", "decision": "approve"})
+    decide_at_desk(desk, task, decision="approve")
     assert ApprovalDecision.objects.get(task=task).claimed_by is None
 
 
@@ -142,17 +143,8 @@ def test_bulk_request_changes_decides_each_draft_alone_and_reports_each(desk):
     first = drafted(topic="Bulk one: raised beds")
     second = drafted(topic="Bulk two: cold frames")
     running = ContentTaskFactory(topic="Bulk three: still running", status="in_progress")
-    ids = [str(t.pk) for t in (first, second, running)]
-    response = desk.post(
-        reverse("admin:tasks_contenttask_changelist"),
-        {
-            "action": "request_changes_selected",
-            "_selected_action": ids,
-            "apply": "1",
-            "feedback": "Add a section on costs.",
-        },  # fmt: skip
-        follow=True,
-    )
+    response = bulk_decide(desk, "request_changes_selected", (first, second, running),
+                           apply="1", feedback="Add a section on costs.")  # fmt: skip
     page = response.content.decode()
     assert "2 task(s) decided" in page
     assert "Bulk three: still running" in page and "in_progress" in page
@@ -166,14 +158,8 @@ def test_bulk_request_changes_decides_each_draft_alone_and_reports_each(desk):
 
 def test_a_regenerated_draft_answers_the_feedback_and_is_shown_beside_the_one_before(desk):
     task = drafted(topic="Composting kitchen scraps")
-    desk.post(
-        review_url(task),
-        {
-            "step": "decide",
-            "decision": "request_changes",
-            "feedback": "Explain how to keep rats away from the heap.",
-        },  # fmt: skip
-    )
+    decide_at_desk(desk, task, decision="request_changes",
+                   feedback="Explain how to keep rats away from the heap.")  # fmt: skip
     assert run_pipeline(task.pk) == "done"
     task.refresh_from_db()
     before, after = task_result(task, 1), task_result(task)
@@ -187,7 +173,7 @@ def test_a_regenerated_draft_answers_the_feedback_and_is_shown_beside_the_one_be
 def test_editing_a_scheduled_posts_text_sends_it_back_to_approval(desk, editor):
     task = drafted(topic="Planting garlic in October")
     later = (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%d %H:%M")
-    desk.post(review_url(task), {"step": "decide", "decision": "approve", "publish_at": later})
+    decide_at_desk(desk, task, decision="approve", publish_at=later)
     post = Post.objects.get(task=task)
     change = reverse("admin:publishing_post_change", args=[post.pk])
     form = {
@@ -206,7 +192,7 @@ def test_editing_a_scheduled_posts_text_sends_it_back_to_approval(desk, editor):
     reasons = [h.history_change_reason for h in task.history.order_by("history_date")]
     assert reasons[-1] == f"approval re-opened: text changed by {editor.username}"
 
-    desk.post(review_url(task), {"step": "decide", "decision": "approve"})
+    decide_at_desk(desk, task, decision="approve")
     decisions = list(ApprovalDecision.objects.filter(task=task).order_by("round"))
     assert [d.round for d in decisions] == [1, 2]
     assert decisions[0].content_hash != decisions[1].content_hash
@@ -216,7 +202,7 @@ def test_editing_a_scheduled_posts_text_sends_it_back_to_approval(desk, editor):
 def test_rescheduling_a_post_without_changing_its_text_keeps_it_approved(desk):
     task = drafted(topic="Planting garlic in October")
     later = (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%d %H:%M")
-    desk.post(review_url(task), {"step": "decide", "decision": "approve", "publish_at": later})
+    decide_at_desk(desk, task, decision="approve", publish_at=later)
     post = Post.objects.get(task=task)
     from publishing.services import post_update
 
@@ -230,7 +216,7 @@ def test_editing_a_live_post_does_not_reopen_approval(desk):
     from publishing.services import post_update
 
     task = drafted(topic="Planting garlic in October")
-    desk.post(review_url(task), {"step": "decide", "decision": "approve"})
+    decide_at_desk(desk, task, decision="approve")
     post = Post.objects.get(task=task)
     post.body_markdown += "\n\nA correction after publication."
     assert post_update(post=post, user=None) is not None

@@ -69,7 +69,7 @@ def test_loopback_sources_are_refused_unless_the_setting_allows_them(pages, sett
     output = research.run(job(pages.url("/article")), {})
 
     [source] = output.data["sources"]
-    assert source["error"].startswith("refused: the host 127.0.0.1 resolves to a loopback")
+    assert source["error"] == "refused: the host 127.0.0.1 is not a public address"
     assert output.data["outline"]
     pages.settle()
     assert pages.requests == ["/sentinel"]

@@ -3,6 +3,7 @@ what the prompts carry, fallbacks, the response cache, the quality loop, the cos
 ceiling, malformed answers and the usage recorded per stage."""
 
 import json
+import re
 import threading
 import time
 from decimal import Decimal
@@ -55,6 +56,10 @@ def chat_prompts(server: FakeLLMServer, start: str) -> list[str]:
 
 def runs(task) -> dict[str, StageRun]:
     return {run.stage: run for run in StageRun.objects.filter(task=task, status="succeeded")}
+
+
+def failed_run(task) -> StageRun:
+    return StageRun.objects.get(task=task, status="failed")
 
 
 def test_the_prompts_carry_the_tasks_inputs_and_the_editors_feedback(fake_llm):
@@ -122,8 +127,9 @@ def test_a_server_that_never_answers_times_out_and_the_next_provider_writes_the_
 def test_without_a_fallback_the_providers_failure_fails_the_stage_naming_it(fake_llm):
     fake_llm.fail = True
     task = ContentTaskFactory()
-    with pytest.raises(StageFailed, match="openai: .*HTTP 500"):
+    with pytest.raises(StageFailed, match="^Stage research failed: the model provider failed"):
         run_pipeline(task.pk)
+    assert "openai: " in failed_run(task).error and "HTTP 500" in failed_run(task).error
 
 
 def test_a_failed_cover_falls_back_to_the_offline_image(fake_llm, settings):
@@ -207,8 +213,9 @@ def test_a_malformed_answer_is_asked_for_again_once(fake_llm):
 def test_an_answer_malformed_twice_fails_the_stage_with_a_clear_error(fake_llm):
     task = ContentTaskFactory()
     fake_llm.script(CHAT_PATH, *[Reply(chat_completion("no json here"))] * 2)
-    with pytest.raises(StageFailed, match="malformed 2 times.*not a JSON object"):
+    with pytest.raises(StageFailed, match="the model provider failed"):
         run_pipeline(task.pk)
+    assert re.search("malformed 2 times.*not a JSON object", failed_run(task).error)
 
 
 def test_the_cost_ceiling_fails_the_task_before_the_call_that_would_cross_it(fake_llm):

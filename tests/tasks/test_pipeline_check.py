@@ -49,3 +49,13 @@ def test_the_offline_providers_answer_without_a_network(settings):
     settings.LLM_CHAIN = settings.IMAGE_CHAIN = ("offline",)
     out, _ = run()
     assert out.count(": ok in ") == 2
+
+
+def test_a_base_url_with_a_password_is_reported_without_it(settings):
+    settings.LLM_MAX_RETRIES = 0
+    with FakeLLMServer() as server:
+        server.configure(settings)
+        settings.LLM_BASE_URL = server.base_url.replace("://", "://admin:hunter2-secret@")
+        out, err = run("--no-images")
+    assert out.startswith(f"llm openai at {server.base_url}: ok in ")
+    assert "hunter2-secret" not in out + err

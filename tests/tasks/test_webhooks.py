@@ -22,6 +22,7 @@ from tasks.models import ContentTask, DeliveryState, Webhook, WebhookDelivery
 from tasks.runner import run_pipeline
 from tasks.services import task_cancel, task_create, task_pause, task_resume
 from tasks.services.webhooks import (
+    LOST_LAST_ATTEMPT,
     MAX_RETRY_WAIT,
     retry_wait,
     webhook_create,
@@ -30,10 +31,12 @@ from tasks.services.webhooks import (
     webhook_dispatch_waiting,
     webhook_set_active,
 )
-from tasks.webhooks import signature
+from tasks.webhooks import post, signature
 
 from ..conftest import client_for
+from ..contentpipeline.test_outbound import MARGIN, finished_within
 from ..factories import UserFactory
+from ..tarpit import Tarpit
 from .factories import ContentTaskFactory
 from .receiver import Answer, WebhookReceiver
 
@@ -477,6 +480,28 @@ def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt(receiver, settin
     assert "timed out" in delivery.last_error
 
 
+def test_a_receiver_trickling_its_answer_is_cut_off_at_the_deadline(settings):
+    # Each byte of the answer's head comes well within any read timeout: WEBHOOK_TIMEOUT
+    # is the whole exchange's deadline, and the connection is closed when it passes.
+    settings.WEBHOOK_TIMEOUT = 0.5
+    with Tarpit("headers", interval=0.1) as tarpit:
+        outcome = finished_within(
+            settings.WEBHOOK_TIMEOUT + MARGIN,
+            post,
+            f"{tarpit.url}/hooks",
+            secret="whsec_test",
+            payload={"event": "task.status"},
+            event="task.status",
+            delivery_id=1,
+            timeout=settings.WEBHOOK_TIMEOUT,
+            allow_private=True,
+        )
+
+        assert outcome.error == "timed out after 0.5 seconds"
+        assert outcome.status_code is None and not outcome.final
+        assert tarpit.wait_closed(MARGIN)
+
+
 def test_a_receiver_that_is_down_is_a_failed_attempt(loopback_allowed):
     with WebhookReceiver() as gone:
         url = gone.url()
@@ -499,7 +524,8 @@ def test_a_url_that_turned_private_is_refused_at_delivery_and_not_tried_again(re
 
     assert receiver.requests == []
     delivery.refresh_from_db()
-    assert delivery.state == "failed" and "loopback" in delivery.last_error
+    assert delivery.state == "failed"
+    assert delivery.last_error == "refused: the host 127.0.0.1 is not a public address"
 
 
 def test_a_switched_off_webhook_gets_no_request(receiver):
@@ -536,6 +562,80 @@ def test_the_dispatcher_sends_overdue_deliveries_again_once_per_grace_period(
     assert delivery_messages() == [(overdue.pk, 3)]
     assert webhook_dispatch_waiting() == 0  # marked as sent: not again within the grace
     assert WebhookDelivery.objects.get(pk=on_time.pk).attempts == 0
+
+
+def test_an_attempt_past_the_last_is_never_made(receiver, settings):
+    settings.WEBHOOK_MAX_ATTEMPTS = 3
+    delivery = make_delivery(receiver)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=3)  # the last one lost
+
+    assert webhook_deliver(delivery_id=delivery.pk, attempt=4) is None
+
+    assert receiver.requests == []
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("pending", 3)
+
+
+def test_the_dispatcher_gives_up_a_delivery_whose_last_attempt_was_lost(
+    receiver, delivery_messages, settings
+):
+    settings.WEBHOOK_MAX_ATTEMPTS = 3
+    last_lost, earlier_lost = make_delivery(receiver), make_delivery(receiver)
+    long_ago = timezone.now() - timedelta(seconds=settings.PIPELINE_DISPATCH_GRACE + 5)
+    WebhookDelivery.objects.filter(pk=last_lost.pk).update(next_attempt_at=long_ago, attempts=3)
+    WebhookDelivery.objects.filter(pk=earlier_lost.pk).update(next_attempt_at=long_ago, attempts=2)
+
+    assert webhook_dispatch_waiting() == 1
+
+    assert delivery_messages() == [(earlier_lost.pk, 3)]
+    last_lost.refresh_from_db()
+    assert (last_lost.state, last_lost.attempts, last_lost.next_attempt_at) == ("failed", 3, None)
+    assert last_lost.last_error == LOST_LAST_ATTEMPT
+
+
+def wait_until(condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_last_attempt_hanging_past_its_lease_is_given_up_not_sent_again(
+    loopback_allowed, delivery_messages, settings
+):
+    settings.WEBHOOK_MAX_ATTEMPTS = 2
+    settings.WEBHOOK_TIMEOUT = 30  # longer than the test: the attempt hangs until the end
+    with Tarpit("headers", interval=0.2) as tarpit:
+        user = UserFactory()
+        register(user, f"{tarpit.url}/hooks")
+        task_pause(user=user, task_id=ContentTaskFactory(created_by=user).pk)
+        delivery = WebhookDelivery.objects.get()
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=1)  # one failed
+
+        def last_attempt() -> None:
+            try:
+                webhook_deliver(delivery_id=delivery.pk, attempt=2)
+            finally:
+                connections.close_all()
+
+        hanging = threading.Thread(target=last_attempt)
+        hanging.start()
+        wait_until(lambda: tarpit.open == 1)
+        # Its lease ran out while the receiver still trickles.
+        long_ago = timezone.now() - timedelta(seconds=settings.PIPELINE_DISPATCH_GRACE + 5)
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=long_ago)
+
+        assert webhook_dispatch_waiting() == 0
+        assert webhook_deliver(delivery_id=delivery.pk, attempt=3) is None
+
+        # Only the first attempt's message, sent when the status change committed.
+        assert delivery_messages() == [(delivery.pk, 1)] and tarpit.accepted == 1
+    hanging.join(10)  # the tarpit closed: the attempt ends, and its outcome is dropped
+    assert not hanging.is_alive()
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("failed", 2)
+    assert delivery.last_error == LOST_LAST_ATTEMPT
 
 
 def test_the_dispatcher_removes_finished_deliveries_after_thirty_days(receiver):

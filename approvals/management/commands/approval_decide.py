@@ -1,6 +1,8 @@
 """`manage.py approval_decide TASK_ID --approve|--reject|--request-changes
-[--feedback TEXT] [--publish-at ISO] --as USER`: the decision the admin and the API
-make, from a shell; the same service records it."""
+[--feedback TEXT] [--publish-at ISO] [--expected-content-hash HASH] --as USER`: the
+decision the admin and the API make, from a shell; the same service records it."""
+
+import re
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -22,9 +24,14 @@ class Command(BaseCommand):
         parser.add_argument("--feedback", default="")
         parser.add_argument("--publish-at", help="ISO 8601 date and time with a zone")
         parser.add_argument("--as", dest="username", required=True, help="the editor deciding")
+        parser.add_argument(
+            "--expected-content-hash",
+            metavar="HASH",
+            help="the draft's content_hash as you read it: decide only that text",
+        )
 
     def handle(self, *args, task_id, approve, reject, request_changes, feedback, publish_at,
-               username, **options):  # fmt: skip
+               username, expected_content_hash, **options):  # fmt: skip
         reviewer = get_user_model().objects.filter(username=username).first()
         if reviewer is None:
             raise CommandError(f"No user named {username!r}.")
@@ -33,6 +40,10 @@ class Command(BaseCommand):
             when = parse_datetime(publish_at)
             if when is None or when.tzinfo is None:
                 raise CommandError("--publish-at takes an ISO 8601 date and time with a zone.")
+        if expected_content_hash is not None:
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", expected_content_hash):
+                raise CommandError("--expected-content-hash is 64 hexadecimal characters (sha256).")
+            expected_content_hash = expected_content_hash.lower()
         try:
             record, post = approval_decide(
                 task_id=task_id,
@@ -41,9 +52,13 @@ class Command(BaseCommand):
                 feedback=feedback,
                 publish_at=when,
                 regenerate=request_changes,
+                expected_content_hash=expected_content_hash,
             )
         except ApplicationError as exc:
-            raise CommandError(exc.message) from exc
+            current = exc.extra.get("content_hash")
+            raise CommandError(
+                f"{exc.message} Its content hash is now {current}." if current else exc.message
+            ) from exc
         self.stdout.write(f"{record.decision}: task {record.task_id} by {reviewer}")
         if post is not None:
             self.stdout.write(f"post {post.slug} at {post.published_at.isoformat()}")

@@ -9,6 +9,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from contentpipeline.outbound import display_url
 from contentpipeline.providers import Brief, ProviderError, get_provider
 
 BRIEF = Brief(
@@ -42,7 +43,7 @@ class Command(BaseCommand):
     def check_llm(self, name: str) -> bool:
         provider = get_provider(name, "llm")
         model = settings.LLM_MODELS["balanced"]
-        where = f" at {provider.base_url}" if hasattr(provider, "base_url") else ""
+        where = f" at {display_url(provider.base_url)}" if hasattr(provider, "base_url") else ""
         started = time.monotonic()
         try:
             answer = provider.generate(
@@ -61,7 +62,7 @@ class Command(BaseCommand):
     def check_image(self, name: str) -> bool:
         provider = get_provider(name, "image")
         model = settings.IMAGE_MODEL
-        where = f" at {provider.base_url}" if hasattr(provider, "base_url") else ""
+        where = f" at {display_url(provider.base_url)}" if hasattr(provider, "base_url") else ""
         started = time.monotonic()
         try:
             image = provider.generate_image(

@@ -35,6 +35,8 @@ from ...fakes import (
     image_generation,
     png_bytes,
 )
+from ...tarpit import Tarpit
+from ..test_outbound import MARGIN, finished_within
 
 API_KEY = "sk-test-secret-123"
 BRIEF = Brief(task_type="blog_post", topic="Remote team onboarding", keywords=("Slack",))
@@ -336,3 +338,62 @@ def test_a_server_refusing_to_stream_is_asked_again_plainly(fake: FakeLLMServer)
     assert call(llm(fake), on_text=seen.append).text == "# Title\n\nBody"
     assert [request.json.get("stream") for request in fake.requests] == [True, None]
     assert seen == []  # nothing to follow as it comes (the stage sends the whole text)
+
+
+# --- Slow model servers: LLM_TIMEOUT bounds each whole attempt -----------------------
+
+
+def test_a_model_server_trickling_its_answers_head_is_cut_off_at_llm_timeout(settings: Any) -> None:
+    settings.LLM_TIMEOUT = 0.5
+    with Tarpit("headers", interval=0.1) as tarpit:
+        provider = OpenAILLMProvider(base_url=f"{tarpit.url}/v1", api_key=API_KEY)
+        with pytest.raises(ProviderError, match="did not answer within 0.5s"):
+            finished_within(0.5 + MARGIN, call, provider, timeout=settings.LLM_TIMEOUT)
+        assert tarpit.wait_closed(MARGIN)
+
+
+def test_a_streamed_answer_trickled_out_is_cut_off_at_llm_timeout(settings: Any) -> None:
+    settings.LLM_TIMEOUT = 0.5
+    with Tarpit("body", interval=0.1, content_type="text/event-stream") as tarpit:
+        provider = OpenAILLMProvider(base_url=f"{tarpit.url}/v1", api_key=API_KEY)
+        seen: list[str] = []
+        with pytest.raises(ProviderError, match="did not answer within 0.5s"):
+            finished_within(
+                0.5 + MARGIN, call, provider, timeout=settings.LLM_TIMEOUT, on_text=seen.append
+            )
+        assert seen == []
+        assert tarpit.wait_closed(MARGIN)
+
+
+def test_an_image_trickled_out_is_cut_off_at_llm_timeout(settings: Any) -> None:
+    settings.LLM_TIMEOUT = 0.5
+    with Tarpit("body", interval=0.1, content_type="application/json") as tarpit:
+        provider = OpenAIImageProvider(base_url=f"{tarpit.url}/v1", api_key=API_KEY)
+        with pytest.raises(ProviderError, match="did not answer within 0.5s"):
+            finished_within(
+                0.5 + MARGIN,
+                provider.generate_image,
+                brief=BRIEF,
+                prompt="A cover",
+                model="gpt-image-1",
+                timeout=settings.LLM_TIMEOUT,
+            )
+        assert tarpit.wait_closed(MARGIN)
+
+
+@pytest.mark.parametrize("kind", [OpenAILLMProvider, OpenAIImageProvider])
+def test_a_password_in_the_base_url_is_in_no_error_or_repr(kind: type) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    provider = kind(base_url=f"http://editor:s3cret-pw@127.0.0.1:{port}/v1", api_key=API_KEY)
+    with pytest.raises(ProviderError) as caught:
+        if kind is OpenAILLMProvider:
+            call(provider)
+        else:
+            provider.generate_image(brief=BRIEF, prompt="A cover", model="gpt-image-1", timeout=5)
+
+    message = str(caught.value)
+    assert message.startswith(f"Could not reach http://127.0.0.1:{port}/v1")
+    assert "s3cret-pw" not in message and "editor" not in message
+    assert "s3cret-pw" not in repr(provider)

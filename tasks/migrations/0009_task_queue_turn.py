@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0007_webhooks'),
+        ('tasks', '0008_audit_history_guards'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
