@@ -14,7 +14,8 @@ B waits no more than 3 slots, whatever A's backlog.
 
 Uses a database of its own (<name>_bench_fairness): a run takes whichever pending task's
 turn it is, so it must not see other benches' tasks. Tasks an earlier, interrupted run
-left unfinished there are cancelled first, and A's backlog at the end.
+left unfinished there are cancelled first (as every bench does), and A's backlog at the
+end.
 """
 
 import argparse
@@ -23,7 +24,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from _common import Processes, Worker, configure, production_env, purge_broker
+from _common import Processes, Worker, cancel_leftovers, configure, production_env, purge_broker
 
 TIMEOUT = 300.0
 
@@ -34,16 +35,6 @@ class Wait:
     done: float  # seconds from submission to awaiting_approval
     slots: int  # runs of other tasks started between B's submission and B's start
     a_pending: int  # A's tasks still pending when B's run started
-
-
-def cancel_active() -> int:
-    from tasks.models import ACTIVE_STATUSES, ContentTask, Status
-
-    return (
-        ContentTask.objects.alive()
-        .filter(status__in=ACTIVE_STATUSES)
-        .update(status=Status.CANCELLED, lease_id=None, deleted_at=datetime.now(tz=UTC))
-    )
 
 
 def submit(user, topic: str, length: int):
@@ -114,7 +105,6 @@ def main() -> None:
 
     from tasks.models import ContentTask, Status
 
-    cancel_active()
     users = get_user_model().objects
     a, _ = users.get_or_create(username="bench-fairness-a")
     b, _ = users.get_or_create(username="bench-fairness-b")
@@ -146,7 +136,7 @@ def main() -> None:
                 )
             ]
     finally:
-        cancel_active()
+        cancel_leftovers()  # A's backlog
         purge_broker(queue)
 
     cap = args.max_runs_per_user or "no cap"
