@@ -96,7 +96,23 @@ def configure(
     import django
 
     django.setup()
+    cancel_leftovers()
     return queue
+
+
+def cancel_leftovers() -> int:
+    """Cancel (and delete) the tasks an earlier, interrupted run left pending or running
+    in the bench database: a run message runs whichever pending task's turn it is, so
+    they would take this run's messages."""
+    from datetime import UTC, datetime
+
+    from tasks.models import ACTIVE_STATUSES, ContentTask, Status
+
+    return (
+        ContentTask.objects.alive()
+        .filter(status__in=ACTIVE_STATUSES)
+        .update(status=Status.CANCELLED, lease_id=None, deleted_at=datetime.now(tz=UTC))
+    )
 
 
 def free_port() -> int:

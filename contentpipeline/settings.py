@@ -486,6 +486,11 @@ PIPELINE_DISPATCH_GRACE = env.int("PIPELINE_DISPATCH_GRACE", default=60)
 PIPELINE_LEASE_SECONDS = env.float("PIPELINE_LEASE_SECONDS", default=60.0)
 # Runs of a task lost in a row (worker killed, hard time limit) before it is failed.
 PIPELINE_MAX_LOST_RUNS = env.int("PIPELINE_MAX_LOST_RUNS", default=3)
+# Runs of one owner's tasks in flight at once (0: no cap). Within a priority, owners take
+# turns whatever the cap; the cap also keeps one owner's backlog from filling every slot.
+MAX_RUNS_PER_USER = env.int("MAX_RUNS_PER_USER", default=0)
+if MAX_RUNS_PER_USER < 0:
+    raise ImproperlyConfigured("MAX_RUNS_PER_USER is 0 (no cap) or more")
 
 # --- REST framework ----------------------------------------------------------------------
 _RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")

@@ -5,7 +5,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from simple_history.models import HistoricalRecords
 
 from contentpipeline.errors import InvalidTransition
@@ -47,6 +47,12 @@ class Priority(models.TextChoices):
 
 # Celery's Redis transport serves lower numbers first.
 CELERY_PRIORITY = {Priority.URGENT: 0, Priority.HIGH: 3, Priority.NORMAL: 6, Priority.LOW: 9}
+# The same order in the database: a pending task's rank (lower first) when a run picks.
+QUEUE_RANK = Case(
+    *(When(priority=name.value, then=Value(rank)) for name, rank in CELERY_PRIORITY.items()),
+    default=Value(CELERY_PRIORITY[Priority.LOW]),
+    output_field=models.SmallIntegerField(),
+)
 # A run lost in a crash has waited its turn already: it goes back ahead of the line.
 RECOVERY_PRIORITY = 0
 
@@ -133,6 +139,43 @@ class ContentTaskQuerySet(models.QuerySet):
     def alive(self):
         return self.filter(deleted_at__isnull=True)
 
+    def in_turn(self, now: datetime):
+        """Pending tasks a new run may take, the one whose turn it is first: the highest
+        priority, then the lowest turn (owners take turns, see services.dispatch), then
+        the oldest. A task whose run is still in a stage (paused and resumed meanwhile)
+        is left to that run."""
+        alive_lease = Q(lease_id__isnull=False, heartbeat_at__gte=now - lease_period())
+        return (
+            self.alive()
+            .filter(status=Status.PENDING)
+            .exclude(alive_lease)
+            .order_by("queue_rank", "queue_turn", "created_at")
+        )
+
+    def in_progress_without_live_run(self, now: datetime):
+        """Runs that must go on: tasks in progress whose run let the lease go (a failed
+        stage waiting for its retry) or stopped renewing it (lost)."""
+        alive_lease = Q(lease_id__isnull=False, heartbeat_at__gte=now - lease_period())
+        return self.alive().filter(status=Status.IN_PROGRESS).exclude(alive_lease)
+
+    def in_flight(self, now: datetime):
+        """Runs in flight: tasks in progress (in a stage, waiting for a stage's retry, or
+        lost until taken over), and tasks paused or cancelled whose run is still in its
+        stage (a live lease)."""
+        alive_lease = Q(lease_id__isnull=False, heartbeat_at__gte=now - lease_period())
+        return self.filter(Q(status=Status.IN_PROGRESS) | alive_lease)
+
+    def owners_at_cap(self, now: datetime, cap: int):
+        """The ids of owners with at least `cap` runs in flight (MAX_RUNS_PER_USER)."""
+        return (
+            self.in_flight(now)
+            .order_by()
+            .values("created_by")
+            .annotate(runs=models.Count("pk"))
+            .filter(runs__gte=cap)
+            .values("created_by")
+        )
+
     def waiting_for_dispatch(self, now: datetime):
         """Pending tasks nobody claimed within the dispatch grace period, not sent in it."""
         grace = now - timedelta(seconds=settings.PIPELINE_DISPATCH_GRACE)
@@ -201,11 +244,21 @@ class ContentTask(models.Model):
     # Runs lost in a row (worker killed, hard time limit) since a stage last finished;
     # the task fails at PIPELINE_MAX_LOST_RUNS instead of being sent again forever.
     lost_runs = models.PositiveSmallIntegerField(default=0, editable=False)
+    # The task's place among pending runs: its priority's rank (lower first), then its
+    # turn, set each time it becomes pending (services.dispatch.enqueue_on_commit) so
+    # that owners take turns within a rank however many tasks one of them queued.
+    queue_rank = models.GeneratedField(
+        expression=QUEUE_RANK, output_field=models.SmallIntegerField(), db_persist=True
+    )
+    queue_turn = models.BigIntegerField(default=0, editable=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     history = HistoricalRecords(
-        excluded_fields=["heartbeat_at", "lease_id", "dispatched_at", "lost_runs", "updated_at"]
-    )
+        excluded_fields=[
+            "heartbeat_at", "lease_id", "dispatched_at", "lost_runs", "queue_rank",
+            "queue_turn", "updated_at",
+        ]
+    )  # fmt: skip
     objects = ContentTaskQuerySet.as_manager()
 
     class Meta:
@@ -213,6 +266,25 @@ class ContentTask(models.Model):
         indexes = [
             models.Index(fields=["status", "priority", "created_at"]),
             models.Index(fields=["created_by", "-created_at"]),
+            # The pick of the next run (in_turn), and an owner's pending tasks (the turn
+            # a newly pending task gets, the run sent when an owner's run ends).
+            models.Index(
+                fields=["queue_rank", "queue_turn", "created_at"],
+                condition=Q(status=Status.PENDING, deleted_at__isnull=True),
+                name="task_pending_in_turn",
+            ),
+            models.Index(
+                fields=["created_by", "queue_rank", "queue_turn"],
+                condition=Q(status=Status.PENDING, deleted_at__isnull=True),
+                name="task_pending_by_owner",
+            ),
+            # Runs in flight: each owner's, counted when MAX_RUNS_PER_USER caps them,
+            # and their turns (the turn a newly pending task gets).
+            models.Index(
+                fields=["created_by", "queue_rank", "queue_turn"],
+                condition=Q(status=Status.IN_PROGRESS) | Q(lease_id__isnull=False),
+                name="task_runs_in_flight",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -22,9 +22,11 @@ DELIVER_WEBHOOK_TASK = "tasks.tasks.deliver_webhook"
 
 
 def send_run(task_id, priority: int, *, producer=None) -> bool:
-    """Put one run of the task on the queue; False (and one log line) when the broker
-    cannot be reached. `producer` (from `producer()`) sends over a connection already
-    held, instead of taking one from the pool for this message."""
+    """Put one run on the queue, naming the task; False (and one log line) when the
+    broker cannot be reached. The message is a ticket for one run: its claim runs the
+    task whose turn it is, the named one only when that task's run must go on
+    (services.runs.task_claim). `producer` (from `producer()`) sends over a connection
+    already held, instead of taking one from the pool for this message."""
     try:
         app.send_task(
             RUN_PIPELINE_TASK,

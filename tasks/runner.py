@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from contentpipeline.database import database_unreachable, release_connection
+from contentpipeline.observability import request_id_var
 from contentpipeline.providers import Brief, ProviderError
 from contentpipeline.stages import Budget, CostLimitExceeded, StageJob
 
@@ -40,19 +41,21 @@ class StageFailed(Exception):
     name the model server, its address and what it answered, is the stage run's error,
     for the logs and editors in admin."""
 
-    def __init__(self, stage: str, message: str, *, final: bool = False) -> None:
+    def __init__(self, stage: str, message: str, *, final: bool = False, task_id=None) -> None:
         super().__init__(f"Stage {stage} failed: {message}")
         self.stage = stage
+        # The task that was run: the claim may take another than the message named.
+        self.task_id = task_id
         # Trying again cannot help (the cost ceiling): fail the task now.
         self.final = final
 
     @classmethod
-    def of(cls, stage: str, exc: Exception) -> "StageFailed":
+    def of(cls, stage: str, exc: Exception, *, task_id=None) -> "StageFailed":
         if isinstance(exc, CostLimitExceeded):
-            return cls(stage, str(exc), final=True)
+            return cls(stage, str(exc), final=True, task_id=task_id)
         if isinstance(exc, ProviderError):
-            return cls(stage, "the model provider failed.")
-        return cls(stage, "an error in the pipeline (it is logged).")
+            return cls(stage, "the model provider failed.", task_id=task_id)
+        return cls(stage, "an error in the pipeline (it is logged).", task_id=task_id)
 
 
 def stage_module(stage: str):
@@ -163,20 +166,27 @@ def despite_outage(call, /, *args, **kwargs):
         time.sleep(OUTAGE_RETRY_PAUSE)
 
 
-def run_pipeline(task_id, *, worker: str = "") -> str:
+def run_pipeline(task_id, *, worker: str = "", in_turn: bool = False) -> str:
     """Run what is left of the task's pipeline; `worker` (the Celery node) is recorded
-    on each stage attempt. Returns what happened, for logs: `skipped` (not ours to run),
+    on each stage attempt. With `in_turn` (a run message, which is a ticket for one run)
+    the task run is the one whose turn it is, the named one only when its run must go
+    on (see task_claim). Returns what happened, for logs: `skipped` (nothing to run),
     `stopped` (paused, cancelled or taken over), `done`. Raises StageFailed when a stage
     fails (its attempt recorded, the lease let go)."""
     with system_actor():
-        return _run(task_id, worker)
+        return _run(task_id, worker, in_turn)
 
 
-def _run(task_id, worker: str) -> str:
-    claim = despite_outage(task_claim, task_id=task_id)
+def _run(task_id, worker: str, in_turn: bool) -> str:
+    claim = despite_outage(task_claim, task_id=task_id, in_turn=in_turn)
     if claim is None:
         return "skipped"
     task, lease_id, context = claim
+    if str(task.pk) != str(task_id):
+        # Another task's turn: the message's request id, that of whoever queued the task
+        # it named, is not this run's.
+        request_id_var.set(None)
+        task_id = task.pk
     for stage in PIPELINE_STAGES:
         if stage in context:
             continue
@@ -209,7 +219,7 @@ def _run(task_id, worker: str) -> str:
                 lease_id=lease_id,
                 cost=job.budget.spent - spent_before,
             )
-            raise StageFailed.of(stage, exc) from exc
+            raise StageFailed.of(stage, exc, task_id=task_id) from exc
         finally:
             if stream is not None:
                 stream.flush()

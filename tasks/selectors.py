@@ -2,17 +2,19 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, Subquery
+from django.utils import timezone
 
 from contentpipeline.errors import Forbidden, NotFound
 from contentpipeline.roles import is_editor
 from contentpipeline.stages import current_draft
 from contentpipeline.text import content_hash
 
-from .models import ContentTask, Draft, StageRun, StageRunStatus, Webhook
+from .models import ContentTask, Draft, StageRun, StageRunStatus, Status, Webhook
 
 # What an editor may change in a draft before deciding.
 EDITABLE_FIELDS = ("title", "excerpt", "body_markdown", "seo_title", "meta_description", "tags")
@@ -82,13 +84,58 @@ def task_latest_for_user(*, user, limit: int) -> list[ContentTask]:
 
 def task_ids_to_dispatch(*, now: datetime) -> tuple[list[tuple[Any, int]], list[Any]]:
     """What the dispatcher sends again: (id, priority) of pending tasks waiting past
-    the grace period, and ids of running tasks whose run was lost."""
-    waiting = [
-        (task.pk, task.celery_priority)
-        for task in ContentTask.objects.waiting_for_dispatch(now).only("pk", "priority")
-    ]
+    the grace period (but not those of an owner at MAX_RUNS_PER_USER, who gets a run
+    when one of theirs ends), and ids of running tasks whose run was lost."""
+    waiting_tasks = ContentTask.objects.waiting_for_dispatch(now)
+    if settings.MAX_RUNS_PER_USER:
+        at_cap = ContentTask.objects.owners_at_cap(now, settings.MAX_RUNS_PER_USER)
+        waiting_tasks = waiting_tasks.exclude(created_by__in=at_cap)
+    waiting = [(task.pk, task.celery_priority) for task in waiting_tasks.only("pk", "priority")]
     lost = list(ContentTask.objects.with_lost_runs(now).values_list("pk", flat=True))
     return waiting, lost
+
+
+class Turns(NamedTuple):
+    """The turns around a task joining the queue of its priority (None: there is none)."""
+
+    running: int | None  # the latest turn of the runs in progress
+    first_waiting: int | None  # the lowest turn of the pending tasks
+    owners_last: int | None  # the latest turn of the owner's tasks pending or in progress
+
+
+def task_turns(*, task: ContentTask) -> Turns:
+    """The turns among the other tasks of the task's priority, read in one statement."""
+    same_rank = ContentTask.objects.alive().filter(queue_rank=task.queue_rank).exclude(pk=task.pk)
+    running = same_rank.filter(status=Status.IN_PROGRESS)
+    pending = same_rank.filter(status=Status.PENDING)
+
+    def turn(tasks: QuerySet, order: str) -> Subquery:
+        return Subquery(tasks.order_by(order).values("queue_turn")[:1])
+
+    owner = {"created_by_id": task.created_by_id}
+    running_turn, first_waiting, owners_pending, owners_running = (
+        ContentTask.objects.filter(pk=task.pk)
+        .values_list(
+            turn(running, "-queue_turn"),
+            turn(pending, "queue_turn"),
+            turn(pending.filter(**owner), "-queue_turn"),
+            turn(running.filter(**owner), "-queue_turn"),
+        )
+        .get()
+    )
+    owners = [value for value in (owners_pending, owners_running) if value is not None]
+    return Turns(running_turn, first_waiting, max(owners, default=None))
+
+
+def task_next_of_owner(*, owner_id) -> tuple[Any, int] | None:
+    """(id, priority) of the owner's pending task whose turn comes first, if any."""
+    task = (
+        ContentTask.objects.in_turn(timezone.now())
+        .filter(created_by_id=owner_id)
+        .only("pk", "priority")
+        .first()
+    )
+    return None if task is None else (task.pk, task.celery_priority)
 
 
 def task_finished_outputs(*, task: ContentTask) -> dict[str, dict[str, Any]]:

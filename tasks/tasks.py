@@ -29,11 +29,15 @@ MAX_RETRIES = 3
 )
 def run_pipeline_task(self, task_id: str) -> str:
     try:
-        return run_pipeline(task_id, worker=self.request.hostname or "")
+        # The message is a ticket for one run: the task whose turn it is runs.
+        return run_pipeline(task_id, worker=self.request.hostname or "", in_turn=True)
     except StageFailed as exc:
+        # The task that was run, which may not be the one named: the retry names it, and
+        # its claim serves it first.
+        ran = str(exc.task_id or task_id)
         if not exc.final and self.request.retries < self.max_retries:
-            raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
-        task_fail(task_id=task_id, error=str(exc))
+            raise self.retry(args=[ran], exc=exc, countdown=2**self.request.retries) from exc
+        task_fail(task_id=ran, error=str(exc))
         return "failed"
 
 

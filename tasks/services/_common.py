@@ -1,5 +1,6 @@
 """What the services share: locking a task, saving a change with who and why."""
 
+import datetime
 import functools
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,11 +20,14 @@ from contentpipeline.errors import NotFound
 from contentpipeline.roles import SYSTEM_USERNAME, system_user
 
 from ..events import broadcast_on_commit, default_message
-from ..models import ContentTask, StageRun, StageRunStatus, Webhook
+from ..models import ContentTask, StageRun, StageRunStatus, Status, Webhook, lease_period
 from .webhooks import webhook_deliveries_record
 
 # The fields whose changes are history records (the lease and bookkeeping are not).
-_UNTRACKED = {"heartbeat_at", "lease_id", "dispatched_at", "lost_runs", "updated_at"}
+_UNTRACKED = {
+    "heartbeat_at", "lease_id", "dispatched_at", "lost_runs", "queue_rank", "queue_turn",
+    "updated_at",
+}  # fmt: skip
 TRACKED_FIELDS = tuple(
     field.attname for field in ContentTask._meta.concrete_fields if field.name not in _UNTRACKED
 )
@@ -84,18 +88,47 @@ _LOCK_READS_PARAMS = (1, SYSTEM_USERNAME)
 _TASK_COLUMNS = len(ContentTask._meta.concrete_fields)
 
 
+def _with_lock_reads(locked: QuerySet) -> QuerySet:
+    # And the system user's id, whom a run's changes are recorded as: read with the
+    # lock too rather than in a statement of its own.
+    system = get_user_model().objects.filter(username=SYSTEM_USERNAME).order_by()
+    return locked.annotate(
+        owner_has_webhooks=_OWNER_HAS_WEBHOOKS,
+        system_user_id=Subquery(system.values("pk")[:1]),
+    )
+
+
 @functools.cache
 def _lock_statement(alive: bool) -> Statement:
     tasks = ContentTask.objects.alive() if alive else ContentTask.objects.all()
     locked = tasks.select_for_update().filter(pk=_ANY_ID).order_by()
-    # And the system user's id, whom a run's changes are recorded as: read with the
-    # lock too rather than in a statement of its own.
-    system = get_user_model().objects.filter(username=SYSTEM_USERNAME).order_by()
-    locked = locked.annotate(
-        owner_has_webhooks=_OWNER_HAS_WEBHOOKS,
-        system_user_id=Subquery(system.values("pk")[:1]),
-    )
-    return Statement.compile(locked, (*_LOCK_READS_PARAMS, _ANY_ID))
+    return Statement.compile(_with_lock_reads(locked), (*_LOCK_READS_PARAMS, _ANY_ID))
+
+
+# Stand-ins the statements below are compiled with (each run gives the real values).
+_ANY_TIME = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+_ANY_CAP = 999_999
+
+
+@functools.cache
+def _go_on_statement() -> Statement:
+    tasks = ContentTask.objects.in_progress_without_live_run(_ANY_TIME)
+    locked = tasks.select_for_update().filter(pk=_ANY_ID).order_by()
+    fresh = _ANY_TIME - lease_period()
+    params = (*_LOCK_READS_PARAMS, Status.IN_PROGRESS, fresh, _ANY_ID)
+    return Statement.compile(_with_lock_reads(locked), params)
+
+
+@functools.cache
+def _next_in_turn_statement(*, capped: bool, skip_locked: bool) -> Statement:
+    tasks = ContentTask.objects.in_turn(_ANY_TIME)
+    fresh = _ANY_TIME - lease_period()
+    params: tuple = (*_LOCK_READS_PARAMS, Status.PENDING, fresh)
+    if capped:
+        tasks = tasks.exclude(created_by__in=ContentTask.objects.owners_at_cap(_ANY_TIME, _ANY_CAP))
+        params += (Status.IN_PROGRESS, fresh, _ANY_CAP)
+    locked = tasks.select_for_update(skip_locked=skip_locked, no_key=True)[:1]
+    return Statement.compile(_with_lock_reads(locked), params)
 
 
 @functools.cache
@@ -113,7 +146,10 @@ def lock(task_id, *, alive: bool = True) -> ContentTask | None:
         pk = ContentTask._meta.pk.to_python(task_id)
     except (ValueError, ValidationError):
         return None
-    rows = _lock_statement(alive).run([*_LOCK_READS_PARAMS, pk])
+    return _locked_task(_lock_statement(alive).run([*_LOCK_READS_PARAMS, pk]))
+
+
+def _locked_task(rows: list[list]) -> ContentTask | None:
     if not rows:
         return None
     row = rows[0]
@@ -121,6 +157,33 @@ def lock(task_id, *, alive: bool = True) -> ContentTask | None:
     task._as_loaded = _snapshot(task)
     task._owner_has_webhooks, task._system_user_id = row[_TASK_COLUMNS:]
     return task
+
+
+def lock_to_go_on(task_id, *, now: datetime.datetime) -> ContentTask | None:
+    """The task's row, locked, if it is a run that must go on: in progress with no live
+    run (a failed stage waiting for its retry, or a lost run). None otherwise, without
+    locking or waiting for anything (a pending task is not locked)."""
+    try:
+        pk = ContentTask._meta.pk.to_python(task_id)
+    except (ValueError, ValidationError):
+        return None
+    fresh = now - lease_period()
+    rows = _go_on_statement().run([*_LOCK_READS_PARAMS, Status.IN_PROGRESS, fresh, pk])
+    return _locked_task(rows)
+
+
+def lock_next_in_turn(
+    *, now: datetime.datetime, cap: int = 0, skip_locked: bool = True
+) -> ContentTask | None:
+    """The pending task whose turn it is (`ContentTaskQuerySet.in_turn`), locked; with
+    a `cap`, none of an owner who has that many runs in flight. Rows that other
+    transactions hold are passed over (`skip_locked`), or waited for."""
+    fresh = now - lease_period()
+    params: list = [*_LOCK_READS_PARAMS, Status.PENDING, fresh]
+    if cap:
+        params += [Status.IN_PROGRESS, fresh, cap]
+    statement = _next_in_turn_statement(capped=bool(cap), skip_locked=skip_locked)
+    return _locked_task(statement.run(params))
 
 
 def finished_outputs(task: ContentTask) -> dict[str, dict[str, Any]]:

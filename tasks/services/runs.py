@@ -7,6 +7,11 @@ started a second time beside it; the run in flight sees the resume between stage
 goes on. Every step locks the row and checks the lease, so two workers given the same
 task cannot both run it, and a run whose worker died is taken over once its heartbeat
 is stale. A task whose runs keep dying is failed after PIPELINE_MAX_LOST_RUNS of them.
+
+A run message is a ticket for one run: the claim serves the task it names only when
+that task's run must go on, and otherwise takes the pending task whose turn it is, so
+that runs are shared between owners (see services.dispatch), and caps each owner's
+runs in flight at MAX_RUNS_PER_USER when that is set.
 """
 
 import logging
@@ -20,9 +25,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from contentpipeline.database import bound_cursor
+
 from ..models import ContentTask, Stage, StageRun, StageRunStatus, Status, lease_period
-from ._common import finished_outputs, lock, save
+from ._common import finished_outputs, lock, lock_next_in_turn, lock_to_go_on, save
 from ._common import system_actor as system_actor  # the runner runs within it
+from .dispatch import run_ended_on_commit
 
 logger = logging.getLogger(__name__)
 # One line per stage attempt recorded (its event is `stage_run`).
@@ -42,6 +50,53 @@ class Claim(NamedTuple):
     outputs: dict[str, dict[str, Any]]
 
 
+# Held by the claim that picks a task while MAX_RUNS_PER_USER caps runs in flight: an
+# owner's runs are counted and one more started as one step, so two claims at once
+# cannot both take an owner's last free run. A transaction-level advisory lock: it goes
+# with the claim's commit or rollback.
+_PICK_LOCK_KEY = 0x7461736B70696B  # "taskpik"
+
+
+@transaction.atomic
+def task_claim(*, task_id, in_turn: bool = False) -> Claim | None:
+    """Give a new run the lease of a task, moving a pending task to in_progress; None
+    when there is nothing to run: the task is gone, not runnable, still held by a live
+    run, or failed because its runs kept being lost.
+
+    Without `in_turn` the run is for the named task. With it (a run message: a ticket
+    for one run, not for one task) the named task is served only when it is a run that
+    must go on: in progress with no live run (a failed stage's retry, or a lost run
+    taken over). Otherwise the run takes the pending task whose turn it is, whichever
+    message named it (`ContentTaskQuerySet.in_turn`: the highest priority, then owners
+    in turn, then the oldest), passing over tasks that other claims are taking, tasks
+    whose run is still in its stage (paused and resumed), and, when MAX_RUNS_PER_USER is
+    set, owners with that many runs in flight. A task whose runs keep being lost is
+    failed on the way, and the next one taken instead."""
+    now = timezone.now()
+    if not in_turn:
+        task = lock(task_id)
+        if task is None or not task.may("run") or _lease_alive(task, now):
+            # A run still in a stage (a resumed task's run goes on by itself): a second
+            # one beside it would pay for the same stage twice.
+            return None
+        return _start_run(task, now)
+    task = lock_to_go_on(task_id, now=now)
+    if task is not None and (claim := _start_run(task, now)) is not None:
+        return claim
+    cap = settings.MAX_RUNS_PER_USER
+    if cap:
+        with bound_cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PICK_LOCK_KEY])
+    # Rows other transactions hold are passed over first; when that leaves nothing they
+    # are waited for, so that a task locked for a moment by someone else (a refused
+    # user action, say) is not left pending after the only message for it was used.
+    for skip_locked in (True, False):
+        while (task := lock_next_in_turn(now=now, cap=cap, skip_locked=skip_locked)) is not None:
+            if (claim := _start_run(task, now)) is not None:
+                return claim
+    return None
+
+
 def _lease_alive(task: ContentTask, now) -> bool:
     return (
         task.lease_id is not None
@@ -50,19 +105,9 @@ def _lease_alive(task: ContentTask, now) -> bool:
     )
 
 
-@transaction.atomic
-def task_claim(*, task_id) -> Claim | None:
-    """Give a new run the task's lease, moving a pending task to in_progress. None
-    when the run has nothing to do: the task is gone, not runnable, still held by a
-    live run, or failed because its runs kept being lost."""
-    task = lock(task_id)
-    if task is None or not task.may("run"):
-        return None
-    now = timezone.now()
-    if _lease_alive(task, now):
-        # A run is still in a stage (a resumed task's run goes on by itself): a second
-        # one beside it would pay for the same stage twice.
-        return None
+def _start_run(task: ContentTask, now) -> Claim | None:
+    """The lease of the locked task for a new run: a lost run's lease is taken over
+    (None when that fails the task), a pending task moves to in_progress."""
     if task.lease_id is not None and not _take_over_lost_run(task):
         return None
     if task.status == Status.IN_PROGRESS:
@@ -140,6 +185,7 @@ def _may_go_on(task: ContentTask, lease_id: uuid.UUID) -> bool:
         return False
     if task.deleted_at is not None or not task.may("run"):
         task_release_lease(task_id=task.pk, lease_id=lease_id)
+        run_ended_on_commit(task)
         return False
     if task.status != Status.IN_PROGRESS:  # resumed while the stage ran
         task.move("run")
@@ -309,6 +355,7 @@ def task_complete(*, task_id, lease_id: uuid.UUID) -> bool:
         update_fields=["status", "stage", "progress", "completed_at", "heartbeat_at",
                        "lease_id", "updated_at"],
     )  # fmt: skip
+    run_ended_on_commit(task)
     return True
 
 
@@ -317,7 +364,10 @@ def task_fail(*, task_id, error: str) -> None:
     """in_progress -> failed once the run's retries are exhausted; a task that has
     moved on meanwhile (paused, cancelled) is left as it is."""
     task = lock(task_id, alive=False)
-    if task is None or not task.may("fail"):
+    if task is None:
+        return
+    run_ended_on_commit(task)
+    if not task.may("fail"):
         return
     task.move("fail")
     task.error = without_credentials(error)[:2000]

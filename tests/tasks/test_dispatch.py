@@ -73,3 +73,23 @@ def test_a_lost_run_goes_to_the_front_of_the_queue(settings):
     finally:
         with celery_app.connection_for_write() as connection:
             connection.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+def test_an_owner_at_the_cap_is_left_to_their_runs_ending_not_sent_again(settings):
+    from tasks.services import task_claim
+
+    settings.MAX_RUNS_PER_USER = 1
+    settings.PIPELINE_DISPATCH_GRACE = 60
+    running = ContentTaskFactory()
+    waiting = ContentTaskFactory(created_by=running.created_by)
+    others = ContentTaskFactory()
+    assert task_claim(task_id=running.pk, in_turn=True).task == running
+    for task in (waiting, others):
+        age(task, 120)
+    # The other owner's task is sent again; the capped owner's waits for their run to
+    # end, which sends a run for it (it would only be spent now).
+    assert dispatch_waiting_tasks() == 1
+    assert ContentTask.objects.get(pk=others.pk).dispatched_at is not None
+    assert ContentTask.objects.get(pk=waiting.pk).dispatched_at is None
+    settings.MAX_RUNS_PER_USER = 0
+    assert dispatch_waiting_tasks() == 1

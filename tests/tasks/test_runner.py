@@ -156,3 +156,60 @@ def test_a_task_resumed_while_its_run_is_in_a_stage_is_not_run_twice(integrator)
     task_resume(user=integrator, task_id=task.pk)
     assert run_pipeline(task.pk) == "skipped"
     assert StageRun.objects.filter(task=task, stage="research").count() == 1
+
+
+# --- A run message is a ticket for one run (in_turn) --------------------------------------
+
+
+def test_a_message_serves_the_run_that_must_go_on_before_any_pending_task():
+    from tasks.services import task_claim
+
+    waiting = ContentTaskFactory()  # pending, and first in turn
+    retrying = ContentTaskFactory(status="in_progress")  # a failed stage's retry: no lease
+    assert task_claim(task_id=retrying.pk, in_turn=True).task == retrying
+    # Sent again, the message finds the run alive and runs the next in turn instead.
+    assert task_claim(task_id=retrying.pk, in_turn=True).task == waiting
+
+
+def test_a_lost_run_is_taken_over_by_the_message_that_names_it():
+    from tasks.models import ContentTask
+    from tasks.services import task_claim
+
+    ContentTaskFactory()  # pending, and first in turn
+    lost = ContentTaskFactory()
+    leave_a_lost_run(lost, "research")
+    assert task_claim(task_id=lost.pk, in_turn=True).task == lost
+    assert ContentTask.objects.get(pk=lost.pk).lost_runs == 1
+
+
+def test_a_task_resumed_while_its_run_is_in_a_stage_is_left_to_it_and_the_next_one_runs(
+    integrator,
+):
+    from tasks.models import ContentTask
+    from tasks.services import task_pause, task_resume
+
+    resumed = ContentTaskFactory(created_by=integrator)
+    leave_a_lost_run(resumed, "research", seconds_ago=0)  # alive: heartbeat just now
+    task_pause(user=integrator, task_id=resumed.pk)
+    task_resume(user=integrator, task_id=resumed.pk)
+    other = ContentTaskFactory()
+
+    assert run_pipeline(resumed.pk, in_turn=True) == "done"
+
+    assert ContentTask.objects.get(pk=other.pk).status == "awaiting_approval"
+    assert ContentTask.objects.get(pk=resumed.pk).status == "pending"
+    assert StageRun.objects.filter(task=resumed, stage="research").count() == 1
+
+
+def test_a_task_whose_runs_keep_being_lost_is_failed_and_its_message_runs_the_next(settings):
+    from tasks.models import ContentTask
+    from tasks.services import task_claim
+
+    settings.PIPELINE_MAX_LOST_RUNS = 1
+    lost = ContentTaskFactory()
+    leave_a_lost_run(lost, "research")
+    ContentTask.objects.filter(pk=lost.pk).update(status="pending")  # paused and resumed
+    waiting = ContentTaskFactory()
+
+    assert task_claim(task_id=waiting.pk, in_turn=True).task == waiting
+    assert ContentTask.objects.get(pk=lost.pk).status == "failed"
