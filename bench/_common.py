@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
+from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -44,15 +45,35 @@ def latency_line(label: str, values: Sequence[float]) -> str:
     )
 
 
-def bench_database(suffix: str = "bench") -> str:
-    """Create `<DATABASE_URL's name>_<suffix>` if it does not exist; return its name."""
+def bench_database(suffix: str = "bench", *, fresh: bool = False) -> str:
+    """Create `<DATABASE_URL's name>_<suffix>` if it does not exist (dropped first when
+    `fresh`: the audit tables refuse TRUNCATE, so a bench that must start from empty
+    tables starts from a new database); return its name."""
     from urllib.parse import urlsplit, urlunsplit
+
+    import environ
+    import psycopg
+    from psycopg import sql
 
     from contentpipeline.stack import ensure_database
 
     parts = urlsplit(os.environ["DATABASE_URL"])
     name = f"{parts.path.lstrip('/')}_{suffix}"
-    ensure_database(urlunsplit(parts._replace(path=f"/{name}")))
+    url = urlunsplit(parts._replace(path=f"/{name}"))
+    if fresh:
+        config = environ.Env.db_url_config(url)
+        conninfo = {
+            "host": unquote(config["HOST"]) or None,
+            "port": config["PORT"] or None,
+            "user": config["USER"] or None,
+            "password": config["PASSWORD"] or None,
+            "dbname": "postgres",
+        }
+        with psycopg.connect(**conninfo, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+    ensure_database(url)
     return name
 
 
@@ -70,11 +91,16 @@ def production_env() -> dict[str, str]:
 
 
 def configure(
-    tag: str, *, database_suffix: str = "bench", env: dict[str, str] | None = None
+    tag: str,
+    *,
+    database_suffix: str = "bench",
+    fresh: bool = False,
+    env: dict[str, str] | None = None,
 ) -> str:
     """Prepare the environment of this process and its children, migrate the bench
-    database and set Django up. Returns the run's Celery queue name, which is also its
-    channel-layer and cache prefix, so nothing else on the same Redis sees its traffic."""
+    database (a new one when `fresh`) and set Django up. Returns the run's Celery queue
+    name, which is also its channel-layer and cache prefix, so nothing else on the same
+    Redis sees its traffic."""
     if not os.environ.get("DATABASE_URL"):
         raise SystemExit("DATABASE_URL is not set (make bench sets it, or export it)")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contentpipeline.settings")
@@ -83,7 +109,7 @@ def configure(
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("MEDIA_ROOT", str(ROOT / ".data" / "bench-media"))
     os.environ.update(env or {})
-    os.environ["DATABASE_NAME"] = bench_database(database_suffix)
+    os.environ["DATABASE_NAME"] = bench_database(database_suffix, fresh=fresh)
     queue = f"bench-{tag}-{uuid.uuid4().hex[:6]}"
     for variable in ("CELERY_QUEUE", "CHANNEL_LAYER_PREFIX", "CACHE_KEY_PREFIX"):
         os.environ[variable] = queue

@@ -110,18 +110,6 @@ def run_bare(n: int, *, queue: str, priority: int, rate: float, worker: Worker) 
     return Run("bare", sent, started, last_done=max(started), send_seconds=send_seconds)
 
 
-def empty_task_tables() -> None:
-    """Start from no tasks: the bench database's own tables, which every run fills.
-    The polls for completed tasks scan them, and with the tasks of earlier runs left
-    in them the scans took PostgreSQL more time than the tasks measured."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE tasks_contenttask, tasks_stagerun, tasks_historicalcontenttask CASCADE"
-        )
-
-
 def create_done_tasks(n: int, marker: str) -> list["ContentTask"]:
     """Pending tasks whose five stages already have succeeded outputs (generation 1)."""
     from django.contrib.auth import get_user_model
@@ -223,8 +211,10 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    queue = configure("overhead", env=production_env())
-    empty_task_tables()
+    # A database of its own, new each run: the polls for completed tasks scan the task
+    # tables, and with earlier runs' tasks in them the scans took PostgreSQL more time
+    # than the tasks measured.
+    queue = configure("overhead", database_suffix="overhead", fresh=True, env=production_env())
     from tasks.models import CELERY_PRIORITY, Priority
 
     priority = CELERY_PRIORITY[Priority.NORMAL]
