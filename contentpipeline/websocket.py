@@ -1,9 +1,12 @@
 """What every WebSocket passes before it reaches a consumer: the Host and Origin
-checks, token auth, and an answer for paths nobody serves."""
+checks, token auth, and an answer for paths nobody serves; and the credential an open
+socket's rights are checked against again while it stays open."""
 
 import io
 import logging
 import re
+from dataclasses import dataclass
+from importlib import import_module
 from urllib.parse import parse_qs, urlsplit
 
 from channels.db import database_sync_to_async
@@ -11,6 +14,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
@@ -123,6 +127,26 @@ class SiteOriginValidator:
         return await WebsocketDenier()(scope, receive, send)
 
 
+@dataclass(frozen=True)
+class Credential:
+    """What a socket authenticated with: a token's key or a session's key. An open
+    socket's rights are checked against it again, so a deleted token, a session logged
+    out (or expired) or a deactivated user ends them."""
+
+    kind: str  # "token" or "session"
+    key: str
+
+    def current_user(self):
+        """The active user the credential still authenticates, read afresh; None when it
+        no longer does. Reads the database: call it from sync code."""
+        if self.kind == "token":
+            return _token_user(self.key)
+        request = HttpRequest()
+        request.session = import_module(settings.SESSION_ENGINE).SessionStore(self.key)
+        user = get_user(request)  # Django's own checks: backend, session hash, active
+        return user if user.is_authenticated else None
+
+
 def _token_user(key: str):
     """The user DRF's TokenAuthentication accepts for `key` (unknown keys and inactive
     users are refused there), or None."""
@@ -137,15 +161,24 @@ def _token_user(key: str):
 
 class TokenAuthMiddleware(BaseMiddleware):
     """Sits inside AuthMiddlewareStack: a valid `?token=` overrides the session user; an
-    invalid one makes the connection anonymous rather than falling back silently."""
+    invalid one makes the connection anonymous rather than falling back silently.
+    Whichever authenticated the user is kept as `scope["credential"]`."""
 
     async def __call__(self, scope, receive, send):
         raw = scope.get("query_string", b"").decode("utf-8", errors="replace")
         query = parse_qs(raw)
+        credential = None
         if "token" in query:
             key = query["token"][0]
             user = await database_sync_to_async(_token_user)(key) if _TOKEN.fullmatch(key) else None
             scope = dict(scope, user=user or AnonymousUser())
+            if user is not None:
+                credential = Credential("token", key)
+        else:
+            user, session = scope.get("user"), scope.get("session")
+            if user is not None and user.is_authenticated and session is not None:
+                credential = Credential("session", session.session_key)
+        scope = dict(scope, credential=credential)
         return await super().__call__(scope, receive, send)
 
 

@@ -3,21 +3,35 @@ and read the database only through selectors wrapped in database_sync_to_async.
 
 A socket stays open as long as its client keeps it: the consumer renews its group
 memberships while connected (the channel layer drops memberships older than its
-`group_expiry`), and a frame it cannot read gets an error answer, never a close."""
+`group_expiry`), and a frame it cannot read gets an error answer, never a close.
+
+Its rights do not stay with it. Each `get_progress` reads them again; before an event
+or a pong goes out they are read again when the last read is older than
+ACCESS_RECHECK_SECONDS. A socket whose user has lost them is closed: 4401 when its token
+or session no longer authenticates an active user, 4403 when the user may no longer see
+what it follows (an editors' dashboard of a user no longer in Editors, someone else's
+task)."""
 
 import asyncio
 import json
 import logging
+import time
+from collections.abc import Awaitable, Callable, Hashable
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from contentpipeline.errors import Forbidden, NotFound
 from contentpipeline.roles import is_editor
-from contentpipeline.websocket import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
+from contentpipeline.websocket import (
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_FOUND,
+    CLOSE_UNAUTHENTICATED,
+    Credential,
+)
 
 from .events import EDITORS_GROUP, image_group, progress_message, task_group, user_group
-from .selectors import task_get_for_follower, task_latest_for_user
+from .selectors import task_events_visible_to, task_get_for_follower, task_latest_for_user
 
 logger = logging.getLogger(__name__)
 
@@ -25,11 +39,23 @@ logger = logging.getLogger(__name__)
 MAX_CLIENT_FRAME = 4096
 # How many tasks `get_progress` on /ws/tasks/ reports.
 LIST_STATE_LIMIT = 50
+# How long an open socket's rights, once read, are trusted before an event or a pong
+# goes out on them: a user who loses access stops receiving events within this many
+# seconds. A constant, not a setting: it bounds how stale rights may be, which is not
+# for a deployment to loosen, and it costs little at any scale. The read it spaces out
+# is shared by every socket of the process that has the same credential and follows
+# the same thing (_SharedAccessChecks), and is made only when an event or a ping comes:
+# while events flow, 1,000 sockets of as many users make at most 200 small reads a
+# second, those of one user one read every 5 seconds; idle sockets make none.
+ACCESS_RECHECK_SECONDS = 5.0
+
+# What a socket follows, as far as its rights go: every task (an editors' dashboard),
+# the user's own tasks (anyone else's dashboard), or one task.
+EDITORS_VIEW = ("editors", None)
+OWN_VIEW = ("own", None)
 
 
-@database_sync_to_async
-def _task_state(user, task_id) -> tuple[int | None, dict | None]:
-    """(close code, None) when the user may not follow the task, else (None, state)."""
+def _follow(user, task_id) -> tuple[int | None, dict | None]:
     try:
         task = task_get_for_follower(user=user, task_id=task_id)
     except NotFound:
@@ -40,9 +66,98 @@ def _task_state(user, task_id) -> tuple[int | None, dict | None]:
 
 
 @database_sync_to_async
-def _list_state(user) -> list[dict]:
+def _task_state(user, task_id) -> tuple[int | None, dict | None]:
+    """(close code, None) when the user may not follow the task, else (None, state)."""
+    return _follow(user, task_id)
+
+
+@database_sync_to_async
+def _task_state_afresh(credential: Credential, task_id) -> tuple[int | None, dict | None]:
+    """The same, for the user the credential authenticates now (4401 when none)."""
+    user = credential.current_user()
+    if user is None:
+        return CLOSE_UNAUTHENTICATED, None
+    return _follow(user, task_id)
+
+
+@database_sync_to_async
+def _list_state(credential: Credential, subject) -> tuple[int | None, list[dict]]:
+    """(close code, []) when the credential's user may no longer see the dashboard,
+    else (None, the states of the newest tasks the user may see now)."""
+    user = credential.current_user()
+    if user is None:
+        return CLOSE_UNAUTHENTICATED, []
+    if subject == EDITORS_VIEW and not is_editor(user):
+        return CLOSE_FORBIDDEN, []
     tasks = task_latest_for_user(user=user, limit=LIST_STATE_LIMIT)
-    return [progress_message(task) for task in tasks]
+    return None, [progress_message(task) for task in tasks]
+
+
+@database_sync_to_async
+def _access(credential: Credential, subject) -> int | None:
+    """None while the credential authenticates an active user who may see what the
+    socket follows; otherwise the code to close it with."""
+    user = credential.current_user()
+    if user is None:
+        return CLOSE_UNAUTHENTICATED
+    kind, task_id = subject
+    if kind == "editors":
+        allowed = is_editor(user)
+    elif kind == "own":
+        allowed = True
+    else:
+        allowed = task_events_visible_to(user=user, task_id=task_id)
+    return None if allowed else CLOSE_FORBIDDEN
+
+
+class _SharedAccessChecks:
+    """The rights read in the last ACCESS_RECHECK_SECONDS, by (credential, subject), for
+    every socket of this process: sockets that an event reaches together, or that ask
+    while a read is under way, wait for that one read rather than make their own.
+
+    A read that fails (the database away for a moment) is not kept, and the sockets
+    waiting on it keep the rights they had at their last read until the next one: a
+    blip closes no socket."""
+
+    def __init__(self) -> None:
+        self._verdicts: dict[Hashable, tuple[float, int | None]] = {}
+        self._reading: dict[Hashable, asyncio.Future] = {}
+        self._swept = time.monotonic()
+
+    async def verdict(self, key: Hashable, read: Callable[[], Awaitable[int | None]]) -> int | None:
+        now = time.monotonic()
+        known = self._verdicts.get(key)
+        if known is not None and now - known[0] < ACCESS_RECHECK_SECONDS:
+            return known[1]
+        reading = self._reading.get(key)
+        if reading is None or reading.get_loop() is not asyncio.get_running_loop():
+            reading = asyncio.ensure_future(read())
+            self._reading[key] = reading
+            reading.add_done_callback(lambda done: self._settle(key, done, now))
+        try:
+            return await asyncio.shield(reading)
+        except Exception:
+            return None  # logged once, in _settle
+
+    def _settle(self, key: Hashable, done: asyncio.Future, started: float) -> None:
+        if self._reading.get(key) is done:
+            del self._reading[key]
+        if done.cancelled():
+            return
+        if done.exception() is not None:
+            logger.warning("Could not read a socket's rights again", exc_info=done.exception())
+            return
+        self._verdicts[key] = (started, done.result())
+        if started - self._swept > ACCESS_RECHECK_SECONDS:
+            self._swept = started
+            stale = [
+                k for k, (at, _) in self._verdicts.items() if started - at >= ACCESS_RECHECK_SECONDS
+            ]
+            for k in stale:
+                del self._verdicts[k]
+
+
+_shared_checks = _SharedAccessChecks()
 
 
 @database_sync_to_async
@@ -52,6 +167,9 @@ def _is_editor(user) -> bool:
 
 class _ProgressConsumer(AsyncJsonWebsocketConsumer):
     joined_groups: list[str]
+    credential: Credential
+    # What the socket follows, for its rights (set in connect).
+    subject: tuple[str, object]
     _renewal: asyncio.Task | None = None
     # Set once the socket is refused: a client may go on sending frames until it
     # answers the close, and none of them is for this consumer to act on (an anonymous
@@ -66,11 +184,31 @@ class _ProgressConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=code)
 
     async def authenticated_user(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        user, credential = self.scope.get("user"), self.scope.get("credential")
+        if user is None or not user.is_authenticated or credential is None:
             await self.reject(CLOSE_UNAUTHENTICATED)
             return None
+        self.credential = credential
         return user
+
+    async def lose_access(self, code: int) -> None:
+        """Close an open socket whose user may no longer follow what it follows."""
+        self.refused = True
+        await self.leave()
+        await self.close(code=code)
+
+    async def still_allowed(self) -> bool:
+        """Whether an event or a pong may go out: the rights are read again when the last
+        read is older than ACCESS_RECHECK_SECONDS. Closes the socket when they are gone."""
+        if self.refused:
+            return False
+        code = await _shared_checks.verdict(
+            (self.credential, self.subject), lambda: _access(self.credential, self.subject)
+        )
+        if code is None:
+            return True
+        await self.lose_access(code)
+        return False
 
     async def join(self, groups: list[str]) -> None:
         self.joined_groups = groups
@@ -124,7 +262,8 @@ class _ProgressConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "ping":
-            await self.send_json({"type": "pong"})
+            if await self.still_allowed():
+                await self.send_json({"type": "pong"})
         elif kind == "get_progress":
             await self.send_current_state()
         else:
@@ -137,7 +276,8 @@ class _ProgressConsumer(AsyncJsonWebsocketConsumer):
         raise NotImplementedError
 
     async def task_progress(self, event) -> None:
-        await self.send_json(event)
+        if await self.still_allowed():
+            await self.send_json(event)
 
 
 class _OneTaskConsumer(_ProgressConsumer):
@@ -152,6 +292,7 @@ class _OneTaskConsumer(_ProgressConsumer):
         if user is None:
             return
         task_id = self.scope["url_route"]["kwargs"]["task_id"]
+        self.subject = ("task", task_id)
         # Join before reading the state sent first, so no change falls in between;
         # group messages wait until connect() has returned.
         await self.join([self.group_for(task_id)])
@@ -164,11 +305,12 @@ class _OneTaskConsumer(_ProgressConsumer):
         await self.send_json(state)
 
     async def send_current_state(self) -> None:
-        code, state = await _task_state(
-            self.scope["user"], self.scope["url_route"]["kwargs"]["task_id"]
+        """The task's state, the rights to it read again first."""
+        code, state = await _task_state_afresh(
+            self.credential, self.scope["url_route"]["kwargs"]["task_id"]
         )
         if code is not None:
-            await self.close(code=code)
+            await self.lose_access(code)
             return
         await self.send_json(state)
 
@@ -180,7 +322,8 @@ class TaskProgressConsumer(_OneTaskConsumer):
 
     async def task_draft(self, event) -> None:
         # The draft's text so far, while a streaming provider writes it.
-        await self.send_json(event)
+        if await self.still_allowed():
+            await self.send_json(event)
 
 
 class ImageProgressConsumer(_OneTaskConsumer):
@@ -197,12 +340,19 @@ class TaskListConsumer(_ProgressConsumer):
         if user is None:
             return
         # Joined before the socket opens, so no change falls between the two.
-        group = EDITORS_GROUP if await _is_editor(user) else user_group(user.pk)
+        if await _is_editor(user):
+            self.subject, group = EDITORS_VIEW, EDITORS_GROUP
+        else:
+            self.subject, group = OWN_VIEW, user_group(user.pk)
         await self.join([group])
         await self.accept()
 
     async def send_current_state(self) -> None:
         """The state of the user's newest tasks (at most 50), newest first, one
-        `task.progress` message each."""
-        for state in await _list_state(self.scope["user"]):
+        `task.progress` message each; the rights read again first."""
+        code, states = await _list_state(self.credential, self.subject)
+        if code is not None:
+            await self.lose_access(code)
+            return
+        for state in states:
             await self.send_json(state)

@@ -193,3 +193,16 @@ def task_models_used(task: ContentTask, generation: int | None = None) -> list[s
 def webhook_list_for_user(*, user) -> QuerySet[Webhook]:
     """The user's own webhooks, oldest first (editors too see only theirs)."""
     return Webhook.objects.filter(owner=user).order_by("created_at", "id")
+
+
+# --- An open socket's rights, read again while it stays open (tasks/consumers.py) ---------
+
+
+def task_events_visible_to(*, user, task_id) -> bool:
+    """Whether the user may still receive the task's events: its owner or an editor. A
+    task deleted since keeps its followers, who still get the cancellation its deletion
+    sent; asking for its state then answers 4404 (task_get_for_follower)."""
+    owner_id = (
+        ContentTask.objects.filter(pk=task_id).values_list("created_by_id", flat=True).first()
+    )
+    return owner_id is not None and (owner_id == user.pk or is_editor(user))
