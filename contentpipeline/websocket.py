@@ -147,6 +147,26 @@ class Credential:
         return user if user.is_authenticated else None
 
 
+def credential_user_ids(credentials) -> dict:
+    """The id of the active user each credential still authenticates, or None, read
+    afresh for many sockets at once: every token in one query (a key that exists, of an
+    active user, as DRF's TokenAuthentication judges it), sessions each through Django's
+    own check. Reads the database: call it from sync code."""
+    from rest_framework.authentication import TokenAuthentication
+
+    keys = {c.key for c in credentials if c.kind == "token"}
+    tokens = TokenAuthentication().get_model().objects.filter(key__in=keys, user__is_active=True)
+    active = dict(tokens.values_list("key", "user_id"))
+    ids = {}
+    for credential in credentials:
+        if credential.kind == "token":
+            ids[credential] = active.get(credential.key)
+        else:
+            user = credential.current_user()
+            ids[credential] = None if user is None else user.pk
+    return ids
+
+
 def _token_user(key: str):
     """The user DRF's TokenAuthentication accepts for `key` (unknown keys and inactive
     users are refused there), or None."""

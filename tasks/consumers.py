@@ -16,22 +16,23 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable
+import weakref
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from contentpipeline.errors import Forbidden, NotFound
-from contentpipeline.roles import is_editor
+from contentpipeline.roles import editor_users, is_editor
 from contentpipeline.websocket import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
     CLOSE_UNAUTHENTICATED,
     Credential,
+    credential_user_ids,
 )
 
 from .events import EDITORS_GROUP, image_group, progress_message, task_group, user_group
-from .selectors import task_events_visible_to, task_get_for_follower, task_latest_for_user
+from .selectors import task_get_for_follower, task_latest_for_user, task_owner_ids
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +43,11 @@ LIST_STATE_LIMIT = 50
 # How long an open socket's rights, once read, are trusted before an event or a pong
 # goes out on them: a user who loses access stops receiving events within this many
 # seconds. A constant, not a setting: it bounds how stale rights may be, which is not
-# for a deployment to loosen, and it costs little at any scale. The read it spaces out
-# is shared by every socket of the process that has the same credential and follows
-# the same thing (_SharedAccessChecks), and is made only when an event or a ping comes:
-# while events flow, 1,000 sockets of as many users make at most 200 small reads a
-# second, those of one user one read every 5 seconds; idle sockets make none.
+# for a deployment to loosen, and it costs little at any scale. The rights checked at
+# connect serve the first window; after that a read is made only when an event or a
+# ping comes (idle sockets make none), and one read serves every socket that asks while
+# the one before it is under way (_SharedAccessChecks): while events flow, 1,000
+# sockets of as many users cost a few queries every 5 seconds, not 1,000.
 ACCESS_RECHECK_SECONDS = 5.0
 
 # What a socket follows, as far as its rights go: every task (an editors' dashboard),
@@ -94,70 +95,103 @@ def _list_state(credential: Credential, subject) -> tuple[int | None, list[dict]
 
 
 @database_sync_to_async
-def _access(credential: Credential, subject) -> int | None:
-    """None while the credential authenticates an active user who may see what the
-    socket follows; otherwise the code to close it with."""
-    user = credential.current_user()
-    if user is None:
-        return CLOSE_UNAUTHENTICATED
-    kind, task_id = subject
-    if kind == "editors":
-        allowed = is_editor(user)
-    elif kind == "own":
-        allowed = True
-    else:
-        allowed = task_events_visible_to(user=user, task_id=task_id)
-    return None if allowed else CLOSE_FORBIDDEN
+def _access(keys: list[tuple[Credential, tuple]]) -> dict[tuple, int | None]:
+    """For each (credential, subject): None while the credential authenticates an
+    active user who may see what the socket follows, else the code to close it with.
+    A few queries for the lot, however many sockets ask."""
+    user_ids = credential_user_ids({credential for credential, _ in keys})
+    editors = set(editor_users().filter(pk__in=set(user_ids.values())).values_list("pk", flat=True))
+    owners = task_owner_ids(task_ids={pk for _, (kind, pk) in keys if kind == "task"})
+    verdicts = {}
+    for credential, (kind, task_id) in keys:
+        user_id = user_ids[credential]
+        if user_id is None:
+            verdicts[credential, (kind, task_id)] = CLOSE_UNAUTHENTICATED
+            continue
+        if kind == "own":
+            allowed = True
+        elif kind == "editors":
+            allowed = user_id in editors
+        else:
+            allowed = task_id in owners and (owners[task_id] == user_id or user_id in editors)
+        verdicts[credential, (kind, task_id)] = None if allowed else CLOSE_FORBIDDEN
+    return verdicts
 
 
 class _SharedAccessChecks:
     """The rights read in the last ACCESS_RECHECK_SECONDS, by (credential, subject), for
-    every socket of this process: sockets that an event reaches together, or that ask
-    while a read is under way, wait for that one read rather than make their own.
+    every socket of one event loop. Sockets that ask while a read is under way wait for
+    the next, which reads for all of them at once: an event that reaches a thousand
+    sockets costs a few queries, not a thousand.
 
     A read that fails (the database away for a moment) is not kept, and the sockets
     waiting on it keep the rights they had at their last read until the next one: a
     blip closes no socket."""
 
     def __init__(self) -> None:
-        self._verdicts: dict[Hashable, tuple[float, int | None]] = {}
-        self._reading: dict[Hashable, asyncio.Future] = {}
+        self._verdicts: dict[tuple, tuple[float, int | None]] = {}
+        self._reading: dict[tuple, asyncio.Future] = {}  # in the read under way
+        self._next: dict[tuple, asyncio.Future] = {}  # for the read after it
+        self._reader: asyncio.Task | None = None
         self._swept = time.monotonic()
 
-    async def verdict(self, key: Hashable, read: Callable[[], Awaitable[int | None]]) -> int | None:
+    def remember(self, key: tuple) -> None:
+        """The rights were just found good (a socket has connected on them)."""
         now = time.monotonic()
+        self._verdicts[key] = (now, None)
+        self._forget_stale(now)
+
+    async def verdict(self, key: tuple) -> int | None:
         known = self._verdicts.get(key)
-        if known is not None and now - known[0] < ACCESS_RECHECK_SECONDS:
+        if known is not None and time.monotonic() - known[0] < ACCESS_RECHECK_SECONDS:
             return known[1]
-        reading = self._reading.get(key)
-        if reading is None or reading.get_loop() is not asyncio.get_running_loop():
-            reading = asyncio.ensure_future(read())
-            self._reading[key] = reading
-            reading.add_done_callback(lambda done: self._settle(key, done, now))
-        try:
-            return await asyncio.shield(reading)
-        except Exception:
-            return None  # logged once, in _settle
+        waiting = self._reading.get(key) or self._next.get(key)
+        if waiting is None:
+            waiting = self._next[key] = asyncio.get_running_loop().create_future()
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(self._read())
+        # Shielded: a socket that goes away while it waits leaves the read to the others.
+        return await asyncio.shield(waiting)
 
-    def _settle(self, key: Hashable, done: asyncio.Future, started: float) -> None:
-        if self._reading.get(key) is done:
-            del self._reading[key]
-        if done.cancelled():
+    async def _read(self) -> None:
+        while self._next:
+            self._reading, self._next = self._next, {}
+            started = time.monotonic()
+            try:
+                verdicts = await _access(list(self._reading))
+            except Exception:
+                logger.warning("Could not read the rights of open sockets again", exc_info=True)
+                verdicts = None
+            for key, waiting in self._reading.items():
+                verdict = None if verdicts is None else verdicts[key]
+                if verdicts is not None:
+                    self._verdicts[key] = (started, verdict)
+                if not waiting.done():
+                    waiting.set_result(verdict)
+            self._reading = {}
+            self._forget_stale(started)
+
+    def _forget_stale(self, now: float) -> None:
+        """Drop the verdicts of sockets long gone, once a window at most."""
+        if now - self._swept < ACCESS_RECHECK_SECONDS:
             return
-        if done.exception() is not None:
-            logger.warning("Could not read a socket's rights again", exc_info=done.exception())
-            return
-        self._verdicts[key] = (started, done.result())
-        if started - self._swept > ACCESS_RECHECK_SECONDS:
-            self._swept = started
-            stale = [
-                k for k, (at, _) in self._verdicts.items() if started - at >= ACCESS_RECHECK_SECONDS
-            ]
-            for k in stale:
-                del self._verdicts[k]
+        self._swept = now
+        for key in [
+            key for key, (at, _) in self._verdicts.items() if now - at >= ACCESS_RECHECK_SECONDS
+        ]:
+            del self._verdicts[key]
 
 
-_shared_checks = _SharedAccessChecks()
+# One per event loop (daphne runs one; each test its own): futures belong to a loop.
+_checks_by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _shared_checks() -> _SharedAccessChecks:
+    loop = asyncio.get_running_loop()
+    checks = _checks_by_loop.get(loop)
+    if checks is None:
+        checks = _checks_by_loop[loop] = _SharedAccessChecks()
+    return checks
 
 
 @database_sync_to_async
@@ -202,9 +236,7 @@ class _ProgressConsumer(AsyncJsonWebsocketConsumer):
         read is older than ACCESS_RECHECK_SECONDS. Closes the socket when they are gone."""
         if self.refused:
             return False
-        code = await _shared_checks.verdict(
-            (self.credential, self.subject), lambda: _access(self.credential, self.subject)
-        )
+        code = await _shared_checks().verdict((self.credential, self.subject))
         if code is None:
             return True
         await self.lose_access(code)
@@ -302,6 +334,7 @@ class _OneTaskConsumer(_ProgressConsumer):
             await self.reject(code)
             return
         await self.accept()
+        _shared_checks().remember((self.credential, self.subject))
         await self.send_json(state)
 
     async def send_current_state(self) -> None:
@@ -346,6 +379,7 @@ class TaskListConsumer(_ProgressConsumer):
             self.subject, group = OWN_VIEW, user_group(user.pk)
         await self.join([group])
         await self.accept()
+        _shared_checks().remember((self.credential, self.subject))
 
     async def send_current_state(self) -> None:
         """The state of the user's newest tasks (at most 50), newest first, one

@@ -198,11 +198,9 @@ def webhook_list_for_user(*, user) -> QuerySet[Webhook]:
 # --- An open socket's rights, read again while it stays open (tasks/consumers.py) ---------
 
 
-def task_events_visible_to(*, user, task_id) -> bool:
-    """Whether the user may still receive the task's events: its owner or an editor. A
-    task deleted since keeps its followers, who still get the cancellation its deletion
-    sent; asking for its state then answers 4404 (task_get_for_follower)."""
-    owner_id = (
-        ContentTask.objects.filter(pk=task_id).values_list("created_by_id", flat=True).first()
-    )
-    return owner_id is not None and (owner_id == user.pk or is_editor(user))
+def task_owner_ids(*, task_ids) -> dict[Any, int]:
+    """The owner's id of each task that exists, deleted or not, in one query: an open
+    socket's rights to a task's events are its owner's or an editor's, and a task
+    deleted since keeps its followers, who still get the cancellation its deletion
+    sent (asking for its state then answers 4404, see task_get_for_follower)."""
+    return dict(ContentTask.objects.filter(pk__in=task_ids).values_list("pk", "created_by_id"))

@@ -3,14 +3,20 @@ Editors, deactivated, whose token is deleted or whose session is logged out stop
 receiving what they may no longer see, and the socket is closed (4401 when the user or
 credential is gone, 4403 when they may no longer see what it follows)."""
 
+import asyncio
+import contextlib
+import uuid
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from contentpipeline.asgi import application
+from contentpipeline.websocket import Credential
 from tasks import consumers
 from tasks.events import DraftStream, broadcast, progress_message
 
@@ -180,9 +186,30 @@ async def test_a_user_who_keeps_their_rights_keeps_their_sockets(every_recheck_r
     await dashboard.disconnect()
 
 
-async def test_many_sockets_of_one_user_read_their_rights_once_a_window_however_many_events(
-    monkeypatch,
-):
+@contextlib.asynccontextmanager
+async def token_reads():
+    """The queries of tokens made meanwhile. Consumers read the database on the one
+    thread database_sync_to_async runs everything on: the counter goes on that
+    thread's connection, and off it after."""
+    reads, wrapper = [], {}
+
+    def count(execute, sql, params, many, context):
+        if "authtoken_token" in sql:
+            reads.append(sql)
+        return execute(sql, params, many, context)
+
+    def start():
+        wrapper["context"] = connection.execute_wrapper(count)
+        wrapper["context"].__enter__()
+
+    await database_sync_to_async(start)()
+    try:
+        yield reads
+    finally:
+        await database_sync_to_async(wrapper["context"].__exit__)(None, None, None)
+
+
+async def test_events_within_the_window_go_out_on_the_rights_read_at_connect(monkeypatch):
     monkeypatch.setattr(consumers, "ACCESS_RECHECK_SECONDS", 3600)
     owner = await database_sync_to_async(UserFactory)()
     task = await database_sync_to_async(ContentTaskFactory)(created_by=owner)
@@ -194,30 +221,64 @@ async def test_many_sockets_of_one_user_read_their_rights_once_a_window_however_
         await socket.receive_json_from(timeout=5)
         sockets.append(socket)
 
-    token_reads = []
-
-    def count_token_reads(execute, sql, params, many, context):
-        if "authtoken_token" in sql:
-            token_reads.append(sql)
-        return execute(sql, params, many, context)
-
-    # Consumers read the database on the one thread database_sync_to_async runs
-    # everything on; the counter goes on that thread's connection, and off it after.
-    counter = {}
-
-    def start_counting():
-        counter["wrapper"] = connection.execute_wrapper(count_token_reads)
-        counter["wrapper"].__enter__()
-
-    await database_sync_to_async(start_counting)()
-    try:
+    async with token_reads() as reads:
         for progress in (1, 2, 3):
             task.progress = progress
             await database_sync_to_async(broadcast)(progress_message(task), created_by_id=owner.pk)
         for socket in sockets:
             received = [(await socket.receive_json_from(timeout=5))["progress"] for _ in range(3)]
             assert received == [1, 2, 3]
+            await socket.send_json_to({"type": "ping"})
+            assert await socket.receive_json_from(timeout=5) == {"type": "pong"}
             await socket.disconnect()
-    finally:
-        await database_sync_to_async(counter["wrapper"].__exit__)(None, None, None)
-    assert len(token_reads) == 1  # 15 deliveries, one read of the rights
+    assert reads == []  # 15 deliveries and 5 pongs, no read of the rights
+
+
+@database_sync_to_async
+def sockets_of_every_kind():
+    """(credential, what the socket follows, the verdict due) for users who kept or
+    lost their rights in each way."""
+    owner, editor, stranger, gone, inactive, former = (
+        UserFactory(), UserFactory(editor=True), UserFactory(), UserFactory(),
+        UserFactory(), UserFactory(editor=True),
+    )  # fmt: skip
+    task = ContentTaskFactory(created_by=owner)
+    tokens = {user: Credential("token", token_for(user)) for user in
+              (owner, editor, stranger, gone, inactive, former)}  # fmt: skip
+    delete_token(gone, None)
+    deactivate(inactive, None)
+    remove_from_editors(former, None)
+    browsers = {user: Client() for user in (editor, former)}
+    for user, browser in browsers.items():
+        browser.force_login(user)
+    session = Credential("session", browsers[editor].session.session_key)
+    logged_out = Credential("session", browsers[former].session.session_key)
+    log_out(former, browsers[former])
+    subject = ("task", task.pk)
+    return [
+        (tokens[owner], subject, None),
+        (tokens[owner], consumers.OWN_VIEW, None),
+        (tokens[owner], consumers.EDITORS_VIEW, 4403),
+        (tokens[editor], subject, None),
+        (tokens[editor], consumers.EDITORS_VIEW, None),
+        (tokens[editor], ("task", uuid.uuid4()), 4403),
+        (session, consumers.EDITORS_VIEW, None),
+        (tokens[stranger], subject, 4403),
+        (tokens[stranger], consumers.OWN_VIEW, None),
+        (tokens[gone], consumers.OWN_VIEW, 4401),
+        (tokens[inactive], subject, 4401),
+        (tokens[former], consumers.EDITORS_VIEW, 4403),
+        (tokens[former], subject, 4403),
+        (logged_out, consumers.OWN_VIEW, 4401),
+    ]
+
+
+async def test_the_rights_of_many_users_sockets_are_read_together_each_with_its_verdict():
+    cases = await sockets_of_every_kind()
+    checks = consumers._shared_checks()
+    async with token_reads() as reads:
+        verdicts = await asyncio.gather(
+            *(checks.verdict((credential, subject)) for credential, subject, _ in cases)
+        )
+    assert verdicts == [due for _, _, due in cases]
+    assert len(reads) == 1  # 14 sockets, one query of their tokens
