@@ -16,7 +16,7 @@ from django.urls import re_path  # noqa: E402
 
 from contentpipeline.edge_cache import EdgePageCache  # noqa: E402
 from contentpipeline.websocket import (  # noqa: E402
-    AllowedHostsBrowserOriginValidator,
+    SiteOriginValidator,
     TokenAuthMiddleware,
     UnknownPathConsumer,
 )
@@ -25,7 +25,7 @@ from tasks.routing import websocket_urlpatterns  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": EdgePageCache(django_asgi_app),
-        "websocket": AllowedHostsBrowserOriginValidator(
+        "websocket": SiteOriginValidator(
             AuthMiddlewareStack(
                 TokenAuthMiddleware(
                     URLRouter([*websocket_urlpatterns, re_path(r"", UnknownPathConsumer.as_asgi())])

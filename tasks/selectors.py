@@ -255,3 +255,14 @@ def task_models_used(task: ContentTask, generation: int | None = None) -> list[s
 def webhook_list_for_user(*, user) -> QuerySet[Webhook]:
     """The user's own webhooks, oldest first (editors too see only theirs)."""
     return Webhook.objects.filter(owner=user).order_by("created_at", "id")
+
+
+# --- An open socket's rights, read again while it stays open (tasks/consumers.py) ---------
+
+
+def task_owner_ids(*, task_ids) -> dict[Any, int]:
+    """The owner's id of each task that exists, deleted or not, in one query: an open
+    socket's rights to a task's events are its owner's or an editor's, and a task
+    deleted since keeps its followers, who still get the cancellation its deletion
+    sent (asking for its state then answers 4404, see task_get_for_follower)."""
+    return dict(ContentTask.objects.filter(pk__in=task_ids).values_list("pk", "created_by_id"))

@@ -15,7 +15,7 @@ from .factories import UserFactory, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ORIGIN = [(b"origin", b"http://localhost")]
+ORIGIN = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
 
 
 async def receive_until(communicator, done, timeout: float = 90) -> list[dict]:

@@ -595,7 +595,8 @@ async def socket_outcome(path: str, token: str | None, shown: str | None) -> str
     """The close code, or "accept" (and " shown" when the state it sends names `shown`)."""
     query = f"?token={token}" if token else ""
     communicator = WebsocketCommunicator(application, path + query,
-                                         headers=[(b"origin", b"http://localhost")])  # fmt: skip
+                                         headers=[(b"origin", b"http://localhost"),
+                                                  (b"host", b"localhost")])  # fmt: skip
     connected, _ = await communicator.connect()
     assert connected
     try:
@@ -621,7 +622,8 @@ async def test_a_refused_socket_acts_on_nothing_the_client_sends_before_closing(
     """A client may send frames until it answers the close: an anonymous one asking
     the dashboard for its state made the consumer read tasks as nobody, and fail."""
     communicator = WebsocketCommunicator(application, "/ws/tasks/",
-                                         headers=[(b"origin", b"http://localhost")])  # fmt: skip
+                                         headers=[(b"origin", b"http://localhost"),
+                                                  (b"host", b"localhost")])  # fmt: skip
     assert (await communicator.connect())[0]
     await communicator.send_json_to({"type": "get_progress"})
     await communicator.send_json_to({"type": "ping"})

@@ -106,6 +106,7 @@ async def test_an_editors_browser_session_receives_another_users_draft_as_it_arr
     # The page's own origin and its session cookie, as the browser sends them.
     headers = [
         (b"origin", b"http://localhost"),
+        (b"host", b"localhost"),
         (b"cookie", f"{settings.SESSION_COOKIE_NAME}={editor_session}".encode()),
     ]
     socket = WebsocketCommunicator(application, "/ws/tasks/", headers=headers)

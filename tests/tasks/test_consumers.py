@@ -18,7 +18,8 @@ from .factories import ContentTaskFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ORIGIN = [(b"origin", b"http://localhost")]
+# What a browser on the site's page at http://localhost sends.
+ORIGIN = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
 
 
 async def connect(path: str):
