@@ -1,13 +1,17 @@
 """`manage.py submit`: a task created from a shell through the API's serializer and
 service, and its progress followed live from the task's channel-layer group."""
 
+import fcntl
 import io
 import os
 import pty
 import re
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 import uuid
@@ -174,7 +178,12 @@ def stages_shown(output: str) -> list[str]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_follow_shows_each_stage_in_order_and_ends_awaiting_approval(celery_worker, integrator):
+def test_follow_shows_each_stage_in_order_and_ends_awaiting_approval(
+    celery_worker, integrator, monkeypatch
+):
+    # rich would draw for a terminal into a pipe with these set; a log gets plain lines.
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
     out, err = io.StringIO(), io.StringIO()
     call_command(
         "submit", "--topic", "Rainwater harvesting for city gardens", "--as", integrator.username,
@@ -184,6 +193,7 @@ def test_follow_shows_each_stage_in_order_and_ends_awaiting_approval(celery_work
     # The id alone on standard output: TASK_ID=$(manage.py submit ... --follow) works.
     assert out.getvalue() == f"{task.pk}\n"
     progress = err.getvalue()
+    assert "\x1b" not in progress and "\r" not in progress
     assert stages_shown(progress) == list(PIPELINE_STAGES)
     percents = [int(p) for p in re.findall(r" (\d+)%  ", progress)]
     assert percents == sorted(percents) and percents[-1] == 100
@@ -256,18 +266,25 @@ def test_follow_ends_with_an_error_when_the_task_is_cancelled(queue_without_work
                         str(raised[0]))  # fmt: skip
 
 
-@pytest.mark.django_db(transaction=True)
-def test_follow_on_a_terminal_redraws_one_bar(celery_worker, integrator):
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "submit", "--topic", "Rainwater harvesting for city gardens",
-         "--as", integrator.username, "--target-length", "300", "--follow"],
-        cwd=ROOT, env=manage_py_env(TERM="xterm"), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=terminal,
-    )  # fmt: skip
-    os.close(terminal)
-    output = b""
-    while True:
+# rich draws its live display over itself: back to the line's start, erase it, draw.
+REDRAW = "\r\x1b[2K"
+COLOUR = re.compile(r"\x1b\[[\d;]*m")
+HIDE_CURSOR, SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
+
+
+def terminal(columns: int = 100) -> tuple[int, int]:
+    """A pseudo-terminal of that width: its controlling end and the process' end."""
+    controller, end = pty.openpty()
+    fcntl.ioctl(end, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    return controller, end
+
+
+def read_terminal(controller: int, *, until: str | None = None, timeout: float = 60) -> str:
+    """What the process shows on the terminal (colours left out) until it closes it, or
+    until `until` is shown."""
+    output, deadline = b"", time.monotonic() + timeout
+    while until is None or until not in COLOUR.sub("", output.decode(errors="replace")):
+        assert select.select([controller], [], [], max(0, deadline - time.monotonic()))[0], output
         try:
             chunk = os.read(controller, 4096)
         except OSError:  # the process closed the terminal
@@ -275,54 +292,96 @@ def test_follow_on_a_terminal_redraws_one_bar(celery_worker, integrator):
         if not chunk:
             break
         output += chunk
-    assert process.wait(60) == 0, output.decode()
+    return COLOUR.sub("", output.decode())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_follow_on_a_terminal_redraws_one_bar(celery_worker, integrator):
+    controller, end = terminal(columns=100)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "submit", "--topic", "Rainwater harvesting for city gardens",
+         "--as", integrator.username, "--target-length", "300", "--follow"],
+        cwd=ROOT, env=manage_py_env(TERM="xterm"), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=end,
+    )  # fmt: skip
+    os.close(end)
+    text = read_terminal(controller)
+    assert process.wait(60) == 0, text
     os.close(controller)
     task = ContentTask.objects.get()
     assert process.stdout.read() == f"{task.pk}\n".encode()
-    text = output.decode()
-    assert f"\r[{'#' * 24}] 100%  done     awaiting_approval" in text
-    # Every state is drawn over the one before, on one line of the terminal (which
-    # ends lines with \r\n).
+    # One line of the terminal (which ends lines with \r\n) drawn over and over, from the
+    # first stage to the draft awaiting approval; then the cursor is back and the summary
+    # has a line of its own.
     lines = [line for line in text.split("\r\n") if line and " INFO " not in line]
-    assert lines[0].count("\r[") >= 2 and "%  research" in lines[0]
-    assert lines[1].startswith(f"Task {task.pk}: awaiting_approval")
+    assert lines[0].startswith(HIDE_CURSOR), lines
+    draws = [draw.rstrip() for draw in lines[0].removeprefix(HIDE_CURSOR).split(REDRAW)]
+    assert len(draws) >= 2
+    assert any(re.search(r" \d+% research ", draw) for draw in draws), draws
+    assert re.fullmatch(r"━{24} 100% done\s+awaiting_approval\s+0:00:\d\d", draws[-1]), draws
+    assert all(len(draw) < 100 for draw in draws)
+    assert lines[1].startswith(f"{SHOW_CURSOR}Task {task.pk}: awaiting_approval after ")
 
 
 @pytest.mark.processes
 @pytest.mark.django_db(transaction=True)
 def test_ctrl_c_stops_following_and_the_task_goes_on(queue_without_worker, integrator):
+    controller, end = terminal()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "submit", "--topic", "Nobody runs this one yet",
          "--as", integrator.username, "--follow"],
-        cwd=ROOT, env=manage_py_env(CELERY_QUEUE=queue_without_worker),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=manage_py_env(CELERY_QUEUE=queue_without_worker, TERM="xterm"),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=end,
     )  # fmt: skip
+    os.close(end)
     try:
-        task_id = process.stdout.readline().strip()
-        # The first state shown: the task waits, as one whose worker is busy or gone.
-        while " INFO " in (first := process.stderr.readline()):
-            pass
-        assert re.match(r"\[\s*[\d.]+s\] pending", first), first
+        # The bar shows the task waiting, as one whose worker is busy or gone.
+        shown = read_terminal(controller, until="pending")
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
+        text = shown + read_terminal(controller)
+        assert process.wait(30) == 130, text
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 130
-    assert f"Stopped following task {task_id}; the task itself goes on (now pending" in err
-    assert "Traceback" not in err
+        os.close(controller)
+    task_id = process.stdout.read().decode().strip()
+    # The terminal is left as it was: the bar's line ended, the cursor shown again.
+    assert text.rindex(SHOW_CURSOR) > text.rindex(REDRAW)
+    lines = [line for line in text.split("\r\n") if line and " INFO " not in line]
+    assert re.search(r" 0% research pending\s+0:00:\d\d\s*$", lines[0]), lines
+    assert lines[1].startswith(f"{SHOW_CURSOR}Stopped following task {task_id}; the task itself "
+                               f"goes on (now pending"), lines  # fmt: skip
+    assert "Traceback" not in text
     assert ContentTask.objects.get(pk=task_id).status == "pending"
 
 
 def test_a_stalled_task_gets_a_line_with_the_time_waited(monkeypatch):
     monkeypatch.setattr(submit, "STALL_LINE_SECONDS", 0.2)
     out = io.StringIO()
-    view = submit.ProgressView(submit.OutputWrapper(out), interactive=False)
-    state = {"status": "pending", "stage": "research", "progress": 0, "message": "Task is pending"}
+    view = submit.ProgressView(submit.progress_console(out, {}))
+    # Shown as it is, never as markup, and on one line however long.
+    message = "Task is pending [queued] behind " + "other users' tasks, " * 5
+    state = {"status": "pending", "stage": "research", "progress": 0, "message": message}
     view.show(state)
     view.tick()  # too early: nothing
     time.sleep(0.25)
     view.tick()
     lines = out.getvalue().splitlines()
     assert len(lines) == 2
+    assert lines[0].endswith(f"pending           research   0%  {message}")
     assert re.search(r"still pending, no change for 0\.\ds \(is a worker running\?\)", lines[1])
+
+
+def test_on_a_terminal_a_stalled_task_says_it_waits_for_a_worker(monkeypatch):
+    monkeypatch.setattr(submit, "STALL_LINE_SECONDS", 0.2)
+    out = io.StringIO()
+    console = submit.Console(file=out, force_terminal=True, force_interactive=True, width=100)
+    state = {"status": "pending", "stage": "research", "progress": 0, "message": "Task is pending"}
+    with submit.ProgressView(console) as view:
+        view.show(state)
+        view.tick()  # too early: nothing
+        assert "waiting for a worker" not in out.getvalue()
+        time.sleep(0.25)
+        view.tick()
+    last_draw = COLOUR.sub("", out.getvalue()).split(REDRAW)[-1]
+    assert re.match(r"━{24}\s+0% research pending\s+0:00:00 waiting for a worker", last_draw)

@@ -3,17 +3,16 @@ from a shell, through the serializer and the service the API uses, and print its
 (alone on standard output).
 
 With `--follow` it shows the task's progress on standard error until the task waits
-for somebody (awaiting approval, paused, rejected) or ends: a bar redrawn in place on
-a terminal, one line per change otherwise. Events come from the task's Channels
-group, joined before the task's state is read, as the WebSocket consumer does, so no
-change falls in between. When no event came for a while the state is read again from the
-database: a lost event, or a channel layer that is down, costs a delay, never the
-outcome. Exit status: 0 once a draft is awaiting approval (or approved, published),
-1 for any other end, 130 when Ctrl-C stops following (the task goes on)."""
+for somebody (awaiting approval, paused, rejected) or ends: a live progress bar (rich)
+on a terminal, one plain line per change otherwise (a log, a pipe, TERM=dumb). Events
+come from the task's Channels group, joined before the task's state is read, as the
+WebSocket consumer does, so no change falls in between. When no event came for a while
+the state is read again from the database: a lost event, or a channel layer that is
+down, costs a delay, never the outcome. Exit status: 0 once a draft is awaiting
+approval (or approved, published), 1 for any other end, 130 when Ctrl-C stops following
+(the task goes on)."""
 
 import asyncio
-import os
-import shutil
 import sys
 import time
 from datetime import datetime
@@ -23,8 +22,12 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, OutputWrapper
+from django.core.management.base import BaseCommand, CommandError
 from django.db import OperationalError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Column
+from rich.text import Text
 
 from contentpipeline.errors import ApplicationError, NotFound
 from contentpipeline.roles import SYSTEM_USERNAME, editor_users
@@ -39,7 +42,7 @@ STOP_STATUSES = frozenset(Status) - frozenset(ACTIVE_STATUSES)
 # Where a draft is ready (or past that): exit status 0.
 DRAFTED_STATUSES = frozenset({Status.AWAITING_APPROVAL, Status.APPROVED, Status.PUBLISHED})
 
-# The bar is redrawn (elapsed time) this often while nothing happens.
+# How often following wakes while nothing happens: to poll, to note a stall.
 TICK_SECONDS = 1.0
 # Without an event for this long the state is read from the database...
 POLL_SECONDS = 5.0
@@ -131,7 +134,8 @@ class Command(BaseCommand):
             raise CommandError(f"The database cannot be reached: {exc}".strip()) from exc
         self.stdout.write(str(task.pk))
         if options["follow"]:
-            self.follow(task_id=task.pk, user=user)
+            stream = options.get("stderr") or sys.stderr
+            self.follow(task_id=task.pk, user=user, console=progress_console(stream, options))
 
     def submitter(self, username: str | None):
         """The user named by --as, else the one active editor (or superuser)."""
@@ -180,16 +184,13 @@ class Command(BaseCommand):
             data["use_cache"] = False
         return data
 
-    def follow(self, *, task_id, user) -> None:
-        # Progress goes to standard error, so `TASK_ID=$(manage.py submit ... --follow)`
-        # captures the id alone and the bar still shows; uncoloured, unlike errors.
-        progress = OutputWrapper(self.stderr._out)
-        view = ProgressView(progress, interactive=progress.isatty() and _redrawable())
-        follower = Follower(task_id=task_id, user=user, view=view, warn=self.warn)
+    def follow(self, *, task_id, user, console: Console) -> None:
+        view = ProgressView(console)
+        follower = Follower(task_id=task_id, user=user, view=view)
         try:
-            final = asyncio.run(follower.run())
+            with view:
+                final = asyncio.run(follower.run())
         except KeyboardInterrupt:
-            view.end_line()
             where = ""
             if (state := view.state) is not None:
                 where = f" (now {state['status']}, {state['stage']}, {state['progress']}%)"
@@ -198,17 +199,13 @@ class Command(BaseCommand):
                 f"GET /api/tasks/{task_id} or /ws/tasks/{task_id}/ shows where it is."
             )
             sys.exit(130)
-        view.end_line()
         status = final["status"]
         summary = f"Task {task_id}: {status} after {format_elapsed(view.elapsed())}"
         if status in DRAFTED_STATUSES:
-            progress.write(summary)
+            view.say(summary)
             return
         reason = final.get("message") or ""
         raise CommandError(f"{summary}{f' ({reason})' if reason else ''}")
-
-    def warn(self, message: str) -> None:
-        self.stderr.write(message)
 
 
 def describe_errors(errors: Any, prefix: str = "") -> str:
@@ -234,25 +231,53 @@ def format_elapsed(seconds: float) -> str:
     return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
 
 
-def _redrawable() -> bool:
-    return os.environ.get("TERM", "") != "dumb"
+def progress_console(stream, options: dict[str, Any]) -> Console:
+    """A rich console on `stream`. Only a terminal gets escape codes: rich's FORCE_COLOR
+    and TTY_COMPATIBLE would otherwise put them into a log or a pipe. On a terminal rich
+    decides the rest (TERM=dumb or TTY_INTERACTIVE=0: plain lines; NO_COLOR or
+    --no-color: no colours)."""
+    return Console(
+        file=stream,
+        force_terminal=None if stream.isatty() else False,
+        no_color=True if options.get("no_color") else None,
+        highlight=False,
+        emoji=False,
+    )
 
 
 class ProgressView:
-    """Shows the task's state: a bar redrawn in place on a terminal (stage, percent,
-    status, elapsed time), or one line per change for a log or a pipe, with a line
-    now and then while nothing changes."""
+    """Shows the task's state: on an interactive terminal a progress bar that rich
+    keeps redrawing in place (stage, percent, status, elapsed time); elsewhere one plain
+    line per change, and a line now and then while nothing changes. Used as a context
+    manager: leaving it ends the bar's line and shows the cursor again, Ctrl-C included."""
 
-    BAR_WIDTH = 24
-
-    def __init__(self, out: OutputWrapper, *, interactive: bool) -> None:
-        self.out = out
-        self.interactive = interactive
+    def __init__(self, console: Console) -> None:
+        self.console = console
         self.started = time.monotonic()
         self.changed_at = self.started
         self.stall_line_at = self.started
         self.state: dict[str, Any] | None = None
-        self._drawn = False
+        self.bar: Progress | None = None
+        if console.is_interactive:
+            self.bar = Progress(
+                BarColumn(bar_width=24),
+                TaskProgressColumn(),
+                _field("stage", min_width=8),
+                _field("status", min_width=17),
+                TimeElapsedColumn(),
+                _field("note"),
+                console=console,
+                # The task's id went to standard output: nothing may be redirected there.
+                redirect_stdout=False,
+            )
+            self.bar_task = self.bar.add_task("", total=100, stage="", status="", note="")
+
+    def __enter__(self) -> "ProgressView":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -260,61 +285,59 @@ class ProgressView:
     def show(self, state: dict[str, Any]) -> None:
         self.state = state
         self.changed_at = self.stall_line_at = time.monotonic()
-        if self.interactive:
-            self._redraw()
+        if self.bar is not None:
+            self.bar.update(
+                self.bar_task, completed=state["progress"], stage=state["stage"],
+                status=state["status"], note="",
+            )  # fmt: skip
+            self.bar.start()  # drawn from the first state on; again: nothing
         else:
-            self.out.write(
+            self.say(
                 f"[{format_elapsed(self.elapsed()):>7}] {state['status']:<17} "
                 f"{state['stage']:<8} {state['progress']:>3}%  {state['message']}"
             )
 
     def tick(self) -> None:
-        """Nothing changed: redraw the elapsed time, or say so now and then."""
+        """Nothing changed (rich redraws the elapsed time itself): after a while, say so."""
         if self.state is None:
             return
-        if self.interactive:
-            self._redraw()
-            return
         now = time.monotonic()
-        if now - self.stall_line_at >= STALL_LINE_SECONDS:
-            self.stall_line_at = now
-            hint = " (is a worker running?)" if self.state["status"] == Status.PENDING else ""
-            self.out.write(
-                f"[{format_elapsed(self.elapsed()):>7}] still {self.state['status']}, "
-                f"no change for {format_elapsed(now - self.changed_at)}{hint}"
-            )
-
-    def _redraw(self) -> None:
-        state = self.state
-        filled = round(self.BAR_WIDTH * state["progress"] / 100)
-        bar = "#" * filled + "-" * (self.BAR_WIDTH - filled)
-        line = (
-            f"[{bar}] {state['progress']:>3}%  {state['stage']:<8} {state['status']:<17} "
-            f"{format_elapsed(self.elapsed())}"
+        if now - self.stall_line_at < STALL_LINE_SECONDS:
+            return
+        pending = self.state["status"] == Status.PENDING
+        if self.bar is not None:
+            self.bar.update(self.bar_task, note="waiting for a worker" if pending else "")
+            return
+        self.stall_line_at = now
+        hint = " (is a worker running?)" if pending else ""
+        self.say(
+            f"[{format_elapsed(self.elapsed()):>7}] still {self.state['status']}, "
+            f"no change for {format_elapsed(now - self.changed_at)}{hint}"
         )
-        quiet = time.monotonic() - self.changed_at
-        if state["status"] == Status.PENDING and quiet >= STALL_LINE_SECONDS:
-            line += "  waiting for a worker"
-        # A line longer than the terminal wraps, and \r would redraw only its last row.
-        width = shutil.get_terminal_size((80, 24)).columns - 1
-        self.out.write(f"\r{line[:width]}\x1b[K", ending="")
-        self.out.flush()
-        self._drawn = True
 
-    def end_line(self) -> None:
-        if self._drawn:
-            self.out.write("")
-            self._drawn = False
+    def say(self, message: str, style: str = "") -> None:
+        """A line of its own; on a terminal, above the bar. Text, never markup, and not
+        wrapped: a log line stays one line."""
+        self.console.print(Text(message, style=style), soft_wrap=True)
+
+    def warn(self, message: str) -> None:
+        self.say(message, style="bold red")  # Django's colour for errors
+
+
+def _field(name: str, min_width: int | None = None) -> TextColumn:
+    # Not markup: a bracket in a value is shown as it is.
+    return TextColumn(
+        f"{{task.fields[{name}]}}", markup=False, table_column=Column(min_width=min_width)
+    )
 
 
 class Follower:
     """Follows one task until it reaches a status in STOP_STATUSES; returns that state."""
 
-    def __init__(self, *, task_id, user, view: ProgressView, warn) -> None:
+    def __init__(self, *, task_id, user, view: ProgressView) -> None:
         self.task_id = task_id
         self.user = user
         self.view = view
-        self.warn = warn
         self.group = task_group(task_id)
         self.layer = get_channel_layer()
         self.channel: str | None = None
@@ -376,7 +399,7 @@ class Follower:
             return
         if self.layer_down:
             self.layer_down = False
-            self.warn("The channel layer answers again: progress is live.")
+            self.view.warn("The channel layer answers again: progress is live.")
         if self.receiver is None:
             self.receiver = asyncio.create_task(self.receive())
 
@@ -404,9 +427,8 @@ class Follower:
         if self.layer_down:
             return
         self.layer_down = True
-        self.view.end_line()
         reason = f" ({exc.__class__.__name__}: {exc})" if exc is not None else ""
-        self.warn(
+        self.view.warn(
             f"Live progress is unavailable: the channel layer (Redis) cannot be reached"
             f"{reason}. Reading the task's state from the database every "
             f"{POLL_SECONDS_WITHOUT_LAYER:g} s instead."
