@@ -138,8 +138,8 @@ def measure(port: int, label: str, path: str, args) -> Phase:
 def create_posts(count: int, prefix: str) -> list:
     from django.utils import timezone
 
-    from contentpipeline.rendering import render_markdown
     from publishing.models import Post
+    from tasks.pipeline.rendering import render_markdown
 
     now = timezone.now()
     posts = []

@@ -8,7 +8,7 @@ class PublishingConfig(AppConfig):
     def ready(self) -> None:
         # The research stage (in contentpipeline, below this app) may not import
         # publishing: it asks the finders registered here for posts to link to.
-        from contentpipeline.stages.research import register_related_finder
+        from tasks.pipeline.stages.research import register_related_finder
 
         from .selectors import related_posts_for_brief
 

@@ -1,7 +1,7 @@
 """The pipeline runner: claims a task, runs its unfinished stages in order, records
 each attempt, and stops between stages when the task was paused, cancelled or taken
 over by another run. Every write goes through the services (`services.runs` says how
-the lease works); the stages themselves are pure (`contentpipeline.stages`)."""
+the lease works); the stages themselves are pure (`tasks.pipeline.stages`)."""
 
 import contextvars
 import importlib
@@ -15,8 +15,8 @@ from django.db import connection
 
 from contentpipeline.database import database_unreachable, release_connection
 from contentpipeline.observability import request_id_var
-from contentpipeline.providers import Brief, ProviderError
-from contentpipeline.stages import Budget, CostLimitExceeded, StageJob
+from tasks.pipeline.providers import Brief, ProviderError
+from tasks.pipeline.stages import Budget, CostLimitExceeded, StageJob
 
 from .events import DraftStream
 from .models import PIPELINE_STAGES, ContentTask, Stage, StageRunStatus
@@ -59,7 +59,7 @@ class StageFailed(Exception):
 
 
 def stage_module(stage: str):
-    return importlib.import_module(f"contentpipeline.stages.{stage}")
+    return importlib.import_module(f"tasks.pipeline.stages.{stage}")
 
 
 def brief_for(task: ContentTask) -> Brief:

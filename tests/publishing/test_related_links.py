@@ -8,11 +8,11 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from contentpipeline.providers import Brief
-from contentpipeline.stages import StageJob
-from contentpipeline.stages import research as research_stage
-from contentpipeline.stages.research import related_links
 from publishing.selectors import related_posts_for_brief
+from tasks.pipeline.providers import Brief
+from tasks.pipeline.stages import StageJob
+from tasks.pipeline.stages import research as research_stage
+from tasks.pipeline.stages.research import related_links
 
 from .factories import PostFactory
 

@@ -1,6 +1,6 @@
 """Model calls from a process of its own, for the tests of the shared rate limit:
 
-    python -m tests.contentpipeline.ratelimit_calls BASE_URL CALLS THREADS
+    python -m tests.tasks.pipeline.ratelimit_calls BASE_URL CALLS THREADS
 
 It sets Django up (from the environment, as a worker does), prints `ready`, waits for a
 line on standard input (so two processes start calling together), makes CALLS calls
@@ -18,7 +18,7 @@ PROMPT = "Write the piece."
 
 def calls(base_url: str, count: int, threads: int) -> tuple[float, list[str]]:
     """Make `count` draft calls over `threads` threads: (seconds taken, the errors)."""
-    from contentpipeline.providers import Brief, OpenAILLMProvider, ProviderError
+    from tasks.pipeline.providers import Brief, OpenAILLMProvider, ProviderError
 
     provider = OpenAILLMProvider(base_url=base_url, api_key="test-key")
     brief = Brief(task_type="blog_post", topic="Rain barrels")

@@ -5,9 +5,9 @@ import logging
 
 import pytest
 
-from contentpipeline.providers import Brief
-from contentpipeline.stages import StageJob, research
-from contentpipeline.stages.research import (
+from tasks.pipeline.providers import Brief
+from tasks.pipeline.stages import StageJob, research
+from tasks.pipeline.stages.research import (
     NOTES_SOURCE_CHARS,
     NOTES_SOURCES_TOTAL,
     register_related_finder,
@@ -15,7 +15,7 @@ from contentpipeline.stages.research import (
     research_notes,
 )
 
-from ..fakes import CHAT_PATH, FakeLLMServer
+from ...fakes import CHAT_PATH, FakeLLMServer
 from .test_sources import SourceServer
 
 pytestmark = pytest.mark.django_db
@@ -123,7 +123,7 @@ def test_a_failing_finder_is_logged_and_the_others_links_are_kept(finders, caplo
     register_related_finder(broken)
     register_related_finder(helpful)
     register_related_finder(helpful)
-    with caplog.at_level(logging.ERROR, logger="contentpipeline.stages.research"):
+    with caplog.at_level(logging.ERROR, logger="tasks.pipeline.stages.research"):
         output = research.run(job(), {})
 
     assert output.data["internal_links"] == [

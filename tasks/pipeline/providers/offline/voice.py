@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from contentpipeline.text import word_count
+from tasks.pipeline.text import word_count
 
 from ..base import Brief
 from .data import (

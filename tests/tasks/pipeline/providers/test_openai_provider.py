@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from contentpipeline.providers import (
+from tasks.pipeline.providers import (
     VALID_PROVIDERS,
     Brief,
     ImageProvider,
@@ -24,9 +24,9 @@ from contentpipeline.providers import (
     image_chain,
     llm_chain,
 )
-from contentpipeline.stages import parse_json_object
+from tasks.pipeline.stages import parse_json_object
 
-from ...fakes import (
+from ....fakes import (
     CHAT_PATH,
     IMAGES_PATH,
     FakeLLMServer,
@@ -35,7 +35,7 @@ from ...fakes import (
     image_generation,
     png_bytes,
 )
-from ...tarpit import Tarpit
+from ....tarpit import Tarpit
 from ..test_outbound import MARGIN, finished_within
 
 API_KEY = "sk-test-secret-123"

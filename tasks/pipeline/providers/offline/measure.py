@@ -10,7 +10,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
-from contentpipeline.text import strip_markdown, word_count, words
+from tasks.pipeline.text import strip_markdown, word_count, words
 
 from .data import CONCLUSION_HINTS
 from .shapes import is_plural

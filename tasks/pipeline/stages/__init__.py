@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from contentpipeline.providers import Brief, Completion, CostLimitExceeded, MalformedAnswer
+from tasks.pipeline.providers import Brief, Completion, CostLimitExceeded, MalformedAnswer
 
 __all__ = ["Budget", "CostLimitExceeded", "StageError", "StageJob", "StageOutput"]
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from contentpipeline.providers import Brief, OfflineLLMProvider
-from contentpipeline.providers.offline.shapes import shape_of
-from contentpipeline.text import strip_markdown
+from tasks.pipeline.providers import Brief, OfflineLLMProvider
+from tasks.pipeline.providers.offline.shapes import shape_of
+from tasks.pipeline.text import strip_markdown
 
 STYLES = ("educational", "technical", "listicle", "narrative", "thought_leadership")
 

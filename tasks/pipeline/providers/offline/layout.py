@@ -8,7 +8,7 @@ banks, nudges the total onto the target and renders the Markdown.
 import random
 from dataclasses import dataclass, field
 
-from contentpipeline.text import words
+from tasks.pipeline.text import words
 
 from .voice import Sentences, wc
 

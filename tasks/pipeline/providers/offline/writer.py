@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from contentpipeline.text import word_count
+from tasks.pipeline.text import word_count
 
 from ..base import Brief, Completion, ProviderError
 from .data import (

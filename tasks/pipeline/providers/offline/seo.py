@@ -4,7 +4,7 @@ import random
 import re
 from typing import Any
 
-from contentpipeline.text import paragraphs
+from tasks.pipeline.text import paragraphs
 
 from .voice import Voice, clip, join, title_case
 

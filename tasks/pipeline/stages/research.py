@@ -1,7 +1,7 @@
 """Research: an angle, an outline and the key points the draft will cover, what the
 task's sources say, and published posts the draft may link to.
 
-- Sources: the task's URLs (`job.sources`) are read first (contentpipeline.sources),
+- Sources: the task's URLs (`job.sources`) are read first (tasks.pipeline.sources),
   and their texts go into the research prompt, bounded and marked as untrusted
   reference material. Every source's result is kept under "sources"; one that cannot
   be read is recorded with its error and the stage goes on without it.
@@ -21,8 +21,8 @@ from typing import Any
 
 from django.conf import settings
 
-from contentpipeline.providers import Brief
-from contentpipeline.sources import fetch_sources
+from tasks.pipeline.providers import Brief
+from tasks.pipeline.sources import fetch_sources
 
 from . import StageJob, StageOutput, clean_str_list, describe, parse_json_object
 from .calls import ask

@@ -15,7 +15,7 @@ import random
 import re
 from typing import Any, Protocol
 
-from contentpipeline.text import strip_markdown, word_count, words
+from tasks.pipeline.text import strip_markdown, word_count, words
 
 from .data import CALLS_TO_ACTION, CONCLUSION_HEADINGS, LIST_ITEMS
 from .measure import (

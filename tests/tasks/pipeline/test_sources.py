@@ -11,10 +11,10 @@ from typing import Any
 import httpx2
 import pytest
 
-from contentpipeline.outbound import address_refused
-from contentpipeline.sources import MAX_TEXT_CHARS, fetch_sources
+from tasks.pipeline.outbound import address_refused
+from tasks.pipeline.sources import MAX_TEXT_CHARS, fetch_sources
 
-from ..tarpit import Tarpit
+from ...tarpit import Tarpit
 from .test_outbound import MARGIN, finished_within, no_thread_left
 
 ARTICLE = """<!doctype html>

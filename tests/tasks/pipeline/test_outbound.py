@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import httpx2
 import pytest
 
-from contentpipeline.outbound import (
+from tasks.pipeline.outbound import (
     MAX_HEAD_BYTES,
     AddressGuard,
     RefusedAddress,
@@ -24,7 +24,7 @@ from contentpipeline.outbound import (
     outbound_client,
 )
 
-from ..tarpit import Tarpit
+from ...tarpit import Tarpit
 
 DEADLINE = 0.5
 # What "about a second" past a deadline allows on a busy machine.

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from contentpipeline.providers import Brief, OfflineLLMProvider
-from contentpipeline.text import paragraphs, strip_markdown, word_count
+from tasks.pipeline.providers import Brief, OfflineLLMProvider
+from tasks.pipeline.text import paragraphs, strip_markdown, word_count
 
 KEYWORDS = ("compost bins", "food scraps", "worm farms")
 

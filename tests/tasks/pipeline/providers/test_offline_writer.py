@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from contentpipeline.providers import Brief, OfflineImageProvider, OfflineLLMProvider, ProviderError
-from contentpipeline.text import paragraphs, strip_markdown, word_count
+from tasks.pipeline.providers import Brief, OfflineImageProvider, OfflineLLMProvider, ProviderError
+from tasks.pipeline.text import paragraphs, strip_markdown, word_count
 
 KEYWORDS = ("async communication", "documentation", "mentoring", "Slack")
 TASK_TYPES = ("blog_post", "social_post", "newsletter")

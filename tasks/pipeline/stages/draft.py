@@ -1,8 +1,8 @@
 """Draft: the article in Markdown, its title taken from the first `# ` heading. With a
 streaming provider, the text so far goes to `job.on_draft_text` as it is written."""
 
-from contentpipeline.rendering import render_markdown
-from contentpipeline.text import word_count
+from tasks.pipeline.rendering import render_markdown
+from tasks.pipeline.text import word_count
 
 from . import StageError, StageJob, StageOutput, describe
 from .calls import ask

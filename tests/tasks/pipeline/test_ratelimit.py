@@ -1,4 +1,4 @@
-"""The shared rate limit of model calls (contentpipeline/ratelimit.py), against fake
+"""The shared rate limit of model calls (tasks/pipeline/ratelimit.py), against fake
 OpenAI-compatible servers on loopback that enforce a rate as OpenAI does (a token bucket,
 429 with Retry-After past it, x-ratelimit-* headers on every answer)."""
 
@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from contentpipeline import ratelimit
-from contentpipeline.providers import Brief, OpenAILLMProvider, ProviderError
-from contentpipeline.ratelimit import RateLimitWaitExceeded
+from tasks.pipeline import ratelimit
+from tasks.pipeline.providers import Brief, OpenAILLMProvider, ProviderError
+from tasks.pipeline.ratelimit import RateLimitWaitExceeded
 
-from ..fakes import CHAT_PATH, FakeLLMServer, RateLimitedLLMServer, Reply
+from ...fakes import CHAT_PATH, FakeLLMServer, RateLimitedLLMServer, Reply
 from .ratelimit_calls import calls
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEAD_REDIS = "redis://127.0.0.1:1"  # nothing listens there
 BRIEF = Brief(task_type="blog_post", topic="Rain barrels")
 
@@ -71,7 +71,7 @@ def test_two_processes_share_one_limit_through_redis(settings: Any) -> None:
         "LLM_MAX_RETRIES": str(settings.LLM_MAX_RETRIES),
     }
     with RateLimitedLLMServer(per_minute=600) as fake:
-        command = [sys.executable, "-m", "tests.contentpipeline.ratelimit_calls"]
+        command = [sys.executable, "-m", "tests.tasks.pipeline.ratelimit_calls"]
         other = subprocess.Popen(
             [*command, fake.base_url, "20", "10"], cwd=ROOT, env=environment,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

@@ -57,8 +57,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, WatchError
 from redis.retry import Retry
 
-from contentpipeline.outbound import display_url
-from contentpipeline.providers.base import ProviderError
+from tasks.pipeline.outbound import display_url
+from tasks.pipeline.providers.base import ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ RETRY_REDIS_AFTER = 5.0
 WINDOW = 60.0
 # Burst: this share of one second's worth of the limit (see the module's docstring).
 BURST_SECONDS = 0.5
-EXTENSION = "contentpipeline.ratelimit"
+EXTENSION = "tasks.pipeline.ratelimit"
 
 GO, POLL, OVER = "go", "poll", "over"
 

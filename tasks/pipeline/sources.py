@@ -1,7 +1,7 @@
 """Reading a task's source pages for the research stage: the readable text and title of
 each URL, or why it could not be read.
 
-- Fetch: a GET through contentpipeline.outbound, one deadline of `timeout` seconds for
+- Fetch: a GET through tasks.pipeline.outbound, one deadline of `timeout` seconds for
   the whole of a source (name lookup, connection, redirects and body) enforced in the
   transport: when it passes, the socket is closed and the source has timed out, however
   slowly the site sends. At most MAX_REDIRECTS redirects are followed one by one (http

@@ -3,7 +3,7 @@ server, LM Studio) through the official `openai` client, which retries 429s, 5xx
 timeouts with backoff (honouring Retry-After) `LLM_MAX_RETRIES` times; what fails after
 that is a ProviderError, and the stage tries the next provider of its chain.
 
-The client's HTTP goes through contentpipeline.outbound: each attempt, streamed or not,
+The client's HTTP goes through tasks.pipeline.outbound: each attempt, streamed or not,
 has LLM_TIMEOUT (or the call's own, shorter, timeout) for the whole exchange, the answer
 included, and its connection is closed when that passes. No address guard: operators
 run their model server on loopback or their own network (Ollama on localhost).
@@ -24,8 +24,8 @@ import httpx2
 import openai
 from django.conf import settings
 
-from contentpipeline import ratelimit
-from contentpipeline.outbound import ResponseTooLarge, display_url, outbound_client
+from tasks.pipeline import ratelimit
+from tasks.pipeline.outbound import ResponseTooLarge, display_url, outbound_client
 
 from .base import Brief, Completion, ImageResult, ProviderError
 from .prices import _prefix_match, image_cost, llm_cost
@@ -126,7 +126,7 @@ def _client(base_url: str, api_key: str) -> openai.OpenAI:
                 # Redirects followed, as the client's own HTTP client does: the server
                 # is the operator's choice. Every attempt (the client's own retries too)
                 # first waits for the server's rate limit, shared by all processes
-                # (contentpipeline/ratelimit.py); that wait is not part of the deadline.
+                # (tasks/pipeline/ratelimit.py); that wait is not part of the deadline.
                 http_client=outbound_client(
                     deadline=settings.LLM_TIMEOUT,
                     max_response_bytes=MAX_RESPONSE_BYTES,

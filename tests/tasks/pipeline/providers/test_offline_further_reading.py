@@ -3,9 +3,9 @@
 import json
 from typing import Any
 
-from contentpipeline.providers import Brief, OfflineLLMProvider
-from contentpipeline.rendering import render_markdown
-from contentpipeline.text import word_count
+from tasks.pipeline.providers import Brief, OfflineLLMProvider
+from tasks.pipeline.rendering import render_markdown
+from tasks.pipeline.text import word_count
 
 LINKS = [
     {"title": "Worm farms for beginners", "url": "/posts/worm-farms/"},

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from contentpipeline.providers import Brief, OfflineLLMProvider
-from contentpipeline.providers.offline.review import WEIGHTS
-from contentpipeline.text import strip_markdown, word_count
+from tasks.pipeline.providers import Brief, OfflineLLMProvider
+from tasks.pipeline.providers.offline.review import WEIGHTS
+from tasks.pipeline.text import strip_markdown, word_count
 
 KEYWORDS = ("compost bins", "food scraps", "worm farms")
 DIMENSIONS = {

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 
 from contentpipeline.cache import tier_get_or_set
-from contentpipeline.providers import (
+from tasks.pipeline.providers import (
     Completion,
     CostLimitExceeded,
     ImageResult,
@@ -31,7 +31,7 @@ from contentpipeline.providers import (
     image_chain,
     llm_chain,
 )
-from contentpipeline.providers.prices import image_cost, llm_cost
+from tasks.pipeline.providers.prices import image_cost, llm_cost
 
 from . import StageJob, StageOutput, model_for
 
