@@ -80,7 +80,9 @@ def clean_webhook_url(url: str) -> str:
     try:
         check_host(parts.hostname or "", port, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
     except RefusedAddress as exc:
-        raise ApplicationError(f"Refused: {exc}: a webhook must reach the public internet.") from exc
+        raise ApplicationError(
+            f"Refused: {exc}: a webhook must reach the public internet."
+        ) from exc
     except SourceError as exc:
         raise ApplicationError(f"Not a reachable URL: {exc}.") from exc
     return url
