@@ -15,6 +15,7 @@ from django.db import connection
 
 from contentpipeline.database import database_unreachable, release_connection
 from contentpipeline.observability import request_id_var
+from tasks.pipeline.interfaces import related_posts
 from tasks.pipeline.providers import Brief, ProviderError
 from tasks.pipeline.stages import Budget, CostLimitExceeded, StageJob
 
@@ -78,8 +79,9 @@ def brief_for(task: ContentTask) -> Brief:
 
 
 def job_for(task: ContentTask, *, on_draft_text: DraftStream | None = None) -> StageJob:
-    """The stage's job: the brief, and what the task may still spend (its ceiling, or
-    the settings' default, less what its stage runs have cost so far)."""
+    """The stage's job: the brief, what the task may still spend (its ceiling, or the
+    settings' default, less what its stage runs have cost so far), and what the apps
+    above the pipeline provided it at start-up (tasks.pipeline.interfaces)."""
     ceiling = task.max_cost if task.max_cost is not None else settings.TASK_MAX_COST
     return StageJob(
         brief=brief_for(task),
@@ -89,6 +91,7 @@ def job_for(task: ContentTask, *, on_draft_text: DraftStream | None = None) -> S
         use_cache=task.use_cache,
         budget=Budget(ceiling=ceiling, spent=task_cost(task)),
         on_draft_text=on_draft_text,
+        related_posts=related_posts(),
     )
 
 

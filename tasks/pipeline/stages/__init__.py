@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
+from tasks.pipeline.interfaces import RelatedPosts, no_related_posts
 from tasks.pipeline.providers import Brief, Completion, CostLimitExceeded, MalformedAnswer
 
 __all__ = ["Budget", "CostLimitExceeded", "StageError", "StageJob", "StageOutput"]
@@ -78,6 +79,9 @@ class StageJob:
     budget: Budget = field(default_factory=Budget)
     # Called with the draft's text so far while a streaming provider writes it.
     on_draft_text: Callable[[str], None] | None = None
+    # Published posts the research stage offers the draft as internal links, as the
+    # app that has posts provided them (tasks.pipeline.interfaces).
+    related_posts: RelatedPosts = no_related_posts
 
 
 def model_for(job: StageJob, stage: str) -> str:

@@ -5,22 +5,22 @@ task's sources say, and published posts the draft may link to.
   and their texts go into the research prompt, bounded and marked as untrusted
   reference material. Every source's result is kept under "sources"; one that cannot
   be read is recorded with its error and the stage goes on without it.
-- Internal links: this layer knows nothing of posts. An app above it registers a
-  finder (`register_related_finder`), asked with the brief for [{"title", "url"}];
-  what the finders return is kept under "internal_links". A finder that fails is
-  logged and gives no links: the stage goes on.
+- Internal links: this layer knows nothing of posts. The job hands the stage the
+  RelatedPosts that the app with posts provided (tasks.pipeline.interfaces), asked
+  with the brief for [{"title", "url"}]; what it returns, cleaned, is kept under
+  "internal_links". One that fails is logged and gives no links: the stage goes on.
 - `research_notes(research)` is the paragraph the draft stage's prompt takes from all
   this: the source texts (bounded, untrusted) and the links to consider.
 """
 
 import logging
 import re
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from django.conf import settings
 
+from tasks.pipeline.interfaces import RelatedPosts
 from tasks.pipeline.providers import Brief
 from tasks.pipeline.sources import fetch_sources
 
@@ -28,8 +28,6 @@ from . import StageJob, StageOutput, clean_str_list, describe, parse_json_object
 from .calls import ask
 
 logger = logging.getLogger(__name__)
-
-RelatedFinder = Callable[[Brief], list[dict[str, str]]]
 
 MAX_INTERNAL_LINKS = 5
 MAX_LINK_TITLE = 200
@@ -40,39 +38,26 @@ NOTES_SOURCE_CHARS = 1_500
 NOTES_SOURCES_TOTAL = 6_000
 _MARKER = re.compile(r"\[(\s*(?:begin|end)\s+source)", re.IGNORECASE)
 
-# Finders of published posts related to a brief, registered by the apps that have
-# posts (publishing, in its AppConfig.ready()).
-_related_finders: list[RelatedFinder] = []
 
-
-def register_related_finder(finder: RelatedFinder) -> None:
-    """Have the research stage ask `finder(brief)` for posts to link to: it returns
-    [{"title", "url"}] with site-relative URLs. Registering the same finder again
-    changes nothing."""
-    if finder not in _related_finders:
-        _related_finders.append(finder)
-
-
-def related_links(*, brief: Brief) -> list[dict[str, str]]:
-    """At most MAX_INTERNAL_LINKS {"title", "url"} from the registered finders, in the
-    order they give them, without repeats. Only site-relative URLs ("/posts/x/", not
-    "//host/x" nor "https://...") are kept. A finder that raises is logged and skipped:
+def related_links(finder: RelatedPosts, *, brief: Brief) -> list[dict[str, str]]:
+    """At most MAX_INTERNAL_LINKS {"title", "url"} of what `finder(brief)` gives, in
+    its order, without repeats. Only site-relative URLs ("/posts/x/", not "//host/x"
+    nor "https://...") are kept. A finder that raises is logged and gives none:
     related posts are a help to the writer, never a reason to fail a task."""
     links: list[dict[str, str]] = []
     seen: set[str] = set()
-    for finder in list(_related_finders):
-        try:
-            found = list(finder(brief) or [])
-        except Exception:  # any failure of another app's search: no links from it
-            logger.exception("Finding related posts for %r failed", brief.topic)
+    try:
+        found = list(finder(brief) or [])
+    except Exception:  # any failure of another app's search: no links
+        logger.exception("Finding related posts for %r failed", brief.topic)
+        found = []
+    for item in found:
+        title = str(item.get("title", "")).replace("\x00", "").strip()[:MAX_LINK_TITLE]
+        url = str(item.get("url", "")).strip()
+        if not title or not url.startswith("/") or url.startswith("//") or url in seen:
             continue
-        for item in found:
-            title = str(item.get("title", "")).replace("\x00", "").strip()[:MAX_LINK_TITLE]
-            url = str(item.get("url", "")).strip()
-            if not title or not url.startswith("/") or url.startswith("//") or url in seen:
-                continue
-            seen.add(url)
-            links.append({"title": title, "url": url})
+        seen.add(url)
+        links.append({"title": title, "url": url})
     return links[:MAX_INTERNAL_LINKS]
 
 
@@ -84,7 +69,7 @@ def run(job: StageJob, context: dict) -> StageOutput:
         max_bytes=settings.SOURCE_MAX_BYTES,
         allow_private=settings.SOURCES_ALLOW_PRIVATE,
     )
-    links = related_links(brief=brief)
+    links = related_links(job.related_posts, brief=brief)
     prompt = (
         "Research the brief below for a writer. Answer with a JSON object with keys "
         '"angle" (string), "outline" (3 to 8 section headings), "key_points" (list of '

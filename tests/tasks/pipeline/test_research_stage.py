@@ -1,5 +1,5 @@
 """The research stage with sources (served on loopback by the test's own server) and
-internal links (the finders registered with it), and the notes it hands the draft."""
+internal links (the RelatedPosts its job hands it), and the notes it hands the draft."""
 
 import logging
 
@@ -10,7 +10,6 @@ from tasks.pipeline.stages import StageJob, research
 from tasks.pipeline.stages.research import (
     NOTES_SOURCE_CHARS,
     NOTES_SOURCES_TOTAL,
-    register_related_finder,
     related_links,
     research_notes,
 )
@@ -31,14 +30,10 @@ def pages(settings):
         yield server
 
 
-@pytest.fixture
-def finders(monkeypatch):
-    """The registry as it is (publishing's finder in it), restored after the test."""
-    monkeypatch.setattr(research, "_related_finders", list(research._related_finders))
-
-
-def job(*sources: str) -> StageJob:
-    return StageJob(brief=BRIEF, quality="balanced", name="research-test", sources=sources)
+def job(*sources: str, **kwargs) -> StageJob:
+    return StageJob(
+        brief=BRIEF, quality="balanced", name="research-test", sources=sources, **kwargs
+    )
 
 
 def test_sources_are_recorded_and_a_failing_one_does_not_fail_the_stage(pages):
@@ -107,10 +102,20 @@ def test_the_research_prompt_gives_the_model_the_source_texts_as_untrusted_refer
     assert output.data["sources"][0]["ok"] is True
 
 
-def test_a_failing_finder_is_logged_and_the_others_links_are_kept(finders, caplog):
+def test_a_failing_finder_is_logged_and_the_stage_goes_on_without_links(caplog):
     def broken(brief):
         raise RuntimeError("search is down")
 
+    with caplog.at_level(logging.ERROR, logger="tasks.pipeline.stages.research"):
+        output = research.run(job(related_posts=broken), {})
+
+    assert output.data["internal_links"] == []
+    assert output.data["outline"]
+    assert "Finding related posts for 'Rain barrels for city gardens' failed" in caplog.text
+    assert "search is down" in caplog.text
+
+
+def test_only_titled_site_relative_links_are_kept_once():
     def helpful(brief):
         return [
             {"title": f"More on {brief.topic}", "url": "/posts/more/"},
@@ -120,25 +125,18 @@ def test_a_failing_finder_is_logged_and_the_others_links_are_kept(finders, caplo
             {"title": "More on it again", "url": "/posts/more/"},
         ]
 
-    register_related_finder(broken)
-    register_related_finder(helpful)
-    register_related_finder(helpful)
-    with caplog.at_level(logging.ERROR, logger="tasks.pipeline.stages.research"):
-        output = research.run(job(), {})
+    output = research.run(job(related_posts=helpful), {})
 
     assert output.data["internal_links"] == [
         {"title": "More on Rain barrels for city gardens", "url": "/posts/more/"}
     ]
-    assert "Finding related posts for 'Rain barrels for city gardens' failed" in caplog.text
-    assert "search is down" in caplog.text
 
 
-def test_related_links_are_at_most_five(finders):
-    register_related_finder(
-        lambda brief: [{"title": f"Post {n}", "url": f"/posts/p{n}/"} for n in range(9)]
-    )
+def test_related_links_are_at_most_five():
+    def many(brief):
+        return [{"title": f"Post {n}", "url": f"/posts/p{n}/"} for n in range(9)]
 
-    links = related_links(brief=BRIEF)
+    links = related_links(many, brief=BRIEF)
 
     assert [link["url"] for link in links] == [f"/posts/p{n}/" for n in range(5)]
 
