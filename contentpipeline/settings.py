@@ -1,7 +1,7 @@
 """Settings, all from the environment (12-factor).
 
 Production defaults are the defaults: DEBUG off, secure cookies, HSTS, SSL redirect.
-`make run` / `make test` (contentpipeline/stack.py) set DEBUG and a local SECRET_KEY
+`make run` / `make test` (devtools/stack.py) set DEBUG and a local SECRET_KEY
 for development; nothing secret lives in the repository.
 """
 
@@ -16,7 +16,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
-from contentpipeline.stack import DEFAULT_QUEUE
+from contentpipeline.queues import DEFAULT_QUEUE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -450,7 +450,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # A pipeline task spends its time waiting on providers (a model call is seconds of
 # network wait), so a worker runs tasks in threads: one process keeps WORKER_CONCURRENCY
 # tasks' calls in flight on one core (a host runs one per core: WORKER_PROCESSES in
-# contentpipeline/stack.py). Every worker reads these (`make run`, the compose file, the
+# devtools/processes.py). Every worker reads these (`make run`, the compose file, the
 # tests and benches); `celery worker -P/-c` still override them.
 # The threads pool does not enforce Celery's time limits: a stage past
 # PIPELINE_STAGE_TIME_LIMIT stops renewing its lease, and the dispatcher hands the task

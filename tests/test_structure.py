@@ -1,7 +1,8 @@
 """The structure the code promises: layers that only point down (the generation domain,
-tasks.pipeline, below the rest of its app), no import circles, and one owner for the
-ContentTask rows (tasks/services/). Read from the source with `ast`, so a lazy import
-inside a function counts like any other."""
+tasks.pipeline, below the rest of its app), no module of the service importing the
+development tools (devtools/), no import circles, and one owner for the ContentTask
+rows (tasks/services/). Read from the source with `ast`, so a lazy import inside a
+function counts like any other."""
 
 import ast
 from pathlib import Path
@@ -15,6 +16,9 @@ LAYERS = ["contentpipeline", "tasks.pipeline", "tasks", "publishing", "approvals
 APPS = ["contentpipeline", "tasks", "publishing", "approvals"]
 # The project's wiring, which puts every app together.
 WIRING = {"contentpipeline/urls.py", "contentpipeline/asgi.py", "contentpipeline/celery.py"}
+# `make run`'s supervisor and the process helpers of the tests and benches: the service
+# runs without them (the image leaves them out).
+DEVTOOLS = "devtools"
 TASK_OWNER = "tasks/services/"
 WRITE_METHODS = {"save", "delete", "update", "create", "bulk_create", "bulk_update",
                  "get_or_create", "update_or_create", "select_for_update"}  # fmt: skip
@@ -78,6 +82,17 @@ def layer_violations(relative: str, source: str) -> list[str]:
     return sorted(f"{relative} imports {name}" for name in imports if (layer_of(name) or 0) > own)
 
 
+def devtools_imports(relative: str, source: str) -> list[str]:
+    """Imports of the development tools."""
+    path = ROOT / relative
+    imports = imported_modules(ast.parse(source), module_name(path), path.name == "__init__.py")
+    return sorted(
+        f"{relative} imports {name}"
+        for name in imports
+        if name == DEVTOOLS or name.startswith(f"{DEVTOOLS}.")
+    )
+
+
 def _names_a_task(node: ast.AST) -> bool:
     """`task`, `self.task`, `obj.task`, `content_task`: what holds a ContentTask."""
     name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", "")
@@ -122,6 +137,15 @@ def test_every_app_imports_only_its_own_layer_and_those_below():
         for violation in layer_violations(str(path.relative_to(ROOT)), path.read_text())
     ]
     assert violations == []
+
+
+def test_no_module_of_the_service_imports_the_development_tools():
+    imports = [
+        found
+        for path in source_files()
+        for found in devtools_imports(str(path.relative_to(ROOT)), path.read_text())
+    ]
+    assert imports == []
 
 
 def test_no_modules_of_the_project_import_each_other_in_a_circle():
@@ -218,6 +242,23 @@ def test_the_layer_check_catches_an_import_from_above(relative, source):
 )
 def test_the_layer_check_lets_an_import_from_below_or_the_wiring_pass(relative, source):
     assert layer_violations(relative, source) == []
+
+
+@pytest.mark.parametrize(
+    ("relative", "source"),
+    [
+        ("tasks/queue.py", "from devtools.processes import worker_command"),
+        ("contentpipeline/settings/celery.py", "def f():\n    import devtools.stack"),
+        ("contentpipeline/__init__.py", "from devtools import stack"),
+    ],
+)
+def test_the_devtools_check_catches_an_import_of_the_development_tools(relative, source):
+    assert devtools_imports(relative, source) != []
+
+
+def test_the_devtools_check_lets_the_projects_own_modules_pass():
+    source = "from contentpipeline.queues import webhook_queue\nimport tasks.devtools_like"
+    assert devtools_imports("tasks/queue.py", source) == []
 
 
 def test_the_circle_check_finds_two_modules_importing_each_other():

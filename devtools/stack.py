@@ -2,9 +2,10 @@
 embedded ones under .data/), then run the stack or the checks and tests.
 
 Plain Python, run before Django is configured:
-    python -m contentpipeline.stack run     # web (ASGI), Celery worker and beat
-    python -m contentpipeline.stack test    # ruff, makemigrations --check, pytest
-    python -m contentpipeline.stack bench   # bench/pipeline_latency.py
+    python -m devtools.stack run        # web (ASGI), Celery workers and beat
+    python -m devtools.stack test       # ruff, makemigrations --check, pytest
+    python -m devtools.stack bench      # bench/pipeline_latency.py
+    python -m devtools.stack services   # the embedded PostgreSQL and Redis alone
 """
 
 import atexit
@@ -13,19 +14,26 @@ import os
 import secrets
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-ROOT = Path(__file__).resolve().parent.parent
+from devtools.processes import (
+    BIN,
+    ROOT,
+    free_port,
+    stop,
+    web_command,
+    worker_command,
+    worker_processes,
+)
+
 DATA = ROOT / ".data"
-BIN = Path(sys.executable).parent
 DB_NAME = "contentpipeline"
 
 
@@ -56,12 +64,6 @@ def write_shell_env(path: Path = SHELL_ENV) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as file:
         file.writelines(lines)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def private_secret(path: Path, generate: Callable[[], str]) -> str:
@@ -158,7 +160,7 @@ def launch_redis(directory: Path, password: str) -> tuple[subprocess.Popen, str]
                 break
             time.sleep(0.1)
     else:
-        stop_process(process, "redis")
+        stop(process, group=False, timeout=10, name="redis")
         raise SystemExit(f"The embedded Redis did not start; see {directory / 'redis.log'}")
     if process.poll() is not None:
         raise SystemExit(f"The embedded Redis exited; see {directory / 'redis.log'}")
@@ -168,20 +170,8 @@ def launch_redis(directory: Path, password: str) -> tuple[subprocess.Popen, str]
 def start_embedded_redis() -> str:
     log("REDIS_URL is not set: starting the embedded Redis (data in .data/redis)")
     process, url = launch_redis(DATA / "redis", embedded_redis_password())
-    atexit.register(stop_process, process, "redis")
+    atexit.register(stop, process, group=False, timeout=10, name="redis")
     return url
-
-
-def stop_process(process: subprocess.Popen, name: str, timeout: float = 10) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        log(f"{name} did not stop in {timeout:.0f}s; killing it")
-        process.kill()
-        process.wait()
 
 
 def ensure_database(url: str) -> None:
@@ -295,81 +285,6 @@ def prepare_web() -> None:
     collect_static()
 
 
-def web_command(host: str, port: int | str) -> list[str]:
-    """The ASGI server (HTTP and WebSocket on one port), as `make run`, the tests and
-    the benchmarks start it. A WebSocket stays open as long as its client keeps it
-    (daphne's default ends it after a day); a handshake may wait for a busy process a
-    while; clients only ever send small JSON messages. daphne's own access log is off:
-    the request log (contentpipeline.observability) writes one line a request, as JSON
-    in production, with the request id and user that daphne's lacks."""
-    return [
-        str(BIN / "daphne"),
-        "-b",
-        host,
-        "-p",
-        str(port),
-        "--websocket_timeout",
-        "-1",
-        "--websocket_connect_timeout",
-        "30",
-        "--websocket-max-message-size",
-        "65536",
-        "--access-log",
-        "/dev/null",
-        "contentpipeline.asgi:application",
-    ]
-
-
-# The pipeline's queue unless CELERY_QUEUE names another (settings.py reads it too).
-DEFAULT_QUEUE = "content"
-
-
-def webhook_queue(queue: str) -> str:
-    """The queue of webhook deliveries beside the pipeline's `queue`, consumed by the
-    deliveries' worker alone, so a delivery never takes a pipeline run's thread."""
-    return f"{queue}.webhooks"
-
-
-def worker_command(
-    *,
-    queue: str | None = None,
-    deliveries: bool = False,
-    node: str | None = None,
-    concurrency: int | None = None,
-    loglevel: str = "INFO",
-    extra: Sequence[str] = (),
-) -> list[str]:
-    """A Celery worker, as `make run`, the tests and the benchmarks start it. Its pool
-    and concurrency come from the settings, so every worker runs as production does;
-    `concurrency` overrides the number of threads (a test of priorities wants one at a
-    time). A pipeline worker consumes the pipeline's queue (`queue`, else the settings'
-    CELERY_TASK_QUEUES: that queue alone). With `deliveries`, it is the webhook
-    deliveries' worker instead: it consumes their queue beside `queue` (else beside
-    CELERY_QUEUE's) and nothing else, with WEBHOOK_CONCURRENCY threads whatever
-    `concurrency` says (tasks/queue.py sizes the pool when the worker starts: Celery
-    fills in a missing `-c` from the settings, so an explicit one looks the same)."""
-    command = [str(BIN / "celery"), "-A", "contentpipeline", "worker", "-l", loglevel]
-    if deliveries:
-        command += ["-Q", webhook_queue(queue or os.environ.get("CELERY_QUEUE") or DEFAULT_QUEUE)]
-    elif queue:
-        command += ["-Q", queue]
-    if node:
-        command += ["-n", node]
-    if concurrency is not None:
-        command += ["-c", str(concurrency)]
-    return [*command, *extra]
-
-
-def worker_processes() -> int:
-    """How many worker processes a host runs (WORKER_PROCESSES, default 2): a process's
-    threads share one core (Python's GIL), so a 2-core host runs two, each keeping its
-    WORKER_CONCURRENCY tasks in flight."""
-    raw = os.environ.get("WORKER_PROCESSES", "2")
-    if not raw.isdigit() or int(raw) < 1:
-        raise SystemExit(f"WORKER_PROCESSES={raw!r}: give a number of processes, 1 or more")
-    return int(raw)
-
-
 def manage(*args: str) -> None:
     subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=ROOT, check=True)
 
@@ -424,7 +339,7 @@ def run() -> int:
         time.sleep(0.5)
     log("Stopping web, worker and beat ...")
     for name, process in processes.items():
-        stop_process(process, name, timeout=20)
+        stop(process, group=False, timeout=20, name=name)
     SHELL_ENV.unlink(missing_ok=True)
     log("Stopped.")
     return exit_code

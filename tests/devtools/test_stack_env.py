@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from contentpipeline import stack
+from devtools import stack
+from devtools.processes import stop
 
 
 def test_a_shell_reads_back_the_stacks_settings_exactly(tmp_path, monkeypatch):
@@ -101,7 +102,7 @@ def embedded_redis(data):
     """make run's embedded Redis, its data and password under a .data/ of the test's."""
     process, url = stack.launch_redis(data / "redis", stack.embedded_redis_password())
     yield url
-    stack.stop_process(process, "redis")
+    stop(process, group=False, timeout=10)
 
 
 @pytest.mark.processes
@@ -124,13 +125,13 @@ def test_the_next_start_keeps_the_password_and_the_data(data):
     try:
         redis.Redis.from_url(url).set("kept", "yes")
     finally:
-        stack.stop_process(first, "redis")
+        stop(first, group=False, timeout=10)
     second, again = stack.launch_redis(data / "redis", stack.embedded_redis_password())
     try:
         assert urlsplit(again).password == urlsplit(url).password
         assert redis.Redis.from_url(again).get("kept") == b"yes"
     finally:
-        stack.stop_process(second, "redis")
+        stop(second, group=False, timeout=10)
 
 
 # Django's cache, Celery's broker and the channel layer, each from REDIS_URL.
