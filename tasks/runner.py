@@ -1,7 +1,9 @@
 """The pipeline runner: claims a task, runs its unfinished stages in order, records
 each attempt, and stops between stages when the task was paused, cancelled or taken
 over by another run. Every write goes through the services (`services.runs` says how
-the lease works); the stages themselves are pure (`tasks.pipeline.stages`)."""
+the lease works). The stages (`tasks.pipeline.stages`) write no row: they call
+models, fetch sources and store the cover through what their job hands them, and the
+runner records what they return."""
 
 import contextvars
 import importlib

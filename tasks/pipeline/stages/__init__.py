@@ -1,8 +1,14 @@
 """The pipeline's stages, one module each, run in order by the runner (tasks.runner).
 
-A stage is a pure function of its job (the brief, the quality asked for, a name for
-what it stores) and the earlier stages' outputs: `run(job, context) -> StageOutput`.
-It knows no model or app; the runner records what it returns."""
+A stage is a function of its job (the brief, the quality asked for, a name for what it
+stores, the task's sources, what it may spend, what the apps above provided) and the
+earlier stages' outputs: `run(job, context) -> StageOutput`. It is not pure: it does
+its I/O through what it is handed and the pipeline's own modules. Every stage calls a
+model provider (over HTTP, or the offline one) through `calls`, which also reads and
+writes the cache of model answers; research fetches the task's sources over HTTP and
+asks the job's RelatedPosts; draft streams its text to the job's `on_draft_text`;
+image writes the cover to the media storage under the job's name. A stage knows no
+model or app and writes no row: the runner records what it returns."""
 
 import json
 import re
