@@ -30,7 +30,7 @@ USER app
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
     CMD ["python", "-m", "contentpipeline.healthcheck"]
-# The ASGI server as `make run` starts it (contentpipeline/stack.py web_command).
+# The ASGI server as `make run` starts it (devtools/processes.py web_command).
 # Migrations are a one-off step of their own (the compose file's `migrate`), not part
 # of every web process's start.
 CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p ${PORT:-8000} --websocket_timeout -1 --websocket_connect_timeout 30 --websocket-max-message-size 65536 --access-log /dev/null contentpipeline.asgi:application"]

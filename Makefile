@@ -13,10 +13,10 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 run: $(BIN)/.installed
-	$(BIN)/python -m contentpipeline.stack run
+	$(BIN)/python -m devtools.stack run
 
 test: $(BIN)/.installed
-	$(BIN)/python -m contentpipeline.stack test $(PYTEST_ARGS)
+	$(BIN)/python -m devtools.stack test $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -27,10 +27,10 @@ format: $(BIN)/.installed
 	$(BIN)/ruff format .
 
 services: $(BIN)/.installed
-	$(BIN)/python -m contentpipeline.stack services
+	$(BIN)/python -m devtools.stack services
 
 bench: $(BIN)/.installed
-	$(BIN)/python -m contentpipeline.stack bench $(BENCH)
+	$(BIN)/python -m devtools.stack bench $(BENCH)
 
 clean:
 	rm -rf .data media staticfiles

@@ -1,6 +1,7 @@
 """Shared set-up of the benches: the bench database, a Celery queue (and channel-layer
 and cache prefixes) of the run's own, and child processes (workers, daphne) that are
-stopped however the run ends.
+stopped however the run ends (started and stopped with devtools.processes, as the
+tests start theirs).
 
 Import this before Django: `configure()` sets the environment the settings read, then
 migrates the bench database and calls `django.setup()`.
@@ -11,11 +12,9 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +26,15 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from devtools.processes import (  # noqa: E402  (the repository's root is on the path now)
+    log_tail,
+    node_name,
+    spawn,
+    stop,
+    wait_for_worker,
+    worker_command,
+)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -55,7 +63,7 @@ def bench_database(suffix: str = "bench", *, fresh: bool = False) -> str:
     import psycopg
     from psycopg import sql
 
-    from contentpipeline.stack import ensure_database
+    from devtools.stack import ensure_database
 
     parts = urlsplit(os.environ["DATABASE_URL"])
     name = f"{parts.path.lstrip('/')}_{suffix}"
@@ -141,33 +149,11 @@ def cancel_leftovers() -> int:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process {process.args!r} exited with code {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f}s")
-
-
-def kill_group(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-    """Signal the process's whole group: a Celery worker's main process and its pool."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
-
-
 class Processes(contextlib.AbstractContextManager["Processes"]):
-    """The run's child processes, each started in a session (process group) of its own.
-    Leaving the block stops all of them, on success, on an exception, on Ctrl-C and on
-    SIGTERM/SIGHUP; logs go to a temporary folder, kept and named if the run failed."""
+    """The run's child processes, each started in a session (process group) of its own
+    (devtools.processes.spawn). Leaving the block stops all of them, on success, on an
+    exception, on Ctrl-C and on SIGTERM/SIGHUP; logs go to a temporary folder, kept and
+    named if the run failed."""
 
     def __init__(self, queue: str) -> None:
         self.logs = Path(tempfile.mkdtemp(prefix=f"{queue}-"))
@@ -175,22 +161,12 @@ class Processes(contextlib.AbstractContextManager["Processes"]):
         self._previous: dict[int, Any] = {}
 
     def spawn(self, name: str, command: Sequence[str]) -> subprocess.Popen[bytes]:
-        with open(self.logs / f"{name}.log", "ab") as log:
-            process = subprocess.Popen(
-                list(command),
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = spawn(command, log_path=self.logs / f"{name}.log")
         self.children.append(process)
         return process
 
     def log_tail(self, name: str, lines: int = 40) -> str:
-        path = self.logs / f"{name}.log"
-        if not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return log_tail(self.logs / f"{name}.log", lines)
 
     def __enter__(self) -> "Processes":
         for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -205,7 +181,7 @@ class Processes(contextlib.AbstractContextManager["Processes"]):
     ) -> None:
         try:
             for process in reversed(self.children):
-                stop(process)
+                stop(process, timeout=20)
         finally:
             for sig, handler in self._previous.items():
                 signal.signal(sig, handler)
@@ -217,19 +193,6 @@ class Processes(contextlib.AbstractContextManager["Processes"]):
 
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
-
-
-def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    """Ask the main process to stop (a Celery worker finishes its running tasks), then
-    kill whatever is left of its process group."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
-    kill_group(process)
-    process.wait()
 
 
 class Worker:
@@ -255,9 +218,7 @@ class Worker:
     def start(self) -> None:
         self.started += 1
         self.name = f"worker{self.started}"
-        self.node = f"{self.queue}-{self.name}@{socket.gethostname()}"
-        from contentpipeline.stack import worker_command
-
+        self.node = node_name(f"{self.queue}-{self.name}")
         extra = ["--without-gossip", "--without-mingle"]
         for module in self.include:
             extra += ["--include", module]
@@ -271,15 +232,8 @@ class Worker:
         self.process = self.processes.spawn(self.name, command)
 
     def wait_ready(self, timeout: float = 60) -> None:
-        from contentpipeline.celery import app
-
         assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
-            if app.control.ping(destination=[self.node], timeout=0.5):
-                return
-        raise RuntimeError(f"{self.node} did not answer in {timeout:.0f}s")
+        wait_for_worker(self.process, self.node, timeout)
 
     def check_alive(self) -> None:
         assert self.process is not None
@@ -292,8 +246,7 @@ class Worker:
     def kill(self) -> None:
         """SIGKILL the worker and its pool processes, as a crash or an OOM kill would."""
         assert self.process is not None
-        kill_group(self.process)
-        self.process.wait()
+        stop(self.process, kill=True)
 
 
 def purge_broker(queue: str) -> None:

@@ -142,7 +142,7 @@ def main() -> None:
         queue = configure("llm", env={**production_env(), **llm.env()})
         from django.conf import settings
 
-        from contentpipeline.stack import worker_processes
+        from devtools.processes import worker_processes
 
         run_id = uuid.uuid4().hex[:6]
         count = args.processes or worker_processes()

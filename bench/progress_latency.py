@@ -18,13 +18,11 @@ from _common import (
     Processes,
     Worker,
     configure,
-    free_port,
     latency_line,
     purge_broker,
-    wait_for_port,
 )
 
-from contentpipeline.stack import web_command
+from devtools.processes import free_port, wait_for_port, web_command
 
 TIMEOUT = 150.0
 

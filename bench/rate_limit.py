@@ -85,7 +85,7 @@ def main() -> None:
         queue = configure("ratelimit", env=env)
         from django.conf import settings
 
-        from contentpipeline.stack import worker_processes
+        from devtools.processes import worker_processes
 
         count = worker_processes()
         try:

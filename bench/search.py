@@ -71,7 +71,7 @@ class Defaults(dict):
 
 
 def sentence_banks():
-    from contentpipeline.providers.offline import data
+    from tasks.pipeline.providers.offline import data
 
     banks = list(data.GENERAL) + list(data.KEYWORD_LINES) + list(data.MULTI_KEYWORD_LINES)
     banks += list(data.AUDIENCE_EXTRA)

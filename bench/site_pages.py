@@ -5,7 +5,7 @@ same page rendered on every request, and a bare Django view, on the real ASGI se
     python bench/site_pages.py --posts 300 --connections 16 --duration 10
 
 Creates --posts published posts (tags, categories, ~600-word bodies) in the bench
-database, then starts daphne as `make run` does (contentpipeline.stack.web_command),
+database, then starts daphne as `make run` does (devtools.processes.web_command),
 with production settings (DEBUG off; HTTPS redirect and secure cookies off, as plain
 HTTP on loopback needs) and the bench URLconf (bench/site_settings.py: the project's
 URLs plus /bench/bare/). One client process drives it: asyncio, HTTP/1.1 keep-alive,
@@ -32,15 +32,12 @@ from datetime import timedelta
 from _common import (
     Processes,
     configure,
-    free_port,
     percentile,
     production_env,
     purge_broker,
-    stop,
-    wait_for_port,
 )
 
-from contentpipeline.stack import web_command
+from devtools.processes import free_port, stop, wait_for_port, web_command
 
 TAGS = [
     "Composting", "Rainwater", "Beekeeping", "Soil Health", "Seed Saving", "Pollinators",
@@ -138,8 +135,8 @@ def measure(port: int, label: str, path: str, args) -> Phase:
 def create_posts(count: int, prefix: str) -> list:
     from django.utils import timezone
 
-    from contentpipeline.rendering import render_markdown
     from publishing.models import Post
+    from tasks.pipeline.rendering import render_markdown
 
     now = timezone.now()
     posts = []

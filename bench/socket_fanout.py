@@ -25,9 +25,9 @@ import time
 import uuid
 from pathlib import Path
 
-from _common import Processes, configure, free_port, latency_line, purge_broker, wait_for_port
+from _common import Processes, configure, latency_line, purge_broker
 
-from contentpipeline.stack import web_command
+from devtools.processes import free_port, wait_for_port, web_command
 
 HANDSHAKES_AT_ONCE = 100
 

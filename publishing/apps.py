@@ -6,10 +6,11 @@ class PublishingConfig(AppConfig):
     verbose_name = "Publishing"
 
     def ready(self) -> None:
-        # The research stage (in contentpipeline, below this app) may not import
-        # publishing: it asks the finders registered here for posts to link to.
-        from contentpipeline.stages.research import register_related_finder
+        # Publishing provides the generation pipeline's RelatedPosts (declared in
+        # tasks.pipeline.interfaces): the research stage, below this app, may not import
+        # it, and gets these posts to link to from the runner, in its job.
+        from tasks.pipeline.interfaces import provide_related_posts
 
         from .selectors import related_posts_for_brief
 
-        register_related_finder(related_posts_for_brief)
+        provide_related_posts(related_posts_for_brief)

@@ -47,7 +47,7 @@ from rapidfuzz.distance import OSA
 
 from contentpipeline.cache import tier_get_or_set
 from contentpipeline.errors import ApplicationError
-from contentpipeline.text import strip_markdown
+from tasks.pipeline.text import strip_markdown
 
 from .models import WORD_PAIRS, Post
 

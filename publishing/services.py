@@ -9,10 +9,10 @@ from django.utils.text import slugify
 
 from contentpipeline.cache import content_changed
 from contentpipeline.errors import InvalidTransition, NotFound
-from contentpipeline.rendering import render_markdown
 from contentpipeline.roles import system_user
-from contentpipeline.text import APPROVED_FIELDS, content_hash
 from tasks.models import ContentTask
+from tasks.pipeline.rendering import render_markdown
+from tasks.pipeline.text import APPROVED_FIELDS, content_hash
 from tasks.selectors import task_models_used, task_result
 from tasks.services import task_mark_published, task_mark_unpublished, task_reopen
 

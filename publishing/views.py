@@ -26,7 +26,7 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from contentpipeline.cache import tier_get_or_set
-from contentpipeline.text import word_count
+from tasks.pipeline.text import word_count
 
 from .models import Post
 from .search import post_similar

@@ -13,7 +13,7 @@ from celery.signals import worker_init
 from django.conf import settings
 
 from contentpipeline.celery import app
-from contentpipeline.stack import webhook_queue
+from contentpipeline.queues import webhook_queue
 
 logger = logging.getLogger(__name__)
 

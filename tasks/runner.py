@@ -1,7 +1,9 @@
 """The pipeline runner: claims a task, runs its unfinished stages in order, records
 each attempt, and stops between stages when the task was paused, cancelled or taken
 over by another run. Every write goes through the services (`services.runs` says how
-the lease works); the stages themselves are pure (`contentpipeline.stages`)."""
+the lease works). The stages (`tasks.pipeline.stages`) write no row: they call
+models, fetch sources and store the cover through what their job hands them, and the
+runner records what they return."""
 
 import contextvars
 import importlib
@@ -15,8 +17,9 @@ from django.db import connection
 
 from contentpipeline.database import database_unreachable, release_connection
 from contentpipeline.observability import request_id_var
-from contentpipeline.providers import Brief, ProviderError
-from contentpipeline.stages import Budget, CostLimitExceeded, StageJob
+from tasks.pipeline.interfaces import related_posts
+from tasks.pipeline.providers import Brief, ProviderError
+from tasks.pipeline.stages import Budget, CostLimitExceeded, StageJob
 
 from .events import DraftStream
 from .models import PIPELINE_STAGES, ContentTask, Stage, StageRunStatus
@@ -59,7 +62,7 @@ class StageFailed(Exception):
 
 
 def stage_module(stage: str):
-    return importlib.import_module(f"contentpipeline.stages.{stage}")
+    return importlib.import_module(f"tasks.pipeline.stages.{stage}")
 
 
 def brief_for(task: ContentTask) -> Brief:
@@ -78,8 +81,9 @@ def brief_for(task: ContentTask) -> Brief:
 
 
 def job_for(task: ContentTask, *, on_draft_text: DraftStream | None = None) -> StageJob:
-    """The stage's job: the brief, and what the task may still spend (its ceiling, or
-    the settings' default, less what its stage runs have cost so far)."""
+    """The stage's job: the brief, what the task may still spend (its ceiling, or the
+    settings' default, less what its stage runs have cost so far), and what the apps
+    above the pipeline provided it at start-up (tasks.pipeline.interfaces)."""
     ceiling = task.max_cost if task.max_cost is not None else settings.TASK_MAX_COST
     return StageJob(
         brief=brief_for(task),
@@ -89,6 +93,7 @@ def job_for(task: ContentTask, *, on_draft_text: DraftStream | None = None) -> S
         use_cache=task.use_cache,
         budget=Budget(ceiling=ceiling, spent=task_cost(task)),
         on_draft_text=on_draft_text,
+        related_posts=related_posts(),
     )
 
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from contentpipeline.errors import Forbidden, NotFound
 from contentpipeline.roles import is_editor
-from contentpipeline.stages import current_draft
-from contentpipeline.text import content_hash
+from tasks.pipeline.stages import current_draft
+from tasks.pipeline.text import content_hash
 
 from .models import ContentTask, Draft, StageRun, StageRunStatus, Status, Webhook
 

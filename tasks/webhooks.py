@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx2
 
-from contentpipeline.outbound import AddressGuard, RefusedAddress, outbound_client
+from tasks.pipeline.outbound import AddressGuard, RefusedAddress, outbound_client
 
 EVENT_HEADER = "X-Webhook-Event"
 DELIVERY_HEADER = "X-Webhook-Delivery"

@@ -1,6 +1,4 @@
 import os
-import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -11,7 +9,17 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from contentpipeline.celery import app as celery_app
-from contentpipeline.stack import webhook_queue
+from contentpipeline.queues import webhook_queue
+from devtools.processes import (
+    free_port,
+    node_name,
+    spawn,
+    stop,
+    wait_for_port,
+    wait_for_worker,
+    web_command,
+    worker_command,
+)
 
 from .factories import UserFactory, token_for
 
@@ -132,9 +140,7 @@ def start_worker(
     name unless `node` is given), also its `node` attribute."""
     from django.db import connection
 
-    from contentpipeline.stack import worker_command
-
-    node = node or f"test-{uuid.uuid4().hex[:8]}"
+    node = node_name(node or f"test-{uuid.uuid4().hex[:8]}")
     environment = {
         **os.environ,
         "DATABASE_NAME": connection.settings_dict["NAME"],
@@ -143,47 +149,21 @@ def start_worker(
         "PGAPPNAME": WORKER_APP_NAME,
         **(env or {}),
     }
-    log_path = log_dir / f"{node}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            worker_command(
-                queue=queue,
-                deliveries=deliveries,
-                node=f"{node}@%h",
-                concurrency=concurrency,
-                extra=["--without-gossip", "--without-mingle"],
-            ),
-            cwd=ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    process.log_path = log_path
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"Celery worker exited:\n{log_path.read_text()}")
-        replies = celery_app.control.ping(timeout=0.5) or []
-        names = [name for reply in replies for name in reply if node in name]
-        if names:
-            process.node = names[0]
-            return process
-    stop_worker(process)
-    raise RuntimeError(f"Celery worker did not start:\n{log_path.read_text()}")
-
-
-def stop_worker(process: subprocess.Popen, *, kill: bool = False) -> None:
-    if process.poll() is not None:
-        return
+    command = worker_command(
+        queue=queue,
+        deliveries=deliveries,
+        node=node,
+        concurrency=concurrency,
+        extra=["--without-gossip", "--without-mingle"],
+    )
+    process = spawn(command, log_path=log_dir / f"{node}.log", env=environment)
     try:
-        os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
+        wait_for_worker(process, node)
+    except RuntimeError:
+        stop(process)
+        raise
+    process.node = node
+    return process
 
 
 @pytest.fixture(scope="session")
@@ -198,7 +178,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         log_dir=tmp_path_factory.mktemp("worker"),
     )
     yield process
-    stop_worker(process)
+    stop(process)
     _wait_for_other_sessions_to_end(django_db_blocker)
 
 
@@ -217,7 +197,7 @@ def worker_factory(settings, tmp_path, django_db_blocker):
 
     yield factory
     for process in started:
-        stop_worker(process)
+        stop(process)
     with celery_app.connection_for_write() as connection:
         connection.default_channel.queue_purge(queue)
         connection.default_channel.queue_purge(webhook_queue(queue))
@@ -264,11 +244,7 @@ def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
     tests that use it need committed data: `django_db(transaction=True)`)."""
     from django.db import connection
 
-    from contentpipeline.stack import web_command
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     environment = {
         **os.environ,
         "DATABASE_NAME": connection.settings_dict["NAME"],
@@ -276,30 +252,15 @@ def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
         "PGAPPNAME": SERVER_APP_NAME,
     }
     log_path = tmp_path_factory.mktemp("asgi") / "daphne.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            web_command("127.0.0.1", port),
-            cwd=ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = spawn(web_command("127.0.0.1", port), log_path=log_path, env=environment)
     server = LiveServer(process, port, log_path)
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited:\n{server.log()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                stop_worker(process)
-                raise RuntimeError(f"daphne did not start:\n{server.log()}") from None
-            time.sleep(0.1)
+    try:
+        wait_for_port(port, process)
+    except RuntimeError:
+        stop(process)
+        raise
     yield server
-    stop_worker(process)
+    stop(process)
     _wait_for_other_sessions_to_end(django_db_blocker, SERVER_APP_NAME)
 
 

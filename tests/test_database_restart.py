@@ -29,10 +29,10 @@ import pytest
 from django.db import IntegrityError, OperationalError
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from contentpipeline.stack import free_port, web_command
+from devtools.processes import free_port, spawn, stop, web_command
 from tasks.runner import despite_outage
 
-from .conftest import ROOT, start_worker, stop_worker
+from .conftest import ROOT, start_worker
 from .fakes import FakeLLMServer
 
 PG_BIN = Path(pgserver.__file__).parent / "pginstall" / "bin"
@@ -171,11 +171,7 @@ MIGRATE_AND_MAKE_A_USER = (
 
 
 def start_process(command: list[str], env: dict, log_path: Path) -> subprocess.Popen:
-    with open(log_path, "wb") as log:
-        return subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **env}, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+    return spawn(command, log_path=log_path, env={**os.environ, **env})
 
 
 def wait_for(condition, timeout: float, message: str) -> None:
@@ -389,7 +385,7 @@ def test_a_database_killed_and_restarted_costs_fast_503s_during_and_nothing_afte
         finally:
             migrate.kill()
             for process in processes:
-                stop_worker(process, kill=True)  # what they did is in the database
+                stop(process, kill=True)  # what they did is in the database
 
     # Each stage of each task stored once (the image stage skipped), none run twice.
     stored = query(

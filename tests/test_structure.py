@@ -1,6 +1,8 @@
-"""The structure the code promises: layers that only point down, no import circles,
-and one owner for the ContentTask rows (tasks/services/). Read from the source with
-`ast`, so a lazy import inside a function counts like any other."""
+"""The structure the code promises: layers that only point down (the generation domain,
+tasks.pipeline, below the rest of its app), no module of the service importing the
+development tools (devtools/), no import circles, and one owner for the ContentTask
+rows (tasks/services/). Read from the source with `ast`, so a lazy import inside a
+function counts like any other."""
 
 import ast
 from pathlib import Path
@@ -8,10 +10,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Bottom to top: a module may import its own layer and those below it.
-LAYERS = ["contentpipeline", "tasks", "publishing", "approvals"]
+# Bottom to top: a module may import its own layer and those below it. A module's layer
+# is the longest of these its name starts with: tasks.pipeline knows nothing else of tasks.
+LAYERS = ["contentpipeline", "tasks.pipeline", "tasks", "publishing", "approvals"]
+APPS = ["contentpipeline", "tasks", "publishing", "approvals"]
 # The project's wiring, which puts every app together.
 WIRING = {"contentpipeline/urls.py", "contentpipeline/asgi.py", "contentpipeline/celery.py"}
+# `make run`'s supervisor and the process helpers of the tests and benches: the service
+# runs without them (the image leaves them out).
+DEVTOOLS = "devtools"
 TASK_OWNER = "tasks/services/"
 WRITE_METHODS = {"save", "delete", "update", "create", "bulk_create", "bulk_update",
                  "get_or_create", "update_or_create", "select_for_update"}  # fmt: skip
@@ -23,7 +30,7 @@ TASK_FIELDS = {"status", "stage", "progress", "error", "feedback", "generation",
 def source_files() -> list[Path]:
     return sorted(
         path
-        for app in LAYERS
+        for app in APPS
         for path in (ROOT / app).rglob("*.py")
         if "migrations" not in path.parts
     )
@@ -56,18 +63,33 @@ def imported_modules(tree: ast.AST, module: str, is_package: bool) -> set[str]:
     return found
 
 
+def layer_of(module: str) -> int | None:
+    """The index in LAYERS of the module's layer; None for a module of none (a library)."""
+    found = [
+        i for i, layer in enumerate(LAYERS) if module == layer or module.startswith(f"{layer}.")
+    ]
+    return max(found, key=lambda i: len(LAYERS[i])) if found else None
+
+
 def layer_violations(relative: str, source: str) -> list[str]:
-    """Imports of an app above the module's own layer."""
+    """Imports of a layer above the module's own."""
     if relative in WIRING:
         return []
     path = ROOT / relative
     module = module_name(path)
-    own = LAYERS.index(module.split(".")[0])
+    own = layer_of(module)
     imports = imported_modules(ast.parse(source), module, path.name == "__init__.py")
+    return sorted(f"{relative} imports {name}" for name in imports if (layer_of(name) or 0) > own)
+
+
+def devtools_imports(relative: str, source: str) -> list[str]:
+    """Imports of the development tools."""
+    path = ROOT / relative
+    imports = imported_modules(ast.parse(source), module_name(path), path.name == "__init__.py")
     return sorted(
         f"{relative} imports {name}"
         for name in imports
-        if name.split(".")[0] in LAYERS and LAYERS.index(name.split(".")[0]) > own
+        if name == DEVTOOLS or name.startswith(f"{DEVTOOLS}.")
     )
 
 
@@ -115,6 +137,15 @@ def test_every_app_imports_only_its_own_layer_and_those_below():
         for violation in layer_violations(str(path.relative_to(ROOT)), path.read_text())
     ]
     assert violations == []
+
+
+def test_no_module_of_the_service_imports_the_development_tools():
+    imports = [
+        found
+        for path in source_files()
+        for found in devtools_imports(str(path.relative_to(ROOT)), path.read_text())
+    ]
+    assert imports == []
 
 
 def test_no_modules_of_the_project_import_each_other_in_a_circle():
@@ -187,7 +218,10 @@ def test_only_the_task_services_write_content_tasks():
 @pytest.mark.parametrize(
     ("relative", "source"),
     [
-        ("contentpipeline/stages/draft.py", "from tasks.models import ContentTask"),
+        ("tasks/pipeline/stages/draft.py", "from tasks.models import ContentTask"),
+        ("tasks/pipeline/stages/research.py", "from ...selectors import task_result"),
+        ("tasks/pipeline/__init__.py", "import tasks.services"),
+        ("tasks/pipeline/providers/openai.py", "from publishing.selectors import post_search"),
         ("tasks/queue.py", "def f():\n    from approvals.services import approval_decide"),
         ("publishing/services.py", "import approvals.models"),
         ("tasks/admin.py", "from approvals import services"),
@@ -201,12 +235,30 @@ def test_the_layer_check_catches_an_import_from_above(relative, source):
     ("relative", "source"),
     [
         ("approvals/services.py", "from tasks.services import task_approve\nimport publishing"),
-        ("tasks/runner.py", "from contentpipeline.stages import StageJob\nfrom .models import X"),
+        ("tasks/runner.py", "from tasks.pipeline.stages import StageJob\nfrom .models import X"),
+        ("tasks/pipeline/stages/draft.py", "from ..text import word_count\nimport contentpipeline"),
         ("contentpipeline/urls.py", "from approvals.api import TaskApprovalView"),
     ],
 )
 def test_the_layer_check_lets_an_import_from_below_or_the_wiring_pass(relative, source):
     assert layer_violations(relative, source) == []
+
+
+@pytest.mark.parametrize(
+    ("relative", "source"),
+    [
+        ("tasks/queue.py", "from devtools.processes import worker_command"),
+        ("contentpipeline/settings/celery.py", "def f():\n    import devtools.stack"),
+        ("contentpipeline/__init__.py", "from devtools import stack"),
+    ],
+)
+def test_the_devtools_check_catches_an_import_of_the_development_tools(relative, source):
+    assert devtools_imports(relative, source) != []
+
+
+def test_the_devtools_check_lets_the_projects_own_modules_pass():
+    source = "from contentpipeline.queues import webhook_queue\nimport tasks.devtools_like"
+    assert devtools_imports("tasks/queue.py", source) == []
 
 
 def test_the_circle_check_finds_two_modules_importing_each_other():

@@ -8,8 +8,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from contentpipeline.errors import ApplicationError, InvalidTransition
-from contentpipeline.rendering import render_markdown
 from contentpipeline.roles import system_user
+from tasks.pipeline.rendering import render_markdown
 
 from ..models import ContentTask, Draft
 from ..selectors import EDITABLE_FIELDS, task_draft, task_result

@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from contentpipeline.database import bound_cursor, release_connection
 from contentpipeline.errors import ApplicationError, NotFound
-from contentpipeline.sources import RefusedAddress, SourceError, check_host
+from tasks.pipeline.sources import RefusedAddress, SourceError, check_host
 
 from ..models import ContentTask, DeliveryState, Webhook, WebhookDelivery
 from ..queue import send_deliveries

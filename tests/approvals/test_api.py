@@ -119,7 +119,7 @@ def test_rejecting_with_regenerate_requeues_the_task_with_the_feedback(editor_cl
 def test_a_decision_records_the_ip_it_came_from_and_the_text_it_decided(
     editor_client, drafted_task
 ):
-    from contentpipeline.text import content_hash
+    from tasks.pipeline.text import content_hash
     from tasks.selectors import task_result
 
     decided_text = content_hash(task_result(drafted_task))

@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import ApprovalDecision, ReviewClaim
-from contentpipeline.text import content_hash
 from publishing.models import Post
 from tasks.models import ContentTask, Draft
+from tasks.pipeline.text import content_hash
 from tasks.runner import run_pipeline
 from tasks.selectors import task_result
 

@@ -97,7 +97,7 @@ def test_a_script_the_model_wrote_never_reaches_the_published_page(client, edito
 
 
 def test_generated_html_is_sanitized_before_it_is_shown(client):
-    from contentpipeline.rendering import render_markdown
+    from tasks.pipeline.rendering import render_markdown
 
     evil = "Hello <script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)>"
     html = render_markdown(evil)

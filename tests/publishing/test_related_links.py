@@ -1,5 +1,5 @@
 """Published posts offered to the research stage as internal links: publishing's own
-search behind the finder that publishing registers with the stage."""
+search, which publishing provides to the pipeline at start-up as its RelatedPosts."""
 
 import logging
 from datetime import timedelta
@@ -8,12 +8,12 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from contentpipeline.providers import Brief
-from contentpipeline.stages import StageJob
-from contentpipeline.stages import research as research_stage
-from contentpipeline.stages.research import related_links
 from publishing.selectors import related_posts_for_brief
+from tasks.pipeline.providers import Brief
+from tasks.pipeline.stages import research as research_stage
+from tasks.runner import job_for
 
+from ..tasks.factories import ContentTaskFactory
 from .factories import PostFactory
 
 pytestmark = pytest.mark.django_db
@@ -83,13 +83,13 @@ def test_a_failing_search_is_logged_and_offers_nothing(caplog):
     assert "Searching posts related to 'Rain barrels for city gardens' failed" in caplog.text
 
 
-def test_the_research_stage_records_the_posts_publishing_found():
+def test_the_research_stage_records_the_posts_publishing_provided_through_the_runner():
     post = make_post("Rain barrels for city gardens")
     make_post("Rain barrels for city gardens, withdrawn", unpublished_at=timezone.now())
-    job = StageJob(brief=BRIEF, quality="balanced", name="related-test")
+    task = ContentTaskFactory(topic=BRIEF.topic, keywords=list(BRIEF.keywords))
 
-    # Through the stage's registry, which publishing's AppConfig.ready() filled.
-    assert related_links(brief=BRIEF) == [{"title": post.title, "url": f"/posts/{post.slug}/"}]
+    # The job as the runner makes it: with what publishing provided at start-up.
+    job = job_for(task)
     output = research_stage.run(job, {})
 
     assert output.data["internal_links"] == [{"title": post.title, "url": f"/posts/{post.slug}/"}]

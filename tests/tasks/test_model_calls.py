@@ -11,10 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from contentpipeline.stages.review import DIMENSIONS
-from contentpipeline.stages.seo import clean_slug
 from publishing.services import post_publish
 from tasks.models import StageRun
+from tasks.pipeline.stages.review import DIMENSIONS
+from tasks.pipeline.stages.seo import clean_slug
 from tasks.runner import StageFailed, run_pipeline
 from tasks.selectors import task_result
 from tasks.tasks import run_pipeline_task

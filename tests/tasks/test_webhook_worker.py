@@ -14,7 +14,8 @@ import pytest
 from django.db.models import Max
 
 from contentpipeline.celery import app as celery_app
-from contentpipeline.stack import ROOT, webhook_queue, worker_command
+from contentpipeline.queues import webhook_queue
+from devtools.processes import ROOT, worker_command
 from tasks.models import ContentTask, DeliveryState, WebhookDelivery
 from tasks.services import task_create, task_pause
 from tasks.services.webhooks import webhook_create

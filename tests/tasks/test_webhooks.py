@@ -34,10 +34,10 @@ from tasks.services.webhooks import (
 from tasks.webhooks import post, signature
 
 from ..conftest import client_for
-from ..contentpipeline.test_outbound import MARGIN, finished_within
 from ..factories import UserFactory
 from ..tarpit import Tarpit
 from .factories import ContentTaskFactory
+from .pipeline.test_outbound import MARGIN, finished_within
 from .receiver import Answer, WebhookReceiver
 
 pytestmark = pytest.mark.django_db

@@ -9,11 +9,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from contentpipeline.celery import app as celery_app
+from devtools.processes import stop
 from tasks.models import PIPELINE_STAGES, ContentTask, StageRun
 from tasks.services import task_cancel, task_create, task_dispatch, task_pause, task_resume
 from tasks.tasks import dispatch_waiting_tasks
 
-from ..conftest import stop_worker
 from ..factories import UserFactory
 from ..fakes import FakeLLMServer
 
@@ -157,7 +157,7 @@ def test_a_task_survives_its_worker_being_killed_mid_stage(worker_factory, user,
         first = worker_factory(env={**llm.env(), **lease})
         task = task_create(user=user, topic="Surviving a killed worker", **SMALL)
         wait_for(lambda: stage_running(task, "draft"), 30, "the draft stage")
-        stop_worker(first, kill=True)  # SIGKILL, main process and children
+        stop(first, kill=True)  # SIGKILL, main process and children
 
         worker_factory(env={**llm.env(), **lease})
         # Celery beat runs the dispatcher in production; here the test ticks it.
@@ -208,7 +208,7 @@ def test_a_task_whose_worker_keeps_dying_in_a_stage_fails_after_three_lost_runs(
                 f"research attempt {attempt}",
                 tick=dispatch_waiting_tasks,
             )
-            stop_worker(worker, kill=True)
+            stop(worker, kill=True)
         worker_factory(env={**llm.env(), **env})
         wait_for(
             lambda: statuses([task.pk])[task.pk] == "failed",

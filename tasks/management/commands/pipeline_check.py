@@ -9,8 +9,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from contentpipeline.outbound import display_url
-from contentpipeline.providers import Brief, ProviderError, get_provider
+from tasks.pipeline.outbound import display_url
+from tasks.pipeline.providers import Brief, ProviderError, get_provider
 
 BRIEF = Brief(
     task_type="blog_post",

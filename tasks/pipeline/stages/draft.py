@@ -1,0 +1,62 @@
+"""Draft: the article in Markdown, its title taken from the first `# ` heading. With a
+streaming provider, the text so far goes to `job.on_draft_text` as it is written."""
+
+from tasks.pipeline.rendering import render_markdown
+from tasks.pipeline.text import word_count
+
+from . import StageError, StageJob, StageOutput, describe
+from .calls import ask
+from .research import research_notes
+
+MAX_TITLE_LENGTH = 200
+
+
+def split_title(markdown: str) -> tuple[str, str]:
+    lines = markdown.strip().splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("# "):
+            body = "\n".join(lines[:index] + lines[index + 1 :]).strip()
+            return line[2:].strip(), body
+    return "", markdown.strip()
+
+
+def article(markdown: str, *, fallback_title: str, stage: str = "draft") -> dict:
+    """A model's Markdown as the draft the task keeps: title, body, and the body's HTML,
+    rendered and sanitized once here (every read of the task shows this HTML). Raises
+    StageError when there is no body."""
+    title, body = split_title(markdown)
+    if not body:
+        raise StageError(f"The {stage} stage received an empty article")
+    return {
+        "title": (title or fallback_title)[:MAX_TITLE_LENGTH],
+        "markdown": body,
+        "html": render_markdown(body),
+        "word_count": word_count(body),
+    }
+
+
+def run(job: StageJob, context: dict) -> StageOutput:
+    brief = job.brief
+    research = context.get("research", {})
+    outline = "\n".join(f"- {heading}" for heading in research.get("outline", []))
+    prompt = (
+        "Write the piece described below in Markdown. Start with a single `# ` title "
+        "line, then an introduction, `## ` sections, and a conclusion.\n\n"
+        + describe(brief)
+        + (f"\n\nFollow this outline:\n{outline}" if outline else "")
+        + (f"\n\nAngle: {research['angle']}" if research.get("angle") else "")
+    )
+    notes = research_notes(research)  # the sources' texts and the posts to link to
+    if notes:
+        prompt += f"\n\n{notes}"
+    output = StageOutput()
+    output.data = ask(
+        job,
+        stage="draft",
+        prompt=prompt,
+        context=context,
+        output=output,
+        parse=lambda text: article(text, fallback_title=brief.topic),
+        on_text=job.on_draft_text,
+    )
+    return output
