@@ -7,7 +7,9 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from approvals.api import ApprovalListView, TaskApprovalView, TaskHistoryView
+from approvals.api.audit import ApprovalListView, TaskHistoryView
+from approvals.api.decisions import TaskApprovalView
+from approvals.api.posts import PostVersionRevertView
 from contentpipeline.logins import TokenLoginView
 from contentpipeline.metrics_view import MetricsView as PrometheusMetricsView
 from contentpipeline.views import api_not_found
@@ -44,6 +46,11 @@ api_patterns = [
         name="task-history",
     ),
     re_path(r"^approvals/?$", ApprovalListView.as_view(), name="approval-list"),
+    re_path(
+        r"^posts/(?P<slug>[-a-zA-Z0-9_]+)/versions/(?P<version_id>\d{1,18})/revert/?$",
+        PostVersionRevertView.as_view(),
+        name="post-version-revert",
+    ),
     re_path(r"^metrics/?$", MetricsView.as_view(), name="metrics"),
     re_path(r"^health/?$", HealthView.as_view(), name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
