@@ -1,9 +1,16 @@
-"""The review desk in admin: tasks awaiting approval come first in the task list, each
-with a review screen, and approve/reject actions for many drafts at once. Every
-decision goes through `approval_decide`, the same service as the API.
+"""The approval workflow in admin.
 
-The desk extends the task admin of the tasks app (registered again here with the
-review screen and actions added); the decision records are read-only."""
+- The review desk: tasks awaiting approval come first in the task list, each with a
+  review screen, and approve/reject actions for many drafts at once. It extends the
+  task admin of the tasks app (registered again here with the review screen and
+  actions added).
+- Posts: unpublish and publish again (selected posts), and edits and reverts that send
+  a post not live yet back to approval when they change its approved text. It extends
+  the post admin of the publishing app the same way.
+- The audit trail of decisions, read-only.
+
+Every action goes through `approvals.services`, the same services as the API and the
+management command."""
 
 import difflib
 
@@ -18,11 +25,14 @@ from django.urls import path, reverse
 from django.utils.formats import localize
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 
 from contentpipeline.admin_site import EditorsMayViewMixin
 from contentpipeline.errors import ApplicationError, NotFound
 from contentpipeline.roles import is_editor
 from contentpipeline.throttling import client_ip
+from publishing.admin import PostAdmin
+from publishing.models import Post
 from tasks.admin import ContentTaskAdmin, report_results
 from tasks.models import ContentTask
 from tasks.selectors import (
@@ -40,6 +50,10 @@ from .selectors import approval_reviewer_names, review_claim_of
 from .services import (
     approval_decide,
     approval_decide_many,
+    post_edit,
+    post_republish,
+    post_revert,
+    post_unpublish,
     review_claim,
     review_release,
 )
@@ -294,6 +308,43 @@ class ReviewDeskAdmin(ContentTaskAdmin):
 
 admin.site.unregister(ContentTask)
 admin.site.register(ContentTask, ReviewDeskAdmin)
+
+
+class PostWorkflowAdmin(PostAdmin):
+    """The post admin with the workflow's actions: a post taken off the site or put
+    back moves its task too, and an edit or revert of a post not live yet that changes
+    its approved text sends it back to approval (`post_edit`, `post_revert`)."""
+
+    actions = ["unpublish_selected", "republish_selected"]
+
+    def save_post(self, request, post: Post) -> Post | None:
+        return post_edit(post=post, user=request.user, reason="edited in admin")
+
+    def revert_post(self, request, post: Post, version_id: int) -> Post | None:
+        return post_revert(post=post, version_id=version_id, user=request.user)
+
+    @admin.action(description="Unpublish selected posts", permissions=["change"])
+    def unpublish_selected(self, request, queryset):
+        self._each(request, queryset, post_unpublish, "unpublished")
+
+    @admin.action(description="Publish selected posts again", permissions=["change"])
+    def republish_selected(self, request, queryset):
+        self._each(request, queryset, post_republish, "published again")
+
+    def _each(self, request, queryset, action, done: str) -> None:
+        """The action for each post on its own; one message per post."""
+        for post in queryset:
+            name = Truncator(post.title).chars(60)
+            try:
+                action(post=post, user=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, f"{name}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{name}: {done}.", messages.SUCCESS)
+
+
+admin.site.unregister(Post)
+admin.site.register(Post, PostWorkflowAdmin)
 
 
 class ReviewerFilter(admin.SimpleListFilter):

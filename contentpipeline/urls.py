@@ -1,3 +1,8 @@
+"""The project's routes: each app lists its own (`<app>.urls`, publishing's API in
+`publishing.api.routes`), and this module mounts them, with what is the project's own
+(the token login, the schema and its docs, /metrics, the media mount, the admin). With
+asgi.py and celery.py, the one place that wires every app together."""
+
 import re
 
 from django.conf import settings
@@ -5,51 +10,19 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
 
-from approvals.api import ApprovalListView, TaskApprovalView, TaskHistoryView
 from contentpipeline.logins import TokenLoginView
 from contentpipeline.metrics_view import MetricsView as PrometheusMetricsView
 from contentpipeline.views import api_not_found
-from publishing.api import PostViewSet
 from publishing.views import media
-from tasks.api import HealthView, MetricsView, TaskViewSet, WebhookViewSet
-
-
-class OptionalSlashRouter(DefaultRouter):
-    """`/api/tasks` and `/api/tasks/` both work, as integrators write either."""
-
-    include_root_view = False
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.trailing_slash = "/?"
-
-
-router = OptionalSlashRouter()
-router.register("tasks", TaskViewSet, basename="task")
-router.register("posts", PostViewSet, basename="post")
-router.register("webhooks", WebhookViewSet, basename="webhook")
 
 api_patterns = [
     re_path(r"^auth/token/?$", TokenLoginView.as_view(), name="auth-token"),
-    re_path(
-        r"^tasks/(?P<pk>[0-9a-fA-F-]{36})/approval/?$",
-        TaskApprovalView.as_view(),
-        name="task-approval",
-    ),
-    re_path(
-        r"^tasks/(?P<pk>[0-9a-fA-F-]{36})/history/?$",
-        TaskHistoryView.as_view(),
-        name="task-history",
-    ),
-    re_path(r"^approvals/?$", ApprovalListView.as_view(), name="approval-list"),
-    re_path(r"^metrics/?$", MetricsView.as_view(), name="metrics"),
-    re_path(r"^health/?$", HealthView.as_view(), name="health"),
+    path("", include("approvals.urls")),
+    path("", include("tasks.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("publishing.api.routes")),
-    *router.urls,
     # Last: any other path under /api/ is a JSON 404, not an HTML page, whatever the
     # method (CSRF protects views that change something; this one changes nothing, and
     # Django's CSRF refusal would be an HTML 403).
@@ -60,6 +33,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     re_path(r"^metrics/?$", PrometheusMetricsView.as_view(), name="prometheus-metrics"),
+    # Where MEDIA_URL points (a project setting, as Django's static() helper mounts it);
+    # publishing's view decides who may fetch each file.
     re_path(rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.+)$", media, name="media"),
     path("", include("publishing.urls")),
 ]

@@ -357,6 +357,7 @@ def test(pytest_args: list[str]) -> int:
         [str(BIN / "ruff"), "check", "."],
         [str(BIN / "ruff"), "format", "--check", "."],
         [str(BIN / "python"), "manage.py", "makemigrations", "--check", "--dry-run"],
+        [str(BIN / "lint-imports"), "--no-cache", "--no-logo"],
         [str(BIN / "python"), "-m", "pytest", *pytest_args],
     ]
     for step in steps:

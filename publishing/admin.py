@@ -1,7 +1,13 @@
-"""Posts in admin (editors): edit, unpublish and publish again, and each post's History
-with who, when, why and provenance, a field-by-field diff of every version against the
-one before it, and revert. Every write goes through the post services, as the API's do:
-simple-history's own revert (a POST to a version's page) is replaced by `post_revert`."""
+"""Posts in admin (editors): the list by status, editing, and each post's History with
+who, when, why and provenance, a field-by-field diff of every version against the one
+before it, and revert. simple-history's own revert (a POST to a version's page, which
+saves whatever the form holds) is replaced by `revert_post`, which restores the version.
+
+An edit and a revert are saved through `save_post` and `revert_post`, the post
+services here. What they mean for the post's task (a post not live yet sent back to
+approval), and taking a post off the site or putting it back, are the approval
+workflow's: approvals' admin registers this one again with those actions
+(approvals/admin.py), as it does the task admin with the review desk."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -29,7 +35,7 @@ from .selectors import (
     post_version_source,
     post_versions,
 )
-from .services import post_republish, post_revert, post_unpublish, post_update
+from .services import post_revert, post_update
 
 
 def post_status(post: Post) -> str:
@@ -104,7 +110,6 @@ class PostAdmin(EditorsMayViewMixin, SimpleHistoryAdmin):
     readonly_fields = ["task", "generation", "models_used", "unpublished_at", "tag_slugs",
                        "category_slug", "body_html", "created_at", "updated_at"]  # fmt: skip
     prepopulated_fields = {"slug": ["title"]}
-    actions = ["unpublish_selected", "republish_selected"]
     history_list_display = ["source"]
 
     def has_change_permission(self, request, obj=None) -> bool:
@@ -120,25 +125,6 @@ class PostAdmin(EditorsMayViewMixin, SimpleHistoryAdmin):
     def models(self, post: Post) -> str:
         return ", ".join(post.models_used) or "-"
 
-    @admin.action(description="Unpublish selected posts", permissions=["change"])
-    def unpublish_selected(self, request, queryset):
-        self._each(request, queryset, post_unpublish, "unpublished")
-
-    @admin.action(description="Publish selected posts again", permissions=["change"])
-    def republish_selected(self, request, queryset):
-        self._each(request, queryset, post_republish, "published again")
-
-    def _each(self, request, queryset, service, done: str) -> None:
-        """The service for each post on its own; one message per post."""
-        for post in queryset:
-            name = Truncator(post.title).chars(60)
-            try:
-                service(post=post, user=request.user)
-            except ApplicationError as exc:
-                self.message_user(request, f"{name}: {exc.message}", messages.ERROR)
-            else:
-                self.message_user(request, f"{name}: {done}.", messages.SUCCESS)
-
     # --- Editing -----------------------------------------------------------------------
 
     def save_model(self, request, obj, form, change):
@@ -150,7 +136,16 @@ class PostAdmin(EditorsMayViewMixin, SimpleHistoryAdmin):
                 if name not in form.changed_data:
                     attname = Post._meta.get_field(name).attname
                     setattr(obj, attname, getattr(stored, attname))
-        obj._withdrawn = post_update(post=obj, user=request.user, reason="edited in admin") is None
+        obj._withdrawn = self.save_post(request, obj) is None
+
+    def save_post(self, request, post: Post) -> Post | None:
+        """Save an edit; None when the post was withdrawn instead (its text goes back to
+        approval: the workflow's admin does that)."""
+        return post_update(post=post, user=request.user, reason="edited in admin")
+
+    def revert_post(self, request, post: Post, version_id: int) -> Post | None:
+        """Restore a version as a new one; None when the post was withdrawn instead."""
+        return post_revert(post=post, version_id=version_id, user=request.user)
 
     def response_change(self, request, obj):
         if getattr(obj, "_withdrawn", False):
@@ -235,7 +230,7 @@ class PostAdmin(EditorsMayViewMixin, SimpleHistoryAdmin):
         number = version.history_id
         newest = post_versions(post).values_list("history_id", flat=True).first()
         try:
-            reverted = post_revert(post=post, version_id=number, user=request.user)
+            reverted = self.revert_post(request, post, number)
         except ApplicationError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return redirect(reverse("admin:publishing_post_history", args=[post.pk]))

@@ -1,4 +1,13 @@
-"""Writes on posts."""
+"""Writes on posts: the only code that writes a Post row.
+
+Each service writes posts and nothing else, with one exception, the schedule: a
+scheduled post goes live by its time alone, and `post_publish_due` keeps its task's
+status true to that. What any other change of a post means for its task (taken down:
+back to approved; put back: published; its approved text changed before it went live:
+awaiting approval again) is the approval workflow's, which calls these beside the
+task's services (`approvals.services`, the one place that moves drafts and posts
+through review and publication). A change that would put unapproved text on the way
+to the site is refused here (ApprovalNeeded), whoever calls."""
 
 from datetime import datetime
 
@@ -14,7 +23,7 @@ from tasks.models import ContentTask
 from tasks.pipeline.rendering import render_markdown
 from tasks.pipeline.text import APPROVED_FIELDS, content_hash
 from tasks.selectors import task_models_used, task_result
-from tasks.services import task_mark_published, task_mark_unpublished, task_reopen
+from tasks.services import task_mark_published
 
 from .models import Post
 from .selectors import post_task_ids_due
@@ -80,23 +89,28 @@ def post_publish_due() -> int:
     return moved
 
 
-@transaction.atomic
-def post_update(*, post: Post, user=None, reason: str = "edited") -> Post | None:
-    """Save an edited post as a new version, its HTML rendered and sanitized again
-    from the Markdown (never taken from the editor's form).
+class ApprovalNeeded(InvalidTransition):
+    """The change would alter the text an editor approved for a post that is not live
+    yet: only a new approval may put that text on its way to the site."""
 
-    A post that is not live yet was approved as it stood: if the edit changes its
-    text or metadata, the edited text goes back to the task's draft, awaiting approval
-    again, and the scheduled post is withdrawn (a version records it), so no text goes
-    live unapproved. Returns None then."""
-    stored = Post.objects.select_for_update().filter(pk=post.pk).first()
-    if stored is not None and _needs_approval_again(stored, post):
-        task_reopen(task_id=post.task_id, user=user, content=_approved_fields(post))
-        stored._history_user = user
-        stored._change_reason = "withdrawn: text changed after approval, awaiting approval again"
-        stored.delete()
-        content_changed()
-        return None
+
+@transaction.atomic
+def post_update(*, post: Post, user=None, reason: str = "edited") -> Post:
+    """Save an edited post as a new version, its HTML rendered and sanitized again
+    from the Markdown (never taken from the editor's form). A save that changes nothing
+    is no version.
+
+    A post that is not live yet was approved as it stood: an edit that changes its
+    text or metadata raises ApprovalNeeded (409) and saves nothing. That edit is the
+    approval workflow's (`approvals.services.post_edit`): it withdraws the post and
+    sends the text back for approval."""
+    stored = _locked(post)
+    if stored is not None and _approval_lapses(stored, post):
+        raise ApprovalNeeded(
+            "This post was approved as it stands and is not live yet: a change to its "
+            "text goes back to approval.",
+            extra={"status": "scheduled"},
+        )
     post.body_html = render_markdown(post.body_markdown)
     post._history_user = user
     post._change_reason = reason
@@ -115,9 +129,26 @@ def post_update(*, post: Post, user=None, reason: str = "edited") -> Post | None
 
 
 @transaction.atomic
+def post_withdraw(*, post: Post, user, reason: str) -> None:
+    """Take a post that is not live yet off the schedule: its row goes, and a version
+    records who, when and why (the approved text it held stays in its history).
+    InvalidTransition (409) for a live post: that one is unpublished instead."""
+    stored = Post.objects.select_for_update().get(pk=post.pk)
+    if stored.is_live:
+        raise InvalidTransition(
+            "A live post is unpublished, not withdrawn.", extra={"status": "published"}
+        )
+    stored._history_user = user
+    stored._change_reason = reason
+    stored.delete()
+    content_changed()
+
+
+@transaction.atomic
 def post_unpublish(*, post: Post, user) -> Post:
-    """Take a post off the site at once (a version records who and when; the task
-    goes back to approved). An editor may publish it again."""
+    """Take a post off the site at once (a version records who and when).
+    InvalidTransition (409) when it is off already. Its task is the workflow's
+    (`approvals.services.post_unpublish` moves both)."""
     post = Post.objects.select_for_update().get(pk=post.pk)
     if post.unpublished_at is not None:
         raise InvalidTransition(
@@ -127,8 +158,6 @@ def post_unpublish(*, post: Post, user) -> Post:
     post._history_user = user
     post._change_reason = f"unpublished by {user}"
     post.save()
-    if post.task_id:
-        task_mark_unpublished(task_id=post.task_id, user=user)
     content_changed()
     return post
 
@@ -136,7 +165,9 @@ def post_unpublish(*, post: Post, user) -> Post:
 @transaction.atomic
 def post_republish(*, post: Post, user) -> Post:
     """Put an unpublished post back on the site (live from now, or still at its
-    scheduled time if that is later)."""
+    scheduled time if that is later); a version records it. InvalidTransition (409)
+    for a post that is not unpublished. Its task is the workflow's
+    (`approvals.services.post_republish` moves both)."""
     post = Post.objects.select_for_update().get(pk=post.pk)
     if post.unpublished_at is None:
         raise InvalidTransition("This post is not unpublished.", extra={"status": "published"})
@@ -144,24 +175,40 @@ def post_republish(*, post: Post, user) -> Post:
     post._history_user = user
     post._change_reason = f"published again by {user}"
     post.save()
-    if post.task_id and post.published_at <= timezone.now():
-        task_mark_published(
-            task_id=post.task_id, user=user, reason=f"post published again by {user}"
-        )
     content_changed()
     return post
 
 
-@transaction.atomic
-def post_revert(*, post: Post, version_id: int, user) -> Post | None:
-    """Restore a version's text and metadata as a new version (its own reason says
-    which). The same rules as an edit apply: a post not live yet goes back to approval."""
+def post_as_version(*, post: Post, version_id: int) -> Post:
+    """`post` with the text and metadata of its version `version_id` (not saved): what a
+    revert saves. NotFound for a version that is not one of this post's."""
     version = post.history.filter(history_id=version_id).first()
     if version is None:
         raise NotFound("No such version of this post.")
     for name in (*APPROVED_FIELDS, "category", "image_url"):
         setattr(post, name, getattr(version, name))
-    return post_update(post=post, user=user, reason=f"reverted to version {version_id}")
+    return post
+
+
+@transaction.atomic
+def post_revert(*, post: Post, version_id: int, user) -> Post:
+    """Restore a version's text and metadata as a new version (its own reason says
+    which). The same rules as an edit apply (`post_update`)."""
+    restored = post_as_version(post=post, version_id=version_id)
+    return post_update(post=restored, user=user, reason=f"reverted to version {version_id}")
+
+
+def post_needs_approval_again(*, post: Post) -> bool:
+    """Whether saving `post` as edited would change the approved text of a post that
+    is not live yet (its task approved, so it may be re-opened). Locks the stored row
+    until the transaction ends, so the answer holds for what the caller does next."""
+    stored = _locked(post)
+    return stored is not None and _approval_lapses(stored, post)
+
+
+def post_approved_text(post: Post) -> dict:
+    """The fields of a post an editor approves (and the draft's content hash covers)."""
+    return {name: getattr(post, name) for name in APPROVED_FIELDS}
 
 
 # Kept by save() itself (timestamps, slugs derived from the names): never a change.
@@ -180,14 +227,17 @@ def _tracked_changes(stored: Post, edited: Post) -> list[str]:
     ]
 
 
-def _approved_fields(post: Post) -> dict:
-    return {name: getattr(post, name) for name in APPROVED_FIELDS}
+def _locked(post: Post) -> Post | None:
+    """The post as stored, its row locked until the transaction ends."""
+    return Post.objects.select_for_update().filter(pk=post.pk).first()
 
 
-def _needs_approval_again(stored: Post, edited: Post) -> bool:
+def _approval_lapses(stored: Post, edited: Post) -> bool:
+    """Whether `edited` changes the approved text of `stored`, a post from a task that
+    is not live yet (and whose task is still approved, so approval may re-open)."""
     return (
         stored.task_id is not None
         and stored.published_at > timezone.now()
         and stored.task.may("reopen")
-        and content_hash(_approved_fields(stored)) != content_hash(_approved_fields(edited))
+        and content_hash(post_approved_text(stored)) != content_hash(post_approved_text(edited))
     )

@@ -1,30 +1,27 @@
-"""The structure the code promises: layers that only point down (the generation domain,
-tasks.pipeline, below the rest of its app), no module of the service importing the
-development tools (devtools/), no import circles, and one owner for the ContentTask
-rows (tasks/services/). Read from the source with `ast`, so a lazy import inside a
-function counts like any other."""
+"""The structure the code promises that import-linter cannot see: one owner for the
+ContentTask rows (tasks/services/), read from the source with `ast`. The import rules
+(the layers, tasks.pipeline below the rest of its app, no service module importing
+devtools, no import cycles) are import-linter's contracts in pyproject.toml, which
+`make test` and `make lint` run as `lint-imports`; the tests here show that each
+contract breaks on the import it forbids."""
 
 import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Bottom to top: a module may import its own layer and those below it. A module's layer
-# is the longest of these its name starts with: tasks.pipeline knows nothing else of tasks.
-LAYERS = ["contentpipeline", "tasks.pipeline", "tasks", "publishing", "approvals"]
 APPS = ["contentpipeline", "tasks", "publishing", "approvals"]
-# The project's wiring, which puts every app together.
-WIRING = {"contentpipeline/urls.py", "contentpipeline/asgi.py", "contentpipeline/celery.py"}
-# `make run`'s supervisor and the process helpers of the tests and benches: the service
-# runs without them (the image leaves them out).
-DEVTOOLS = "devtools"
 TASK_OWNER = "tasks/services/"
 WRITE_METHODS = {"save", "delete", "update", "create", "bulk_create", "bulk_update",
                  "get_or_create", "update_or_create", "select_for_update"}  # fmt: skip
 TASK_FIELDS = {"status", "stage", "progress", "error", "feedback", "generation", "lease_id",
                "heartbeat_at", "dispatched_at", "lost_runs", "deleted_at", "completed_at",
                "started_at"}  # fmt: skip
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
 def source_files() -> list[Path]:
@@ -33,63 +30,6 @@ def source_files() -> list[Path]:
         for app in APPS
         for path in (ROOT / app).rglob("*.py")
         if "migrations" not in path.parts
-    )
-
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def imported_modules(tree: ast.AST, module: str, is_package: bool) -> set[str]:
-    """Every module the code imports, relative imports resolved, `from pkg import
-    name` counted as `pkg.name` too (it may be a submodule)."""
-    package = module if is_package else module.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - (node.level - 1)]
-                target = ".".join([*base, node.module] if node.module else base)
-            else:
-                target = node.module or ""
-            found.add(target)
-            found.update(f"{target}.{alias.name}" for alias in node.names)
-    return found
-
-
-def layer_of(module: str) -> int | None:
-    """The index in LAYERS of the module's layer; None for a module of none (a library)."""
-    found = [
-        i for i, layer in enumerate(LAYERS) if module == layer or module.startswith(f"{layer}.")
-    ]
-    return max(found, key=lambda i: len(LAYERS[i])) if found else None
-
-
-def layer_violations(relative: str, source: str) -> list[str]:
-    """Imports of a layer above the module's own."""
-    if relative in WIRING:
-        return []
-    path = ROOT / relative
-    module = module_name(path)
-    own = layer_of(module)
-    imports = imported_modules(ast.parse(source), module, path.name == "__init__.py")
-    return sorted(f"{relative} imports {name}" for name in imports if (layer_of(name) or 0) > own)
-
-
-def devtools_imports(relative: str, source: str) -> list[str]:
-    """Imports of the development tools."""
-    path = ROOT / relative
-    imports = imported_modules(ast.parse(source), module_name(path), path.name == "__init__.py")
-    return sorted(
-        f"{relative} imports {name}"
-        for name in imports
-        if name == DEVTOOLS or name.startswith(f"{DEVTOOLS}.")
     )
 
 
@@ -130,78 +70,6 @@ def task_writes(relative: str, source: str) -> list[str]:
     return found
 
 
-def test_every_app_imports_only_its_own_layer_and_those_below():
-    violations = [
-        violation
-        for path in source_files()
-        for violation in layer_violations(str(path.relative_to(ROOT)), path.read_text())
-    ]
-    assert violations == []
-
-
-def test_no_module_of_the_service_imports_the_development_tools():
-    imports = [
-        found
-        for path in source_files()
-        for found in devtools_imports(str(path.relative_to(ROOT)), path.read_text())
-    ]
-    assert imports == []
-
-
-def test_no_modules_of_the_project_import_each_other_in_a_circle():
-    files = {module_name(path): path for path in source_files()}
-    graph = {
-        module: {
-            name
-            for name in imported_modules(
-                ast.parse(path.read_text()), module, path.name == "__init__.py"
-            )  # fmt: skip
-            if name in files and name != module
-        }
-        for module, path in files.items()
-    }
-    # A package's __init__ re-exporting its own submodules is not a circle.
-    for module in graph:
-        graph[module] = {name for name in graph[module] if not module.startswith(f"{name}.")}
-    cycles = find_cycles(graph)
-    assert cycles == []
-
-
-def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """One cycle per strongly connected component of more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    cycles: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for nxt in sorted(graph.get(node, ())):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on_stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.append(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                cycles.append(sorted(component))
-
-    for node in sorted(graph):
-        if node not in index:
-            visit(node)
-    return cycles
-
-
 def test_only_the_task_services_write_content_tasks():
     writes = [
         write
@@ -212,58 +80,7 @@ def test_only_the_task_services_write_content_tasks():
     assert writes == []
 
 
-# The checks above pass on today's code; these show that they would not on bad code.
-
-
-@pytest.mark.parametrize(
-    ("relative", "source"),
-    [
-        ("tasks/pipeline/stages/draft.py", "from tasks.models import ContentTask"),
-        ("tasks/pipeline/stages/research.py", "from ...selectors import task_result"),
-        ("tasks/pipeline/__init__.py", "import tasks.services"),
-        ("tasks/pipeline/providers/openai.py", "from publishing.selectors import post_search"),
-        ("tasks/queue.py", "def f():\n    from approvals.services import approval_decide"),
-        ("publishing/services.py", "import approvals.models"),
-        ("tasks/admin.py", "from approvals import services"),
-    ],
-)
-def test_the_layer_check_catches_an_import_from_above(relative, source):
-    assert layer_violations(relative, source) != []
-
-
-@pytest.mark.parametrize(
-    ("relative", "source"),
-    [
-        ("approvals/services.py", "from tasks.services import task_approve\nimport publishing"),
-        ("tasks/runner.py", "from tasks.pipeline.stages import StageJob\nfrom .models import X"),
-        ("tasks/pipeline/stages/draft.py", "from ..text import word_count\nimport contentpipeline"),
-        ("contentpipeline/urls.py", "from approvals.api import TaskApprovalView"),
-    ],
-)
-def test_the_layer_check_lets_an_import_from_below_or_the_wiring_pass(relative, source):
-    assert layer_violations(relative, source) == []
-
-
-@pytest.mark.parametrize(
-    ("relative", "source"),
-    [
-        ("tasks/queue.py", "from devtools.processes import worker_command"),
-        ("contentpipeline/settings/celery.py", "def f():\n    import devtools.stack"),
-        ("contentpipeline/__init__.py", "from devtools import stack"),
-    ],
-)
-def test_the_devtools_check_catches_an_import_of_the_development_tools(relative, source):
-    assert devtools_imports(relative, source) != []
-
-
-def test_the_devtools_check_lets_the_projects_own_modules_pass():
-    source = "from contentpipeline.queues import webhook_queue\nimport tasks.devtools_like"
-    assert devtools_imports("tasks/queue.py", source) == []
-
-
-def test_the_circle_check_finds_two_modules_importing_each_other():
-    graph = {"tasks.queue": {"tasks.tasks"}, "tasks.tasks": {"tasks.queue"}, "tasks.a": set()}
-    assert find_cycles(graph) == [["tasks.queue", "tasks.tasks"]]
+# The owner check passes on today's code; these show that it would not on bad code.
 
 
 @pytest.mark.parametrize(
@@ -292,3 +109,60 @@ def test_the_owner_check_catches_a_task_written_outside_its_services(source):
 )
 def test_the_owner_check_lets_reads_and_other_models_writes_pass(source):
     assert task_writes("publishing/services.py", source) == []
+
+
+# --- import-linter's contracts break on what they forbid -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory) -> Path:
+    """The analysed packages and the contracts, copied where a test may spoil them."""
+    copy = tmp_path_factory.mktemp("project")
+    for package in [*APPS, "devtools"]:
+        shutil.copytree(ROOT / package, copy / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    shutil.copy(ROOT / "pyproject.toml", copy)
+    return copy
+
+
+def lint_imports(cwd: Path) -> tuple[int, str]:
+    done = subprocess.run(
+        [LINT_IMPORTS, "--no-cache", "--no-logo"], cwd=cwd, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_the_contracts_hold_for_the_code_as_it_is(project_copy):
+    code, output = lint_imports(project_copy)
+    assert code == 0, output
+    assert "BROKEN" not in output and "5 kept, 0 broken" in output
+
+
+@pytest.mark.parametrize(
+    ("relative", "line", "contract"),
+    [
+        ("tasks/queue.py", "def f():\n    from approvals import services", "Layers"),
+        ("publishing/services.py", "import approvals.models", "Layers"),
+        ("contentpipeline/errors.py", "from tasks.models import Status", "Layers"),
+        ("tasks/queue.py", "import contentpipeline.urls", "the project's wiring"),
+        ("tasks/pipeline/stages/draft.py", "from tasks.models import ContentTask",
+         "tasks.pipeline"),
+        ("tasks/pipeline/__init__.py", "import tasks.services", "tasks.pipeline"),
+        ("contentpipeline/settings/celery.py", "def f():\n    import devtools.stack",
+         "development tools"),
+        ("tasks/models.py", "def f():\n    from tasks import selectors", "import cycles"),
+    ],
+)  # fmt: skip
+def test_a_forbidden_import_breaks_its_contract(project_copy, relative, line, contract):
+    path = project_copy / relative
+    original = path.read_text()
+    path.write_text(f"{original}\n{line}  # noqa\n")
+    try:
+        code, output = lint_imports(project_copy)
+    finally:
+        path.write_text(original)
+    # (An import from a higher module may close a cycle too: other contracts may break.)
+    broken = [row for row in output.splitlines() if " BROKEN" in row]
+    assert code == 1, output
+    assert any(contract in row for row in broken), output

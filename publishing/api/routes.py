@@ -1,5 +1,18 @@
-"""Every route of the posts API that is not the post router's, in order."""
+"""Every route of the posts API, in order: search, tags and categories, versions, then
+the post router (so a word like `search` is never taken for a slug). Included under
+/api/ by the project's urls.py."""
+
+from contentpipeline.routers import OptionalSlashRouter
 
 from . import search, taxonomy, versions
+from .posts import PostViewSet
 
-urlpatterns = [*search.urlpatterns, *taxonomy.urlpatterns, *versions.urlpatterns]
+router = OptionalSlashRouter()
+router.register("posts", PostViewSet, basename="post")
+
+urlpatterns = [
+    *search.urlpatterns,
+    *taxonomy.urlpatterns,
+    *versions.urlpatterns,
+    *router.urls,
+]

@@ -1,12 +1,7 @@
-"""Versions of a post (editors only): the list, one version with its diff against the
-version before it, and revert.
-
-Revert restores a version's text and metadata as a new version, through `post_revert`
-(the same service as the admin's revert), and answers 200 with the post. A post not
-live yet (scheduled) was approved as it stood, so a revert that changes its text
-withdraws it and sends the restored text back to the task's draft, awaiting approval
-again: that answers 202 with `{detail, status: "awaiting_approval", task_id}` (the
-revert took place; the post is off until an editor approves the text again)."""
+"""Versions of a post (editors only): the list, and one version with its diff against
+the version before it. Reverting to a version is an action of the approval workflow
+(it may send a post not live yet back to approval): its route is the approvals app's
+(approvals/api/posts.py), with these paths and views' permissions."""
 
 from datetime import datetime
 
@@ -17,7 +12,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_field,
 )
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -34,8 +29,6 @@ from ..selectors import (
     post_version_source,
     post_versions,
 )
-from ..services import post_revert
-from .posts import PostSerializer
 
 SLUG = r"(?P<slug>[-a-zA-Z0-9_]+)"
 # Digits only, at most 18 of them; the selector answers 404 for any number that is not
@@ -144,13 +137,9 @@ class VersionDetailSerializer(VersionSummarySerializer):
         return DiffEntrySerializer(changes, many=True).data
 
 
-class RevertPendingSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    status = serializers.CharField(help_text="`awaiting_approval`")
-    task_id = serializers.UUIDField()
+class EditorsOnly:
+    """Editors only, on a post in any state; the views of its versions take this."""
 
-
-class _EditorsOnly:
     permission_classes = [IsAuthenticated, IsEditor]
 
     def get_post(self):
@@ -158,7 +147,7 @@ class _EditorsOnly:
         return post_get_for_user(slug=self.kwargs["slug"], user=self.request.user)
 
 
-class PostVersionListView(_EditorsOnly, GenericAPIView):
+class PostVersionListView(EditorsOnly, GenericAPIView):
     """The post's versions, newest first: who changed it, when, why, and the task,
     generation and models its text came from."""
 
@@ -178,7 +167,7 @@ class PostVersionListView(_EditorsOnly, GenericAPIView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
-class PostVersionDetailView(_EditorsOnly, APIView):
+class PostVersionDetailView(EditorsOnly, APIView):
     """One version's content, and its diff against the version before it."""
 
     @extend_schema(
@@ -192,51 +181,11 @@ class PostVersionDetailView(_EditorsOnly, APIView):
         return Response(VersionDetailSerializer(version, context=context).data)
 
 
-class PostVersionRevertView(_EditorsOnly, APIView):
-    """Restore this version's text and metadata as a new version of the post."""
-
-    @extend_schema(
-        operation_id="posts_versions_revert",
-        parameters=[VERSION_ID],
-        request=None,
-        responses={
-            200: OpenApiResponse(PostSerializer, description="Reverted: the post as it is now."),
-            202: OpenApiResponse(
-                RevertPendingSerializer,
-                description="The post was scheduled, not live yet: reverting its text "
-                "withdrew it, and the restored text awaits approval again.",
-            ),
-            **ERRORS,
-            409: OpenApiResponse(
-                VersionErrorSerializer, description="The post's task does not allow it now."
-            ),
-        },
-    )
-    def post(self, request, slug, version_id):
-        post = self.get_post()
-        version = post_version_get(post=post, version_id=version_id)
-        reverted = post_revert(post=post, version_id=version.history_id, user=request.user)
-        if reverted is None:
-            body = {
-                "detail": f"Reverted to version {version.history_id}. The post was not live "
-                "yet, so it is withdrawn and the restored text awaits approval again.",
-                "status": "awaiting_approval",
-                "task_id": post.task_id,
-            }
-            return Response(RevertPendingSerializer(body).data, status=status.HTTP_202_ACCEPTED)
-        return Response(PostSerializer(reverted, context={"request": request}).data)
-
-
 urlpatterns = [
     re_path(rf"^posts/{SLUG}/versions/?$", PostVersionListView.as_view(), name="post-versions"),
     re_path(
         rf"^posts/{SLUG}/versions/{VERSION}/?$",
         PostVersionDetailView.as_view(),
         name="post-version",
-    ),
-    re_path(
-        rf"^posts/{SLUG}/versions/{VERSION}/revert/?$",
-        PostVersionRevertView.as_view(),
-        name="post-version-revert",
     ),
 ]

@@ -1,6 +1,9 @@
-"""The moves that follow an editor's decision on a draft, and publication. The
-approvals app decides (who may, what is recorded) and calls these; publishing calls
-`task_mark_published` when a scheduled post goes live."""
+"""The task's side of the approval workflow: the moves that follow an editor's
+decision on a draft, and those that follow its post (published, taken down, put back).
+Each locks the task's row and makes one move of the status machine; none knows of
+posts or decisions. The workflow that calls them in order lives above, in
+`approvals.services` (approve, reject, request changes, unpublish, publish again);
+publishing's schedule calls `task_mark_published` when a scheduled post goes live."""
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction

@@ -24,9 +24,8 @@ from simple_history.models import HistoricalChanges
 
 from approvals.db_role import app_role_grant
 from approvals.models import ApprovalDecision
-from approvals.services import approval_decide, review_claim
+from approvals.services import approval_decide, post_edit, review_claim
 from publishing.models import Post
-from publishing.services import post_update
 from tasks.runner import run_pipeline
 from tasks.services import task_create, task_draft_edit
 from tasks.services.webhooks import webhook_create
@@ -56,7 +55,7 @@ def audit_rows(editor) -> dict[str, int]:
     _, post = approval_decide(task_id=task.pk, reviewer=editor, approved=True,
                               publish_at=timezone.now() + timedelta(days=1))  # fmt: skip
     post.title = "Rain barrels, edited again"
-    post_update(post=post, user=editor)
+    assert post_edit(post=post, user=editor) is None  # withdrawn
     return counts()
 
 
@@ -194,7 +193,7 @@ def test_everything_the_app_writes_works_as_its_role(app_role, editor, integrato
     task_draft_edit(task_id=task.pk, user=editor, title="Rain barrels, edited")
     _, post = approval_decide(task_id=task.pk, reviewer=editor, approved=True)
     post.title = "Rain barrels on a balcony, edited live"
-    assert post_update(post=post, user=editor) is not None
+    assert post_edit(post=post, user=editor) is not None
     UserFactory(editor=True)
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_user")

@@ -15,9 +15,8 @@ from django.utils import timezone
 
 from approvals.models import ApprovalDecision, Decision
 from approvals.selectors import CSV_CHUNK_SIZE
-from approvals.services import approval_decide, review_claim
+from approvals.services import approval_decide, post_edit, review_claim
 from publishing.models import Post
-from publishing.services import post_update
 from tasks.runner import run_pipeline
 from tasks.services import task_create
 
@@ -383,7 +382,7 @@ def published_task(integrator, editor):
     approval_decide(task_id=task.pk, reviewer=editor, approved=True, feedback="Good")
     post = Post.objects.get(task=task)
     post.title = "Composting in small gardens, revised"
-    post_update(post=post, user=editor, reason="fixed the title")
+    post_edit(post=post, user=editor, reason="fixed the title")
     return task
 
 
@@ -476,7 +475,7 @@ def test_a_scheduled_publication_and_its_withdrawal_show_in_the_trail(
     approval_decide(task_id=task.pk, reviewer=editor, approved=True, publish_at=publish_at)
     post = Post.objects.get(task=task)
     post.title = "A title nobody approved"
-    assert post_update(post=post, user=editor, reason="retitled") is None  # withdrawn
+    assert post_edit(post=post, user=editor, reason="retitled") is None  # withdrawn
 
     events = history(integrator_client, task)["events"]
     (decision,) = [event for event in events if event["kind"] == "decision"]

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import ApprovalDecision, ReviewClaim
+from approvals.services import post_edit
 from publishing.models import Post
 from tasks.models import ContentTask, Draft
 from tasks.pipeline.text import content_hash
@@ -204,22 +205,18 @@ def test_rescheduling_a_post_without_changing_its_text_keeps_it_approved(desk):
     later = (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%d %H:%M")
     decide_at_desk(desk, task, decision="approve", publish_at=later)
     post = Post.objects.get(task=task)
-    from publishing.services import post_update
-
     post.published_at += timedelta(days=1)
-    assert post_update(post=post, user=None) is not None
+    assert post_edit(post=post, user=None) is not None
     task.refresh_from_db()
     assert task.status == "approved"
 
 
 def test_editing_a_live_post_does_not_reopen_approval(desk):
-    from publishing.services import post_update
-
     task = drafted(topic="Planting garlic in October")
     decide_at_desk(desk, task, decision="approve")
     post = Post.objects.get(task=task)
     post.body_markdown += "\n\nA correction after publication."
-    assert post_update(post=post, user=None) is not None
+    assert post_edit(post=post, user=None) is not None
     task.refresh_from_db()
     assert task.status == "published"
 

@@ -10,9 +10,10 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from approvals.services import approval_decide
+from approvals.services import approval_decide, post_republish, post_unpublish
+from contentpipeline.errors import InvalidTransition
 from publishing.models import Post
-from publishing.services import post_republish, post_unpublish, post_update
+from publishing.services import ApprovalNeeded, post_update, post_withdraw
 from tasks.models import ContentTask
 from tasks.runner import run_pipeline
 from tasks.selectors import task_models_used, task_result
@@ -240,6 +241,25 @@ def test_reverting_a_scheduled_posts_text_sends_it_back_to_approval(editor_clien
     task = ContentTask.objects.get(pk=scheduled.task_id)
     assert task.status == "awaiting_approval"
     assert task_result(task)["title"] == approved_title
+
+
+def test_the_post_service_alone_refuses_to_change_a_scheduled_posts_approved_text(
+    editor, scheduled
+):
+    # Only the approval workflow may send the text back to approval; called around it,
+    # the post's own service saves nothing rather than put unapproved text on its way.
+    scheduled.title = "A title nobody approved"
+    with pytest.raises(ApprovalNeeded):
+        post_update(post=scheduled, user=editor)
+    stored = Post.objects.get(pk=scheduled.pk)
+    assert stored.title != "A title nobody approved" and stored.history.count() == 1
+    assert ContentTask.objects.get(pk=scheduled.task_id).status == "approved"
+
+
+def test_a_live_post_is_unpublished_never_withdrawn(editor, published):
+    with pytest.raises(InvalidTransition, match="unpublished, not withdrawn"):
+        post_withdraw(post=published, user=editor, reason="gone")
+    assert Post.objects.get(pk=published.pk).is_live and published.history.count() == 1
 
 
 @pytest.mark.parametrize(

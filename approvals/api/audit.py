@@ -1,4 +1,5 @@
-"""REST interface of approvals."""
+"""REST interface of the audit trail: editors' decisions, listed or exported, and one
+task's timeline."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -16,98 +17,10 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from contentpipeline.roles import IsEditor
-from contentpipeline.throttling import client_ip
 
-from .exports import decisions_csv_response
-from .models import ApprovalDecision, Decision
-from .selectors import CSV_HEADER, approval_list, task_timeline
-from .services import approval_decide
-
-
-class ApprovalRequestSerializer(serializers.Serializer):
-    approved = serializers.BooleanField()
-    feedback = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-    publish_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    regenerate = serializers.BooleanField(required=False, default=False)
-    expected_content_hash = serializers.RegexField(
-        r"^[0-9a-fA-F]{64}$",
-        required=False,
-        allow_null=True,
-        default=None,
-        error_messages={"invalid": "A content hash is 64 hexadecimal characters (sha256)."},
-        help_text="The task's `result.content_hash` as you read the draft: the decision is "
-        "made only if the draft is still that text (409, nothing decided, otherwise). "
-        "Without it, the current text is decided.",
-    )
-
-    def validate_expected_content_hash(self, value: str | None) -> str | None:
-        return value.lower() if value else value
-
-
-class ApprovalResponseSerializer(serializers.Serializer):
-    task_id = serializers.UUIDField()
-    approval_status = serializers.CharField()
-    reviewer = serializers.CharField()
-    feedback = serializers.CharField()
-    timestamp = serializers.DateTimeField()
-    post = serializers.DictField(allow_null=True)
-
-
-class ApprovalConflictSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    status = serializers.CharField(required=False, help_text="The task's status now.")
-    content_hash = serializers.CharField(
-        required=False,
-        help_text="When the draft changed since `expected_content_hash`: the current text's "
-        "hash, to send once the current text has been read.",
-    )
-
-
-class TaskApprovalView(APIView):
-    """Approve or reject a draft awaiting approval (editors only)."""
-
-    permission_classes = [IsAuthenticated, IsEditor]
-
-    @extend_schema(
-        request=ApprovalRequestSerializer,
-        responses={
-            200: ApprovalResponseSerializer,
-            409: OpenApiResponse(
-                ApprovalConflictSerializer,
-                description="Nothing was decided: the task is not awaiting approval, or its "
-                "draft is no longer the text `expected_content_hash` names (someone edited "
-                "it since; `content_hash` is the current one).",
-            ),
-        },
-    )
-    def post(self, request, pk):
-        serializer = ApprovalRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        decision, post = approval_decide(
-            task_id=pk,
-            reviewer=request.user,
-            request_ip=client_ip(request),
-            **serializer.validated_data,
-        )
-        post_body = None
-        if post is not None:
-            post_body = {
-                "slug": post.slug,
-                "url": request.build_absolute_uri(post.get_absolute_url()),
-                "published_at": post.published_at,
-            }
-        body = {
-            "task_id": decision.task_id,
-            "approval_status": decision.decision,
-            "reviewer": decision.reviewer.get_username(),
-            "feedback": decision.feedback,
-            "timestamp": decision.created_at,
-            "post": post_body,
-        }
-        return Response(ApprovalResponseSerializer(body).data)
-
-
-# --- The audit trail: decisions, listed or exported, and one task's timeline ----------------
+from ..exports import decisions_csv_response
+from ..models import ApprovalDecision, Decision
+from ..selectors import CSV_HEADER, approval_list, task_timeline
 
 # The `format` that asks for the export; `json` and `api` (the browsable API) stay DRF's.
 EXPORT_FORMAT = "csv"

@@ -1,0 +1,3 @@
+"""REST interface of approvals: `decisions` (approve, reject or request changes to a
+draft), `audit` (the decisions' trail and a task's timeline), `posts` (the workflow's
+actions on posts: revert to a version). Their routes: approvals/urls.py."""

@@ -1,0 +1,44 @@
+"""Every write of the approvals app, and the approval workflow. The admin, the API and
+`manage.py approval_decide` call these, and only these, for anything that moves a
+draft or a post through review and publication.
+
+- `actions`: the workflow, in one place: approve, reject and request changes of a
+  draft (`approval_decide` takes the decision as the interfaces parse it); unpublish
+  and publish again a post; an edit or revert of a post (which re-opens approval when
+  it changes the approved text of a post not live yet). Each orchestrates top down:
+  the task's moves through the tasks app's services, the post through the publishing
+  app's, and the decision recorded here.
+- `claims`: an editor's claim on a draft being reviewed.
+"""
+
+from .actions import (
+    Decided,
+    DraftChanged,
+    approval_decide,
+    approval_decide_many,
+    draft_approve,
+    draft_reject,
+    draft_request_changes,
+    post_edit,
+    post_republish,
+    post_revert,
+    post_unpublish,
+)
+from .claims import ClaimedByAnother, review_claim, review_release
+
+__all__ = [
+    "ClaimedByAnother",
+    "Decided",
+    "DraftChanged",
+    "approval_decide",
+    "approval_decide_many",
+    "draft_approve",
+    "draft_reject",
+    "draft_request_changes",
+    "post_edit",
+    "post_republish",
+    "post_revert",
+    "post_unpublish",
+    "review_claim",
+    "review_release",
+]

@@ -1,0 +1,303 @@
+"""The approval workflow: every action that moves a draft or a post through review
+and publication, in one place. The review desk in admin, the posts admin, the API and
+`manage.py approval_decide` call these and nothing below them, so an action is the
+same whichever door it came through.
+
+Each action orchestrates top down and nothing below calls back up: the task moves
+through the tasks app's services (which lock and own its row), the post is written by
+the publishing app's services (which own the posts), and the decision is recorded
+here.
+
+What each does (task: the tasks app's move; post: the publishing app's write):
+
+- `draft_approve`: task awaiting_approval -> approved, on to published when the post
+  is live at once; post created, live now or at `publish_at`; decision recorded, the
+  review claim ends.
+- `draft_reject`: task -> rejected, feedback kept; decision recorded, claim ends.
+- `draft_request_changes`: task -> rejected -> pending as a new generation that
+  answers the feedback; decision recorded, claim ends.
+- `post_unpublish`: post off the site; task published -> approved.
+- `post_republish`: post back on the site; task approved -> published when it is live.
+- `post_edit`, `post_revert`: a new version of the post; but when they change the
+  approved text of a post not live yet, approval re-opens: task approved ->
+  awaiting_approval with that text as its draft, the post withdrawn.
+- `approval_decide` (and `approval_decide_many`): one of the three decisions, as the
+  interfaces parse it.
+
+A scheduled post goes live by its time alone: publishing's beat job
+(`publishing.services.post_publish_due`) marks its task published then.
+"""
+
+import ipaddress
+from collections.abc import Mapping
+from datetime import datetime
+from typing import NamedTuple
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from contentpipeline.errors import InvalidTransition, each_on_its_own
+from publishing import services as posts
+from publishing.models import Post
+from tasks.models import ContentTask, Status
+from tasks.selectors import task_content_hash
+from tasks.services import (
+    task_approve,
+    task_mark_published,
+    task_mark_unpublished,
+    task_regenerate,
+    task_reject,
+    task_reopen,
+)
+
+from ..models import ApprovalDecision, Decision
+from .claims import require_editor, review_claim_end
+
+
+class Decided(NamedTuple):
+    """A decision on a draft: its audit record, and the post an approval created."""
+
+    record: ApprovalDecision
+    post: Post | None
+
+
+class DraftChanged(InvalidTransition):
+    """The draft is not the text the editor read (its content hash differs): deciding
+    would decide a text nobody read. Its `content_hash` is the current one."""
+
+
+# --- Decisions on a draft awaiting approval -------------------------------------------------
+
+
+@transaction.atomic
+def draft_approve(
+    *,
+    task_id,
+    reviewer: AbstractBaseUser,
+    feedback: str = "",
+    publish_at: datetime | None = None,
+    request_ip: str | None = None,
+    expected_content_hash: str | None = None,
+) -> Decided:
+    """Approve a draft awaiting approval and publish it: its post is created, live now
+    (the task moves on to published) or at `publish_at` (the task stays approved until
+    then). The decision is recorded with the exact text approved (its content hash),
+    who held the review claim and the request's IP.
+
+    Only editors decide (Forbidden, 403). The task's row is locked first, so of many
+    editors deciding at once one decides and the others get InvalidTransition (409),
+    with nothing written. With `expected_content_hash` (the draft's `content_hash` as
+    the editor read it), only that text is decided: DraftChanged (409, with the
+    current hash) and nothing decided if it was edited since."""
+    require_editor(reviewer)
+    live = publish_at is None or publish_at <= timezone.now()
+    task = task_approve(task_id=task_id, user=reviewer, published=live)
+    _require_text_read(task, expected_content_hash)
+    post = posts.post_publish(task=task, publish_at=publish_at, user=reviewer)
+    record = _record(task, Decision.APPROVED, reviewer=reviewer, feedback=feedback,
+                     publish_at=publish_at, request_ip=request_ip)  # fmt: skip
+    return Decided(record, post)
+
+
+@transaction.atomic
+def draft_reject(
+    *,
+    task_id,
+    reviewer: AbstractBaseUser,
+    feedback: str,
+    request_ip: str | None = None,
+    expected_content_hash: str | None = None,
+) -> Decided:
+    """Reject a draft awaiting approval, with feedback (required: ApplicationError,
+    400, otherwise), and record the decision. Editors only, the row locked and the
+    text bound as for `draft_approve`."""
+    require_editor(reviewer)
+    task = task_reject(task_id=task_id, user=reviewer, feedback=feedback)
+    _require_text_read(task, expected_content_hash)
+    record = _record(task, Decision.REJECTED, reviewer=reviewer, feedback=feedback,
+                     request_ip=request_ip)  # fmt: skip
+    return Decided(record, None)
+
+
+@transaction.atomic
+def draft_request_changes(
+    *,
+    task_id,
+    reviewer: AbstractBaseUser,
+    feedback: str,
+    request_ip: str | None = None,
+    expected_content_hash: str | None = None,
+) -> Decided:
+    """Send a draft awaiting approval back with feedback (required): the decision is
+    recorded and the task is written again as a new generation from research, the
+    feedback going into its draft (queued after commit). Editors only, the row locked
+    and the text bound as for `draft_approve`."""
+    require_editor(reviewer)
+    task = task_reject(task_id=task_id, user=reviewer, feedback=feedback, changes_requested=True)
+    _require_text_read(task, expected_content_hash)
+    record = _record(task, Decision.CHANGES_REQUESTED, reviewer=reviewer, feedback=feedback,
+                     request_ip=request_ip)  # fmt: skip
+    task_regenerate(task_id=task.pk, user=reviewer)
+    return Decided(record, None)
+
+
+def approval_decide(
+    *,
+    task_id,
+    reviewer: AbstractBaseUser,
+    approved: bool,
+    feedback: str = "",
+    publish_at: datetime | None = None,
+    regenerate: bool = False,
+    request_ip: str | None = None,
+    expected_content_hash: str | None = None,
+) -> Decided:
+    """A decision as the interfaces take it (the API's body, the review form, the
+    command's flags): `draft_approve` when `approved` (publishing now or at
+    `publish_at`), else `draft_request_changes` when `regenerate`, else
+    `draft_reject`. Their contracts hold."""
+    common = {"task_id": task_id, "reviewer": reviewer, "feedback": feedback,
+              "request_ip": request_ip, "expected_content_hash": expected_content_hash}  # fmt: skip
+    if approved:
+        return draft_approve(**common, publish_at=publish_at)
+    if regenerate:
+        return draft_request_changes(**common)
+    return draft_reject(**common)
+
+
+def approval_decide_many(
+    *,
+    task_ids: list,
+    reviewer: AbstractBaseUser,
+    request_ip: str | None = None,
+    expected_content_hashes: Mapping[str, str] | None = None,
+    **decision,
+) -> list[dict]:
+    """`approval_decide` for each task on its own, as if decided alone (one refusal
+    does not stop the others): one result per task, `{task_id, ok, status, error}`,
+    where status is the decision made or the task's status when refused.
+
+    With `expected_content_hashes` (task id -> the content hash of the draft as the
+    editor was shown it), each draft is decided only as it was shown (DraftChanged
+    otherwise), and a task without an entry, never shown, is not decided at all."""
+
+    def act(task_id):
+        expected = None
+        if expected_content_hashes is not None:
+            expected = expected_content_hashes.get(str(task_id))
+            if expected is None:
+                raise InvalidTransition(
+                    "This draft was not shown awaiting approval where it was decided from: "
+                    "open it to review it."
+                )
+        record, _ = approval_decide(
+            task_id=task_id, reviewer=reviewer, request_ip=request_ip,
+            expected_content_hash=expected, **decision,
+        )  # fmt: skip
+        return task_id, record.decision
+
+    return each_on_its_own(task_ids, act)
+
+
+def _require_text_read(task: ContentTask, expected_content_hash: str | None) -> None:
+    # Called with the task's row locked (by its move), and every edit of the draft takes
+    # that lock first: the text checked here is the text decided. Raising undoes the move.
+    if expected_content_hash is None:
+        return
+    current = task_content_hash(task)
+    if current != expected_content_hash:
+        raise DraftChanged(
+            "The draft changed since you read it (someone edited it): nothing was decided. "
+            "Read the current text and decide again.",
+            extra={"status": Status.AWAITING_APPROVAL.value, "content_hash": current},
+        )
+
+
+def _record(
+    task: ContentTask,
+    decision: Decision,
+    *,
+    reviewer: AbstractBaseUser,
+    feedback: str,
+    publish_at: datetime | None = None,
+    request_ip: str | None = None,
+) -> ApprovalDecision:
+    """The decision's audit record, on the text decided; the review claim ends with it."""
+    earlier = ApprovalDecision.objects.filter(task=task, generation=task.generation).count()
+    return ApprovalDecision.objects.create(
+        task=task,
+        generation=task.generation,
+        round=earlier + 1,
+        decision=decision,
+        reviewer=reviewer,
+        feedback=(feedback or "").strip(),
+        publish_at=publish_at,
+        content_hash=task_content_hash(task),
+        claimed_by=review_claim_end(task),
+        request_ip=_ip_address(request_ip),
+    )
+
+
+def _ip_address(raw: str | None) -> str | None:
+    """`raw` if it is an IP address, else None: behind a proxy it comes from a header
+    (X-Forwarded-For), and a proxy set up wrong must not make a decision unrecordable."""
+    try:
+        return str(ipaddress.ip_address((raw or "").strip()))
+    except ValueError:
+        return None
+
+
+# --- Posts: take down, put back, edit (which may re-open approval) --------------------------
+
+
+@transaction.atomic
+def post_unpublish(*, post: Post, user: AbstractBaseUser) -> Post:
+    """Take a post off the site at once, and its task back from published to approved
+    (a version of the post and a history record of the task say who and when).
+    InvalidTransition (409) when the post is off already. `post_republish` undoes it."""
+    post = posts.post_unpublish(post=post, user=user)
+    if post.task_id:
+        task_mark_unpublished(task_id=post.task_id, user=user)
+    return post
+
+
+@transaction.atomic
+def post_republish(*, post: Post, user: AbstractBaseUser) -> Post:
+    """Put an unpublished post back on the site, live from now (its task published
+    again) or still at its scheduled time if that is later (its task stays approved
+    until the schedule publishes it). InvalidTransition (409) unless unpublished."""
+    post = posts.post_republish(post=post, user=user)
+    if post.task_id and post.is_live:
+        task_mark_published(
+            task_id=post.task_id, user=user, reason=f"post published again by {user}"
+        )
+    return post
+
+
+@transaction.atomic
+def post_edit(*, post: Post, user: AbstractBaseUser, reason: str = "edited") -> Post | None:
+    """Save an edit of a post (`post`, changed and not saved) as a new version.
+
+    A post that is not live yet was approved as it stood: if the edit changes its
+    text or metadata, approval re-opens. The edited text becomes the task's draft (a
+    version by `user`), the task goes back to awaiting approval, and the scheduled post
+    is withdrawn (a version records it), so no text goes live unapproved. Returns None
+    then. The post's row stays locked from the check to the end."""
+    if posts.post_needs_approval_again(post=post):
+        task_reopen(task_id=post.task_id, user=user, content=posts.post_approved_text(post))
+        posts.post_withdraw(
+            post=post, user=user,
+            reason="withdrawn: text changed after approval, awaiting approval again",
+        )  # fmt: skip
+        return None
+    return posts.post_update(post=post, user=user, reason=reason)
+
+
+@transaction.atomic
+def post_revert(*, post: Post, version_id: int, user: AbstractBaseUser) -> Post | None:
+    """Restore a version's text and metadata as a new version (its reason says which),
+    as `post_edit` saves an edit: a post not live yet goes back to approval if that
+    changes its approved text (None then). NotFound for a version not of this post."""
+    restored = posts.post_as_version(post=post, version_id=version_id)
+    return post_edit(post=restored, user=user, reason=f"reverted to version {version_id}")
