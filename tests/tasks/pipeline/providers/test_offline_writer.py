@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from tasks.pipeline.providers import Brief, OfflineImageProvider, OfflineLLMProvider, ProviderError
+from tasks.pipeline.rendering import render_markdown
 from tasks.pipeline.text import paragraphs, strip_markdown, word_count
 
 KEYWORDS = ("async communication", "documentation", "mentoring", "Slack")
@@ -321,3 +322,19 @@ def test_cover_image_is_a_1200_by_630_png_that_depends_on_the_topic() -> None:
 )
 def test_word_count_counts_what_a_reader_sees(markdown: str, expected: int) -> None:
     assert word_count(markdown) == expected
+
+
+def test_a_social_posts_hashtags_never_open_a_paragraph_that_markdown_reads_as_a_heading() -> None:
+    brief = Brief(
+        task_type="social_post",
+        topic="Remote team onboarding",
+        keywords=KEYWORDS,
+        primary_keyword="remote onboarding",
+        target_audience="engineering managers",
+        style="listicle",
+        target_length=800,
+    )
+    markdown = write(brief)["markdown"]
+    assert re.search(r"(?: #\w+)+$", markdown.rstrip())
+    assert not re.search(r"^#[^# ]", markdown, re.MULTILINE)
+    assert render_markdown(markdown).count("<h1>") == 1
