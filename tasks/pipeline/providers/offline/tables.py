@@ -25,9 +25,9 @@ TONES = ("professional", "casual", "academic", "inspirational")
 STYLES = ("technical", "narrative", "listicle", "educational", "thought_leadership")
 TASK_TYPES = ("blog_post", "social_post", "newsletter")
 # The kinds of section the writer plans; each has sentences of its own in `kind_lines`.
-KINDS = (
-    *("overview", "why", "how", "implement", "pitfalls", "examples", "measure", "future"),
-    *("tools", "perspective", "story", "intro", "conclusion"),
+KINDS = tuple(
+    "overview why how implement pitfalls examples measure future tools perspective story "
+    "intro conclusion".split()
 )
 # What `Sentences.fill` fills a template with (phrases.toml's first comment says what each is).
 FILLED = frozenset({"topic", "T", "pk", "kw", "kws", "x", "s", "aud", "piece"})

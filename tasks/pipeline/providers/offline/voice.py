@@ -1,7 +1,7 @@
 """The offline writer's voice: brief-derived strings and a sentence drawer over the phrase banks.
 
 `Voice` holds what every template needs (topic, keywords, audience, tone); `Sentences` fills
-templates from `data` with a seeded `random.Random`, avoiding repeats within one article.
+templates from `phrases.toml` with a seeded `random.Random`, avoiding repeats within one article.
 """
 
 import functools
