@@ -71,20 +71,21 @@ class Defaults(dict):
 
 
 def sentence_banks():
-    from tasks.pipeline.providers.offline import data
+    from tasks.pipeline.providers.offline.tables import phrases
 
-    banks = list(data.GENERAL) + list(data.KEYWORD_LINES) + list(data.MULTI_KEYWORD_LINES)
-    banks += list(data.AUDIENCE_EXTRA)
-    for group in (data.KIND_LINES, data.TONE_LINES, data.STYLE_LINES):
+    data = phrases()
+    banks = list(data.general) + list(data.keyword_lines) + list(data.multi_keyword_lines)
+    banks += list(data.audience_extra)
+    for group in (data.kind_lines, data.tone_lines, data.style_lines):
         for lines in group.values():
             banks.extend(lines)
     banks += [
-        f"{subject} {predicate}" for subject in data.SUBJECTS for predicate in data.PREDICATES
+        f"{subject} {predicate}" for subject in data.subjects for predicate in data.predicates
     ]
-    connectors = [c for group in data.CONNECTORS.values() for c in group]
-    headings = [h for plan in data.SECTION_PLANS.values() for _, hs in plan for h in hs]
-    titles = [t for ts in data.TITLES.values() for t in ts] + list(data.TONE_TITLES.values())
-    return banks, connectors, headings, titles, list(data.BULLETS)
+    connectors = [c for group in data.connectors.values() for c in group]
+    headings = [h for plan in data.section_plans.values() for _, hs in plan for h in hs]
+    titles = [t for ts in data.titles.values() for t in ts] + list(data.tone_titles.values())
+    return banks, connectors, headings, titles, list(data.bullets)
 
 
 def place_names(rng: random.Random, count: int) -> list[str]:

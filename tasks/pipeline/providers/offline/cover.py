@@ -13,8 +13,10 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from ..base import Brief, ImageResult
-from .data import COVER_SIZE, IMAGE_MODEL
 from .voice import Voice
+
+IMAGE_MODEL = "offline-image-1"
+COVER_SIZE = (1200, 630)
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:

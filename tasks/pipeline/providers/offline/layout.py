@@ -137,4 +137,9 @@ def paragraphs(sentences: list[str], rng: random.Random, *, short: bool) -> list
             out[-1] = f"{out[-1]} {current[0]}"
         else:
             out.append(" ".join(current))
+    # Markdown reads a line opening with "#" as a heading ("#remotework #async" would be an
+    # H1), so a paragraph that opens with a social post's hashtags joins the one above it.
+    for index in range(len(out) - 1, 0, -1):
+        if out[index].startswith("#"):
+            out[index - 1] = f"{out[index - 1]} {out.pop(index)}"
     return out

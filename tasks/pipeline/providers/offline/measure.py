@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from tasks.pipeline.text import strip_markdown, word_count, words
 
-from .data import CONCLUSION_HINTS
 from .shapes import is_plural
+from .tables import phrases
 from .voice import Voice
 
 LONG_SENTENCE = 30  # words
@@ -48,7 +48,8 @@ def is_appendix(heading: str | None) -> bool:
 
 
 def is_conclusion(heading: str | None) -> bool:
-    hints = (*CONCLUSION_HINTS, "summary", "epilogue", "next time", "closing", "story goes next")
+    hints = (*phrases().conclusion_hints, "summary", "epilogue", "next time", "closing")
+    hints += ("story goes next",)
     return bool(heading) and any(h in heading.lower() for h in hints)
 
 

@@ -11,7 +11,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from .data import CREDIT_LINES
+from .tables import phrases
 
 MAX_LINKS = 5
 _UNSAFE_URL = re.compile(r"[\s()<>\[\]\"'`\\]")
@@ -69,7 +69,8 @@ def further_reading(research: Any, *, tone: str, piece: str) -> str:
         lines.append("")
     if sources:
         credited = _join([f"[{title}]({url})" for title, url in sources])
-        template = CREDIT_LINES.get(tone, CREDIT_LINES["professional"])
+        credits = phrases().credit_lines
+        template = credits.get(tone, credits["professional"])
         line = template.format(sources=credited, piece=piece)
         lines.append(line[:1].upper() + line[1:])
     return "\n".join(lines).rstrip()

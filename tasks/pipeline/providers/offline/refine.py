@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 from tasks.pipeline.text import strip_markdown, word_count, words
 
-from .data import CALLS_TO_ACTION, CONCLUSION_HEADINGS, LIST_ITEMS
 from .measure import (
     LONG_SENTENCE,
     PLACEHOLDERS,
@@ -32,6 +31,7 @@ from .measure import (
     split_sentences,
 )
 from .review import AVERAGE_SENTENCE, issues, long_sentences_flagged
+from .tables import phrases
 from .voice import Sentences, Voice, classify
 
 PARAGRAPH_WORDS = 90  # a refined paragraph stays under this where it can
@@ -228,12 +228,13 @@ class Refiner:
         return lines or [self.sentences.lead("intro"), self.sentences.make("why")]
 
     def _closing_lines(self) -> list[str]:
-        call = self.sentences.fill(self.rng.choice(CALLS_TO_ACTION[self.voice.tone]))
+        call = self.sentences.fill(self.rng.choice(phrases().calls_to_action[self.voice.tone]))
         return [self.sentences.lead("conclusion"), call]
 
     def _conclusion_heading(self) -> str:
         voice = self.voice
-        options = CONCLUSION_HEADINGS.get(voice.task_type) or CONCLUSION_HEADINGS[voice.style]
+        headings = phrases().conclusion_headings
+        options = headings.get(voice.task_type) or headings[voice.style]
         return self.rng.choice(options)
 
     def _sections_from_intro(self, intro: Section, needed: int) -> list[Section]:
@@ -304,7 +305,7 @@ class Refiner:
         return body
 
     def _spare_items(self, present: set[str]) -> list[tuple[str, str]]:
-        bank = [*self.writer.list_items(), *LIST_ITEMS[self.voice.shape.items]]
+        bank = [*self.writer.list_items(), *phrases().list_items[self.voice.shape.items]]
         return [item for item in dict.fromkeys(bank) if item[1].lower() not in present]
 
     def _paragraph(self, kind: str, count: int) -> str:

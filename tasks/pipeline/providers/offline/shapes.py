@@ -15,35 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from .lexicon import (
-    ASPECT_HEADS,
-    BE,
-    CONTRACTED,
-    DETERMINERS,
-    DO,
-    DOUBLED_FINAL,
-    GUIDE_WRAPPERS,
-    HAVE,
-    IRREGULAR_GERUNDS,
-    IRREGULAR_PAST,
-    MISTAKE_HEADS,
-    MODALS,
-    NUMBER_WORDS,
-    PLURAL_IRREGULAR,
-    POSSESSIVE_SWAP,
-    PREDICATE_STARTERS,
-    PREPOSITIONS,
-    PRONOUNS,
-    PROPER_NOUNS,
-    QUESTION_WORDS,
-    REASON_HEADS,
-    SINGULAR_IN_S,
-    THIRD_PERSON_IRREGULAR,
-    VERBS,
-)
-
-AUXILIARIES = BE | DO | MODALS | HAVE
-_SMALL = frozenset("a an and as at but by for from in into of on or the to vs via with".split())
+from .tables import lexicon
 
 
 @dataclass(frozen=True)
@@ -66,7 +38,7 @@ def title_case(text: str) -> str:
     for index, word in enumerate(text.split()):
         if any(char.isupper() for char in word):
             out.append(word)
-        elif index and word in _SMALL and not out[-1].endswith((":", "?")):
+        elif index and word in lexicon().small_words and not out[-1].endswith((":", "?")):
             out.append(word)
         else:
             out.append(word[:1].upper() + word[1:])
@@ -75,23 +47,25 @@ def title_case(text: str) -> str:
 
 def is_plural(words: Sequence[str]) -> bool:
     """Whether a noun phrase takes a plural verb, judged by its head noun."""
+    lex = lexicon()
     head = ""
     for word in words:
-        if word.lower() in PREPOSITIONS and head:
+        if word.lower() in lex.prepositions and head:
             break
         head = word
     bare = head.strip(".,;:!?\"'()").lower()
     if not bare or any(char.isupper() for char in head) or bare.endswith("ing"):
-        return bare in PLURAL_IRREGULAR
-    if bare in PLURAL_IRREGULAR:
+        return bare in lex.plural_irregular
+    if bare in lex.plural_irregular:
         return True
-    return bare.endswith("s") and not bare.endswith(SINGULAR_IN_S)
+    return bare.endswith("s") and not bare.endswith(lex.singular_in_s)
 
 
 def gerund(verb: str) -> str:
+    lex = lexicon()
     v = verb.lower()
-    if v in IRREGULAR_GERUNDS:
-        return IRREGULAR_GERUNDS[v]
+    if v in lex.irregular_gerunds:
+        return lex.irregular_gerunds[v]
     if v.endswith("ie"):
         return v[:-2] + "ying"
     if v.endswith(("ee", "ye", "oe")) or len(v) <= 2:
@@ -99,15 +73,16 @@ def gerund(verb: str) -> str:
     if v.endswith("e"):
         return v[:-1] + "ing"
     one_syllable = len(re.findall(r"[aeiou]+", v)) == 1
-    if v in DOUBLED_FINAL or (one_syllable and re.search(r"[^aeiou][aeiou][^aeiouwxy]$", v)):
+    if v in lex.doubled_final or (one_syllable and re.search(r"[^aeiou][aeiou][^aeiouwxy]$", v)):
         return v + v[-1] + "ing"
     return v + "ing"
 
 
 def third_person(verb: str) -> str:
+    lex = lexicon()
     v = verb.lower()
-    if v in THIRD_PERSON_IRREGULAR:
-        return THIRD_PERSON_IRREGULAR[v]
+    if v in lex.third_person_irregular:
+        return lex.third_person_irregular[v]
     if v.endswith(("s", "sh", "ch", "x", "z", "o")):
         return v + "es"
     if re.search(r"[^aeiou]y$", v):
@@ -117,11 +92,12 @@ def third_person(verb: str) -> str:
 
 def lemma(word: str) -> str | None:
     """The base form of a verb (inflected or not), or None if the word is not a known verb."""
+    lex = lexicon()
     w = word.lower()
-    if w in VERBS:
+    if w in lex.verbs:
         return w
-    if w in IRREGULAR_PAST:
-        return IRREGULAR_PAST[w]
+    if w in lex.irregular_past:
+        return lex.irregular_past[w]
     candidates = []
     if w.endswith("ies"):
         candidates.append(w[:-3] + "y")
@@ -133,7 +109,7 @@ def lemma(word: str) -> str | None:
         candidates += [w[:-3], w[:-3] + "e", w[:-4]]
     if w.endswith("ed"):
         candidates += [w[:-2], w[:-1], w[:-3], w[:-3] + "y" if w.endswith("ied") else ""]
-    return next((c for c in candidates if c in VERBS), None)
+    return next((c for c in candidates if c in lex.verbs), None)
 
 
 def _natural(tokens: list[str], keywords: Sequence[str]) -> list[str]:
@@ -141,14 +117,15 @@ def _natural(tokens: list[str], keywords: Sequence[str]) -> list[str]:
     capitalised_elsewhere = {
         word.lower() for keyword in keywords for word in keyword.split() if word[:1].isupper()
     }
-    significant = [t for t in tokens if t.lower() not in _SMALL and t[:1].isalpha()]
+    small = lexicon().small_words
+    significant = [t for t in tokens if t.lower() not in small and t[:1].isalpha()]
     title_cased = len(significant) >= 2 and all(t[:1].isupper() for t in significant)
     out = []
     for index, token in enumerate(tokens):
         bare = token.strip(".,;:!?\"'()")
         plain_capital = bare[:1].isupper() and bare[1:] == bare[1:].lower()
         lowercase = plain_capital and (index == 0 or title_cased) and bare != "I"
-        if lowercase and bare.lower() not in PROPER_NOUNS | capitalised_elsewhere:
+        if lowercase and bare.lower() not in lexicon().proper_nouns | capitalised_elsewhere:
             token = token.lower()
         out.append(token)
     return out
@@ -159,22 +136,23 @@ def _bare(tokens: Sequence[str]) -> list[str]:
 
 
 def _swap_possessives(tokens: Sequence[str]) -> list[str]:
-    return [POSSESSIVE_SWAP.get(t.lower(), t) for t in tokens]
+    return [lexicon().possessive_swap.get(t.lower(), t) for t in tokens]
 
 
 def _split_subject(tokens: list[str], aux: str) -> tuple[list[str], list[str]]:
     """(subject, predicate) of the words after an auxiliary: "sourdough starters | fail"."""
+    lex = lexicon()
     low = _bare(tokens)
     if not tokens:
         return [], []
-    if low[0] in PRONOUNS:
+    if low[0] in lex.pronouns:
         return tokens[:1], tokens[1:]
     for k in range(1, len(tokens)):
-        if low[k - 1] in DETERMINERS:
+        if low[k - 1] in lex.determiners:
             continue  # "the test suite": a word after a determiner is not the verb
-        if aux in BE and (low[k] in PREDICATE_STARTERS or low[k].endswith("ing")):
+        if aux in lex.be and (low[k] in lex.predicate_starters or low[k].endswith("ing")):
             return tokens[:k], tokens[k:]
-        if aux not in BE and low[k] in VERBS:
+        if aux not in lex.be and low[k] in lex.verbs:
             return tokens[:k], tokens[k:]
     if len(tokens) >= 2:
         return tokens[:-1], tokens[-1:]
@@ -185,12 +163,12 @@ def _split_verb_phrase(tokens: list[str]) -> tuple[str, list[str], list[str]]:
     """(verb, object, rest) of a verb phrase: "cut | our AWS bill | by 40%"."""
     verb = lemma(tokens[0]) or tokens[0].lower()
     low = _bare(tokens)
-    end = next((i for i in range(1, len(tokens)) if low[i] in PREPOSITIONS), len(tokens))
+    end = next((i for i in range(1, len(tokens)) if low[i] in lexicon().prepositions), len(tokens))
     return verb, tokens[1:end], tokens[end:]
 
 
 def _strip_determiner(tokens: list[str]) -> list[str]:
-    if len(tokens) > 1 and tokens[0].lower() in DETERMINERS:
+    if len(tokens) > 1 and tokens[0].lower() in lexicon().determiners:
         article = tokens[0].lower() in ("a", "an", "the")
         return tokens if article else ["the", *tokens[1:]]
     return tokens
@@ -208,8 +186,9 @@ def _verb_forms(pred: list[str]) -> tuple[str, str, bool]:
 
 def _noun_forms(tokens: list[str]) -> tuple[str, bool, str, bool]:
     """(phrase, plural, core, core plural) of a noun phrase, unwrapping guides and aspects."""
+    lex = lexicon()
     low = " ".join(_bare(tokens))
-    for wrapper in GUIDE_WRAPPERS:
+    for wrapper in lex.guide_wrappers:
         if low.startswith(wrapper + " ") and len(low) > len(wrapper) + 2:
             inner = tokens[len(wrapper.split()) :]
             return _noun_forms(inner)
@@ -217,7 +196,7 @@ def _noun_forms(tokens: list[str]) -> tuple[str, bool, str, bool]:
     start = 1 if words and words[0] in ("the", "a", "an") else 0
     if (
         len(words) > start + 2
-        and words[start] in ASPECT_HEADS
+        and words[start] in lex.aspect_heads
         and words[start + 1]
         in (
             "of",
@@ -233,27 +212,28 @@ def _noun_forms(tokens: list[str]) -> tuple[str, bool, str, bool]:
 
 def _question(tokens: list[str], low: list[str]) -> tuple[str, bool, str, bool, str]:
     """(phrase, plural, core, core plural, clause) of a question."""
-    wh = low[0] if low[0] in QUESTION_WORDS else ""
+    lex = lexicon()
+    wh = low[0] if low[0] in lex.question_words else ""
     rest, rlow = (tokens[1:], low[1:]) if wh else (tokens, low)
     wh_noun: list[str] = []
-    if wh in ("what", "which", "whose") and rlow and rlow[0] not in AUXILIARIES:
-        cut = next((i for i, w in enumerate(rlow) if w in AUXILIARIES), len(rlow))
+    if wh in ("what", "which", "whose") and rlow and rlow[0] not in lex.auxiliaries:
+        cut = next((i for i, w in enumerate(rlow) if w in lex.auxiliaries), len(rlow))
         wh_noun, rest, rlow = rest[:cut], rest[cut:], rlow[cut:]
     quantity = wh == "how" and bool(rlow) and rlow[0] in ("much", "many", "long", "often", "far")
     if quantity:
         wh_noun, rest, rlow = [], rest[1:], rlow[1:]
         wh = f"how {low[1]}"
-    aux = rlow[0] if rlow and rlow[0] in AUXILIARIES else ""
+    aux = rlow[0] if rlow and rlow[0] in lex.auxiliaries else ""
     if not aux and wh == "who" and rest and lemma(rest[0]):
         phrase, core, core_plural = _verb_forms(rest)
         text = " ".join(rest[1:]) or phrase
         return text, is_plural(rest[1:]), core, core_plural, ""
-    if wh in ("what", "who") and aux in BE:
+    if wh in ("what", "who") and aux in lex.be:
         subject, pred = rest[1:], []  # "What is X?": everything after the verb is X
     else:
         subject, pred = _split_subject(rest[1:] if aux else rest, aux or "do")
-    pronoun = bool(subject) and subject[0].lower() in PRONOUNS
-    verb_pred = bool(pred) and aux not in BE and bool(lemma(pred[0]))
+    pronoun = bool(subject) and subject[0].lower() in lex.pronouns
+    verb_pred = bool(pred) and aux not in lex.be and bool(lemma(pred[0]))
     subj_text = " ".join(_swap_possessives(subject))
     clause = _clause(" ".join([wh, *wh_noun]).strip(), aux, subject, pred, pronoun)
     if wh_noun:
@@ -263,7 +243,7 @@ def _question(tokens: list[str], low: list[str]) -> tuple[str, bool, str, bool, 
         else:
             phrase = " ".join(["the", noun, subj_text, *pred]).strip()
         return phrase, is_plural(wh_noun), noun, is_plural(wh_noun), clause
-    if wh == "what" and aux in BE and subject:
+    if wh == "what" and aux in lex.be and subject:
         whole = subject + pred
         lowered = " ".join(_bare(whole))
         way = re.match(r"(?:the|a) (?:best |right |easiest |simplest |fastest )?ways? to ", lowered)
@@ -272,7 +252,7 @@ def _question(tokens: list[str], low: list[str]) -> tuple[str, bool, str, bool, 
             return phrase, False, core, core_plural, clause
         phrase, plural, core, core_plural = _noun_forms(whole)
         return phrase, plural, core, core_plural, clause
-    if verb_pred and not quantity and (pronoun or (wh == "how" and aux not in BE)):
+    if verb_pred and not quantity and (pronoun or (wh == "how" and aux not in lex.be)):
         phrase, core, core_plural = _verb_forms(pred)
         if wh == "how" and lemma(pred[0]) == "work" and len(pred) == 1 and not pronoun:
             return subj_text, is_plural(subject), subj_text, is_plural(subject), clause
@@ -294,13 +274,14 @@ def _question(tokens: list[str], low: list[str]) -> tuple[str, bool, str, bool, 
 def _clause(wh: str, aux: str, subject: list[str], pred: list[str], pronoun: bool) -> str:
     """The question as an embedded clause ("why sourdough starters fail"), or "" when the
     verb would need a past tense this module cannot form."""
+    lex = lexicon()
     if not subject or aux == "did" or (wh in ("who", "which", "whose") and not pronoun):
         return ""
     lead = wh or "whether"
     subj = " ".join(subject)
-    if wh and wh != "why" and pronoun and aux in MODALS | DO and pred:
+    if wh and wh != "why" and pronoun and aux in lex.modals | lex.do and pred:
         return " ".join([wh, "to", *pred])  # "How do I compost?" -> "how to compost"
-    if aux in DO:
+    if aux in lex.do:
         if not pred:
             return ""
         verb = third_person(pred[0]) if aux == "does" else pred[0]
@@ -309,6 +290,7 @@ def _clause(wh: str, aux: str, subject: list[str], pred: list[str], pronoun: boo
 
 
 def _list(tokens: list[str], low: list[str]) -> Shape | None:
+    lex = lexicon()
     start = 0
     if low[start : start + 1] == ["the"]:
         start += 1
@@ -317,7 +299,7 @@ def _list(tokens: list[str], low: list[str]) -> Shape | None:
     if start >= len(low):
         return None
     word = low[start]
-    count = int(word) if word.isdigit() else NUMBER_WORDS.get(word, 0)
+    count = int(word) if word.isdigit() else lex.number_words.get(word, 0)
     if low[start : start + 2] == ["a", "dozen"]:
         count, start = 12, start + 1
     if not 2 <= count <= 30:
@@ -328,7 +310,8 @@ def _list(tokens: list[str], low: list[str]) -> Shape | None:
     if head_at is None:
         return None
     head, rest, rlow = low[head_at], tokens[head_at + 1 :], low[head_at + 1 :]
-    items = "mistakes" if head in MISTAKE_HEADS else "reasons" if head in REASON_HEADS else ""
+    items = "mistakes" if head in lex.mistake_heads else ""
+    items = items or ("reasons" if head in lex.reason_heads else "")
     phrase_tokens = tokens[start + 1 :]
     phrase, plural = " ".join(phrase_tokens), True
     core, core_plural = phrase, True
@@ -362,13 +345,14 @@ def _list(tokens: list[str], low: list[str]) -> Shape | None:
 @functools.lru_cache(maxsize=512)
 def shape_of(topic: str, keywords: tuple[str, ...] = ()) -> Shape:
     """The shape of a topic and its derived phrases; deterministic, never raises."""
+    lex = lexicon()
     raw = " ".join(topic.split()).strip()
     asked = raw.endswith("?")
     tokens = _natural(raw.rstrip(" ?!.").split() or ["this", "subject"], keywords)
     text = " ".join(tokens)
     low = _bare(tokens)
-    if low[0] in CONTRACTED:  # parse "What's X" as "What is X", but keep the reader's wording
-        wh, verb = CONTRACTED[low[0]]
+    if low[0] in lex.contracted:  # parse "What's X" as "What is X", but keep the reader's wording
+        wh, verb = lex.contracted[low[0]]
         tokens, low = [wh, verb, *tokens[1:]], [wh, verb, *low[1:]]
     listed = _list(tokens, low)
     if listed:
@@ -381,8 +365,8 @@ def shape_of(topic: str, keywords: tuple[str, ...] = ()) -> Shape:
         return _finish(Shape("howto", "", *forms[:2], *forms[2:], text, ""), text, asked)
     imperative = (
         len(low) > 1
-        and low[0] in VERBS
-        and (low[1] in DETERMINERS or low[1] in PREPOSITIONS or low[1] in POSSESSIVE_SWAP)
+        and low[0] in lex.verbs
+        and (low[1] in lex.determiners | lex.prepositions or low[1] in lex.possessive_swap)
     )
     if imperative and not asked:
         phrase, core, core_plural = _verb_forms(tokens)
@@ -390,7 +374,7 @@ def shape_of(topic: str, keywords: tuple[str, ...] = ()) -> Shape:
         return _finish(
             Shape("howto", "", phrase, False, core, core_plural, clause, ""), text, asked
         )
-    if asked or low[0] in QUESTION_WORDS or low[0] in AUXILIARIES:
+    if asked or low[0] in lex.question_words or low[0] in lex.auxiliaries:
         phrase, plural, core, core_plural, clause = _question(tokens, low)
         shape = Shape("question", "", phrase, plural, core, core_plural, clause, "")
         return _finish(shape, text, True)
@@ -400,10 +384,11 @@ def shape_of(topic: str, keywords: tuple[str, ...] = ()) -> Shape:
 
 def _howto(tokens: list[str], low: list[str]) -> tuple[str, bool, str, bool] | None:
     """Forms of "How to X" and "How <someone> <can> X" statements; None if no verb is found."""
+    lex = lexicon()
     if low[1] == "to":
         phrase, core, core_plural = _verb_forms(tokens[2:])
         return phrase, False, core, core_plural
-    auxiliaries = MODALS | DO | BE
+    auxiliaries = lex.modals | lex.do | lex.be
     k = next((i for i in range(2, len(low)) if low[i] in auxiliaries or lemma(low[i])), None)
     if k is None:
         return None
@@ -414,7 +399,7 @@ def _howto(tokens: list[str], low: list[str]) -> tuple[str, bool, str, bool] | N
     if not pred or not lemma(pred[0]):
         return None
     phrase, core, core_plural = _verb_forms([lemma(pred[0]) or pred[0], *pred[1:]])
-    if low[k] in BE and core != gerund(lemma(pred[0]) or pred[0]):
+    if low[k] in lex.be and core != gerund(lemma(pred[0]) or pred[0]):
         return core, core_plural, core, core_plural  # "How AI is changing testing": testing
     return phrase, False, core, core_plural
 

@@ -1,7 +1,7 @@
 """The offline writer's voice: brief-derived strings and a sentence drawer over the phrase banks.
 
 `Voice` holds what every template needs (topic, keywords, audience, tone); `Sentences` fills
-templates from `data` with a seeded `random.Random`, avoiding repeats within one article.
+templates from `phrases.toml` with a seeded `random.Random`, avoiding repeats within one article.
 """
 
 import functools
@@ -15,26 +15,8 @@ from typing import NamedTuple
 from tasks.pipeline.text import word_count
 
 from ..base import Brief
-from .data import (
-    _CONTRACTIONS,
-    COMPACT_KEYWORD_LINES,
-    CONNECTORS,
-    GENERAL,
-    KEYWORD_LINES,
-    KIND_HINTS,
-    KIND_LINES,
-    MICRO_LINES,
-    MULTI_KEYWORD_LINES,
-    PREDICATES,
-    STAND_INS,
-    STYLE_LINES,
-    STYLES,
-    SUBJECTS,
-    TASK_TYPES,
-    TONE_LINES,
-    TONES,
-)
 from .shapes import Shape, shape_of, title_case
+from .tables import STYLES, TASK_TYPES, TONES, phrases
 
 
 def join(items: Sequence[str]) -> str:
@@ -54,7 +36,7 @@ def clip(text: str, limit: int) -> str:
 
 
 def _contract(sentence: str) -> str:
-    for full, short in _CONTRACTIONS:
+    for full, short in phrases().contractions:
         sentence = re.sub(rf"\b{full}\b", short, sentence)
         capital = full[0].upper() + full[1:]
         sentence = re.sub(rf"\b{capital}\b", short[0].upper() + short[1:], sentence)
@@ -69,7 +51,7 @@ def wc(sentence: str) -> int:
 
 def classify(heading: str) -> str:
     lowered = heading.lower()
-    for kind, hints in KIND_HINTS:
+    for kind, hints in phrases().kind_hints:
         if any(hint in lowered for hint in hints):
             return kind
     return "general"
@@ -188,30 +170,32 @@ class Sentences:
         if roll < 0.88:
             return self.term()
         # An occasional plain noun phrase keeps the topic from being named in every sentence.
-        return self.rng.choice(STAND_INS)
+        return self.rng.choice(phrases().stand_ins)
 
     def _subject(self) -> str:
         # Keywords are often plural ("spot instances"), so templates whose verb agrees with the
         # placeholder ({s}) only receive the topic or a singular stand-in.
-        return self.voice.subject if self.rng.random() < 0.8 else self.rng.choice(STAND_INS)
+        stand_ins = phrases().stand_ins
+        return self.voice.subject if self.rng.random() < 0.8 else self.rng.choice(stand_ins)
 
     def _template(self, kind: str) -> tuple[str, bool]:
         """A template for kind and whether it may take a leading connector."""
+        banks = phrases()
         voice = self.voice
         roll = self.rng.random()
-        bank = KIND_LINES.get(kind, ())
+        bank = banks.kind_lines.get(kind, ())
         if kind == "story" and voice.style != "narrative":
-            bank = KIND_LINES["examples"]
+            bank = banks.kind_lines["examples"]
         if bank and roll < 0.38:
             return self.rng.choice(bank), True
         if roll < 0.58:
-            return self.rng.choice(GENERAL), True
+            return self.rng.choice(banks.general), True
         if roll < 0.76:
-            subject = self.rng.choice(SUBJECTS)
-            return f"{subject} {self.rng.choice(PREDICATES)}", True
+            subject = self.rng.choice(banks.subjects)
+            return f"{subject} {self.rng.choice(banks.predicates)}", True
         if roll < 0.88:
-            return self.rng.choice(TONE_LINES[voice.tone]), False
-        return self.rng.choice(STYLE_LINES[voice.style]), False
+            return self.rng.choice(banks.tone_lines[voice.tone]), False
+        return self.rng.choice(banks.style_lines[voice.style]), False
 
     def propose(self, kind: str) -> Proposal:
         """A candidate sentence, preferring unused clauses and then rarely used templates.
@@ -219,6 +203,7 @@ class Sentences:
         Repeats are counted on the clause (the sentence without its connector), so "Moreover,
         X." and "Notably, X." count as the same sentence.
         """
+        banks = phrases()
         best: tuple[int, str, str, bool] | None = None
         for _ in range(24):
             template, connectable = self._template(kind)
@@ -228,9 +213,11 @@ class Sentences:
                 best = (score, clause, template, connectable)
                 if score == 0:
                     break
-        _, clause, template, connectable = best or (0, self.fill(GENERAL[0]), GENERAL[0], False)
+        first = banks.general[0]
+        _, clause, template, connectable = best or (0, self.fill(first), first, False)
         if connectable and self._connectable(template) and self.rng.random() < 0.28:
-            choices = [c for c in CONNECTORS[self.voice.tone] if c not in self.recent_connectors]
+            connectors = banks.connectors[self.voice.tone]
+            choices = [c for c in connectors if c not in self.recent_connectors]
             connector = self.rng.choice(choices)
             sentence = self.finish(f"{connector} {clause[:1].lower()}{clause[1:]}")
             return Proposal(sentence, clause, template, connector)
@@ -256,7 +243,8 @@ class Sentences:
 
     def lead(self, kind: str) -> str:
         """An opening sentence for a block of this kind that names the topic itself."""
-        bank = KIND_LINES.get(kind) or GENERAL
+        banks = phrases()
+        bank = banks.kind_lines.get(kind) or banks.general
         template = self.rng.choice([t for t in bank if not self.templates_used[t]] or bank)
         clause = self.fill(template, x=self.voice.noun)
         return self.accept(Proposal(clause, clause, template, ""))
@@ -277,7 +265,7 @@ class Sentences:
     def micro(self, max_words: int) -> str | None:
         options = [
             line
-            for line in MICRO_LINES[self.voice.tone]
+            for line in phrases().micro_lines[self.voice.tone]
             if line not in self.micro_used and wc(line) <= max_words
         ]
         if not options:
@@ -289,15 +277,17 @@ class Sentences:
     def keyword_lines(
         self, group: Sequence[str], *, separate: bool, compact: bool = False
     ) -> list[str]:
+        banks = phrases()
         if not group:
             return []
         if compact:
-            template = self.rng.choice(COMPACT_KEYWORD_LINES)
+            template = self.rng.choice(banks.compact_keyword_lines)
             return [self.finish(template.format(kws=join(group)))]
         if separate or len(group) == 1:
-            templates = self.rng.sample(KEYWORD_LINES, k=min(len(group), len(KEYWORD_LINES)))
+            bank = banks.keyword_lines
+            templates = self.rng.sample(bank, k=min(len(group), len(bank)))
             lines = [self.fill(t, kw=kw) for t, kw in zip(templates, group, strict=False)]
-            lines += [self.fill(self.rng.choice(KEYWORD_LINES), kw=kw) for kw in group[12:]]
+            lines += [self.fill(self.rng.choice(bank), kw=kw) for kw in group[12:]]
             return lines
-        template = self.rng.choice(MULTI_KEYWORD_LINES)
+        template = self.rng.choice(banks.multi_keyword_lines)
         return [self.finish(template.format(kws=join(group), topic=self.voice.topic))]

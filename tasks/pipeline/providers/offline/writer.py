@@ -14,44 +14,16 @@ from typing import Any
 from tasks.pipeline.text import word_count
 
 from ..base import Brief, Completion, ProviderError
-from .data import (
-    ANGLES,
-    AUDIENCE_EXTRA,
-    AUDIENCE_LINES,
-    BULLET_LEADS,
-    BULLETS,
-    CALLS_TO_ACTION,
-    CLAUSE_OPENERS,
-    COMPACT_AUDIENCE_LINES,
-    CONCLUSION_HEADINGS,
-    CONCLUSION_HINTS,
-    FEEDBACK_HEADINGS,
-    FEEDBACK_THEMES,
-    GREETINGS,
-    HOOKS,
-    IMPERATIVE_VERBS,
-    LIST_GLANCE_HEADINGS,
-    LIST_ITEMS,
-    LIST_LEADS,
-    LIST_OPENERS,
-    QUESTION_FOLLOW_UPS,
-    RESPONSES_TO_REMARKS,
-    RESPONSES_TO_REQUESTS,
-    SECTION_PLANS,
-    SHAPE_TITLES,
-    SIGN_OFFS,
-    TITLES,
-    TONE_NOTES,
-    TONE_TITLES,
-    WRITER_MODEL,
-)
 from .layout import Block, budget, fill, render, settle
 from .notes import further_reading
 from .refine import refine
 from .review import review
 from .seo import seo
 from .shapes import agree
+from .tables import phrases
 from .voice import Sentences, Voice, classify
+
+WRITER_MODEL = "offline-writer-1"
 
 
 def _key(text: str) -> str:
@@ -73,7 +45,8 @@ def _feedback_points(feedback: str) -> list[str]:
 
 def _feedback_themes(feedback: str) -> set[str]:
     lowered = feedback.lower()
-    return {theme for theme, hints in FEEDBACK_THEMES.items() if any(h in lowered for h in hints)}
+    themes = phrases().feedback_themes
+    return {theme for theme, hints in themes.items() if any(h in lowered for h in hints)}
 
 
 class Writer:
@@ -110,7 +83,7 @@ class Writer:
 
     def section_plan(self, rng: random.Random) -> list[tuple[str, str]]:
         """Sections from the style's plan, whatever the topic's shape."""
-        plan = SECTION_PLANS[self.voice.style]
+        plan = phrases().section_plans[self.voice.style]
         count = min(self.section_count(), len(plan))
         chosen = [0, *sorted(rng.sample(range(1, len(plan)), count - 1))]
         title = _key(self.voice.title_topic)
@@ -124,7 +97,7 @@ class Writer:
 
     def list_items(self) -> list[tuple[str, str]]:
         """The items a list topic promises ("7 ways ..."): exactly that many, in bank order."""
-        bank = LIST_ITEMS[self.voice.shape.items]
+        bank = phrases().list_items[self.voice.shape.items]
         count = min(self.voice.shape.count, len(bank))
         return [bank[i] for i in sorted(self.rng("items").sample(range(len(bank)), count))]
 
@@ -133,6 +106,7 @@ class Writer:
         return self.target / (self.voice.shape.count + 2) >= 45
 
     def research(self) -> dict[str, Any]:
+        banks = phrases()
         rng = self.rng("research")
         voice = self.voice
         sentences = Sentences(voice, rng)
@@ -144,11 +118,11 @@ class Writer:
         familiarity = "little prior" if voice.style == "educational" else "some working"
         notes = (
             f"Written for {voice.aud}, who are assumed to have {familiarity} knowledge of "
-            f"{voice.topic}. {TONE_NOTES[voice.tone]} Address their likely questions about "
+            f"{voice.topic}. {banks.tone_notes[voice.tone]} Address their likely questions about "
             f"{voice.pk} and aim for about {self.target} words."
         )
         return {
-            "angle": sentences.fill(ANGLES[voice.style]),
+            "angle": sentences.fill(banks.angles[voice.style]),
             "outline": outline,
             "key_points": key_points[:8],
             "audience_notes": notes,
@@ -157,12 +131,13 @@ class Writer:
     # Draft ----------------------------------------------------------------------------------
 
     def title(self, rng: random.Random, sections: int) -> str:
+        banks = phrases()
         shape = self.voice.shape
-        if shape.kind in SHAPE_TITLES:
-            return rng.choice(SHAPE_TITLES[shape.kind]).format(T=self.voice.title_topic)
+        if shape.kind in banks.shape_titles:
+            return rng.choice(banks.shape_titles[shape.kind]).format(T=self.voice.title_topic)
         if _key(shape.phrase) != _key(shape.text):
             return self.voice.title_topic  # "A beginner's guide to X" is a title already
-        options = [*TITLES[self.voice.style], TONE_TITLES[self.voice.tone]]
+        options = [*banks.titles[self.voice.style], banks.tone_titles[self.voice.tone]]
         template = rng.choice(options)
         topic = self.voice.title_topic
         if not template.startswith("{T}") and topic.startswith("The "):
@@ -171,39 +146,43 @@ class Writer:
 
     def opening(self, sentences: Sentences, rng: random.Random, *, compact: bool) -> list[str]:
         """The introduction's first sentences, which name the topic in its own shape."""
+        banks = phrases()
         voice = self.voice
         shape = voice.shape
         values = {"aud": voice.aud, "piece": voice.piece, "clause": shape.clause}
         if shape.kind == "question":
             lines = [sentences.finish(shape.text)]
             if not compact:
-                follow_ups = QUESTION_FOLLOW_UPS + (CLAUSE_OPENERS["question"] * bool(shape.clause))
+                follow_ups = banks.question_follow_ups
+                follow_ups += banks.clause_openers["question"] * bool(shape.clause)
                 lines.append(sentences.finish(rng.choice(follow_ups).format(**values)))
             return lines
         if shape.kind == "howto":
-            return [sentences.finish(rng.choice(CLAUSE_OPENERS["howto"]).format(**values))]
+            return [sentences.finish(rng.choice(banks.clause_openers["howto"]).format(**values))]
         if shape.kind == "list":
-            opener = rng.choice(LIST_OPENERS).format(items=shape.text, **values)
+            opener = rng.choice(banks.list_openers).format(items=shape.text, **values)
             return [sentences.finish(opener)]
         return []
 
     def outline_from(self, research: Any, rng: random.Random) -> list[tuple[str, str]]:
+        banks = phrases()
         outline = research.get("outline") if isinstance(research, dict) else None
         headings = [" ".join(str(h).split()) for h in outline or () if str(h).strip()]
         if not headings:
             return self.plan(rng)
         known = {
             self.heading(heading): kind
-            for kind, variants in SECTION_PLANS[self.voice.style]
+            for kind, variants in banks.section_plans[self.voice.style]
             for heading in variants
         }
-        known.update({heading: kind for bank in LIST_ITEMS.values() for kind, heading in bank})
+        known.update({h: kind for bank in banks.list_items.values() for kind, h in bank})
         cleaned = [re.sub(r"^(?:#+\s*)?(?:\d+[.)]\s*)?", "", h) for h in headings]
         sections = [(known.get(h) or classify(h), h) for h in cleaned if h]
         shape = self.voice.shape
         if shape.kind == "list":
             # The title promises a number of items; an outline of another length breaks it.
-            items = [s for s in sections if not any(h in s[1].lower() for h in CONCLUSION_HINTS)]
+            hints = banks.conclusion_hints
+            items = [s for s in sections if not any(h in s[1].lower() for h in hints)]
             return items if len(items) == shape.count else self.list_items()
         return sections or self.plan(rng)
 
@@ -220,15 +199,16 @@ class Writer:
         return f"{text.rstrip()}\n\n{further}\n" if further else text
 
     def _draft(self, research: Any, *, compact: bool) -> str | None:
+        banks = phrases()
         rng = self.rng("draft")
         voice = self.voice
         sentences = Sentences(voice, rng)
         self.responses_given = 0
         sections = self.outline_from(research, rng)
         conclusion_heading = rng.choice(
-            CONCLUSION_HEADINGS.get(voice.task_type) or CONCLUSION_HEADINGS[voice.style]
+            banks.conclusion_headings.get(voice.task_type) or banks.conclusion_headings[voice.style]
         )
-        if len(sections) > 1 and any(h in sections[-1][1].lower() for h in CONCLUSION_HINTS):
+        if len(sections) > 1 and any(h in sections[-1][1].lower() for h in banks.conclusion_hints):
             conclusion_heading = sections.pop()[1]
         title = self.title(rng, len(sections))
         listed = voice.shape.kind == "list"
@@ -237,17 +217,18 @@ class Writer:
             # Too many items for a section each: one numbered list, plus two sections of
             # context when the length allows, so the piece still has a body.
             items = [heading for _, heading in sections]
-            sections = [("overview", rng.choice(LIST_GLANCE_HEADINGS))]
+            sections = [("overview", rng.choice(banks.list_glance_headings))]
             if self.target >= 300:
-                extra = [p for p in SECTION_PLANS[voice.style] if p[0] in ("why", "implement")]
+                plan = banks.section_plans[voice.style]
+                extra = [p for p in plan if p[0] in ("why", "implement")]
                 for kind, variants in extra[:2]:
                     fresh = [v for v in map(self.heading, variants) if v not in items]
                     sections.append((kind, rng.choice(fresh or [self.heading(variants[0])])))
         numbered = (listed and not items) or (voice.style == "listicle" and not listed)
         points = _feedback_points(self.brief.feedback)
         themes = _feedback_themes(self.brief.feedback)
-        hook = sentences.fill(rng.choice(HOOKS[voice.style]))
-        audience_lines = COMPACT_AUDIENCE_LINES if compact else AUDIENCE_LINES
+        hook = sentences.fill(rng.choice(banks.hooks[voice.style]))
+        audience_lines = banks.compact_audience_lines if compact else banks.audience_lines
         audience = sentences.fill(audience_lines[voice.tone])
 
         opening = self.opening(sentences, rng, compact=compact)
@@ -256,7 +237,7 @@ class Writer:
             intro.required.append(opening[0] if opening else audience)
         else:
             if voice.task_type == "newsletter":
-                intro.required.append(GREETINGS[voice.tone])
+                intro.required.append(banks.greetings[voice.tone])
             intro.required += [*opening, audience] if opening else [hook, audience]
         # Search engines and readers both look for the primary keyword near the top.
         lead_terms = [t for t in voice.terms[:1] if t.lower() == voice.pk.lower()]
@@ -273,7 +254,7 @@ class Writer:
                 heading = f"{index + 1}. {heading}"
             block = Block(heading=heading, kind=kind)
             if items and index == 0:
-                block.bullet_lead, block.bullets = LIST_LEADS[voice.tone], items
+                block.bullet_lead, block.bullets = banks.list_leads[voice.tone], items
                 block.numbered = True
             if not compact or not group:
                 block.required.append(sentences.lead(kind))
@@ -285,7 +266,7 @@ class Writer:
 
         feedback_block: Block | None = None
         if points and self.target >= 350:
-            feedback_block = Block(heading=FEEDBACK_HEADINGS[voice.tone], kind="implement")
+            feedback_block = Block(heading=banks.feedback_headings[voice.tone], kind="implement")
             for point in points:
                 feedback_block.required += self._respond(point, sentences, rng)
 
@@ -293,7 +274,7 @@ class Writer:
         response = ""
         if points and (compact or feedback_block is None):
             response = self._respond(points[0], sentences, rng, compact=compact)[0]
-        call = sentences.fill(rng.choice(CALLS_TO_ACTION[voice.tone]))
+        call = sentences.fill(rng.choice(banks.calls_to_action[voice.tone]))
         if compact:
             conclusion.required.append(response or call)
         else:
@@ -302,10 +283,10 @@ class Writer:
                 conclusion.required.append(response)
             conclusion.closing.append(call)
             if "action" in themes:
-                extra = sentences.fill(CALLS_TO_ACTION[voice.tone][0])
+                extra = sentences.fill(banks.calls_to_action[voice.tone][0])
                 conclusion.closing = list(dict.fromkeys([extra, call]))
             if voice.task_type == "newsletter":
-                conclusion.closing.append(SIGN_OFFS[voice.tone])
+                conclusion.closing.append(banks.sign_offs[voice.tone])
         if voice.task_type == "social_post":
             tags = [re.sub(r"[^0-9a-z]", "", t.lower()) for t in (voice.topic, *voice.terms)]
             tags = [tag for tag in dict.fromkeys(tags) if tag][: 2 if compact else 5]
@@ -332,7 +313,7 @@ class Writer:
         if "keywords" in themes and self.voice.terms:
             block.required += sentences.keyword_lines([sentences.term()], separate=True)
         if "audience" in themes:
-            block.required.append(sentences.fill(sentences.rng.choice(AUDIENCE_EXTRA)))
+            block.required.append(sentences.fill(sentences.rng.choice(phrases().audience_extra)))
         if "depth" in themes:
             block.required.append(sentences.make(sentences.rng.choice(("how", "measure"))))
 
@@ -344,31 +325,32 @@ class Writer:
         *,
         compact: bool = False,
     ) -> list[str]:
+        banks = phrases()
         voice = self.voice
         first, _, rest = point.partition(" ")
-        imperative = first.lower() in IMPERATIVE_VERBS and bool(rest)
+        imperative = first.lower() in banks.imperative_verbs and bool(rest)
         if compact:
             lead = f"To {first.lower()} {rest}, start small." if imperative else f"Noted: {point}."
             return [sentences.finish(lead)]
         if imperative:
             phrase = f"{first.lower()} {rest}"
-            bank = RESPONSES_TO_REQUESTS
+            bank = banks.responses_to_requests
         else:
             phrase = point[:1].lower() + point[1:]
-            bank = RESPONSES_TO_REMARKS
+            bank = banks.responses_to_remarks
         # Consecutive points get consecutive frames, so responses rarely share a sentence shape.
         lead = bank[(self.brief.seed() + self.responses_given) % len(bank)]
         self.responses_given += 1
         lead = lead.format(p=phrase, topic=voice.topic, aud=voice.aud, piece=voice.piece)
         lowered = point.lower()
-        if any(h in lowered for h in FEEDBACK_THEMES["examples"]):
+        if any(h in lowered for h in banks.feedback_themes["examples"]):
             follow = sentences.make("examples")
-        elif any(h in lowered for h in FEEDBACK_THEMES["keywords"]):
+        elif any(h in lowered for h in banks.feedback_themes["keywords"]):
             follow = sentences.keyword_lines([sentences.term()], separate=True)[0]
-        elif any(h in lowered for h in FEEDBACK_THEMES["depth"]):
+        elif any(h in lowered for h in banks.feedback_themes["depth"]):
             follow = sentences.make("measure")
-        elif any(h in lowered for h in FEEDBACK_THEMES["audience"]):
-            follow = sentences.fill(rng.choice(AUDIENCE_EXTRA))
+        elif any(h in lowered for h in banks.feedback_themes["audience"]):
+            follow = sentences.fill(rng.choice(banks.audience_extra))
         else:
             follow = sentences.make("implement")
         return [sentences.finish(lead), follow]
@@ -376,6 +358,7 @@ class Writer:
     def _add_bullets(
         self, body: list[Block], themes: set[str], sentences: Sentences, rng: random.Random
     ) -> None:
+        banks = phrases()
         if self.voice.style not in ("listicle", "technical", "educational") and (
             "structure" not in themes
         ):
@@ -383,8 +366,9 @@ class Writer:
         per_section = self.target / (len(body) + 1)
         if per_section < 140:
             return
-        deck = rng.sample(BULLETS, k=len(BULLETS))  # shared so no item repeats across sections
-        leads = BULLET_LEADS[self.voice.tone]
+        # One deck shared by every section, so no item repeats across sections.
+        deck = rng.sample(banks.bullets, k=len(banks.bullets))
+        leads = banks.bullet_leads[self.voice.tone]
         lists = 0
         for index, block in enumerate(body):
             skip = block.bullets or index % 2 == 1 or block.kind in ("story", "perspective")

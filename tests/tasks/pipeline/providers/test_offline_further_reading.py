@@ -100,8 +100,6 @@ def test_further_reading_counts_toward_the_length_and_is_not_taken_for_the_concl
     )
     assert review["issues"] == []
 
-    assert review["issues"] == []
-
 
 def test_refining_a_draft_rebuilds_its_body_and_keeps_further_reading_last() -> None:
     brief = make_brief(target_length=500)

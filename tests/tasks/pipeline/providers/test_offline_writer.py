@@ -1,44 +1,118 @@
-"""The offline writer must produce real, deterministic, length-accurate articles."""
+"""The offline writer's contract, over a handful of briefs chosen for their extremes.
 
+The same brief gives the same text, in any process; the text is about the brief's topic
+and keywords, is Markdown of the expected shape that renders and sanitizes cleanly, is near
+its target length, passes the project's quality threshold when the offline reviewer reads
+it, and changes when the brief does; its search fields are within their limits and its
+cover is a PNG of the promised size."""
+
+import functools
+import hashlib
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from PIL import Image
 
 from tasks.pipeline.providers import Brief, OfflineImageProvider, OfflineLLMProvider, ProviderError
+from tasks.pipeline.providers.offline.tables import phrases
+from tasks.pipeline.rendering import render_markdown
 from tasks.pipeline.text import paragraphs, strip_markdown, word_count
 
-KEYWORDS = ("async communication", "documentation", "mentoring", "Slack")
-TASK_TYPES = ("blog_post", "social_post", "newsletter")
-LENGTHS = (100, 250, 800, 1500, 3000, 5000)
-VOICES = (
-    ("professional", "educational"),
-    ("casual", "listicle"),
-    ("academic", "technical"),
-    ("inspirational", "narrative"),
-    ("professional", "thought_leadership"),
+ROOT = Path(__file__).resolve().parents[4]
+
+BLOG = Brief(
+    task_type="blog_post",
+    topic="Remote team onboarding",
+    keywords=("async communication", "documentation", "mentoring", "Slack"),
+    primary_keyword="remote onboarding",
+    target_audience="engineering managers",
+    category="Management",
+    tone="professional",
+    style="educational",
+    target_length=800,
 )
-
-
-def make_brief(**overrides: Any) -> Brief:
-    fields: dict[str, Any] = {
-        "task_type": "blog_post",
-        "topic": "Remote team onboarding",
-        "keywords": KEYWORDS,
-        "primary_keyword": "remote onboarding",
-        "target_audience": "engineering managers",
-        "category": "Management",
-        "tone": "professional",
-        "style": "educational",
-        "target_length": 800,
-    }
-    fields.update(overrides)
-    return Brief(**fields)
+# The extremes, not every combination of options: the shortest and the longest target the
+# API accepts and a few lengths between, each task type, tone and style at least once, a
+# question, a how-to and a list topic, a long topic with fifteen keywords, unicode, and
+# keywords with punctuation.
+BRIEFS = {
+    "shortest-social-question": Brief(
+        task_type="social_post",
+        topic="Why do sourdough starters fail?",
+        keywords=("rye flour", "feeding schedule"),
+        primary_keyword="sourdough starter",
+        target_audience="home bakers",
+        tone="casual",
+        style="narrative",
+        target_length=100,
+    ),
+    "longest-newsletter": Brief(
+        task_type="newsletter",
+        topic="Observability for small teams",
+        keywords=("tracing", "structured logs", "alert fatigue"),
+        primary_keyword="observability",
+        target_audience="platform engineers",
+        category="Engineering",
+        tone="academic",
+        style="technical",
+        target_length=5000,
+    ),
+    "blog": BLOG,
+    # Its closing hashtags once opened a paragraph, which Markdown read as a second H1.
+    "social-hashtags": replace(BLOG, task_type="social_post", style="listicle", category=""),
+    "list-topic": Brief(
+        task_type="blog_post",
+        topic="7 ways to cut cloud costs",
+        keywords=("spot instances", "rightsizing"),
+        primary_keyword="cloud costs",
+        target_audience="founders",
+        tone="inspirational",
+        style="thought_leadership",
+        target_length=1500,
+    ),
+    "long-topic": Brief(
+        task_type="newsletter",
+        topic="An exceptionally long topic about distributed engineering organisations "
+        "and the many ways they onboard, mentor and retain new colleagues",
+        keywords=tuple(f"keyword number {n}" for n in range(15)),
+        primary_keyword="a remarkably long primary keyword phrase for search engines",
+        target_audience="very senior engineering leaders in fast-growing companies",
+        tone="professional",
+        style="narrative",
+        target_length=2500,
+    ),
+    "unicode": Brief(
+        task_type="blog_post",
+        topic="Café culture in São Paulo — a naïve guide ☕",
+        keywords=("espresso", "pão de queijo", "Üdvözlöm"),
+        primary_keyword="café culture",
+        target_audience="baristas",
+        tone="casual",
+        style="listicle",
+        target_length=400,
+    ),
+    "punctuated-how-to": Brief(
+        task_type="blog_post",
+        topic="How to onboard developers to a legacy codebase",
+        keywords=("C++", "node.js", "CI/CD", "Q&A", "e-mail"),
+        primary_keyword="C++ onboarding",
+        target_audience="tech leads",
+        tone="inspirational",
+        style="technical",
+        target_length=1200,
+    ),
+}
 
 
 def generate(brief: Brief, stage: str, context: dict[str, Any] | None = None) -> str:
@@ -48,27 +122,43 @@ def generate(brief: Brief, stage: str, context: dict[str, Any] | None = None) ->
     return completion.text
 
 
-def split_title(markdown: str) -> tuple[str, str]:
-    """Mirror of the draft stage: the `# ` line is the title, the rest is the body."""
-    first, _, rest = markdown.partition("\n")
-    return first.removeprefix("# ").strip(), rest.strip()
+@dataclass(frozen=True)
+class Article:
+    research: dict[str, Any]
+    markdown: str  # the draft stage's answer: a `# ` title line, then the body
+    title: str
+    body: str
+    review: dict[str, Any]
+    seo: dict[str, Any]
 
 
-def write(brief: Brief) -> dict[str, Any]:
-    """Run the four LLM stages in pipeline order, feeding each its predecessors' output."""
+def write(brief: Brief) -> Article:
+    """The text stages in pipeline order, each fed its predecessors' output."""
     research = json.loads(generate(brief, "research"))
     markdown = generate(brief, "draft", {"research": research})
-    title, body = split_title(markdown)
-    context = {"research": research, "draft": {"title": title, "markdown": body}}
-    review = json.loads(generate(brief, "review", context))
-    seo = json.loads(generate(brief, "seo", {**context, "review": review}))
+    first, _, rest = markdown.partition("\n")
+    draft = {"title": first.removeprefix("# "), "markdown": rest.strip()}
+    review = json.loads(generate(brief, "review", {"research": research, "draft": draft}))
+    seo = json.loads(generate(brief, "seo", {"draft": draft, "review": review}))
+    return Article(research, markdown, draft["title"], draft["markdown"], review, seo)
+
+
+written = functools.cache(write)  # for tests that only read an article
+
+
+def every_stage(brief: Brief) -> dict[str, str]:
+    """Every answer the offline providers give for a brief, a refine and the cover included."""
+    article = write(brief)
+    hasty = {"title": "Notes", "markdown": " ".join(sentences_of(article.body)[:8])}
+    critique = generate(brief, "review", {"draft": hasty})
+    cover = OfflineImageProvider().generate_image(brief=brief, prompt="", model="m", timeout=5)
     return {
-        "research": research,
-        "markdown": markdown,
-        "title": title,
-        "body": body,
-        "review": review,
-        "seo": seo,
+        "markdown": article.markdown,
+        "research": json.dumps(article.research),
+        "review": json.dumps(article.review),
+        "seo": json.dumps(article.seo),
+        "refine": generate(brief, "refine", {"draft": hasty, "critique": critique}),
+        "cover": hashlib.sha256(cover.content).hexdigest(),
     }
 
 
@@ -77,192 +167,123 @@ def sentences_of(markdown: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.!?])\s+", text) if len(s) > 15]
 
 
-GRID = [
-    pytest.param(length, task_type, tone, style, id=f"{length}-{task_type}-{tone}-{style}")
-    for length in LENGTHS
-    for task_type in TASK_TYPES
-    for tone, style in VOICES
-]
+def words_of(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
-@pytest.mark.parametrize(("length", "task_type", "tone", "style"), GRID)
-def test_draft_hits_the_target_length_and_covers_topic_and_keywords(
-    length: int, task_type: str, tone: str, style: str
-) -> None:
-    brief = make_brief(target_length=length, task_type=task_type, tone=tone, style=style)
-    research = json.loads(generate(brief, "research"))
-    markdown = generate(brief, "draft", {"research": research})
-    _, body = split_title(markdown)
-
-    assert markdown.startswith("# ")
-    assert abs(word_count(body) - length) <= 0.15 * length
-    lowered = markdown.lower()
-    for term in (brief.topic, brief.primary_keyword, *brief.keywords):
-        assert term.lower() in lowered, term
-    assert max(Counter(sentences_of(markdown)).values()) <= 3
+# --- The same brief, the same text ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("length", [100, 800, 3000])
-def test_draft_with_feedback_still_hits_the_target_length(length: int) -> None:
-    brief = make_brief(
-        target_length=length,
-        feedback="The intro is too long. Add more concrete examples; explain the costs.",
+def test_the_same_brief_gives_the_same_answer_at_every_stage() -> None:
+    brief = BRIEFS["list-topic"]
+    assert every_stage(brief) == every_stage(replace(brief, keywords=list(brief.keywords)))
+
+
+@pytest.mark.processes
+def test_the_same_brief_gives_the_same_text_in_a_process_with_another_hash_seed() -> None:
+    # Anything that iterated a set or a dict of strings would change with the seed; "0"
+    # turns hash randomisation off, so it differs from this process's random seed.
+    seed = "1" if os.environ.get("PYTHONHASHSEED") == "0" else "0"
+    names = ["list-topic", "unicode"]
+    script = (
+        "import json, sys\n"
+        "from tests.tasks.pipeline.providers.test_offline_writer import BRIEFS, every_stage\n"
+        "print(json.dumps({name: every_stage(BRIEFS[name]) for name in sys.argv[1:]}))\n"
     )
-    _, body = split_title(generate(brief, "draft"))
-    assert abs(word_count(body) - length) <= 0.15 * length
-
-
-def test_same_brief_gives_byte_identical_output_for_every_stage() -> None:
-    brief = make_brief(tone="casual", style="listicle", target_length=1200)
-    first, second = (
-        write(brief),
-        write(make_brief(tone="casual", style="listicle", target_length=1200)),
+    run = subprocess.Popen(
+        [sys.executable, "-c", script, *names],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONHASHSEED": seed},
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    assert first == second
-    image = OfflineImageProvider()
-    one = image.generate_image(brief=brief, prompt="p", model="m", timeout=5)
-    two = image.generate_image(brief=brief, prompt="p", model="m", timeout=5)
-    assert one.content == two.content
+    here = {name: every_stage(BRIEFS[name]) for name in names}
+    output, _ = run.communicate(timeout=120)
+    assert run.returncode == 0
+    assert json.loads(output) == here
 
 
 def test_keyword_lists_and_tuples_make_the_same_brief() -> None:
-    as_list = make_brief(keywords=list(KEYWORDS))
-    assert as_list == make_brief()
-    assert as_list.seed() == make_brief().seed()
+    # Briefs are built from JSON, whose lists must not change the seed.
+    as_list = replace(BLOG, keywords=list(BLOG.keywords))
+    assert as_list == BLOG
+    assert as_list.seed() == BLOG.seed()
 
 
-def test_different_topics_produce_different_articles() -> None:
-    onboarding = write(make_brief())["body"]
-    pricing = write(make_brief(topic="SaaS pricing experiments"))["body"]
-    assert onboarding != pricing
-    shared = set(sentences_of(onboarding)) & set(sentences_of(pricing))
-    assert len(shared) < len(sentences_of(onboarding)) / 4
+# --- About the brief, in the expected shape, near its length, good enough ---------------------
 
 
-def test_research_is_json_with_an_outline_that_grows_with_length() -> None:
-    short = json.loads(generate(make_brief(target_length=250), "research"))
-    long = json.loads(generate(make_brief(target_length=3000), "research"))
-    for research in (short, long):
-        assert set(research) == {"angle", "outline", "key_points", "audience_notes"}
-        assert 3 <= len(research["outline"]) <= 8
-        assert all(isinstance(point, str) and point for point in research["key_points"])
-        assert "engineering managers" in research["audience_notes"]
-    assert len(long["outline"]) > len(short["outline"])
+@pytest.mark.parametrize("name", BRIEFS)
+def test_the_article_is_about_the_topic_and_names_every_keyword(name: str) -> None:
+    brief = BRIEFS[name]
+    article = written(brief)
+    assert words_of(brief.topic) in words_of(article.title)
+    body = article.body.lower()
+    assert brief.topic.rstrip("?").lower() in body
+    for term in (brief.primary_keyword, *brief.keywords):
+        assert term.lower() in body, term
 
 
-def test_draft_follows_an_outline_supplied_by_the_research_stage() -> None:
-    research = {"outline": ["Why Budgets Slip", "Tools We Trust", "Hiring Remotely", "Conclusion"]}
-    markdown = generate(make_brief(), "draft", {"research": research})
-    headings = [line[3:] for line in markdown.splitlines() if line.startswith("## ")]
-    assert headings == ["Why Budgets Slip", "Tools We Trust", "Hiring Remotely", "Conclusion"]
-
-
-def test_draft_is_structured_markdown_with_readable_paragraphs() -> None:
-    markdown = write(make_brief(target_length=1500))["markdown"]
+@pytest.mark.parametrize("name", BRIEFS)
+def test_the_article_is_markdown_of_one_title_and_sections_that_renders_cleanly(
+    name: str,
+) -> None:
+    markdown = written(BRIEFS[name]).markdown
     lines = markdown.splitlines()
+    blocks = [block for block in markdown.split("\n\n") if block.strip()]
+    headings = [line for line in lines if line.startswith("## ")]
+    items = [line for line in lines if re.match(r"(?:- |\d+\. )", line)]
+    prose = [block for block in blocks if not re.match(r"#|- |\d+\. ", block)]
+
     assert lines[0].startswith("# ") and not lines[1].strip()
-    assert sum(line.startswith("## ") for line in lines) >= 4
-    assert all(len(p.split()) <= 150 for p in paragraphs(markdown))
+    assert [line for line in lines if line.startswith("#") and not line.startswith("## ")] == [
+        lines[0]
+    ]
+    assert len(headings) >= 2 and all(heading[3:].strip() for heading in headings)
+    assert not re.search(r"<[A-Za-z/!?]", markdown), "raw HTML"
+    assert max(len(paragraph.split()) for paragraph in paragraphs(markdown)) <= 150
+    # Every block survives rendering and sanitizing as what it is: nothing dropped,
+    # nothing read as another element.
+    html = render_markdown(markdown)
+    assert html.count("<h1>") == 1
+    assert html.count("<h2>") == len(headings)
+    assert html.count("<li>") == len(items)
+    assert html.count("<p>") == len(prose)
 
 
-def test_listicle_numbers_its_sections_and_technical_style_uses_technical_sections() -> None:
-    listicle = generate(make_brief(style="listicle"), "draft")
-    numbered = [line for line in listicle.splitlines() if re.match(r"## \d+\. ", line)]
-    assert len(numbered) >= 3
-    technical = generate(make_brief(style="technical", target_length=2000), "draft")
-    technical_headings = ("How It Works", "Implementation Details", "Pitfalls", "Failure Modes")
-    assert any(heading in technical for heading in technical_headings)
+@pytest.mark.parametrize("name", BRIEFS)
+def test_the_article_is_within_a_tenth_of_its_target_length(name: str) -> None:
+    brief = BRIEFS[name]
+    assert abs(word_count(written(brief).body) - brief.target_length) <= 0.1 * brief.target_length
 
 
-def test_tone_changes_the_voice() -> None:
-    casual = generate(make_brief(tone="casual", target_length=1500), "draft")
-    academic = generate(make_brief(tone="academic", target_length=1500), "draft")
-    assert re.search(r"\b\w+n't\b|\b\w+'(?:re|ll|ve)\b", casual)
-    assert "n't" not in academic
-    assert casual != academic
-
-
-def test_editor_feedback_changes_the_draft_and_is_answered_point_by_point() -> None:
-    feedback = "Add more concrete examples; explain the costs for small teams."
-    plain = generate(make_brief(), "draft")
-    revised = generate(make_brief(feedback=feedback), "draft")
-    assert revised != plain
-    assert "add more concrete examples" in revised.lower()
-    assert "explain the costs for small teams" in revised.lower()
-
-
-def test_feedback_is_answered_even_in_a_very_short_draft() -> None:
-    revised = generate(make_brief(target_length=100, feedback="Add a clear next step"), "draft")
-    assert "add a clear next step" in revised.lower()
-
-
-def test_a_good_draft_passes_review_with_no_issues() -> None:
-    review = write(make_brief())["review"]
-    assert set(review) == {"quality_score", "scores", "qa_feedback", "issues"}
-    assert review["quality_score"] >= 85
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="every sentence naming a 19-word topic is long: the draft scores under "
+                "the threshold and goes to the refine stage",
+            ),
+        )
+        if name == "long-topic"
+        else name
+        for name in BRIEFS
+    ],
+)
+def test_the_offline_reviewer_passes_the_article_with_no_issues(name: str) -> None:
+    review = written(BRIEFS[name]).review
+    assert review["quality_score"] >= settings.QUALITY_THRESHOLD
     assert review["issues"] == []
     assert review["qa_feedback"].startswith("Meets the brief")
 
 
-def test_review_scores_a_draft_missing_keywords_lower() -> None:
-    brief = make_brief()
-    article = write(brief)
-    stripped = article["body"]
-    for keyword in ("Slack", "mentoring", "documentation"):
-        stripped = re.sub(re.escape(keyword), "teamwork", stripped, flags=re.IGNORECASE)
-    review = json.loads(
-        generate(brief, "review", {"draft": {"title": article["title"], "markdown": stripped}})
-    )
-    assert review["quality_score"] < article["review"]["quality_score"]
-    assert "Keyword 'Slack' is missing" in review["issues"]
-
-
-def article_score(brief: Brief) -> int:
-    return write(brief)["review"]["quality_score"]
-
-
-def test_review_flags_a_draft_far_below_the_target_length() -> None:
-    brief = make_brief(target_length=1500)
-    short = write(make_brief(target_length=400))
-    review = json.loads(
-        generate(brief, "review", {"draft": {"title": "T", "markdown": short["body"]}})
-    )
-    assert review["quality_score"] < article_score(brief)
-    assert any(issue.startswith("Too short: ") for issue in review["issues"])
-
-
-def test_review_flags_a_wall_of_text_without_headings() -> None:
-    brief = make_brief()
-    wall = " ".join(sentences_of(write(brief)["body"]))
-    review = json.loads(generate(brief, "review", {"draft": {"title": "T", "markdown": wall}}))
-    assert review["quality_score"] < 70
-    assert any("heading" in issue for issue in review["issues"])
-    assert any("150 words" in issue for issue in review["issues"])
-
-
-def test_review_of_an_empty_draft_scores_zero() -> None:
-    review = json.loads(generate(make_brief(), "review", {}))
-    assert review["quality_score"] == 0
-    assert review["issues"]
-
-
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {},
-        {"task_type": "social_post", "target_length": 100},
-        {
-            "topic": "An exceptionally long topic about distributed engineering organisations "
-            "and the many ways they onboard, mentor and retain new colleagues",
-            "keywords": tuple(f"keyword number {n}" for n in range(15)),
-            "primary_keyword": "a remarkably long primary keyword phrase for search engines",
-            "target_audience": "very senior engineering leaders in fast-growing companies",
-        },
-    ],
-    ids=["default", "short-social", "oversized-inputs"],
-)
-def test_seo_metadata_respects_the_published_limits(overrides: dict[str, Any]) -> None:
-    seo = write(make_brief(**overrides))["seo"]
+@pytest.mark.parametrize("name", BRIEFS)
+def test_search_fields_are_within_their_published_limits(name: str) -> None:
+    brief = BRIEFS[name]
+    seo = written(brief).seo
     assert set(seo) == {"seo_title", "meta_description", "tags", "excerpt"}
     assert 0 < len(seo["seo_title"]) <= 60
     assert 0 < len(seo["meta_description"]) <= 160
@@ -272,14 +293,111 @@ def test_seo_metadata_respects_the_published_limits(overrides: dict[str, Any]) -
     assert 0 < len(seo["excerpt"]) <= 300
 
 
-def test_seo_tags_come_from_keywords_and_category() -> None:
-    tags = write(make_brief())["seo"]["tags"]
+def test_search_tags_come_from_the_keywords_and_the_category() -> None:
+    tags = written(BLOG).seo["tags"]
     assert {"remote onboarding", "slack", "documentation", "management"} <= set(tags)
+
+
+@pytest.mark.parametrize("name", ["blog", "long-topic", "unicode"])
+def test_the_cover_is_a_png_of_the_promised_size_that_depends_on_the_topic(name: str) -> None:
+    provider = OfflineImageProvider()
+    brief = BRIEFS[name]
+    result = provider.generate_image(brief=brief, prompt="p", model="m", timeout=5)
+    assert result.content_type == "image/png"
+    assert result.model == "offline-image-1"
+    assert result.cost == Decimal("0")
+    with Image.open(io.BytesIO(result.content)) as image:
+        assert image.format == "PNG"
+        assert image.size == (1200, 630)
+    other = replace(brief, topic="SaaS pricing experiments")
+    assert provider.generate_image(brief=other, prompt="p", model="m", timeout=5).content != (
+        result.content
+    )
+
+
+# --- A different brief, a different text ----------------------------------------------------
+
+
+def test_a_different_topic_gives_a_different_article() -> None:
+    onboarding = written(BLOG).body
+    pricing = written(replace(BLOG, topic="SaaS pricing experiments")).body
+    shared = set(sentences_of(onboarding)) & set(sentences_of(pricing))
+    assert len(shared) < len(sentences_of(onboarding)) / 4
+
+
+def test_tone_changes_the_voice() -> None:
+    casual = written(replace(BLOG, tone="casual")).markdown
+    academic = written(replace(BLOG, tone="academic")).markdown
+    assert re.search(r"\b\w+n't\b|\b\w+'(?:re|ll|ve)\b", casual)
+    assert "n't" not in academic
+    shared = set(sentences_of(casual)) & set(sentences_of(academic))
+    assert len(shared) < len(sentences_of(casual)) / 2
+
+
+def test_style_changes_the_sections_and_a_listicle_numbers_them() -> None:
+    styles = ("educational", "technical", "listicle", "narrative", "thought_leadership")
+    headings = {
+        style: re.findall(r"^## (.+)$", written(replace(BLOG, style=style)).body, re.MULTILINE)
+        for style in styles
+    }
+    conclusions = {style: found.pop() for style, found in headings.items()}
+    for style in styles:
+        others = {h for other in styles if other != style for h in headings[other]}
+        assert not set(headings[style]) & others, style
+    assert all(re.match(r"\d+\. ", heading) for heading in headings["listicle"])
+    assert not any(re.match(r"\d+\. ", conclusion) for conclusion in conclusions.values())
+
+
+def test_task_type_changes_the_form_newsletters_greet_and_social_posts_end_in_hashtags() -> None:
+    blog = written(BLOG).body
+    newsletter = written(replace(BLOG, task_type="newsletter")).body
+    social = written(replace(BLOG, task_type="social_post")).body
+    banks = phrases()
+    assert newsletter.startswith(banks.greetings["professional"])
+    assert newsletter.rstrip().endswith(banks.sign_offs["professional"])
+    assert re.search(r"(?: #\w+)+$", social.rstrip())
+    for greeting_or_tag in (banks.greetings["professional"], "#remoteonboarding"):
+        assert greeting_or_tag not in blog
+
+
+def test_editor_feedback_is_answered_point_by_point_within_the_length() -> None:
+    feedback = "Add more concrete examples; explain the costs for small teams."
+    revised = written(replace(BLOG, feedback=feedback, target_length=1500)).body
+    assert "add more concrete examples" in revised.lower()
+    assert "explain the costs for small teams" in revised.lower()
+    assert abs(word_count(revised) - 1500) <= 0.1 * 1500
+
+
+def test_feedback_is_answered_even_in_the_shortest_draft_within_the_length() -> None:
+    revised = written(replace(BLOG, target_length=100, feedback="Add a clear next step")).body
+    assert "add a clear next step" in revised.lower()
+    assert abs(word_count(revised) - 100) <= 10
+
+
+# --- Research, and the provider's own answers ----------------------------------------------
+
+
+def test_research_is_json_with_an_outline_that_grows_with_length() -> None:
+    short = written(replace(BLOG, target_length=250)).research
+    long = written(BRIEFS["longest-newsletter"]).research
+    for research in (short, long):
+        assert set(research) == {"angle", "outline", "key_points", "audience_notes"}
+        assert 3 <= len(research["outline"]) <= 8
+        assert all(isinstance(point, str) and point for point in research["key_points"])
+    assert "engineering managers" in short["audience_notes"]
+    assert len(long["outline"]) > len(short["outline"])
+
+
+def test_draft_follows_an_outline_supplied_by_the_research_stage() -> None:
+    research = {"outline": ["Why Budgets Slip", "Tools We Trust", "Hiring Remotely", "Conclusion"]}
+    markdown = generate(BLOG, "draft", {"research": research})
+    headings = [line[3:] for line in markdown.splitlines() if line.startswith("## ")]
+    assert headings == ["Why Budgets Slip", "Tools We Trust", "Hiring Remotely", "Conclusion"]
 
 
 def test_token_accounting_estimates_words_and_costs_nothing() -> None:
     completion = OfflineLLMProvider().generate(
-        stage="draft", brief=make_brief(), prompt="word " * 300, context={}, model="m", timeout=5
+        stage="draft", brief=BLOG, prompt="word " * 300, context={}, model="m", timeout=5
     )
     assert completion.model == "offline-writer-1"
     assert completion.cost == Decimal("0")
@@ -289,22 +407,12 @@ def test_token_accounting_estimates_words_and_costs_nothing() -> None:
 
 def test_an_unknown_stage_is_a_provider_error() -> None:
     with pytest.raises(ProviderError, match="publish"):
-        generate(make_brief(), "publish")
+        generate(BLOG, "publish")
 
 
-def test_cover_image_is_a_1200_by_630_png_that_depends_on_the_topic() -> None:
-    provider = OfflineImageProvider()
-    result = provider.generate_image(brief=make_brief(), prompt="p", model="m", timeout=5)
-    assert result.content_type == "image/png"
-    assert result.model == "offline-image-1"
-    assert result.cost == Decimal("0")
-    with Image.open(io.BytesIO(result.content)) as image:
-        assert image.format == "PNG"
-        assert image.size == (1200, 630)
-    other = provider.generate_image(
-        brief=make_brief(topic="SaaS pricing experiments"), prompt="p", model="m", timeout=5
-    )
-    assert other.content != result.content
+def test_no_sentence_is_repeated_more_than_twice_in_the_longest_article() -> None:
+    counts = Counter(sentences_of(written(BRIEFS["longest-newsletter"]).body))
+    assert max(counts.values()) <= 2
 
 
 @pytest.mark.parametrize(
@@ -319,5 +427,7 @@ def test_cover_image_is_a_1200_by_630_png_that_depends_on_the_topic() -> None:
         ("Dashes — and ellipses … are not words.", 6),
     ],
 )
-def test_word_count_counts_what_a_reader_sees(markdown: str, expected: int) -> None:
+def test_word_count_the_length_tests_use_counts_what_a_reader_sees(
+    markdown: str, expected: int
+) -> None:
     assert word_count(markdown) == expected
