@@ -7,6 +7,7 @@ simple-history writes its record on `post_save`, with the user and reason given 
 `skip_history_when_saving`, so a lease renewal is no history record)."""
 
 import datetime
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -38,24 +39,26 @@ def _snapshot(task: ContentTask) -> dict:
     return {name: getattr(task, name) for name in TRACKED_FIELDS}
 
 
-def _with_lock_reads(locked: QuerySet) -> QuerySet:
-    """The task with what its writes need, read in the same statement as the lock:
-    whether its owner has an active webhook (a status change saved in the same
-    transaction is a delivery to each, and for the usual owner with none this spares a
-    probe of its own), and the system user's id, whom a run's changes are recorded as."""
+@functools.cache
+def _lock_reads() -> dict[str, Any]:
+    """What a task's writes need, read in the same statement as its lock: whether its
+    owner has an active webhook (a status change saved in the same transaction is a
+    delivery to each, and for the usual owner with none this spares a probe of its
+    own), and the system user's id, whom a run's changes are recorded as. Built once:
+    the ORM copies an expression for each query it goes into."""
     system = get_user_model().objects.filter(username=SYSTEM_USERNAME).order_by()
     webhooks = Webhook.objects.filter(owner=OuterRef("created_by"), active=True)
-    return locked.annotate(
-        owner_has_webhooks=Exists(webhooks),
-        system_user_id=Subquery(system.values("pk")[:1]),
-    )
+    return {
+        "owner_has_webhooks": Exists(webhooks),
+        "system_user_id": Subquery(system.values("pk")[:1]),
+    }
 
 
 def _first_locked(locked: QuerySet) -> ContentTask | None:
-    task = _with_lock_reads(locked).first()
-    if task is not None:
+    for task in locked.annotate(**_lock_reads())[:1]:
         task._as_loaded = _snapshot(task)
-    return task
+        return task
+    return None
 
 
 def _pk(task_id):
