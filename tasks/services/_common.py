@@ -1,10 +1,9 @@
 """What the services share: locking a task, saving a change with who and why.
 
 Everything here is the ORM and simple-history's public API: a task's row is locked
-with `select_for_update`, a change is saved with `save(update_fields=...)`, and
-simple-history writes its record on `post_save`, with the user and reason given as
-`_history_user` and `_change_reason` (a save that changes no tracked field sets
-`skip_history_when_saving`, so a lease renewal is no history record)."""
+with `select_for_update`, a change is saved with `save(update_fields=...)`, and its
+history record, with who and why, written by simple-history's `bulk_history_create`
+when a tracked field changed (a lease renewal is no history record)."""
 
 import datetime
 import functools
@@ -33,6 +32,11 @@ TRACKED_FIELDS = tuple(
     if field.name in {f.name for f in ContentTask.history.model._meta.concrete_fields}
 )
 FINISHED = (StageRunStatus.SUCCEEDED, StageRunStatus.SKIPPED)
+# simple-history's manager of the tasks' records. `ContentTask.history` builds a new
+# manager class at each access, as its post_save handler does for every record: a
+# third of a save's cost, spared by writing the record with the manager's
+# bulk_history_create (what bulk_update_with_history uses) on this one.
+_HISTORY = ContentTask.history
 
 
 def _snapshot(task: ContentTask) -> dict:
@@ -54,8 +58,16 @@ def _lock_reads() -> dict[str, Any]:
     }
 
 
-def _first_locked(locked: QuerySet) -> ContentTask | None:
-    for task in locked.annotate(**_lock_reads())[:1]:
+def _first_locked(locked: QuerySet, *, reads: bool = True) -> ContentTask | None:
+    """The first row of `locked`, with the lock's reads unless `reads` is false (then
+    a save probes the owner's webhooks, and the system user is looked up). The system
+    user's id is not read again once the run knows the user."""
+    if reads:
+        wanted = _lock_reads()
+        if _run_user.get():
+            wanted = {"owner_has_webhooks": wanted["owner_has_webhooks"]}
+        locked = locked.annotate(**wanted)
+    for task in locked[:1]:
         task._as_loaded = _snapshot(task)
         return task
     return None
@@ -85,8 +97,13 @@ def lock_to_go_on(task_id, *, now: datetime.datetime) -> ContentTask | None:
     pk = _pk(task_id)
     if pk is None:
         return None
-    tasks = ContentTask.objects.in_progress_without_live_run(now)
-    return _first_locked(tasks.select_for_update().filter(pk=pk).order_by())
+    tasks = ContentTask.objects.in_progress_without_live_run(now).filter(pk=pk)
+    # Asked for every run message, and a message usually names a pending task: whether
+    # the task is one is asked first, without reading (or locking) its row. A task
+    # that stops being one meanwhile is not found by the lock either.
+    if not tasks.exists():
+        return None
+    return _first_locked(tasks.select_for_update().order_by())
 
 
 def lock_next_in_turn(
@@ -167,16 +184,18 @@ def save(
     loaded = getattr(task, "_as_loaded", None)
     changed = loaded is None or loaded != _snapshot(task)
     adding = task._state.adding
-    if changed:
-        task._history_user = user if user is not None else _system_user(task)
-        task._change_reason = reason
-    else:
-        task.skip_history_when_saving = True
+    task.skip_history_when_saving = True  # recorded below, when a tracked field changed
     try:
         task.save(update_fields=update_fields)
     finally:
-        for name in ("_history_user", "_change_reason", "skip_history_when_saving"):
-            task.__dict__.pop(name, None)
+        del task.skip_history_when_saving
+    if changed:
+        _HISTORY.bulk_history_create(
+            [task],
+            update=not adding,
+            default_user=user if user is not None else _system_user(task),
+            default_change_reason=reason,
+        )
     if adding or (loaded is not None and loaded["status"] != task.status):
         previous = None if adding else loaded["status"]
         webhook_deliveries_record(
