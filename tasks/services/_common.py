@@ -21,7 +21,7 @@ from contentpipeline.errors import NotFound
 from contentpipeline.roles import SYSTEM_USERNAME, system_user
 
 from ..events import broadcast_on_commit, default_message
-from ..models import ContentTask, StageRun, StageRunStatus, Webhook
+from ..models import ContentTask, StageRun, StageRunStatus, Status, Webhook
 from .webhooks import webhook_deliveries_record
 
 # The fields whose changes are history records (the lease and bookkeeping are not):
@@ -97,12 +97,13 @@ def lock_to_go_on(task_id, *, now: datetime.datetime) -> ContentTask | None:
     pk = _pk(task_id)
     if pk is None:
         return None
-    tasks = ContentTask.objects.in_progress_without_live_run(now).filter(pk=pk)
     # Asked for every run message, and a message usually names a pending task: whether
-    # the task is one is asked first, without reading (or locking) its row. A task
-    # that stops being one meanwhile is not found by the lock either.
-    if not tasks.exists():
+    # it is in progress at all is asked first, without reading (or locking) its row.
+    # The lock below holds the whole condition; a task that was not in progress is not
+    # found by it either.
+    if not ContentTask.objects.filter(pk=pk, status=Status.IN_PROGRESS).exists():
         return None
+    tasks = ContentTask.objects.in_progress_without_live_run(now).filter(pk=pk)
     return _first_locked(tasks.select_for_update().order_by())
 
 
