@@ -166,13 +166,13 @@ def create_posts(count: int, prefix: str) -> list:
 
 def remove(prefix: str, queue: str) -> None:
     from django.conf import settings
-    from django.core.cache import cache
+    from django_redis import get_redis_connection
 
     from publishing.models import Post
 
     # Their history stays: the posts' history refuses deletes, in the bench database too.
     Post.objects.filter(slug__startswith=prefix).delete()
-    client = cache._cache.get_client(write=True)
+    client = get_redis_connection("default")
     keys = list(client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*"))
     if keys:
         client.delete(*keys)

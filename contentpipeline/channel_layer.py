@@ -1,5 +1,13 @@
 """The Redis channel layer, set up for many long-lived, mostly idle WebSockets per web
-process (django/channels_redis#422 and the redis-py 8 defaults behind it)."""
+process, and the one module that touches channels-redis' private names.
+
+Upstream: django/channels_redis#422 and redis/redis-py#4091 (redis-py 8 made 5 s the
+default socket timeout, shorter than channels-redis' own blocking pop, so an idle
+receive fails). tests/contentpipeline/test_channel_layer_upstream.py holds the upstream
+behaviour worked around here: the private methods overridden or called, with the
+signatures used, and redis-py's default socket timeout. When one of its tests fails,
+upstream changed: adapt this module, or drop the workaround that is no longer needed.
+"""
 
 import asyncio
 
@@ -33,6 +41,12 @@ class RedisChannelLayer(BaseRedisChannelLayer):
         host.setdefault("max_connections", self.pool_max_connections)
         host.setdefault("timeout", self.pool_wait_timeout)
         return aioredis.BlockingConnectionPool.from_url(address, **host)
+
+    def group_keys(self, groups: list[str]) -> list[bytes]:
+        """The Redis keys of the groups' member sets (a sorted set per group, each
+        member's score its last `group_add`), for reading them in a script of one's
+        own (tasks.events counts the members of an event's groups in one command)."""
+        return [self._group_key(group) for group in groups]
 
     async def _brpop_with_clean(self, index, channel, timeout):
         """One blocking pop (`brpop_timeout`, 5 s). channels-redis pops again while the

@@ -11,7 +11,7 @@ from urllib.parse import unquote_to_bytes
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.functional import SimpleLazyObject, empty
+from django.utils.functional import SimpleLazyObject
 
 from .database import database_unreachable
 from .errors import DATABASE_UNAVAILABLE, database_unavailable_headers
@@ -88,13 +88,15 @@ _UNKNOWN = object()
 
 def _user_id(request: HttpRequest, response: HttpResponse):
     """The id of the request's user as far as it is known without asking the database
-    (None: anonymous); `_UNKNOWN` when a session cookie came but no code looked at the
-    user (DRF sets `request.user` when it authenticates a token). None, without asking,
+    (None: anonymous); `_UNKNOWN` when the user is the session's (Django's lazy user,
+    and a session cookie came), to be looked up: on the sync path a lookup the view
+    made already is not made again; under ASGI `request.auser()` asks. DRF sets
+    `request.user` to the user when it authenticates a token. None, without asking,
     when the answer says the database could not be reached: asking would wait again."""
     user = getattr(request, "user", None)
     if user is None:
         return None
-    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
+    if isinstance(user, SimpleLazyObject):
         if settings.SESSION_COOKIE_NAME not in request.COOKIES:
             return None
         if getattr(response, "database_unreachable", False):

@@ -22,6 +22,7 @@ import math
 import uuid
 
 from django.core.cache import cache
+from django_redis import get_redis_connection
 from rest_framework import throttling
 
 from .cache import CACHE_ERRORS, cache_available, mark_down
@@ -50,7 +51,7 @@ def _sliding_window(key: str, *, period: int, limit: int) -> tuple[bool, float]:
     """Count a request against `limit` per `period` seconds under `key`, if there is
     room: (allowed, seconds until there is room again). Raises the cache's errors."""
     global _script
-    client = cache._cache.get_client(key, write=True)
+    client = get_redis_connection("default")
     if _script is None:
         _script = client.register_script(SLIDING_WINDOW)
     allowed, wait_ms = _script(

@@ -17,6 +17,8 @@ from django.utils import timezone
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from contentpipeline.channel_layer import RedisChannelLayer
+
 from .models import ContentTask, Stage
 
 logger = logging.getLogger(__name__)
@@ -163,7 +165,7 @@ def _groups_with_members(layer, groups: list[str]) -> list[str]:
     group while no page follows it, the editors' while nobody has the desk open. Those
     sends are left out (their expired members dropped, as group_send would), and an
     event nobody listens to never goes to the event loop at all."""
-    if not hasattr(layer, "_group_key"):  # not channels-redis: its own group_send decides
+    if not isinstance(layer, RedisChannelLayer):  # another layer: its group_send decides
         return groups
     expired_before = int(time.time()) - layer.group_expiry
     by_server: dict[int, list[str]] = {}
@@ -175,7 +177,7 @@ def _groups_with_members(layer, groups: list[str]) -> list[str]:
         if address is None:  # a sentinel set-up: its own group_send decides
             listened += server_groups
             continue
-        keys = [layer._group_key(group) for group in server_groups]
+        keys = layer.group_keys(server_groups)
         counts = _redis(address).eval(_COUNT_MEMBERS, len(keys), *keys, expired_before)
         listened += [group for group, count in zip(server_groups, counts, strict=True) if count]
     return listened

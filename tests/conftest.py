@@ -41,9 +41,9 @@ def _fast_password_hashing(settings):
 def _clear_cache():
     # Throttle counters live in the cache; each test starts with none. Only this run's
     # keys go: cache.clear() would empty the whole Redis database, whoever else uses it.
-    from django.core.cache import cache
+    from django_redis import get_redis_connection
 
-    client = cache._cache.get_client(write=True)
+    client = get_redis_connection("default")
     keys = list(client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*"))
     if keys:
         client.delete(*keys)

@@ -68,16 +68,21 @@ for _role, _url in (
         raise ImproperlyConfigured(f"{_role}={_url!r} must be a redis://, rediss:// or unix:// URL")
 
 CACHE_TIMEOUT = env.float("CACHE_TIMEOUT", default=1.0)
+# django-redis keeps its connection pools in a process-wide factory, one per server, so
+# the cache instance Django makes for each request (under ASGI) shares the process's
+# pool instead of opening connections of its own. Its errors are not ignored
+# (IGNORE_EXCEPTIONS): contentpipeline/cache.py catches them, answers from PostgreSQL and
+# leaves the cache alone for a few seconds, so a request with Redis down never fails.
 CACHES = {
     "default": {
-        "BACKEND": "contentpipeline.cache_backend.SharedPoolRedisCache",
+        "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": CACHE_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="cp"),
         # The cache is an optimisation: when its Redis is unreachable a request should
         # learn so in about a second, not wait out redis-py's 5 s defaults and retries.
         "OPTIONS": {
-            "socket_connect_timeout": CACHE_TIMEOUT,
-            "socket_timeout": CACHE_TIMEOUT,
+            "SOCKET_CONNECT_TIMEOUT": CACHE_TIMEOUT,
+            "SOCKET_TIMEOUT": CACHE_TIMEOUT,
         },
     }
 }

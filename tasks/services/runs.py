@@ -25,8 +25,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contentpipeline.database import bound_cursor
-
 from ..models import ContentTask, Stage, StageRun, StageRunStatus, Status, lease_period
 from ._common import finished_outputs, lock, lock_next_in_turn, lock_to_go_on, save
 from ._common import system_actor as system_actor  # the runner runs within it
@@ -85,7 +83,7 @@ def task_claim(*, task_id, in_turn: bool = False) -> Claim | None:
         return claim
     cap = settings.MAX_RUNS_PER_USER
     if cap:
-        with bound_cursor() as cursor:
+        with transaction.get_connection().cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PICK_LOCK_KEY])
     # Rows other transactions hold are passed over first; when that leaves nothing they
     # are waited for, so that a task locked for a moment by someone else (a refused

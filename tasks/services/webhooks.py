@@ -2,9 +2,10 @@
 change of their tasks, and each delivery's attempts.
 
 - Every status change of a task (`_common.save`, the one place a task is saved) makes
-  one delivery per active webhook of the task's owner, in the same transaction: one
-  INSERT ... SELECT, once it is known that the owner has some (the task's lock reads
-  it; else a probe of the owner's webhooks, all a change costs an owner with none).
+  one delivery per active webhook of the task's owner, in the same transaction: a
+  read of their keys and one bulk insert, once it is known that the owner has some
+  (the task's lock reads it; else a probe of the owner's webhooks, all a change costs
+  an owner with none).
   The deliveries are sent to the queue after commit; the row is the truth, and what
   the broker lost is sent again by `webhook_dispatch_waiting` on every beat.
 - An attempt first claims the delivery (attempt n only while n-1 were made and n is at
@@ -21,8 +22,6 @@ change of their tasks, and each delivery's attempts.
   no database connection while it waits for the receiver.
 """
 
-import functools
-import json
 import logging
 import random
 import secrets
@@ -38,7 +37,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
-from contentpipeline.database import bound_cursor, release_connection
+from contentpipeline.database import release_connection
 from contentpipeline.errors import ApplicationError, NotFound
 from tasks.pipeline.sources import RefusedAddress, SourceError, check_host
 
@@ -124,24 +123,6 @@ def webhook_set_active(*, webhook_ids: list, active: bool) -> int:
     return Webhook.objects.filter(pk__in=webhook_ids).exclude(active=active).update(active=active)
 
 
-@functools.cache
-def _probe_statement() -> str:
-    # A table name from the model's metadata; the value is a parameter.
-    return f"SELECT 1 FROM {Webhook._meta.db_table} WHERE owner_id = %s AND active LIMIT 1"  # noqa: S608
-
-
-@functools.cache
-def _insert_statement() -> str:
-    delivery, webhook = WebhookDelivery._meta.db_table, Webhook._meta.db_table
-    # Table names from the models' metadata; every value is a parameter.
-    return (
-        f"INSERT INTO {delivery} (webhook_id, task_id, event, status, previous_status, payload,"  # noqa: S608
-        " state, attempts, last_error, last_response, created_at, next_attempt_at)"
-        " SELECT id, %s, %s, %s, %s, %s::jsonb, %s, 0, '', '', %s, %s"
-        f" FROM {webhook} WHERE owner_id = %s AND active RETURNING id"
-    )
-
-
 def status_payload(task: ContentTask, *, previous_status: str | None, message: str) -> dict:
     """The event a status change sends (the delivery's id is added when it is sent)."""
     return {
@@ -169,22 +150,23 @@ def webhook_deliveries_record(
     `owner_has_webhooks` is what the caller read in this transaction (the services'
     lock reads it); when it was not read, an index is probed first, so an owner
     without webhooks (the pipeline's usual case) costs that probe and nothing more.
-    With some, one INSERT ... SELECT makes them all."""
+    With some, their keys are read and one bulk insert makes them all."""
     if owner_has_webhooks is False:
         return 0
-    with bound_cursor() as cursor:
-        if owner_has_webhooks is None:
-            cursor.execute(_probe_statement(), [task.created_by_id])
-            if cursor.fetchone() is None:
-                return 0
-        payload = status_payload(task, previous_status=previous_status, message=message)
-        now = timezone.now()
-        params = [
-            task.pk, STATUS_EVENT, task.status, previous_status or "", json.dumps(payload),
-            DeliveryState.PENDING, now, now, task.created_by_id,
-        ]  # fmt: skip
-        cursor.execute(_insert_statement(), params)
-        ids = [row[0] for row in cursor.fetchall()]
+    webhooks = Webhook.objects.filter(owner_id=task.created_by_id, active=True)
+    if owner_has_webhooks is None and not webhooks.exists():
+        return 0
+    payload = status_payload(task, previous_status=previous_status, message=message)
+    now = timezone.now()
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            webhook_id=webhook_id, task_id=task.pk, event=STATUS_EVENT, status=task.status,
+            previous_status=previous_status or "", payload=payload,
+            state=DeliveryState.PENDING, created_at=now, next_attempt_at=now,
+        )
+        for webhook_id in webhooks.values_list("pk", flat=True)
+    )  # fmt: skip
+    ids = [delivery.pk for delivery in deliveries]
     if ids:
         transaction.on_commit(lambda: send_deliveries((pk, 1) for pk in ids))
     return len(ids)
