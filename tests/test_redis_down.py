@@ -13,6 +13,7 @@ from contentpipeline.celery import app as celery_app
 from tasks.models import ContentTask
 from tasks.tasks import dispatch_waiting_tasks
 
+from .brokers import use_broker
 from .conftest import client_for
 from .factories import UserFactory
 from .tasks.factories import ContentTaskFactory
@@ -20,12 +21,6 @@ from .tasks.factories import ContentTaskFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DEAD = "redis://127.0.0.1:1"  # nothing listens there
-
-
-def use_broker(url: str) -> None:
-    celery_app.conf.broker_url = url
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture(autouse=True)

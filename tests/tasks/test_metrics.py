@@ -6,6 +6,7 @@ from contentpipeline.celery import app as celery_app
 from tasks.runner import run_pipeline
 from tasks.services import task_create
 
+from ..brokers import use_broker
 from ..conftest import client_for
 from ..factories import UserFactory
 from .factories import ContentTaskFactory
@@ -67,12 +68,10 @@ def test_health_reports_each_dependency(celery_worker):
 
 def test_health_answers_503_when_the_broker_is_down(settings):
     real = celery_app.conf.broker_url
-    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
-    celery_app._pool = None
+    use_broker("redis://127.0.0.1:1/0")
     try:
         response = client_for().get("/api/health")
     finally:
-        celery_app.conf.broker_url = real
-        celery_app._pool = None
+        use_broker(real)
     assert response.status_code == 503
     assert response.json()["broker"].startswith("error")

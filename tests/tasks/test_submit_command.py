@@ -25,6 +25,7 @@ from tasks.management.commands import submit
 from tasks.models import PIPELINE_STAGES, ContentTask
 from tasks.services import task_cancel
 
+from ..brokers import use_broker
 from ..conftest import ROOT
 from ..factories import UserFactory
 
@@ -154,15 +155,13 @@ class TestCreating:
             "default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [f"{DEAD}/2"]}}
         }
         real = celery_app.conf.broker_url
-        celery_app.conf.broker_url, celery_app._pool = f"{DEAD}/0", None
-        celery_app.amqp._producer_pool = None
+        use_broker(f"{DEAD}/0")
         try:
             with django_capture_on_commit_callbacks(execute=True):
                 out = run_submit("--topic", "Written while Redis is away",
                                  "--as", integrator.username)  # fmt: skip
         finally:
-            celery_app.conf.broker_url, celery_app._pool = real, None
-            celery_app.amqp._producer_pool = None
+            use_broker(real)
         task = ContentTask.objects.get()
         assert out == f"{task.pk}\n" and task.status == "pending"
 

@@ -14,6 +14,7 @@ from tasks.models import PIPELINE_STAGES, ContentTask, StageRun
 from tasks.services import task_cancel, task_create, task_dispatch, task_pause, task_resume
 from tasks.tasks import dispatch_waiting_tasks
 
+from ..brokers import use_broker
 from ..factories import UserFactory
 from ..fakes import FakeLLMServer
 
@@ -243,13 +244,6 @@ def test_tasks_created_while_the_broker_is_down_run_once_it_is_back(
     worker_factory, user, settings, integrator_client, integrator
 ):
     real_broker = celery_app.conf.broker_url
-
-    def use_broker(url: str) -> None:
-        # New connection and producer pools for the new URL; the old ones are left to
-        # the garbage collector, as code elsewhere may still hold them.
-        celery_app.conf.broker_url = url
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
 
     use_broker("redis://127.0.0.1:1/0")  # nothing listens there
     try:
