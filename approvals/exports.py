@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from itertools import islice
 
 from asgiref.sync import sync_to_async
-from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 
 from .selectors import approval_csv_rows
 
@@ -43,11 +42,13 @@ async def _in_thread(chunks: Iterator[str]) -> AsyncIterator[str]:
         await sync_to_async(chunks.close, thread_sensitive=True)()
 
 
-def decisions_csv_response(request: HttpRequest, queryset) -> StreamingHttpResponse:
+def decisions_csv_response(request, queryset) -> StreamingHttpResponse:
     """Every decision of `queryset` as a CSV attachment, streamed (the API's export
     and the admin's action)."""
     chunks = _csv_chunks(queryset)
-    if isinstance(request, ASGIRequest):
+    # Under ASGI the request (or the one a DRF request wraps) carries its scope; there a
+    # streaming body must be an async iterator, or Django warns and reads it in a thread a chunk.
+    if getattr(request, "scope", None) is not None:
         chunks = _in_thread(chunks)
     response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="approvals.csv"'

@@ -144,7 +144,7 @@ class ApprovalListView(GenericAPIView):
         export = self.filters.pop("format", None) == EXPORT_FORMAT
         queryset = self.get_queryset()
         if export:
-            return decisions_csv_response(request._request, queryset)
+            return decisions_csv_response(request, queryset)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
