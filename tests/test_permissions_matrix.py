@@ -144,6 +144,14 @@ class Row:
         return self.name
 
 
+def health_report(response) -> object:
+    checks = response.json()
+    if set(checks) != {"database", "cache", "broker", "workers"}:
+        return checks
+    all_ok = all(value == "ok" for value in checks.values())
+    return "reports" if response.status_code == (200 if all_ok else 503) else response.status_code
+
+
 def observed(row: Row, response, ctx: dict, before) -> object:
     if row.observe is not None:
         return row.observe(response)
@@ -389,7 +397,9 @@ API_ROWS = [
     ),
     Row("metrics", "GET", "/api/metrics", (401, 403, 403, 403, 200)),
     Row("Prometheus metrics", "GET", "/metrics", (401, 403, 403, 403, 200)),
-    Row("health", "GET", "/api/health", EVERYONE),
+    # Whether a worker answers the health check's ping depends on what else runs on the
+    # broker; whoever asks gets every check, and a 200 exactly when all of them are ok.
+    Row("health", "GET", "/api/health", ("reports",) * 5, observe=health_report),
     Row("schema", "GET", "/api/schema/", EVERYONE),
     Row("docs", "GET", "/api/docs/", EVERYONE),
     Row("an unknown path", "GET", "/api/no-such-endpoint", (404,) * 5),
