@@ -268,6 +268,7 @@ def test_env_example_documents_every_variable_and_fills_in_no_secret():
     assert example["SECRET_KEY"] == example["POSTGRES_PASSWORD"] == example["REDIS_PASSWORD"] == ""
 
 
+@pytest.mark.processes
 def test_env_files_are_ignored_by_git_but_the_example_is_not():
     def ignored(path: str) -> int:
         return subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode
