@@ -345,6 +345,12 @@ def run() -> int:
     return exit_code
 
 
+# One pytest process a core (pytest-xdist), each with a test database, a Celery queue
+# and Redis prefixes of its own (tests/conftest.py); a test goes to whichever process is
+# free. `make test PYTEST_ARGS="-n 0"` runs them in this one process instead.
+PYTEST_PARALLEL = ["-n", "auto", "--dist", "worksteal"]
+
+
 def test(pytest_args: list[str]) -> int:
     prepare()
     # Our own queue, channel prefix and cache prefix, so a `make run` on the same Redis
@@ -358,7 +364,7 @@ def test(pytest_args: list[str]) -> int:
         [str(BIN / "ruff"), "format", "--check", "."],
         [str(BIN / "python"), "manage.py", "makemigrations", "--check", "--dry-run"],
         [str(BIN / "lint-imports"), "--no-cache", "--no-logo"],
-        [str(BIN / "python"), "-m", "pytest", *pytest_args],
+        [str(BIN / "python"), "-m", "pytest", *PYTEST_PARALLEL, *pytest_args],
     ]
     for step in steps:
         log(" ".join(Path(step[0]).name if i == 0 else a for i, a in enumerate(step)))

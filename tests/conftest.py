@@ -26,6 +26,22 @@ from .factories import UserFactory, token_for
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's: unknown under `-p no:xdist`
+def pytest_xdist_setupnodes(config, specs):
+    """In parallel (`make test`: pytest-xdist) each worker process has a test database
+    of its own (pytest-django names it test_<name>_gw0, ...) and here, in its
+    environment before it reads the settings, its own Celery queue, channel-layer
+    prefix and cache key prefix: workers never take each other's messages or clear
+    each other's keys, and the workers and servers a test starts inherit them."""
+    ours = {
+        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+    }
+    for spec in specs:
+        spec.env.update({name: f"{value}-{spec.id}" for name, value in ours.items()})
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path_factory):
     settings.MEDIA_ROOT = str(tmp_path_factory.getbasetemp() / "media")
