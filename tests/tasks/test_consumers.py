@@ -170,7 +170,6 @@ async def test_a_browser_from_a_foreign_origin_is_refused(owner_and_task):
         )
         connected, _ = await communicator.connect()
         assert not connected
-        await communicator.disconnect()  # its consumer ends now, not at the loop's close
 
 
 @pytest.mark.parametrize("path", ["/ws/tasks/not-a-uuid/", "/ws/other/", "/ws/", "/"])
