@@ -93,6 +93,20 @@ def _fresh_channel_layer():
 
 
 @pytest.fixture
+def quick_writer(settings, monkeypatch):
+    """The pipeline writes with tests/fakes.py's QuickWriter and QuickCover, for tests
+    whose subject is not the writing (`pytest.mark.usefixtures("quick_writer")`)."""
+    from tasks.pipeline.providers import REGISTRY
+
+    from .fakes import QuickCover, QuickWriter
+
+    monkeypatch.setitem(REGISTRY["llm"], QuickWriter.name, QuickWriter)
+    monkeypatch.setitem(REGISTRY["image"], QuickCover.name, QuickCover)
+    settings.LLM_PROVIDER, settings.LLM_CHAIN = QuickWriter.name, (QuickWriter.name,)
+    settings.IMAGE_PROVIDER, settings.IMAGE_CHAIN = QuickCover.name, (QuickCover.name,)
+
+
+@pytest.fixture
 def outbox(settings):
     """Run messages and progress events that leave the process (see tests/outbox.py)."""
     from .outbox import Outbox

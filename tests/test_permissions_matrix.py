@@ -51,6 +51,9 @@ from .conftest import client_for
 from .factories import UserFactory, token_for
 from .tasks.factories import ContentTaskFactory
 
+# The writing is not what these tests are about: QuickWriter writes (tests/fakes.py).
+pytestmark = pytest.mark.usefixtures("quick_writer")
+
 ROLES = ("anonymous", "integrator_a", "integrator_b", "editor", "staff")
 PASSWORD = "a-long-test-password"
 

@@ -23,7 +23,8 @@ from ..factories import UserFactory
 from ..tasks.factories import ContentTaskFactory
 from .factories import PostFactory
 
-pytestmark = pytest.mark.django_db
+# The writing is not what these tests are about: QuickWriter writes (tests/fakes.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_writer")]
 
 
 # --- Helpers -------------------------------------------------------------------------------
