@@ -174,7 +174,8 @@ def health() -> dict[str, str]:
     except Exception as exc:
         checks["broker"] = f"error: {exc}"
     try:
-        replies = app.control.ping(timeout=1.0) or []
+        # One answer is enough: the check ends as soon as a worker replies.
+        replies = app.control.ping(timeout=1.0, limit=1) or []
         checks["workers"] = "ok" if replies else "error: no worker answered"
     except Exception as exc:
         checks["workers"] = f"error: {exc}"

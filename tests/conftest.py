@@ -26,6 +26,22 @@ from .factories import UserFactory, token_for
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's: unknown under `-p no:xdist`
+def pytest_xdist_setupnodes(config, specs):
+    """In parallel (`make test`: pytest-xdist) each worker process has a test database
+    of its own (pytest-django names it test_<name>_gw0, ...) and here, in its
+    environment before it reads the settings, its own Celery queue, channel-layer
+    prefix and cache key prefix: workers never take each other's messages or clear
+    each other's keys, and the workers and servers a test starts inherit them."""
+    ours = {
+        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+    }
+    for spec in specs:
+        spec.env.update({name: f"{value}-{spec.id}" for name, value in ours.items()})
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path_factory):
     settings.MEDIA_ROOT = str(tmp_path_factory.getbasetemp() / "media")
@@ -77,6 +93,20 @@ def _fresh_channel_layer():
 
 
 @pytest.fixture
+def quick_writer(settings, monkeypatch):
+    """The pipeline writes with tests/fakes.py's QuickWriter and QuickCover, for tests
+    whose subject is not the writing (`pytest.mark.usefixtures("quick_writer")`)."""
+    from tasks.pipeline.providers import REGISTRY
+
+    from .fakes import QuickCover, QuickWriter
+
+    monkeypatch.setitem(REGISTRY["llm"], QuickWriter.name, QuickWriter)
+    monkeypatch.setitem(REGISTRY["image"], QuickCover.name, QuickCover)
+    settings.LLM_PROVIDER, settings.LLM_CHAIN = QuickWriter.name, (QuickWriter.name,)
+    settings.IMAGE_PROVIDER, settings.IMAGE_CHAIN = QuickCover.name, (QuickCover.name,)
+
+
+@pytest.fixture
 def outbox(settings):
     """Run messages and progress events that leave the process (see tests/outbox.py)."""
     from .outbox import Outbox
@@ -118,8 +148,11 @@ def anon_client():
     return APIClient()
 
 
-WORKER_APP_NAME = "test-celery-worker"
-SERVER_APP_NAME = "test-asgi-server"
+def session_name(role: str) -> str:
+    """An application_name of its own for the database sessions of one process a test
+    starts (PGAPPNAME), so that the test can wait for that process' sessions alone to
+    end: another process of the run may hold its own for as long as it runs."""
+    return f"test-{role}-{uuid.uuid4().hex[:8]}"
 
 
 def start_worker(
@@ -137,7 +170,8 @@ def start_worker(
     and concurrency of the settings (threads) unless `concurrency` asks for fewer; with
     `deliveries`, the webhook deliveries' worker of that queue instead (its threads:
     WEBHOOK_CONCURRENCY, which `env` may set). Its node name is `node@<host>` (a unique
-    name unless `node` is given), also its `node` attribute."""
+    name unless `node` is given), also its `node` attribute; its database sessions'
+    application_name is its `session_name`."""
     from django.db import connection
 
     node = node_name(node or f"test-{uuid.uuid4().hex[:8]}")
@@ -146,7 +180,7 @@ def start_worker(
         "DATABASE_NAME": connection.settings_dict["NAME"],
         "CELERY_QUEUE": queue,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "PGAPPNAME": WORKER_APP_NAME,
+        "PGAPPNAME": session_name("worker"),
         **(env or {}),
     }
     command = worker_command(
@@ -163,6 +197,7 @@ def start_worker(
         stop(process)
         raise
     process.node = node
+    process.session_name = environment["PGAPPNAME"]
     return process
 
 
@@ -179,7 +214,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     )
     yield process
     stop(process)
-    _wait_for_other_sessions_to_end(django_db_blocker)
+    wait_for_sessions_to_end(django_db_blocker, process.session_name)
 
 
 @pytest.fixture
@@ -201,14 +236,13 @@ def worker_factory(settings, tmp_path, django_db_blocker):
     with celery_app.connection_for_write() as connection:
         connection.default_channel.queue_purge(queue)
         connection.default_channel.queue_purge(webhook_queue(queue))
-    _wait_for_other_sessions_to_end(django_db_blocker)
+    wait_for_sessions_to_end(django_db_blocker, *(p.session_name for p in started))
 
 
-def _wait_for_other_sessions_to_end(
-    blocker, app_name: str = WORKER_APP_NAME, timeout: float = 10
-) -> None:
+def wait_for_sessions_to_end(blocker, *app_names: str, timeout: float = 10) -> None:
     """PostgreSQL notices a closed client a moment after the process is gone; the test
-    database can only be dropped (or flushed) once it has."""
+    database can only be dropped (or flushed) once it has. `app_names`: the
+    application_names (`session_name`) of the processes that were stopped."""
     from django.db import connection
 
     with blocker.unblock():
@@ -217,8 +251,8 @@ def _wait_for_other_sessions_to_end(
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT pid FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND application_name = %s",
-                    [app_name],
+                    " WHERE datname = current_database() AND application_name = ANY(%s)",
+                    [list(app_names)],
                 )
                 others = cursor.fetchall()
             if not others:
@@ -249,7 +283,7 @@ def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
         **os.environ,
         "DATABASE_NAME": connection.settings_dict["NAME"],
         "MEDIA_ROOT": str(tmp_path_factory.getbasetemp() / "media"),
-        "PGAPPNAME": SERVER_APP_NAME,
+        "PGAPPNAME": session_name("asgi-server"),
     }
     log_path = tmp_path_factory.mktemp("asgi") / "daphne.log"
     process = spawn(web_command("127.0.0.1", port), log_path=log_path, env=environment)
@@ -261,7 +295,7 @@ def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
         raise
     yield server
     stop(process)
-    _wait_for_other_sessions_to_end(django_db_blocker, SERVER_APP_NAME)
+    wait_for_sessions_to_end(django_db_blocker, environment["PGAPPNAME"])
 
 
 PROCESS_FIXTURES = {"celery_worker", "worker_factory", "asgi_server"}

@@ -29,11 +29,14 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from PIL import Image
+
+from tasks.pipeline.providers import Brief, Completion, ImageResult, ProviderError
 
 CHAT_PATH = "/v1/chat/completions"
 IMAGES_PATH = "/v1/images/generations"
@@ -318,6 +321,51 @@ class FakeLLMServer:
     def __exit__(self, *exc_info: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class QuickWriter:
+    """A text provider for the tests whose subject is not the writing (the queue, the
+    API, the review desk, publishing): every stage's answer at once, the fake model
+    server's (REPLIES), with a draft titled by the brief's topic and naming its
+    keywords. The offline writer composes a whole article per stage; its own tests
+    (tests/tasks/pipeline/providers/) and the end-to-end ones keep it. The
+    `quick_writer` fixture (tests/conftest.py) puts this provider and QuickCover first."""
+
+    name = "quick"
+
+    def generate(
+        self, *, stage: str, brief: Brief, prompt: str, context: dict[str, Any], model: str,
+        timeout: float,
+    ) -> Completion:  # fmt: skip
+        if stage in ("draft", "refine"):
+            keywords = ", ".join(brief.keywords)
+            text = (f"# {brief.topic}\n\nAbout {brief.topic}{f': {keywords}' if keywords else ''}."
+                    "\n\n## Why\n\nBecause it helps.\n\n## How\n\nStep by step.")  # fmt: skip
+        elif stage in QUICK_REPLIES:
+            text = QUICK_REPLIES[stage]
+        else:
+            raise ProviderError(f"The quick writer has no stage named {stage!r}")
+        return Completion(text=text, model=model, tokens_in=len(prompt) // 4,
+                          tokens_out=len(text) // 4, cost=Decimal("0"))  # fmt: skip
+
+
+QUICK_REPLIES = {
+    "research": REPLIES["Research the brief"],
+    "review": REPLIES["Review this draft"],
+    "seo": REPLIES["Write search metadata"],
+}
+
+
+class QuickCover:
+    """The image provider beside QuickWriter: a small PNG at once, no drawing."""
+
+    name = "quick"
+
+    def generate_image(
+        self, *, brief: Brief, prompt: str, model: str, timeout: float
+    ) -> ImageResult:
+        return ImageResult(content=png_bytes(), content_type="image/png", model=model,
+                           cost=Decimal("0"))  # fmt: skip
 
 
 def openai_duration(seconds: float) -> str:

@@ -2,6 +2,8 @@
 events on the channel layer, read from the real Redis."""
 
 import asyncio
+import base64
+import json
 import uuid
 
 from channels.layers import get_channel_layer
@@ -29,6 +31,18 @@ class Outbox:
         with celery_app.connection_for_read() as connection:
             client = connection.default_channel.client
             return sum(client.llen(key) for key in client.keys(f"{self.queue}*"))
+
+    def runs(self) -> list[str]:
+        """The task ids the run messages waiting on the queue name, in no set order."""
+        with celery_app.connection_for_read() as connection:
+            client = connection.default_channel.client
+            raw = [m for key in client.keys(f"{self.queue}*") for m in client.lrange(key, 0, -1)]
+        # kombu's envelope; Celery's message protocol 2 puts (args, kwargs, embed) in the body.
+        return [
+            arg
+            for message in raw
+            for arg in json.loads(base64.b64decode(json.loads(message)["body"]))[0]
+        ]
 
     def events(self, wait: float = 0.5) -> list[dict]:
         """The progress events that reached the channel, waiting at most `wait` for the

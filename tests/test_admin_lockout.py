@@ -126,6 +126,7 @@ def test_a_token_login_and_the_test_clients_logins_still_work():
     assert not AccessAttempt.objects.exists()
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     ("env", "message"),
     [

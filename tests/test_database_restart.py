@@ -128,23 +128,37 @@ class PrivatePostgres:
 
     def kill(self) -> None:
         """SIGKILL to the postmaster alone, as a crash would; its backends notice and
-        exit by themselves, and a new postmaster may start once they have."""
+        exit by themselves, and a new postmaster may start once they have. (Each backend
+        is a process group of its own, so they are found as the postmaster's children.)"""
+        backends = self._children()
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
-        wait_for(self._backends_gone, 30, "the backends to exit after the postmaster")
+        wait_for(lambda: not any(map(_alive, backends)), 30, "the backends to exit")
 
-    def _backends_gone(self) -> bool:
-        try:
-            os.killpg(self.process.pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
+    def _children(self) -> set[int]:
+        pids = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                pids.add(int(stat.parent.name))
+        return pids
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # fast shutdown: sessions are cut
             self.process.wait(30)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_name
 from contentpipeline.queues import DEFAULT_QUEUE, webhook_queue
 from devtools.processes import free_port, spawn, stop, wait_for_port, web_command
 
-from .conftest import SERVER_APP_NAME, _wait_for_other_sessions_to_end
+from .conftest import session_name, wait_for_sessions_to_end
 
 ROOT = Path(__file__).resolve().parent.parent
 # What the image runs. The development tools (devtools/: `make run`'s supervisor, the
@@ -268,6 +268,7 @@ def test_env_example_documents_every_variable_and_fills_in_no_secret():
     assert example["SECRET_KEY"] == example["POSTGRES_PASSWORD"] == example["REDIS_PASSWORD"] == ""
 
 
+@pytest.mark.processes
 def test_env_files_are_ignored_by_git_but_the_example_is_not():
     def ignored(path: str) -> int:
         return subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode
@@ -370,7 +371,7 @@ PRODUCTION = {
     "DEBUG": "false",
     "SECRET_KEY": "h" * 30 + "-production-secret-for-the-health-check-" + "k" * 30,
     "ALLOWED_HOSTS": "content.example.com",
-    "PGAPPNAME": SERVER_APP_NAME,
+    "PGAPPNAME": session_name("production-server"),
 }
 
 
@@ -420,7 +421,7 @@ def test_the_health_check_passes_on_a_production_server_and_fails_without_its_da
     finally:
         for server in servers:
             stop(server)
-        _wait_for_other_sessions_to_end(django_db_blocker, SERVER_APP_NAME)
+        wait_for_sessions_to_end(django_db_blocker, PRODUCTION["PGAPPNAME"])
     result = healthcheck(up)  # nobody listens any more
     assert result.returncode == 1 and "no answer" in result.stdout
     # The server's output is JSON lines alone (no access log of daphne's beside them),

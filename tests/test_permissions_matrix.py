@@ -52,6 +52,9 @@ from .conftest import client_for
 from .factories import UserFactory, token_for
 from .tasks.factories import ContentTaskFactory
 
+# The writing is not what these tests are about: QuickWriter writes (tests/fakes.py).
+pytestmark = pytest.mark.usefixtures("quick_writer")
+
 ROLES = ("anonymous", "integrator_a", "integrator_b", "editor", "staff")
 PASSWORD = "a-long-test-password"
 
@@ -143,6 +146,14 @@ class Row:
 
     def __str__(self) -> str:
         return self.name
+
+
+def health_report(response) -> object:
+    checks = response.json()
+    if set(checks) != {"database", "cache", "broker", "workers"}:
+        return checks
+    all_ok = all(value == "ok" for value in checks.values())
+    return "reports" if response.status_code == (200 if all_ok else 503) else response.status_code
 
 
 def observed(row: Row, response, ctx: dict, before) -> object:
@@ -390,13 +401,9 @@ API_ROWS = [
     ),
     Row("metrics", "GET", "/api/metrics", (401, 403, 403, 403, 200)),
     Row("Prometheus metrics", "GET", "/metrics", (401, 403, 403, 403, 200)),
-    Row(
-        "health",
-        "GET",
-        "/api/health",
-        ("answers",) * 5,
-        observe=lambda r: "answers" if r.status_code in (200, 503) else r.status_code,
-    ),
+    # Whether a worker answers the health check's ping depends on what else runs on the
+    # broker; whoever asks gets every check, and a 200 exactly when all of them are ok.
+    Row("health", "GET", "/api/health", ("reports",) * 5, observe=health_report),
     Row("schema", "GET", "/api/schema/", EVERYONE),
     Row("docs", "GET", "/api/docs/", EVERYONE),
     Row("an unknown path", "GET", "/api/no-such-endpoint", (404,) * 5),

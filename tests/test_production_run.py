@@ -19,7 +19,7 @@ from django.conf import global_settings
 from devtools import stack
 from devtools.processes import free_port, spawn, stop, web_command
 
-from .conftest import SERVER_APP_NAME, _wait_for_other_sessions_to_end
+from .conftest import session_name, wait_for_sessions_to_end
 from .factories import UserFactory
 
 PASSWORD = "a-long-test-password"
@@ -37,6 +37,7 @@ def production_run(tmp_path, monkeypatch, django_db_blocker):
     run's steps put in the environment is taken out again after the test."""
     from django.db import connection
 
+    app_name = session_name("production-server")
     monkeypatch.setattr(stack, "DATA", tmp_path)
     with mock.patch.dict(os.environ):
         os.environ.update(
@@ -44,7 +45,7 @@ def production_run(tmp_path, monkeypatch, django_db_blocker):
             SECRET_KEY="r" * 30 + "-a-production-secret-for-make-run-" + "s" * 30,
             STATIC_ROOT=str(tmp_path / "staticfiles"),
             DATABASE_NAME=connection.settings_dict["NAME"],
-            PGAPPNAME=SERVER_APP_NAME,
+            PGAPPNAME=app_name,
         )
         for name in (*stack.PLAIN_HTTP, "ALLOWED_HOSTS", "STATIC_MANIFEST", "LOG_FORMAT"):
             os.environ.pop(name, None)
@@ -67,7 +68,7 @@ def production_run(tmp_path, monkeypatch, django_db_blocker):
         yield f"http://localhost:{port}"
     finally:
         stop(process)
-        _wait_for_other_sessions_to_end(django_db_blocker, SERVER_APP_NAME)
+        wait_for_sessions_to_end(django_db_blocker, app_name)
 
 
 @pytest.mark.processes

@@ -28,11 +28,13 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.processes
 def test_production_settings_pass_the_deployment_checks():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -67,6 +69,7 @@ def test_a_bad_setting_fails_at_start_with_a_clear_message(env, message):
     assert message in result.stderr
 
 
+@pytest.mark.processes
 def test_fallbacks_stage_models_and_prices_are_read_from_the_environment():
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
@@ -108,6 +111,7 @@ def resolved(**env: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)  # fmt: skip
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
@@ -124,12 +128,14 @@ def test_the_database_number_in_redis_url_is_honoured(url, expected):
     assert result.stdout.strip() == expected
 
 
+@pytest.mark.processes
 def test_each_redis_role_can_have_a_url_of_its_own():
     result = resolved(REDIS_URL="redis://h:6379/0", CACHE_URL="redis://other:6380/9")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["redis://h:6379/0", "redis://other:6380/9", "redis://h:6379/2"]
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     ("env", "message"),
     [

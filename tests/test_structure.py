@@ -133,12 +133,14 @@ def lint_imports(cwd: Path) -> tuple[int, str]:
     return done.returncode, done.stdout + done.stderr
 
 
+@pytest.mark.processes
 def test_the_contracts_hold_for_the_code_as_it_is(project_copy):
     code, output = lint_imports(project_copy)
     assert code == 0, output
     assert "BROKEN" not in output and "5 kept, 0 broken" in output
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     ("relative", "line", "contract"),
     [

@@ -18,7 +18,8 @@ from tasks.runner import run_pipeline
 from ..factories import UserFactory
 from ..tasks.factories import ContentTaskFactory
 
-pytestmark = pytest.mark.django_db
+# The writing is not what these tests are about: QuickWriter writes (tests/fakes.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_writer")]
 
 
 @pytest.fixture

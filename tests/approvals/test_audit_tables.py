@@ -149,6 +149,7 @@ def app_role(django_db_setup, django_db_blocker):
                 admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
+@pytest.mark.processes
 @pytest.mark.django_db
 @pytest.mark.parametrize("table", AUDIT_TABLES)
 def test_the_apps_role_cannot_truncate_alter_or_drop_an_audit_table(app_role, table):
@@ -180,6 +181,7 @@ def test_the_apps_role_cannot_truncate_alter_or_drop_an_audit_table(app_role, ta
         assert columns == 0
 
 
+@pytest.mark.processes
 @pytest.mark.django_db
 def test_everything_the_app_writes_works_as_its_role(app_role, editor, integrator, settings):
     settings.WEBHOOK_ALLOW_PRIVATE = True
@@ -203,6 +205,7 @@ def test_everything_the_app_writes_works_as_its_role(app_role, editor, integrato
     assert "permission denied" in refused("TRUNCATE {table}", table="publishing_post")
 
 
+@pytest.mark.processes
 @pytest.mark.django_db
 def test_a_table_a_later_migration_creates_is_the_apps_to_write_not_to_alter(app_role):
     with connection.cursor() as cursor:  # as the owner, like `migrate`
@@ -216,6 +219,7 @@ def test_a_table_a_later_migration_creates_is_the_apps_to_write_not_to_alter(app
     assert "must be owner" in refused("DROP TABLE {table}", table="later_notes")
 
 
+@pytest.mark.processes
 @pytest.mark.django_db
 def test_migrating_again_keeps_the_apps_role_to_rows(app_role):
     with connect() as owner:  # a grant too many, by hand
@@ -235,6 +239,7 @@ def test_a_role_that_could_get_past_the_guards_is_refused(django_db_setup, djang
             app_role_grant(owner, role=f"cp_nobody_{uuid.uuid4().hex[:8]}")
 
 
+@pytest.mark.processes
 def test_an_owner_url_of_another_database_fails_at_start():
     environment = {**os.environ, "DATABASE_OWNER_URL": url_as(os.environ["DATABASE_URL"],
                    "owner", "x").rsplit("/", 1)[0] + "/another"}  # fmt: skip

@@ -24,7 +24,8 @@ from ..conftest import client_for
 from ..factories import UserFactory, token_for
 from ..tasks.factories import ContentTaskFactory
 
-pytestmark = pytest.mark.django_db
+# The writing is not what these tests are about: QuickWriter writes (tests/fakes.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_writer")]
 
 HEADER = ["id", "task_id", "generation", "round", "decision", "reviewer", "claimed_by",
           "feedback", "content_hash", "publish_at", "request_ip", "created_at"]  # fmt: skip

@@ -24,7 +24,8 @@ from ..factories import UserFactory
 from ..tasks.factories import ContentTaskFactory
 from .desk import bulk_decide, decide_at_desk, hash_on_review_page, review_url, shown_in_list
 
-pytestmark = pytest.mark.django_db
+# The writing is not what these tests are about: QuickWriter writes (tests/fakes.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_writer")]
 
 
 def drafted(**kwargs) -> ContentTask:

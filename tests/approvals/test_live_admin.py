@@ -152,6 +152,7 @@ console.log(JSON.stringify({
 """
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_the_scripts_rules_for_urls_titles_cells_and_new_drafts():
     script = finders.find(SCRIPT)

@@ -23,7 +23,8 @@ from ..conftest import client_for
 from ..tasks.factories import ContentTaskFactory
 from .desk import decide_at_desk
 
-pytestmark = pytest.mark.django_db
+# The writing is not what these tests are about: QuickWriter writes (tests/fakes.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_writer")]
 
 FEEDBACK = "Clear, but name the varieties."
 DOORS = ("admin", "api", "command")

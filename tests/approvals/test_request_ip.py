@@ -13,7 +13,8 @@ from ..conftest import client_for
 from ..tasks.factories import ContentTaskFactory
 from .desk import bulk_decide, decide_at_desk
 
-pytestmark = pytest.mark.django_db
+# The writing is not what these tests are about: QuickWriter writes (tests/fakes.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_writer")]
 
 PROXY = "10.0.0.2"  # the socket's address behind a proxy: the proxy's
 

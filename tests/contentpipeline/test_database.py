@@ -193,6 +193,7 @@ def answers_while_down():
     return json.loads(result.stdout.splitlines()[-1]), result.stderr
 
 
+@pytest.mark.processes
 def test_an_api_request_that_needs_the_database_answers_503_json_within_a_second(
     answers_while_down,
 ):
@@ -209,6 +210,7 @@ def test_an_api_request_that_needs_the_database_answers_503_json_within_a_second
     assert "The database could not be reached (PoolTimeout" in log
 
 
+@pytest.mark.processes
 def test_health_names_the_database_as_the_part_that_is_down(answers_while_down):
     health = answers_while_down[0]["health"]
     assert health["status"] == 503
@@ -216,6 +218,7 @@ def test_health_names_the_database_as_the_part_that_is_down(answers_while_down):
     assert (checks["database"], checks["cache"], checks["broker"]) == ("error", "ok", "ok")
 
 
+@pytest.mark.processes
 def test_pages_outside_the_api_answer_503_text_instead_of_a_server_error(answers_while_down):
     answers = answers_while_down[0]
     for name in ("home page", "admin"):
@@ -226,6 +229,7 @@ def test_pages_outside_the_api_answer_503_text_instead_of_a_server_error(answers
         assert answer["seconds"] < 1.5, answer
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     ("env", "message"),
     [

@@ -276,6 +276,7 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)  # fmt: skip
 
 
+@pytest.mark.processes
 def test_log_format_json_makes_every_console_line_a_json_object():
     code = (
         "import django, logging; django.setup(); "
@@ -298,6 +299,7 @@ def test_log_format_json_makes_every_console_line_a_json_object():
     assert last["request_id"] == "cli-1" and last["time"].endswith("+00:00")
 
 
+@pytest.mark.processes
 def test_log_format_text_is_for_people_and_an_unknown_format_stops_the_start():
     text = run_python(
         "import django, logging; django.setup(); logging.getLogger('tasks.x').warning('plain')",
@@ -308,6 +310,7 @@ def test_log_format_text_is_for_people_and_an_unknown_format_stops_the_start():
     assert wrong.returncode != 0 and "LOG_FORMAT='xml' is unknown" in wrong.stderr
 
 
+@pytest.mark.processes
 def test_a_process_starting_django_writes_nothing_to_its_console():
     """Every manage.py command starts Django: no library's banner on each."""
     result = run_python("import django; django.setup()", LOG_FORMAT="json")

@@ -15,6 +15,7 @@ from devtools import stack
 from devtools.processes import stop
 
 
+@pytest.mark.processes
 def test_a_shell_reads_back_the_stacks_settings_exactly(tmp_path, monkeypatch):
     socket_url = "postgres://postgres@%2Fhome%2Fme%2F.data%2Fpg:5432/contentpipeline"
     monkeypatch.setenv("DATABASE_URL", socket_url)

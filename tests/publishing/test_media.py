@@ -16,7 +16,8 @@ from ..conftest import client_for
 from ..factories import UserFactory
 from ..tasks.factories import ContentTaskFactory
 
-pytestmark = pytest.mark.django_db
+# The writing is not what these tests are about: QuickWriter writes (tests/fakes.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_writer")]
 
 
 @pytest.fixture

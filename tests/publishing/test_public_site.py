@@ -11,7 +11,8 @@ from tasks.selectors import task_result
 from ..tasks.factories import ContentTaskFactory
 from .factories import PostFactory
 
-pytestmark = pytest.mark.django_db
+# The writing is not what these tests are about: QuickWriter writes (tests/fakes.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_writer")]
 
 
 def drafted(**kwargs):

@@ -17,12 +17,16 @@ def age(task, seconds: int, **fields) -> None:
     )
 
 
-def test_the_dispatcher_resends_pending_tasks_nobody_picked_up(settings):
+def test_the_dispatcher_resends_pending_tasks_nobody_picked_up(settings, outbox):
     settings.PIPELINE_DISPATCH_GRACE = 60
     forgotten = ContentTaskFactory()
     age(forgotten, 120)
-    ContentTaskFactory()  # just created: its own message is still on the way
+    fresh = ContentTaskFactory()  # just created: its own message is still on the way
+    assert outbox.runs() == []
     assert dispatch_waiting_tasks() == 1
+    assert outbox.runs() == [str(forgotten.pk)]
+    assert ContentTask.objects.get(pk=forgotten.pk).dispatched_at is not None
+    assert ContentTask.objects.get(pk=fresh.pk).dispatched_at is None
 
 
 def test_the_dispatcher_resends_running_tasks_whose_lease_expired(settings):

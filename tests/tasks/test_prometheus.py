@@ -183,6 +183,7 @@ def test_metrics_is_not_part_of_the_rest_api_schema():
     assert paths and not [path for path in paths if "metrics" in path and "/api/" not in path]
 
 
+@pytest.mark.processes
 def test_with_the_database_down_the_bearer_still_gets_the_page_without_its_numbers():
     code = (
         "import django; django.setup(); from django.test import Client; "

@@ -13,7 +13,9 @@ approval (or approved, published), 1 for any other end, 130 when Ctrl-C stops fo
 (the task goes on)."""
 
 import asyncio
+import signal
 import sys
+import threading
 import time
 from datetime import datetime
 from typing import Any
@@ -187,6 +189,10 @@ class Command(BaseCommand):
     def follow(self, *, task_id, user, console: Console) -> None:
         view = ProgressView(console)
         follower = Follower(task_id=task_id, user=user, view=view)
+        # Ctrl-C is a flag the follower reads each tick, not asyncio's cancellation of
+        # whatever it awaits then (which a library may absorb, so it went on following).
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, follower.interrupt) if main else None
         try:
             with view:
                 final = asyncio.run(follower.run())
@@ -199,6 +205,9 @@ class Command(BaseCommand):
                 f"GET /api/tasks/{task_id} or /ws/tasks/{task_id}/ shows where it is."
             )
             sys.exit(130)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
         status = final["status"]
         summary = f"Task {task_id}: {status} after {format_elapsed(view.elapsed())}"
         if status in DRAFTED_STATUSES:
@@ -345,6 +354,13 @@ class Follower:
         self.receiver: asyncio.Task | None = None
         self.joined_at = 0.0
         self.layer_down = False
+        self.interrupted = False
+
+    def interrupt(self, signum, frame) -> None:
+        """SIGINT: stop following at the next tick; a second one stops at once."""
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.interrupted = True
 
     async def run(self) -> dict[str, Any]:
         try:
@@ -354,6 +370,8 @@ class Follower:
             self.view.show(state)
             read_at = time.monotonic()
             while state["status"] not in STOP_STATUSES:
+                if self.interrupted:
+                    raise KeyboardInterrupt
                 event = await self.next_event()
                 if event is None:
                     await self.check_layer()

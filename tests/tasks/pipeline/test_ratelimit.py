@@ -62,6 +62,7 @@ def test_many_threads_of_one_process_keep_to_the_servers_rate_with_almost_no_429
     assert within_the_limits_time(elapsed, fake.allowed_seconds(fake.accepted))
 
 
+@pytest.mark.processes
 def test_two_processes_share_one_limit_through_redis(settings: Any) -> None:
     cache = settings.CACHES["default"]
     environment = {
