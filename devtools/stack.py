@@ -33,7 +33,8 @@ from devtools.processes import (
     worker_processes,
 )
 
-DATA = ROOT / ".data"
+# What make run keeps between runs (embedded services, secrets, the beat schedule).
+DATA = Path(os.environ.get("STACK_DATA") or ROOT / ".data")
 DB_NAME = "contentpipeline"
 
 
@@ -319,17 +320,18 @@ def run() -> int:
     log(f"Admin:    {base}/admin/")
     log(f"API docs: {base}/api/docs/")
     write_shell_env()
-    log(f"manage.py in another shell: set -a; . {SHELL_ENV.relative_to(ROOT)}; set +a")
+    shown = SHELL_ENV.relative_to(ROOT) if SHELL_ENV.is_relative_to(ROOT) else SHELL_ENV
+    log(f"manage.py in another shell: set -a; . {shown}; set +a")
     log("Press Ctrl-C to stop.")
 
     stopping = False
 
-    def stop(signum, frame):
+    def request_stop(signum, frame):
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
     exit_code = 0
     while not stopping:
         for name, process in processes.items():
