@@ -58,15 +58,33 @@ def _lock_reads() -> dict[str, Any]:
     }
 
 
-def _first_locked(locked: QuerySet, *, reads: bool = True) -> ContentTask | None:
-    """The first row of `locked`, with the lock's reads unless `reads` is false (then
-    a save probes the owner's webhooks, and the system user is looked up). The system
-    user's id is not read again once the run knows the user."""
-    if reads:
-        wanted = _lock_reads()
-        if _run_user.get():
-            wanted = {"owner_has_webhooks": wanted["owner_has_webhooks"]}
-        locked = locked.annotate(**wanted)
+@functools.cache
+def _locking(
+    *, alive: bool, system: bool, skip_locked: bool = False, no_key: bool = False
+) -> QuerySet:
+    """The tasks (the alive ones only, with `alive`), locked when read, with the lock's
+    reads (the system user's id only with `system`). Built once per process, as a view's
+    queryset is: each lock filters a clone of it, and annotating it anew for every lock
+    cost more than the rest of the statement's building."""
+    tasks = ContentTask.objects.alive() if alive else ContentTask.objects.all()
+    wanted = _lock_reads()
+    if not system:
+        wanted = {"owner_has_webhooks": wanted["owner_has_webhooks"]}
+    return (
+        tasks.select_for_update(skip_locked=skip_locked, no_key=no_key)
+        .order_by()
+        .annotate(**wanted)
+    )
+
+
+def _lockable(*, alive: bool = False, **options: bool) -> QuerySet:
+    """`_locking`'s tasks for this thread: the system user's id is not read again once
+    the run knows the user."""
+    return _locking(alive=alive, system=not _run_user.get(), **options)
+
+
+def _first_locked(locked: QuerySet) -> ContentTask | None:
+    """The first row of `locked` (a `_lockable` queryset)."""
     for task in locked[:1]:
         task._as_loaded = _snapshot(task)
         return task
@@ -86,8 +104,7 @@ def lock(task_id, *, alive: bool = True) -> ContentTask | None:
     pk = _pk(task_id)
     if pk is None:
         return None
-    tasks = ContentTask.objects.alive() if alive else ContentTask.objects.all()
-    return _first_locked(tasks.select_for_update().filter(pk=pk).order_by())
+    return _first_locked(_lockable(alive=alive).filter(pk=pk))
 
 
 def lock_to_go_on(task_id, *, now: datetime.datetime) -> ContentTask | None:
@@ -103,8 +120,7 @@ def lock_to_go_on(task_id, *, now: datetime.datetime) -> ContentTask | None:
     # found by it either.
     if not ContentTask.objects.filter(pk=pk, status=Status.IN_PROGRESS).exists():
         return None
-    tasks = ContentTask.objects.in_progress_without_live_run(now).filter(pk=pk)
-    return _first_locked(tasks.select_for_update().order_by())
+    return _first_locked(_lockable().in_progress_without_live_run(now).filter(pk=pk))
 
 
 def lock_next_in_turn(
@@ -114,10 +130,10 @@ def lock_next_in_turn(
     turn, then age), locked; with a `cap`, none of an owner who has that many runs in
     flight. Rows that other transactions hold are passed over (`skip_locked`), or
     waited for. The lock does not block inserts that refer to the task (NO KEY)."""
-    tasks = ContentTask.objects.in_turn(now)
+    tasks = _lockable(skip_locked=skip_locked, no_key=True).in_turn(now)
     if cap:
         tasks = tasks.exclude(created_by__in=ContentTask.objects.owners_at_cap(now, cap))
-    return _first_locked(tasks.select_for_update(skip_locked=skip_locked, no_key=True))
+    return _first_locked(tasks)
 
 
 def finished_outputs(task: ContentTask) -> dict[str, dict[str, Any]]:
