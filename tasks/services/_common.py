@@ -14,8 +14,10 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models.functions import JSONObject
 
 from contentpipeline.errors import NotFound
 from contentpipeline.roles import SYSTEM_USERNAME, system_user
@@ -60,20 +62,41 @@ def _lock_reads() -> dict[str, Any]:
 
 @functools.cache
 def _locking(
-    *, alive: bool, system: bool, skip_locked: bool = False, no_key: bool = False
+    *,
+    alive: bool,
+    system: bool,
+    outputs: bool = False,
+    skip_locked: bool = False,
+    no_key: bool = False,
 ) -> QuerySet:
     """The tasks (the alive ones only, with `alive`), locked when read, with the lock's
-    reads (the system user's id only with `system`). Built once per process, as a view's
-    queryset is: each lock filters a clone of it, and annotating it anew for every lock
-    cost more than the rest of the statement's building."""
+    reads (the system user's id only with `system`, the finished outputs only with
+    `outputs`). Built once per process, as a view's queryset is: each lock filters a
+    clone of it, and annotating it anew for every lock cost more than the rest of the
+    statement's building."""
     tasks = ContentTask.objects.alive() if alive else ContentTask.objects.all()
     wanted = _lock_reads()
     if not system:
         wanted = {"owner_has_webhooks": wanted["owner_has_webhooks"]}
+    if outputs:
+        wanted = {**wanted, "finished_stage_outputs": _finished_read()}
     return (
         tasks.select_for_update(skip_locked=skip_locked, no_key=no_key)
         .order_by()
         .annotate(**wanted)
+    )
+
+
+def _finished_read() -> ArraySubquery:
+    """The current generation's finished (or skipped) stage outputs, as (stage, output)
+    objects, read in the same statement as a claim's lock. The lock's snapshot is as
+    good as a read after it: a stage is recorded with the task locked and its heartbeat
+    renewed, so a claim that waited for that lock finds a live run and takes nothing."""
+    finished = StageRun.objects.filter(
+        task=OuterRef("pk"), generation=OuterRef("generation"), status__in=FINISHED
+    )
+    return ArraySubquery(
+        finished.order_by().values(item=JSONObject(stage="stage", output="output"))
     )
 
 
@@ -98,13 +121,13 @@ def _pk(task_id):
         return None
 
 
-def lock(task_id, *, alive: bool = True) -> ContentTask | None:
+def lock(task_id, *, alive: bool = True, outputs: bool = False) -> ContentTask | None:
     """The task's row, locked until the transaction ends; None if there is none (or
-    the id is malformed)."""
+    the id is malformed). With `outputs`, `finished_outputs` of it needs no query."""
     pk = _pk(task_id)
     if pk is None:
         return None
-    return _first_locked(_lockable(alive=alive).filter(pk=pk))
+    return _first_locked(_lockable(alive=alive, outputs=outputs).filter(pk=pk))
 
 
 def lock_to_go_on(task_id, *, now: datetime.datetime) -> ContentTask | None:
@@ -120,7 +143,7 @@ def lock_to_go_on(task_id, *, now: datetime.datetime) -> ContentTask | None:
     # found by it either.
     if not ContentTask.objects.filter(pk=pk, status=Status.IN_PROGRESS).exists():
         return None
-    return _first_locked(_lockable().in_progress_without_live_run(now).filter(pk=pk))
+    return _first_locked(_lockable(outputs=True).in_progress_without_live_run(now).filter(pk=pk))
 
 
 def lock_next_in_turn(
@@ -130,14 +153,19 @@ def lock_next_in_turn(
     turn, then age), locked; with a `cap`, none of an owner who has that many runs in
     flight. Rows that other transactions hold are passed over (`skip_locked`), or
     waited for. The lock does not block inserts that refer to the task (NO KEY)."""
-    tasks = _lockable(skip_locked=skip_locked, no_key=True).in_turn(now)
+    tasks = _lockable(outputs=True, skip_locked=skip_locked, no_key=True).in_turn(now)
     if cap:
         tasks = tasks.exclude(created_by__in=ContentTask.objects.owners_at_cap(now, cap))
     return _first_locked(tasks)
 
 
 def finished_outputs(task: ContentTask) -> dict[str, dict[str, Any]]:
-    """The current generation's finished (or skipped) stage outputs, by stage."""
+    """The current generation's finished (or skipped) stage outputs, by stage: as the
+    claim's lock read them (`lock_to_go_on`, `lock_next_in_turn`, `lock(outputs=True)`),
+    or else read now."""
+    read = getattr(task, "finished_stage_outputs", None)
+    if read is not None:
+        return {item["stage"]: item["output"] or {} for item in read}
     finished = StageRun.objects.filter(
         task_id=task.pk, generation=task.generation, status__in=FINISHED
     ).values_list("stage", "output")
