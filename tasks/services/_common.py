@@ -68,23 +68,24 @@ def _locking(
     outputs: bool = False,
     skip_locked: bool = False,
     no_key: bool = False,
+    pending_in_turn: bool = False,
 ) -> QuerySet:
     """The tasks (the alive ones only, with `alive`), locked when read, with the lock's
     reads (the system user's id only with `system`, the finished outputs only with
     `outputs`). Built once per process, as a view's queryset is: each lock filters a
     clone of it, and annotating it anew for every lock cost more than the rest of the
-    statement's building."""
+    statement's building. With `pending_in_turn`, those tasks in turn
+    (`ContentTaskQuerySet.pending_in_turn`)."""
     tasks = ContentTask.objects.alive() if alive else ContentTask.objects.all()
+    if pending_in_turn:
+        tasks = tasks.pending_in_turn()
     wanted = _lock_reads()
     if not system:
         wanted = {"owner_has_webhooks": wanted["owner_has_webhooks"]}
     if outputs:
         wanted = {**wanted, "finished_stage_outputs": _finished_read()}
-    return (
-        tasks.select_for_update(skip_locked=skip_locked, no_key=no_key)
-        .order_by()
-        .annotate(**wanted)
-    )
+    tasks = tasks.select_for_update(skip_locked=skip_locked, no_key=no_key)
+    return (tasks if pending_in_turn else tasks.order_by()).annotate(**wanted)
 
 
 def _finished_read() -> ArraySubquery:
@@ -130,6 +131,11 @@ def lock(task_id, *, alive: bool = True, outputs: bool = False) -> ContentTask |
     return _first_locked(_lockable(alive=alive, outputs=outputs).filter(pk=pk))
 
 
+@functools.cache
+def _in_progress() -> QuerySet:
+    return ContentTask.objects.filter(status=Status.IN_PROGRESS)
+
+
 def lock_to_go_on(task_id, *, now: datetime.datetime) -> ContentTask | None:
     """The task's row, locked, if it is a run that must go on: in progress with no live
     run (a failed stage waiting for its retry, or a lost run). None otherwise, without
@@ -141,7 +147,7 @@ def lock_to_go_on(task_id, *, now: datetime.datetime) -> ContentTask | None:
     # it is in progress at all is asked first, without reading (or locking) its row.
     # The lock below holds the whole condition; a task that was not in progress is not
     # found by it either.
-    if not ContentTask.objects.filter(pk=pk, status=Status.IN_PROGRESS).exists():
+    if not _in_progress().filter(pk=pk).exists():
         return None
     return _first_locked(_lockable(outputs=True).in_progress_without_live_run(now).filter(pk=pk))
 
@@ -153,7 +159,9 @@ def lock_next_in_turn(
     turn, then age), locked; with a `cap`, none of an owner who has that many runs in
     flight. Rows that other transactions hold are passed over (`skip_locked`), or
     waited for. The lock does not block inserts that refer to the task (NO KEY)."""
-    tasks = _lockable(outputs=True, skip_locked=skip_locked, no_key=True).in_turn(now)
+    tasks = _lockable(
+        pending_in_turn=True, outputs=True, skip_locked=skip_locked, no_key=True
+    ).without_live_run(now)  # in_turn(now), its time-free part built once
     if cap:
         tasks = tasks.exclude(created_by__in=ContentTask.objects.owners_at_cap(now, cap))
     return _first_locked(tasks)
