@@ -1,9 +1,10 @@
 """What the services share: locking a task, saving a change with who and why.
 
 Everything here is the ORM and simple-history's public API: a task's row is locked
-with `select_for_update`, a change is saved with `save(update_fields=...)`, and its
-history record, with who and why, written by simple-history's `bulk_history_create`
-when a tracked field changed (a lease renewal is no history record)."""
+with `select_for_update`, a change is saved with `save(update_fields=...)` (or the
+`QuerySet.update` it makes, without its signals), and its history record, with who and
+why, written by simple-history's `bulk_history_create` when a tracked field changed (a
+lease renewal is no history record)."""
 
 import datetime
 import functools
@@ -16,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import JSONObject
 
@@ -221,6 +223,16 @@ def _system_user(task: ContentTask) -> AbstractBaseUser:
     return user
 
 
+def _update(task: ContentTask, fields: list[str]) -> None:
+    """Write the locked task's `fields` as `save(update_fields=fields)` would (each
+    field's value before saving: `updated_at` is now), with one `QuerySet.update`: a
+    model's save also sends pre_save and post_save, which nothing of ours receives, and
+    simple-history's post_save would only be told to skip (`save` records the change)."""
+    values = {name: ContentTask._meta.get_field(name).pre_save(task, False) for name in fields}
+    if not ContentTask.objects.filter(pk=task.pk).update(**values):
+        raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
 def save(
     task: ContentTask,
     *,
@@ -237,11 +249,14 @@ def save(
     loaded = getattr(task, "_as_loaded", None)
     changed = loaded is None or loaded != _snapshot(task)
     adding = task._state.adding
-    task.skip_history_when_saving = True  # recorded below, when a tracked field changed
-    try:
-        task.save(update_fields=update_fields)
-    finally:
-        del task.skip_history_when_saving
+    if update_fields and not adding:
+        _update(task, update_fields)
+    else:
+        task.skip_history_when_saving = True  # recorded below, when a tracked field changed
+        try:
+            task.save(update_fields=update_fields)
+        finally:
+            del task.skip_history_when_saving
     if changed:
         _HISTORY.bulk_history_create(
             [task],
