@@ -144,13 +144,19 @@ class ContentTaskQuerySet(models.QuerySet):
         priority, then the lowest turn (owners take turns, see services.dispatch), then
         the oldest. A task whose run is still in a stage (paused and resumed meanwhile)
         is left to that run."""
-        alive_lease = Q(lease_id__isnull=False, heartbeat_at__gte=now - lease_period())
+        return self.pending_in_turn().without_live_run(now)
+
+    def pending_in_turn(self):
+        """`in_turn` as far as it does not depend on the time: pending tasks in turn."""
         return (
             self.alive()
             .filter(status=Status.PENDING)
-            .exclude(alive_lease)
             .order_by("queue_rank", "queue_turn", "created_at")
         )
+
+    def without_live_run(self, now: datetime):
+        """Tasks whose lease, if any, is stale at `now`."""
+        return self.exclude(lease_id__isnull=False, heartbeat_at__gte=now - lease_period())
 
     def in_progress_without_live_run(self, now: datetime):
         """Runs that must go on: tasks in progress whose run let the lease go (a failed

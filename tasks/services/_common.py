@@ -1,9 +1,10 @@
 """What the services share: locking a task, saving a change with who and why.
 
 Everything here is the ORM and simple-history's public API: a task's row is locked
-with `select_for_update`, a change is saved with `save(update_fields=...)`, and its
-history record, with who and why, written by simple-history's `bulk_history_create`
-when a tracked field changed (a lease renewal is no history record)."""
+with `select_for_update`, a change is saved with `save(update_fields=...)` (or the
+`QuerySet.update` it makes, without its signals), and its history record, with who and
+why, written by simple-history's `bulk_history_create` when a tracked field changed (a
+lease renewal is no history record)."""
 
 import datetime
 import functools
@@ -14,8 +15,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models.functions import JSONObject
 
 from contentpipeline.errors import NotFound
 from contentpipeline.roles import SYSTEM_USERNAME, system_user
@@ -58,15 +62,55 @@ def _lock_reads() -> dict[str, Any]:
     }
 
 
-def _first_locked(locked: QuerySet, *, reads: bool = True) -> ContentTask | None:
-    """The first row of `locked`, with the lock's reads unless `reads` is false (then
-    a save probes the owner's webhooks, and the system user is looked up). The system
-    user's id is not read again once the run knows the user."""
-    if reads:
-        wanted = _lock_reads()
-        if _run_user.get():
-            wanted = {"owner_has_webhooks": wanted["owner_has_webhooks"]}
-        locked = locked.annotate(**wanted)
+@functools.cache
+def _locking(
+    *,
+    alive: bool,
+    system: bool,
+    outputs: bool = False,
+    skip_locked: bool = False,
+    no_key: bool = False,
+    pending_in_turn: bool = False,
+) -> QuerySet:
+    """The tasks (the alive ones only, with `alive`), locked when read, with the lock's
+    reads (the system user's id only with `system`, the finished outputs only with
+    `outputs`). Built once per process, as a view's queryset is: each lock filters a
+    clone of it, and annotating it anew for every lock cost more than the rest of the
+    statement's building. With `pending_in_turn`, those tasks in turn
+    (`ContentTaskQuerySet.pending_in_turn`)."""
+    tasks = ContentTask.objects.alive() if alive else ContentTask.objects.all()
+    if pending_in_turn:
+        tasks = tasks.pending_in_turn()
+    wanted = _lock_reads()
+    if not system:
+        wanted = {"owner_has_webhooks": wanted["owner_has_webhooks"]}
+    if outputs:
+        wanted = {**wanted, "finished_stage_outputs": _finished_read()}
+    tasks = tasks.select_for_update(skip_locked=skip_locked, no_key=no_key)
+    return (tasks if pending_in_turn else tasks.order_by()).annotate(**wanted)
+
+
+def _finished_read() -> ArraySubquery:
+    """The current generation's finished (or skipped) stage outputs, as (stage, output)
+    objects, read in the same statement as a claim's lock. The lock's snapshot is as
+    good as a read after it: a stage is recorded with the task locked and its heartbeat
+    renewed, so a claim that waited for that lock finds a live run and takes nothing."""
+    finished = StageRun.objects.filter(
+        task=OuterRef("pk"), generation=OuterRef("generation"), status__in=FINISHED
+    )
+    return ArraySubquery(
+        finished.order_by().values(item=JSONObject(stage="stage", output="output"))
+    )
+
+
+def _lockable(*, alive: bool = False, **options: bool) -> QuerySet:
+    """`_locking`'s tasks for this thread: the system user's id is not read again once
+    the run knows the user."""
+    return _locking(alive=alive, system=not _run_user.get(), **options)
+
+
+def _first_locked(locked: QuerySet) -> ContentTask | None:
+    """The first row of `locked` (a `_lockable` queryset)."""
     for task in locked[:1]:
         task._as_loaded = _snapshot(task)
         return task
@@ -80,14 +124,18 @@ def _pk(task_id):
         return None
 
 
-def lock(task_id, *, alive: bool = True) -> ContentTask | None:
+def lock(task_id, *, alive: bool = True, outputs: bool = False) -> ContentTask | None:
     """The task's row, locked until the transaction ends; None if there is none (or
-    the id is malformed)."""
+    the id is malformed). With `outputs`, `finished_outputs` of it needs no query."""
     pk = _pk(task_id)
     if pk is None:
         return None
-    tasks = ContentTask.objects.alive() if alive else ContentTask.objects.all()
-    return _first_locked(tasks.select_for_update().filter(pk=pk).order_by())
+    return _first_locked(_lockable(alive=alive, outputs=outputs).filter(pk=pk))
+
+
+@functools.cache
+def _in_progress() -> QuerySet:
+    return ContentTask.objects.filter(status=Status.IN_PROGRESS)
 
 
 def lock_to_go_on(task_id, *, now: datetime.datetime) -> ContentTask | None:
@@ -101,10 +149,9 @@ def lock_to_go_on(task_id, *, now: datetime.datetime) -> ContentTask | None:
     # it is in progress at all is asked first, without reading (or locking) its row.
     # The lock below holds the whole condition; a task that was not in progress is not
     # found by it either.
-    if not ContentTask.objects.filter(pk=pk, status=Status.IN_PROGRESS).exists():
+    if not _in_progress().filter(pk=pk).exists():
         return None
-    tasks = ContentTask.objects.in_progress_without_live_run(now).filter(pk=pk)
-    return _first_locked(tasks.select_for_update().order_by())
+    return _first_locked(_lockable(outputs=True).in_progress_without_live_run(now).filter(pk=pk))
 
 
 def lock_next_in_turn(
@@ -114,14 +161,21 @@ def lock_next_in_turn(
     turn, then age), locked; with a `cap`, none of an owner who has that many runs in
     flight. Rows that other transactions hold are passed over (`skip_locked`), or
     waited for. The lock does not block inserts that refer to the task (NO KEY)."""
-    tasks = ContentTask.objects.in_turn(now)
+    tasks = _lockable(
+        pending_in_turn=True, outputs=True, skip_locked=skip_locked, no_key=True
+    ).without_live_run(now)  # in_turn(now), its time-free part built once
     if cap:
         tasks = tasks.exclude(created_by__in=ContentTask.objects.owners_at_cap(now, cap))
-    return _first_locked(tasks.select_for_update(skip_locked=skip_locked, no_key=True))
+    return _first_locked(tasks)
 
 
 def finished_outputs(task: ContentTask) -> dict[str, dict[str, Any]]:
-    """The current generation's finished (or skipped) stage outputs, by stage."""
+    """The current generation's finished (or skipped) stage outputs, by stage: as the
+    claim's lock read them (`lock_to_go_on`, `lock_next_in_turn`, `lock(outputs=True)`),
+    or else read now."""
+    read = getattr(task, "finished_stage_outputs", None)
+    if read is not None:
+        return {item["stage"]: item["output"] or {} for item in read}
     finished = StageRun.objects.filter(
         task_id=task.pk, generation=task.generation, status__in=FINISHED
     ).values_list("stage", "output")
@@ -169,6 +223,16 @@ def _system_user(task: ContentTask) -> AbstractBaseUser:
     return user
 
 
+def _update(task: ContentTask, fields: list[str]) -> None:
+    """Write the locked task's `fields` as `save(update_fields=fields)` would (each
+    field's value before saving: `updated_at` is now), with one `QuerySet.update`: a
+    model's save also sends pre_save and post_save, which nothing of ours receives, and
+    simple-history's post_save would only be told to skip (`save` records the change)."""
+    values = {name: ContentTask._meta.get_field(name).pre_save(task, False) for name in fields}
+    if not ContentTask.objects.filter(pk=task.pk).update(**values):
+        raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
 def save(
     task: ContentTask,
     *,
@@ -185,11 +249,14 @@ def save(
     loaded = getattr(task, "_as_loaded", None)
     changed = loaded is None or loaded != _snapshot(task)
     adding = task._state.adding
-    task.skip_history_when_saving = True  # recorded below, when a tracked field changed
-    try:
-        task.save(update_fields=update_fields)
-    finally:
-        del task.skip_history_when_saving
+    if update_fields and not adding:
+        _update(task, update_fields)
+    else:
+        task.skip_history_when_saving = True  # recorded below, when a tracked field changed
+        try:
+            task.save(update_fields=update_fields)
+        finally:
+            del task.skip_history_when_saving
     if changed:
         _HISTORY.bulk_history_create(
             [task],

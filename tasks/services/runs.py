@@ -72,7 +72,7 @@ def task_claim(*, task_id, in_turn: bool = False) -> Claim | None:
     failed on the way, and the next one taken instead."""
     now = timezone.now()
     if not in_turn:
-        task = lock(task_id)
+        task = lock(task_id, outputs=True)
         if task is None or not task.may("run") or _lease_alive(task, now):
             # A run still in a stage (a resumed task's run goes on by itself): a second
             # one beside it would pay for the same stage twice.
