@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
-from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -59,25 +58,16 @@ def bench_database(suffix: str = "bench", *, fresh: bool = False) -> str:
     tables starts from a new database); return its name."""
     from urllib.parse import urlsplit, urlunsplit
 
-    import environ
     import psycopg
     from psycopg import sql
 
-    from devtools.stack import ensure_database
+    from devtools.stack import ensure_database, server_conninfo
 
     parts = urlsplit(os.environ["DATABASE_URL"])
     name = f"{parts.path.lstrip('/')}_{suffix}"
     url = urlunsplit(parts._replace(path=f"/{name}"))
     if fresh:
-        config = environ.Env.db_url_config(url)
-        conninfo = {
-            "host": unquote(config["HOST"]) or None,
-            "port": config["PORT"] or None,
-            "user": config["USER"] or None,
-            "password": config["PASSWORD"] or None,
-            "dbname": "postgres",
-        }
-        with psycopg.connect(**conninfo, autocommit=True) as conn:
+        with psycopg.connect(**server_conninfo(url), autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )

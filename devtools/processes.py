@@ -160,6 +160,27 @@ def wait_for_worker(process: subprocess.Popen, node: str, timeout: float = 60) -
     raise _failed(process, f"{node} did not answer in {timeout:.0f}s")
 
 
+def children_of(pid: int) -> set[int]:
+    """The ids of process `pid`'s children, read from /proc (Linux)."""
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.add(int(stat.parent.name))
+    return children
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def kill_group(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     """Signal the process's whole group: a Celery worker's main process and its pool."""
     with contextlib.suppress(ProcessLookupError):

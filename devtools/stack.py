@@ -175,6 +175,21 @@ def start_embedded_redis() -> str:
     return url
 
 
+def server_conninfo(url: str) -> dict:
+    """psycopg's connection arguments for the maintenance database (`postgres`) of the
+    server that the database URL `url` is on: to create or drop databases there."""
+    import environ
+
+    config = environ.Env.db_url_config(url)
+    return {
+        "host": unquote(config["HOST"]) or None,
+        "port": config["PORT"] or None,
+        "user": config["USER"] or None,
+        "password": config["PASSWORD"] or None,
+        "dbname": "postgres",
+    }
+
+
 def ensure_database(url: str) -> None:
     """Create the configured database when the server does not have it yet."""
     import environ
@@ -182,15 +197,8 @@ def ensure_database(url: str) -> None:
     from psycopg import sql
 
     config = environ.Env.db_url_config(url)
-    conninfo = {
-        "host": unquote(config["HOST"]) or None,
-        "port": config["PORT"] or None,
-        "user": config["USER"] or None,
-        "password": config["PASSWORD"] or None,
-        "dbname": "postgres",
-    }
     try:
-        with psycopg.connect(**conninfo, autocommit=True, connect_timeout=5) as conn:
+        with psycopg.connect(**server_conninfo(url), autocommit=True, connect_timeout=5) as conn:
             row = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]
             ).fetchone()

@@ -29,7 +29,7 @@ import pytest
 from django.db import IntegrityError, OperationalError
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from devtools.processes import free_port, spawn, stop, web_command
+from devtools.processes import alive, children_of, free_port, spawn, stop, web_command
 from tasks.runner import despite_outage
 
 from .conftest import ROOT, start_worker
@@ -130,35 +130,16 @@ class PrivatePostgres:
         """SIGKILL to the postmaster alone, as a crash would; its backends notice and
         exit by themselves, and a new postmaster may start once they have. (Each backend
         is a process group of its own, so they are found as the postmaster's children.)"""
-        backends = self._children()
+        backends = children_of(self.process.pid)
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
-        wait_for(lambda: not any(map(_alive, backends)), 30, "the backends to exit")
-
-    def _children(self) -> set[int]:
-        pids = set()
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == self.process.pid:
-                pids.add(int(stat.parent.name))
-        return pids
+        wait_for(lambda: not any(map(alive, backends)), 30, "the backends to exit")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # fast shutdown: sessions are cut
             self.process.wait(30)
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    """Whether process `pid` runs (a zombie, exited but not yet reaped, does not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.fixture
