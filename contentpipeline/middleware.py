@@ -8,7 +8,7 @@ import logging
 import time
 from urllib.parse import unquote_to_bytes
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject
@@ -89,10 +89,10 @@ _UNKNOWN = object()
 def _user_id(request: HttpRequest, response: HttpResponse):
     """The id of the request's user as far as it is known without asking the database
     (None: anonymous); `_UNKNOWN` when the user is the session's (Django's lazy user,
-    and a session cookie came), to be looked up: on the sync path a lookup the view
-    made already is not made again; under ASGI `request.auser()` asks. DRF sets
-    `request.user` to the user when it authenticates a token. None, without asking,
-    when the answer says the database could not be reached: asking would wait again."""
+    and a session cookie came), to be looked up: a lookup the view made already is not
+    made again. DRF sets `request.user` to the user when it authenticates a token.
+    None, without asking, when the answer says the database could not be reached:
+    asking would wait again."""
     user = getattr(request, "user", None)
     if user is None:
         return None
@@ -110,14 +110,6 @@ def _session_user_id(get_user):
     down, say): the answer is ready and must not turn into an error for a log line."""
     try:
         return get_user().pk
-    except Exception:
-        logger.warning("The request's user could not be looked up for its log line")
-        return None
-
-
-async def _asession_user_id(request: HttpRequest):
-    try:
-        return (await request.auser()).pk
     except Exception:
         logger.warning("The request's user could not be looked up for its log line")
         return None
@@ -166,7 +158,10 @@ class RequestLogMiddleware:
             response = await self.get_response(request)
             user_id = _user_id(request, response)
             if user_id is _UNKNOWN:
-                user_id = await _asession_user_id(request)
+                # The same lazy user the view may have read (request.auser() keeps a
+                # cache of its own, so it would ask the database again), in the thread
+                # the sync views run in.
+                user_id = await sync_to_async(_session_user_id)(lambda: request.user)
             self._finish(request, response, started, request_id, user_id)
             return response
         finally:

@@ -200,6 +200,32 @@ async def test_under_asgi_a_failing_user_lookup_is_logged_as_no_user(log_lines):
     assert log_lines.requests()[0]["user"] is None
 
 
+async def test_under_asgi_the_user_the_view_read_is_logged_without_a_second_lookup(log_lines):
+    class Known:
+        pk, is_authenticated = 7, True
+
+    lookups = []
+
+    def look_up():
+        lookups.append(1)
+        return Known()
+
+    async def auser():
+        return look_up()
+
+    @sync_to_async
+    def view(request):
+        assert request.user.pk == 7  # the view reads the session's user
+        return HttpResponse("ok")
+
+    request = RequestFactory().get("/x", HTTP_COOKIE="sessionid=" + "a" * 32)
+    request.user, request.auser = SimpleLazyObject(look_up), auser
+    response = await RequestLogMiddleware(view)(request)
+    assert response.status_code == 200
+    assert log_lines.requests()[0]["user"] == 7
+    assert len(lookups) == 1
+
+
 async def test_under_asgi_the_id_reaches_the_views_thread_and_is_gone_after(log_lines):
     @sync_to_async
     def view(request):  # a sync view, run in a thread as Django runs it under ASGI
