@@ -56,6 +56,9 @@ class ApprovalDecision(models.Model):
         related_name="+",
     )
     request_ip = models.GenericIPAddressField(null=True, blank=True)
+    # The unsupported claims an approval went ahead with, as the editor was shown them
+    # ([{"sentence", "source", "verdict", "excerpt"}]); empty when there were none.
+    acknowledged_claims = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = DecisionQuerySet.as_manager()
@@ -81,6 +84,53 @@ class ApprovalDecision(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Approval decisions are never deleted.")
+
+
+class PlanDecision(models.Model):
+    """One editor decision on a task's plan (the outline before the draft): approved,
+    or sent back to be researched again. Audited like an approval: only ever added,
+    by the ORM and by PostgreSQL (a trigger)."""
+
+    class Verdict(models.TextChoices):
+        APPROVED = "approved"
+        SENT_BACK = "sent_back"
+
+    task = models.ForeignKey(
+        "tasks.ContentTask", on_delete=models.PROTECT, related_name="plan_decisions"
+    )
+    generation = models.PositiveIntegerField()
+    decision = models.CharField(max_length=20, choices=Verdict)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="plan_decisions"
+    )
+    feedback = models.TextField(blank=True)
+    # The outline as decided (edited by the editor, or as proposed).
+    outline = models.JSONField(default=list, blank=True)
+    request_ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = DecisionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "generation"], name="one_plan_decision_per_generation"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"Plan {self.get_decision_display()} by {self.reviewer} on {self.created_at:%Y-%m-%d}"
+        )
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("Plan decisions are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Plan decisions are never deleted.")
 
 
 class ReviewClaim(models.Model):

@@ -57,6 +57,13 @@ class Post(models.Model):
     # Provenance: the task's generation whose draft this is, and the models that wrote it.
     generation = models.PositiveIntegerField(null=True, blank=True)
     models_used = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    # The numbered sources the draft cites ([{"n", "url", "title", "fetched_at"}]), the
+    # approval (when, by which role) and the hash of the text approved: a reader and an
+    # integrator can tell how the post was made and whether it is still that text.
+    sources = models.JSONField(default=list, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by_role = models.CharField(max_length=20, blank=True)
+    approved_hash = models.CharField(max_length=64, blank=True)
     task = models.OneToOneField(
         "tasks.ContentTask", on_delete=models.PROTECT, related_name="post", null=True, blank=True
     )

@@ -61,6 +61,7 @@ class Status(models.TextChoices):
     PENDING = "pending"
     IN_PROGRESS = "in_progress"
     PAUSED = "paused"
+    AWAITING_PLAN = "awaiting_plan"
     AWAITING_APPROVAL = "awaiting_approval"
     APPROVED = "approved"
     PUBLISHED = "published"
@@ -99,6 +100,9 @@ class Move(NamedTuple):
     refusal: str = "Cannot {move} a task that is '{status}'."
 
 
+_PLAN_ONLY = (
+    "Only a task awaiting its plan's approval has a plan to decide; this one is '{status}'."
+)
 _DECIDE_ONLY = "Only a task awaiting approval can be decided; this one is '{status}'."
 
 # The status machine: the only place that says which move is legal. Every change of a
@@ -109,6 +113,11 @@ MOVES: dict[str, Move] = {
     # the run still in flight); a running one is run again after a failed or lost run.
     "run": Move(frozenset({Status.PENDING, Status.IN_PROGRESS}), Status.IN_PROGRESS),
     "finish": Move(frozenset({Status.IN_PROGRESS}), Status.AWAITING_APPROVAL),
+    # Research is done and the task asked for its plan to be approved (`review_plan`).
+    "await_plan": Move(frozenset({Status.IN_PROGRESS}), Status.AWAITING_PLAN),
+    # The plan approved: the run goes on with the draft; sent back: research again.
+    "approve_plan": Move(frozenset({Status.AWAITING_PLAN}), Status.PENDING, _PLAN_ONLY),
+    "replan": Move(frozenset({Status.AWAITING_PLAN}), Status.PENDING, _PLAN_ONLY),
     # A run's retries are exhausted.
     "fail": Move(frozenset({Status.IN_PROGRESS}), Status.FAILED),
     # Runs were lost too often; the last one may be found while the task is pending.
@@ -222,12 +231,19 @@ class ContentTask(models.Model):
     max_cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     # Reuse cached model responses (the `models` cache tier).
     use_cache = models.BooleanField(default=True)
+    # Stop after research at awaiting_plan until an editor approves the outline.
+    review_plan = models.BooleanField(default=False)
+    # The current generation's plan while there is one (`review_plan`): {"generation",
+    # "outline": [{"heading", "point", "sources": [n, ...]}], "status": proposed |
+    # approved | sent_back, "feedback"}. Written by tasks.services.plans.
+    plan = models.JSONField(null=True, blank=True)
 
     status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
     stage = models.CharField(max_length=10, choices=Stage, default=Stage.RESEARCH)
     progress = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
-    # A rejected draft's feedback, which the next generation's draft addresses.
+    # The last rejected draft's feedback; every note is kept in FeedbackNote, and
+    # each later generation's draft addresses all of them.
     feedback = models.TextField(blank=True)
     # Bumped when a rejected task is regenerated; stage outputs belong to one generation.
     generation = models.PositiveIntegerField(default=1)
@@ -384,6 +400,9 @@ class Draft(models.Model):
     seo_title = models.CharField(max_length=60, blank=True)
     meta_description = models.CharField(max_length=160, blank=True)
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    # The checks run again on the edited text when it was saved: {"claims": [...],
+    # "style": [...]}, in the shapes the review stage gives them; null until then.
+    checks = models.JSONField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords(excluded_fields=["updated_at"])
@@ -395,6 +414,60 @@ class Draft(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} (generation {self.generation})"
+
+
+class FeedbackNote(models.Model):
+    """One editor's request-changes (or reject) note on one generation's draft: the
+    ledger every later generation's draft answers, each note of it, not the last only.
+    Written by tasks.services.decisions.task_reject."""
+
+    task = models.ForeignKey(ContentTask, on_delete=models.CASCADE, related_name="feedback_notes")
+    # The generation whose draft the note was about.
+    generation = models.PositiveIntegerField()
+    note = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Generation {self.generation}: {self.note[:60]}"
+
+
+class StyleGuide(models.Model):
+    """The house style every draft is written to and reviewed against: one guide
+    (pk 1), edited by editors in the admin, each save a version (simple-history) with
+    its number in `version`, which each stage run that used it records.
+
+    Rules checked by code: banned words or phrases, no exclamation marks, a maximum
+    sentence length, phrases every piece must carry (a disclosure). Rules judged by the
+    model (tone, audience): free text, one rule a line."""
+
+    banned_phrases = models.TextField(blank=True, help_text="One word or phrase a line.")
+    no_exclamation_marks = models.BooleanField(default=False)
+    max_sentence_words = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Longest sentence allowed, in words; empty: no limit."
+    )
+    required_phrases = models.TextField(
+        blank=True, help_text="One phrase a line that every piece must contain."
+    )
+    model_rules = models.TextField(
+        blank=True, help_text="Rules a model judges (tone, audience), one a line."
+    )
+    version = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="style_guide_is_one")]
+
+    def __str__(self) -> str:
+        return f"Style guide, version {self.version}"
 
 
 class Webhook(models.Model):

@@ -96,3 +96,54 @@ def content_hash(content: Mapping[str, Any]) -> str:
     fields["tags"] = [str(tag) for tag in fields["tags"]]
     payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+# A citation of a numbered source, "[1]" (not a Markdown link "[1](...)"), and the
+# stand-in it becomes while the Markdown is stripped (whose link syntax would eat it).
+CITATION = re.compile(r"\[(\d{1,3})\](?!\()")
+_CITE_HELD = re.compile(r"\u27e6(\d{1,3})\u27e7")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]?\s+")
+# "e.g. the" is not the end of a sentence, nor "Dr. Smith".
+_ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|Mr|Mrs|Ms|Dr|St|No|Inc|Ltd|Co)|\b[A-Z])\.$")
+
+
+def sentences(markdown: str) -> list[tuple[str, list[int]]]:
+    """The prose sentences of a Markdown document as a reader sees them (headings and
+    code left out; list items are sentences too), each with the numbers of the sources
+    it cites, in order: [("Acme was founded in 1998.", [1]), ...]. The citation marks
+    are taken out of the sentence; a citation after the full stop belongs to the
+    sentence before it."""
+    held = CITATION.sub(lambda m: f"\u27e6{m.group(1)}\u27e7", markdown)
+    found: list[tuple[str, list[int]]] = []
+    in_code = False
+    for raw in held.splitlines():
+        if _FENCE.match(raw):
+            in_code = not in_code
+            continue
+        if in_code or _HEADING.match(raw) or not raw.strip():
+            continue
+        line = strip_markdown(raw).strip()
+        parts = [part for part in _SENTENCE_END.split(line) if part.strip()]
+        merged: list[str] = []
+        for part in parts:
+            part = part.strip()
+            starts_with_cite = _CITE_HELD.match(part)
+            if merged and (starts_with_cite or _ABBREVIATION.search(merged[-1])):
+                # "... in 1998. [1] Then ..." : the mark is the earlier sentence's.
+                if starts_with_cite:
+                    marks = re.match(r"(?:\u27e6\d{1,3}\u27e7\s*)+", part).group(0)
+                    merged[-1] += " " + marks.strip()
+                    part = part[len(marks) :].strip()
+                    if part:
+                        merged.append(part)
+                    continue
+                merged[-1] += " " + part
+                continue
+            merged.append(part)
+        for sentence in merged:
+            cited = [int(n) for n in _CITE_HELD.findall(sentence)]
+            plain = " ".join(_CITE_HELD.sub(" ", sentence).split())
+            plain = re.sub(r"\s+([.,;:!?])", r"\1", plain)
+            if any(char.isalnum() for char in plain):
+                found.append((plain, list(dict.fromkeys(cited))))
+    return found
