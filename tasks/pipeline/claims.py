@@ -67,7 +67,7 @@ def _names(sentence: str) -> list[str]:
     """Proper names in the sentence: capitalized words past its first word (or an
     acronym anywhere) that are not common words."""
     names = []
-    for index, match in enumerate(_CAPITALIZED.finditer(sentence)):
+    for match in _CAPITALIZED.finditer(sentence):
         word = re.sub(r"['\u2019]s$", "", match.group(0)).strip("'\u2019-")
         if not word or word.lower() in _COMMON:
             continue
