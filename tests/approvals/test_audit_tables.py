@@ -23,9 +23,10 @@ from psycopg import errors, sql
 from simple_history.models import HistoricalChanges
 
 from approvals.db_role import app_role_grant
-from approvals.models import ApprovalDecision
+from approvals.models import ApprovalDecision, PlanDecision
 from approvals.services import approval_decide, post_edit, review_claim
 from publishing.models import Post
+from tasks.models import StyleGuide
 from tasks.runner import run_pipeline
 from tasks.services import task_create, task_draft_edit
 from tasks.services.webhooks import webhook_create
@@ -37,12 +38,13 @@ from ..tasks.factories import ContentTaskFactory
 HISTORY_TABLES = sorted(
     model._meta.db_table for model in apps.get_models() if issubclass(model, HistoricalChanges)
 )
-AUDIT_TABLES = [*HISTORY_TABLES, ApprovalDecision._meta.db_table]
+AUDIT_TABLES = [*HISTORY_TABLES, ApprovalDecision._meta.db_table, PlanDecision._meta.db_table]
 
 
 def test_the_audit_tables_are_the_decisions_and_every_history():
     assert AUDIT_TABLES == ["publishing_historicalpost", "tasks_historicalcontenttask",
-                            "tasks_historicaldraft", "approvals_approvaldecision"]  # fmt: skip
+                            "tasks_historicaldraft", "tasks_historicalstyleguide",
+                            "approvals_approvaldecision", "approvals_plandecision"]  # fmt: skip
 
 
 @pytest.fixture
@@ -56,6 +58,8 @@ def audit_rows(editor) -> dict[str, int]:
                               publish_at=timezone.now() + timedelta(days=1))  # fmt: skip
     post.title = "Rain barrels, edited again"
     assert post_edit(post=post, user=editor) is None  # withdrawn
+    StyleGuide.objects.create(pk=1, banned_phrases="synergy", version=1)
+    PlanDecision.objects.create(task=task, generation=1, decision="approved", reviewer=editor)
     return counts()
 
 
@@ -99,7 +103,8 @@ def test_not_even_the_tables_owner_can_truncate_an_audit_table(audit_rows, table
 @pytest.mark.django_db
 @pytest.mark.parametrize("table", AUDIT_TABLES)
 def test_not_even_the_tables_owner_can_change_or_delete_an_audit_row(audit_rows, table):
-    column = "feedback" if table == "approvals_approvaldecision" else "history_change_reason"
+    decisions = ("approvals_approvaldecision", "approvals_plandecision")
+    column = "feedback" if table in decisions else "history_change_reason"
     update = "UPDATE {table} SET {column} = 'forged'"
     assert "append-only: UPDATE" in refused(update, table=table, column=column)
     assert "append-only: DELETE" in refused("DELETE FROM {table}", table=table)
