@@ -107,7 +107,8 @@ class PostAdmin(EditorsMayViewMixin, SimpleHistoryAdmin):
     search_fields = ["title", "body_markdown"]
     # Provenance is the pipeline's record, and taking a post off the site or putting it
     # back is an action (it moves the task too), never a field edited by hand.
-    readonly_fields = ["task", "generation", "models_used", "unpublished_at", "tag_slugs",
+    readonly_fields = ["task", "generation", "models_used", "sources", "approved_at",
+                       "approved_by_role", "approved_hash", "unpublished_at", "tag_slugs",
                        "category_slug", "body_html", "created_at", "updated_at"]  # fmt: skip
     prepopulated_fields = {"slug": ["title"]}
     history_list_display = ["source"]
