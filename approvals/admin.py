@@ -51,6 +51,7 @@ from .exports import decisions_csv_response
 from .models import ApprovalDecision
 from .selectors import approval_reviewer_names, review_claim_of
 from .services import (
+    UnsupportedClaims,
     approval_decide,
     approval_decide_many,
     post_edit,
@@ -271,6 +272,15 @@ class ReviewDeskAdmin(ContentTaskAdmin):
                 return here
             if step == "decide" and decide_form.is_valid():
                 return self._decide(request, task, decide_form.cleaned_data)
+        except UnsupportedClaims as exc:
+            count = len(exc.extra["claims"])
+            messages.error(
+                request,
+                f"Nothing was decided: the draft has {count} unsupported claim"
+                f"{'s' if count != 1 else ''} (its cited source does not say it). Read "
+                f"{'them' if count != 1 else 'it'} under Claims, then tick “"
+                f"{ReviewForm.base_fields['acknowledge_unsupported'].label}” to approve anyway.",
+            )
         except ApplicationError as exc:
             messages.error(request, exc.message)
         return None

@@ -58,7 +58,8 @@ def test_approving_at_the_desk_without_the_checkbox_shows_the_error_and_decides_
     response = decide_at_desk(desk, task, decision="approve")
     assert response.status_code == 200
     page = response.content.decode()
-    assert "The draft has 1 unsupported claim" in page and "nothing was decided" in page
+    assert "Nothing was decided: the draft has 1 unsupported claim" in page
+    assert f"Read it under Claims, then tick “{CHECKBOX}” to approve anyway." in page
     task.refresh_from_db()
     assert task.status == "awaiting_approval"
     assert not ApprovalDecision.objects.filter(task=task).exists()
