@@ -7,7 +7,8 @@
 - Posts: unpublish and publish again (selected posts), and edits and reverts that send
   a post not live yet back to approval when they change its approved text. It extends
   the post admin of the publishing app the same way.
-- The audit trail of decisions, read-only.
+- The audit trail of decisions, read-only, with the unsupported claims each approval
+  acknowledged.
 
 Every action goes through `approvals.services`, the same services as the API and the
 management command."""
@@ -23,7 +24,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.formats import localize
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
@@ -35,10 +36,12 @@ from publishing.admin import PostAdmin
 from publishing.models import Post
 from tasks.admin import ContentTaskAdmin, report_results
 from tasks.models import ContentTask
+from tasks.pipeline.claims import UNSUPPORTED, UNVERIFIABLE, open_unsupported
 from tasks.selectors import (
     task_content_hash,
     task_draft_versions,
     task_get_for_user,
+    task_research_sources,
     task_result,
     task_stage_log,
 )
@@ -48,6 +51,7 @@ from .exports import decisions_csv_response
 from .models import ApprovalDecision
 from .selectors import approval_reviewer_names, review_claim_of
 from .services import (
+    UnsupportedClaims,
     approval_decide,
     approval_decide_many,
     post_edit,
@@ -69,6 +73,10 @@ class ReviewForm(forms.Form):
     feedback = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
     publish_at = forms.DateTimeField(
         required=False, help_text="Leave empty to publish now (YYYY-MM-DD HH:MM, UTC)."
+    )
+    # Shown only when the draft has unsupported claims (see ReviewDeskAdmin.review_view).
+    acknowledge_unsupported = forms.BooleanField(
+        required=False, label="Approve despite the unsupported claims listed above"
     )
     # The content hash of the text the page showed: the decision is of that text only.
     expected_content_hash = forms.RegexField(r"^[0-9a-f]{64}$", widget=forms.HiddenInput)
@@ -113,6 +121,27 @@ def body_diff(before: dict | None, after: dict | None) -> str:
         lines(before), lines(after), "Previous generation", "This draft", context=True
     )
     return mark_safe(table)  # noqa: S308 - every line is escaped by HtmlDiff
+
+
+# Flagged claims first: those an approval must acknowledge, then those nobody could check.
+_CLAIM_ORDER = {UNSUPPORTED: 0, UNVERIFIABLE: 1}
+
+
+def claim_rows(task: ContentTask, claims: list[dict]) -> list[dict]:
+    """Every claim for the review page, flagged ones first (their order kept otherwise),
+    each beside the source it is checked against: {"claim", "flagged", "source"
+    ({"n", "title", "url", "link"}: `link` only for an http(s) URL), or None}."""
+    sources = {source["n"]: source for source in task_research_sources(task)}
+    rows = []
+    for claim in sorted(claims, key=lambda claim: _CLAIM_ORDER.get(claim.get("verdict"), 2)):
+        source = sources.get(claim.get("source"))
+        if source is not None:
+            url = str(source.get("url") or "")
+            source = {"n": source["n"], "title": str(source.get("title") or ""), "url": url,
+                      "link": url.lower().startswith(("http://", "https://"))}  # fmt: skip
+        rows.append({"claim": claim, "flagged": claim.get("verdict") == UNSUPPORTED,
+                     "source": source})  # fmt: skip
+    return rows
 
 
 # A bulk decision decides each draft as the list showed it: each row awaiting approval
@@ -197,6 +226,11 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             decide_form = ReviewForm({**request.POST.dict(), **shown})
         else:
             decide_form = ReviewForm(initial=shown)
+        claims = (result or {}).get("claims") or []
+        unsupported = open_unsupported(claims)
+        if not unsupported:
+            # Nothing to acknowledge: the box would only ask a question with no subject.
+            del decide_form.fields["acknowledge_unsupported"]
         if not edit_form.is_bound:
             edit_form = DraftEditForm(
                 initial=dict(result or {}, tags=", ".join((result or {}).get("tags", [])))
@@ -210,6 +244,8 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             "result": result,
             "previous": previous,
             "diff": body_diff(previous, result),
+            "claims": claim_rows(task, claims),
+            "unsupported_count": len(unsupported),
             "stage_log": task_stage_log(task),
             "versions": task_draft_versions(task),
             "claim": review_claim_of(task),
@@ -236,6 +272,15 @@ class ReviewDeskAdmin(ContentTaskAdmin):
                 return here
             if step == "decide" and decide_form.is_valid():
                 return self._decide(request, task, decide_form.cleaned_data)
+        except UnsupportedClaims as exc:
+            count = len(exc.extra["claims"])
+            messages.error(
+                request,
+                f"Nothing was decided: the draft has {count} unsupported claim"
+                f"{'s' if count != 1 else ''} (its cited source does not say it). Read "
+                f"{'them' if count != 1 else 'it'} under Claims, then tick “"
+                f"{ReviewForm.base_fields['acknowledge_unsupported'].label}” to approve anyway.",
+            )
         except ApplicationError as exc:
             messages.error(request, exc.message)
         return None
@@ -251,6 +296,7 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             regenerate=decision == "request_changes",
             request_ip=client_ip(request),
             expected_content_hash=data["expected_content_hash"],
+            acknowledge_unsupported=data.get("acknowledge_unsupported", False),
         )
         if post is not None:
             messages.success(request, f"Published “{post.title}” at {post.get_absolute_url()}")
@@ -368,7 +414,7 @@ class ApprovalDecisionAdmin(EditorsMayViewMixin, admin.ModelAdmin):
     range), a search by task id or topic, and a CSV export of the selection."""
 
     list_display = ["created_at", "task", "generation", "round", "decision", "reviewer",
-                    "claimed_by", "feedback", "request_ip"]  # fmt: skip
+                    "claimed_by", "feedback", "claims_acknowledged", "request_ip"]  # fmt: skip
     list_filter = ["decision", ReviewerFilter, ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=task__id", "task__topic"]
     date_hierarchy = "created_at"
@@ -376,7 +422,7 @@ class ApprovalDecisionAdmin(EditorsMayViewMixin, admin.ModelAdmin):
     actions = ["export_csv"]
     readonly_fields = ["task", "generation", "round", "decision", "reviewer", "claimed_by",
                        "feedback", "content_hash", "publish_at", "request_ip",
-                       "created_at"]  # fmt: skip
+                       "created_at", "acknowledged"]  # fmt: skip
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -386,6 +432,21 @@ class ApprovalDecisionAdmin(EditorsMayViewMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="Unsupported claims acknowledged")
+    def claims_acknowledged(self, obj: ApprovalDecision) -> int:
+        return len(obj.acknowledged_claims or [])
+
+    @admin.display(description="Unsupported claims acknowledged")
+    def acknowledged(self, obj: ApprovalDecision):
+        if not obj.acknowledged_claims:
+            return "-"
+        items = format_html_join(
+            "", "<li>[{}] {} <em>({})</em><br><small>Source: {}</small></li>",
+            ((claim.get("source"), claim.get("sentence", ""), claim.get("reason", ""),
+              claim.get("excerpt") or "-") for claim in obj.acknowledged_claims),
+        )  # fmt: skip
+        return format_html("<ul>{}</ul>", items)
 
     @admin.action(description="Export selected decisions as CSV")
     def export_csv(self, request, queryset):

@@ -29,6 +29,7 @@ CSV_HEADER = [
     "publish_at",
     "request_ip",
     "created_at",
+    "acknowledged_claims",
 ]
 
 # A cell a spreadsheet would read as a formula (OWASP "CSV injection"); free text that
@@ -69,6 +70,16 @@ def _when(value: datetime | None) -> str:
     return value.isoformat() if value is not None else ""
 
 
+def _claims(claims: list[dict]) -> str:
+    """The acknowledged claims in one cell, one a line: `[n] sentence (reason)`."""
+    return _text(
+        "\n".join(
+            f"[{claim.get('source')}] {claim.get('sentence', '')} ({claim.get('reason', '')})"
+            for claim in claims or []
+        )
+    )
+
+
 def approval_csv_rows(queryset: QuerySet[ApprovalDecision]) -> Iterator[list[str]]:
     """The header (CSV_HEADER), then one row of strings per decision in the queryset's
     order. Rows are read through a server-side cursor CSV_CHUNK_SIZE at a time, never
@@ -88,6 +99,7 @@ def approval_csv_rows(queryset: QuerySet[ApprovalDecision]) -> Iterator[list[str
             _when(record.publish_at),
             record.request_ip or "",
             _when(record.created_at),
+            _claims(record.acknowledged_claims),
         ]
 
 

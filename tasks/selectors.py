@@ -195,14 +195,40 @@ def task_result(task: ContentTask, generation: int | None = None) -> dict[str, A
             }
             for round_ in review.get("rounds", [])
         ],  # fmt: skip
+        "claims": review.get("claims") or [],
     }
     edited = task_draft(task, generation)
     if edited is not None:
         result.update({field: getattr(edited, field) for field in EDITABLE_FIELDS})
         result["body_html"] = edited.body_html
+        # The edited text's own claims, checked again when it was saved.
+        if "claims" in (edited.checks or {}):
+            result["claims"] = edited.checks["claims"]
     # What an approval names to decide this text and no other (expected_content_hash).
     result["content_hash"] = content_hash(result)
     return result
+
+
+def task_stage_output(task: ContentTask, stage: str, generation: int | None = None) -> dict:
+    """The output of a generation's (the current one's) succeeded run of `stage`; {}
+    when there is none."""
+    generation = task.generation if generation is None else generation
+    runs = task.stage_runs.all()
+    return next(
+        (run.output or {} for run in runs
+         if run.generation == generation and run.stage == stage
+         and run.status == StageRunStatus.SUCCEEDED),
+        {},
+    )  # fmt: skip
+
+
+def task_research_sources(task: ContentTask, generation: int | None = None) -> list[dict]:
+    """The numbered sources a generation's research kept ({"n", "url", "title", "text",
+    "ok", ...}; n from 1 in their order where research gave none), as the claims
+    check reads them; [] before research."""
+    research = task_stage_output(task, "research", generation)
+    sources = [s for s in research.get("sources") or [] if isinstance(s, dict)]
+    return [{**s, "n": int(s.get("n") or i)} for i, s in enumerate(sources, 1)]
 
 
 def task_content_hash(task: ContentTask) -> str:

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from contentpipeline.errors import ApplicationError
 
 from .models import ContentTask, Priority, Quality, Style, TaskType, Tone, Webhook
+from .pipeline.claims import VERDICTS
 from .selectors import stage_run_error_for, task_cost, task_result
 from .services.lifecycle import MAX_KEYWORDS, MAX_SOURCES, clean_keywords, clean_sources
 from .services.webhooks import MAX_URL_LENGTH
@@ -79,6 +80,25 @@ class ReviewRoundSerializer(serializers.Serializer):
     word_count = serializers.IntegerField(allow_null=True)
 
 
+class ClaimSerializer(serializers.Serializer):
+    sentence = serializers.CharField(help_text="The sentence of the draft that cites a source.")
+    source = serializers.IntegerField(help_text="The number of the source it is checked against.")
+    sources = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="Every source it cites."
+    )
+    verdict = serializers.ChoiceField(
+        choices=VERDICTS,
+        help_text="`supported`; `unsupported`: the source does not say it (approving needs "
+        "`acknowledge_unsupported`); `unverifiable`: the source could not be read.",
+    )
+    excerpt = serializers.CharField(
+        allow_blank=True, help_text="The source's sentence that should support it."
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, help_text="What the source does not say."
+    )
+
+
 class TaskResultSerializer(serializers.Serializer):
     title = serializers.CharField()
     excerpt = serializers.CharField()
@@ -93,6 +113,11 @@ class TaskResultSerializer(serializers.Serializer):
     qa_feedback = serializers.CharField()
     scores = serializers.DictField(child=serializers.IntegerField(allow_null=True))
     review_rounds = ReviewRoundSerializer(many=True)
+    claims = ClaimSerializer(
+        many=True,
+        help_text="The draft's cited sentences checked against their sources: the review's, "
+        "or checked again on the edited text.",
+    )
     content_hash = serializers.CharField(
         help_text="sha256 of the text under review (title, excerpt, body, SEO fields, tags): "
         "send it as the approval's `expected_content_hash` to decide this text and no other."

@@ -17,6 +17,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from contentpipeline.roles import IsEditor
+from tasks.serializers import ClaimSerializer
 
 from ..exports import decisions_csv_response
 from ..models import ApprovalDecision, Decision
@@ -71,6 +72,12 @@ class ApprovalRecordSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="Who was reviewing the draft when it was decided; null if nobody.",
     )
+    acknowledged_claims = ClaimSerializer(
+        many=True,
+        read_only=True,
+        help_text="The unsupported claims an approval went ahead with "
+        "(`acknowledge_unsupported`); empty when there were none.",
+    )
 
     class Meta:
         model = ApprovalDecision
@@ -86,6 +93,7 @@ class ApprovalRecordSerializer(serializers.ModelSerializer):
             "content_hash",
             "claimed_by",
             "publish_at",
+            "acknowledged_claims",
         ]
 
 

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from contentpipeline.roles import IsEditor
 from contentpipeline.throttling import client_ip
+from tasks.serializers import ClaimSerializer
 
 from ..services import approval_decide
 
@@ -28,6 +29,15 @@ class ApprovalRequestSerializer(serializers.Serializer):
         help_text="The task's `result.content_hash` as you read the draft: the decision is "
         "made only if the draft is still that text (409, nothing decided, otherwise). "
         "Without it, the current text is decided.",
+    )
+
+    acknowledge_unsupported = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Approve although the draft has claims its sources do not support "
+        "(`result.claims` with verdict `unsupported`): without it such an approval answers "
+        "409 with the claims and decides nothing. The decision records the claims "
+        "acknowledged. `unverifiable` claims never block.",
     )
 
     def validate_expected_content_hash(self, value: str | None) -> str | None:
@@ -51,6 +61,12 @@ class ApprovalConflictSerializer(serializers.Serializer):
         help_text="When the draft changed since `expected_content_hash`: the current text's "
         "hash, to send once the current text has been read.",
     )
+    claims = ClaimSerializer(
+        many=True,
+        required=False,
+        help_text="When the draft has unsupported claims and `acknowledge_unsupported` was "
+        "not sent: those claims.",
+    )
 
 
 class TaskApprovalView(APIView):
@@ -66,7 +82,8 @@ class TaskApprovalView(APIView):
                 ApprovalConflictSerializer,
                 description="Nothing was decided: the task is not awaiting approval, or its "
                 "draft is no longer the text `expected_content_hash` names (someone edited "
-                "it since; `content_hash` is the current one).",
+                "it since; `content_hash` is the current one), or an approval did not "
+                "acknowledge the draft's unsupported claims (`claims` lists them).",
             ),
         },
     )

@@ -7,13 +7,15 @@ draft or a post through review and publication.
   and publish again a post; an edit or revert of a post (which re-opens approval when
   it changes the approved text of a post not live yet). Each orchestrates top down:
   the task's moves through the tasks app's services, the post through the publishing
-  app's, and the decision recorded here.
+  app's, and the decision recorded here. An approval goes ahead with unsupported
+  claims only when acknowledged (`UnsupportedClaims` otherwise).
 - `claims`: an editor's claim on a draft being reviewed.
 """
 
 from .actions import (
     Decided,
     DraftChanged,
+    UnsupportedClaims,
     approval_decide,
     approval_decide_many,
     draft_approve,
@@ -30,6 +32,7 @@ __all__ = [
     "ClaimedByAnother",
     "Decided",
     "DraftChanged",
+    "UnsupportedClaims",
     "approval_decide",
     "approval_decide_many",
     "draft_approve",

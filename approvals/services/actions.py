@@ -11,8 +11,8 @@ here.
 What each does (task: the tasks app's move; post: the publishing app's write):
 
 - `draft_approve`: task awaiting_approval -> approved, on to published when the post
-  is live at once; post created, live now or at `publish_at`; decision recorded, the
-  review claim ends.
+  is live at once; post created, live now or at `publish_at`; decision recorded (with
+  the unsupported claims the editor acknowledged), the review claim ends.
 - `draft_reject`: task -> rejected, feedback kept; decision recorded, claim ends.
 - `draft_request_changes`: task -> rejected -> pending as a new generation that
   answers the feedback; decision recorded, claim ends.
@@ -41,7 +41,8 @@ from contentpipeline.errors import InvalidTransition, each_on_its_own
 from publishing import services as posts
 from publishing.models import Post
 from tasks.models import ContentTask, Status
-from tasks.selectors import task_content_hash
+from tasks.pipeline.claims import open_unsupported
+from tasks.selectors import task_content_hash, task_result
 from tasks.services import (
     task_approve,
     task_mark_published,
@@ -67,6 +68,12 @@ class DraftChanged(InvalidTransition):
     would decide a text nobody read. Its `content_hash` is the current one."""
 
 
+class UnsupportedClaims(InvalidTransition):
+    """The draft states things its cited sources do not say (claims found
+    `unsupported`), and the approval did not acknowledge them: nothing was decided.
+    Its `claims` are those claims."""
+
+
 # --- Decisions on a draft awaiting approval -------------------------------------------------
 
 
@@ -79,6 +86,7 @@ def draft_approve(
     publish_at: datetime | None = None,
     request_ip: str | None = None,
     expected_content_hash: str | None = None,
+    acknowledge_unsupported: bool = False,
 ) -> Decided:
     """Approve a draft awaiting approval and publish it: its post is created, live now
     (the task moves on to published) or at `publish_at` (the task stays approved until
@@ -89,14 +97,23 @@ def draft_approve(
     editors deciding at once one decides and the others get InvalidTransition (409),
     with nothing written. With `expected_content_hash` (the draft's `content_hash` as
     the editor read it), only that text is decided: DraftChanged (409, with the
-    current hash) and nothing decided if it was edited since."""
+    current hash) and nothing decided if it was edited since.
+
+    A draft whose current text has claims found `unsupported` (the task's
+    `result.claims`: the review's, or those checked again when an editor edited it)
+    is approved only with `acknowledge_unsupported`: UnsupportedClaims (409, with the
+    claims) and nothing decided otherwise. The decision records the claims acknowledged
+    (`acknowledged_claims`). Claims that are `unverifiable` (their source could not be
+    read) do not block: nothing says they are wrong."""
     require_editor(reviewer)
     live = publish_at is None or publish_at <= timezone.now()
     task = task_approve(task_id=task_id, user=reviewer, published=live)
     _require_text_read(task, expected_content_hash)
+    unsupported = _require_claims_acknowledged(task, acknowledge_unsupported)
     post = posts.post_publish(task=task, publish_at=publish_at, user=reviewer)
     record = _record(task, Decision.APPROVED, reviewer=reviewer, feedback=feedback,
-                     publish_at=publish_at, request_ip=request_ip)  # fmt: skip
+                     publish_at=publish_at, request_ip=request_ip,
+                     acknowledged_claims=unsupported)  # fmt: skip
     return Decided(record, post)
 
 
@@ -152,15 +169,18 @@ def approval_decide(
     regenerate: bool = False,
     request_ip: str | None = None,
     expected_content_hash: str | None = None,
+    acknowledge_unsupported: bool = False,
 ) -> Decided:
     """A decision as the interfaces take it (the API's body, the review form, the
     command's flags): `draft_approve` when `approved` (publishing now or at
-    `publish_at`), else `draft_request_changes` when `regenerate`, else
+    `publish_at`, going ahead with unsupported claims only if
+    `acknowledge_unsupported`), else `draft_request_changes` when `regenerate`, else
     `draft_reject`. Their contracts hold."""
     common = {"task_id": task_id, "reviewer": reviewer, "feedback": feedback,
               "request_ip": request_ip, "expected_content_hash": expected_content_hash}  # fmt: skip
     if approved:
-        return draft_approve(**common, publish_at=publish_at)
+        return draft_approve(**common, publish_at=publish_at,
+                             acknowledge_unsupported=acknowledge_unsupported)  # fmt: skip
     if regenerate:
         return draft_request_changes(**common)
     return draft_reject(**common)
@@ -176,7 +196,10 @@ def approval_decide_many(
 ) -> list[dict]:
     """`approval_decide` for each task on its own, as if decided alone (one refusal
     does not stop the others): one result per task, `{task_id, ok, status, error}`,
-    where status is the decision made or the task's status when refused.
+    where status is the decision made or the task's status when refused. `decision`
+    is approval_decide's (`approved`, `feedback`, `acknowledge_unsupported`, ...):
+    without `acknowledge_unsupported`, each draft with unsupported claims is refused
+    (UnsupportedClaims) and the others are decided.
 
     With `expected_content_hashes` (task id -> the content hash of the draft as the
     editor was shown it), each draft is decided only as it was shown (DraftChanged
@@ -214,6 +237,24 @@ def _require_text_read(task: ContentTask, expected_content_hash: str | None) -> 
         )
 
 
+def _require_claims_acknowledged(task: ContentTask, acknowledged: bool) -> list[dict]:
+    """The current text's unsupported claims, if the approval acknowledged them; raises
+    UnsupportedClaims (which undoes the move) if it did not. Called with the task's
+    row locked, like _require_text_read, so the claims are those of the text decided."""
+    unsupported = open_unsupported((task_result(task) or {}).get("claims") or [])
+    if unsupported and not acknowledged:
+        count = len(unsupported)
+        claims = f"{count} unsupported claim{'s' if count != 1 else ''}"
+        raise UnsupportedClaims(
+            f"The draft has {claims} (its cited source does not say it): nothing was "
+            "decided. Read the claims, then approve with `acknowledge_unsupported` to approve "
+            "anyway (in the review desk: the box “Approve despite the unsupported claims "
+            "listed above”).",
+            extra={"status": Status.AWAITING_APPROVAL.value, "claims": unsupported},
+        )
+    return unsupported
+
+
 def _record(
     task: ContentTask,
     decision: Decision,
@@ -222,6 +263,7 @@ def _record(
     feedback: str,
     publish_at: datetime | None = None,
     request_ip: str | None = None,
+    acknowledged_claims: list[dict] | None = None,
 ) -> ApprovalDecision:
     """The decision's audit record, on the text decided; the review claim ends with it."""
     earlier = ApprovalDecision.objects.filter(task=task, generation=task.generation).count()
@@ -236,6 +278,7 @@ def _record(
         content_hash=task_content_hash(task),
         claimed_by=review_claim_end(task),
         request_ip=_ip_address(request_ip),
+        acknowledged_claims=acknowledged_claims or [],
     )
 
 

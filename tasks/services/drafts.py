@@ -1,6 +1,6 @@
 """Editors' edits of a draft before they decide, each a version of the draft (who,
-when); and a post's approved text changed before it went live, which re-opens
-approval."""
+when), its checks run again on the text saved; and a post's approved text changed
+before it went live, which re-opens approval."""
 
 from typing import Any
 
@@ -9,10 +9,17 @@ from django.db import transaction
 
 from contentpipeline.errors import ApplicationError, InvalidTransition
 from contentpipeline.roles import system_user
+from tasks.pipeline.claims import UNSUPPORTED, check_claims, with_judgement
 from tasks.pipeline.rendering import render_markdown
 
 from ..models import ContentTask, Draft
-from ..selectors import EDITABLE_FIELDS, task_draft, task_result
+from ..selectors import (
+    EDITABLE_FIELDS,
+    task_draft,
+    task_research_sources,
+    task_result,
+    task_stage_output,
+)
 from ._common import lock_or_404, save
 
 LIMITS = {"title": 200, "seo_title": 60, "meta_description": 160, "excerpt": 1000,
@@ -65,9 +72,32 @@ def _editable_draft(task: ContentTask) -> Draft:
     return draft
 
 
+# The reason with_judgement gives a claim a model found unsupported.
+MODEL_JUDGED = "model: "
+
+
+def draft_checks(*, task: ContentTask, draft: Draft) -> dict[str, Any]:
+    """The checks of the review stage run again on the draft's text as it stands,
+    in the shape Draft.checks keeps them (task_result shows them instead of the
+    review's). `claims`: every cited sentence checked against the research's sources
+    of the draft's generation; a sentence a model judged unsupported in the review
+    stays unsupported while it is still there word for word, since no model reads it
+    again here."""
+    review = task_stage_output(task, "review", draft.generation)
+    judged = {
+        claim.get("sentence"): str(claim.get("reason", ""))[len(MODEL_JUDGED) :]
+        for claim in review.get("claims") or []
+        if claim.get("verdict") == UNSUPPORTED
+        and str(claim.get("reason", "")).startswith(MODEL_JUDGED)
+    }
+    claims = check_claims(draft.body_markdown, task_research_sources(task, draft.generation))
+    still = {i: judged[c["sentence"]] for i, c in enumerate(claims) if c["sentence"] in judged}
+    return {"claims": with_judgement(claims, still)}
+
+
 def _apply(draft: Draft, changes: dict[str, Any], *, user, reason: str) -> bool:
-    """Save the changes as a version of the draft; False (and no version) when they
-    change nothing."""
+    """Save the changes as a version of the draft, its checks run again on the new
+    text; False (and no version) when they change nothing."""
     changed = {name: value for name, value in changes.items() if getattr(draft, name) != value}
     if not changed:
         return False
@@ -75,6 +105,7 @@ def _apply(draft: Draft, changes: dict[str, Any], *, user, reason: str) -> bool:
         setattr(draft, name, value)
     if "body_markdown" in changed:
         draft.body_html = render_markdown(draft.body_markdown)
+    draft.checks = draft_checks(task=draft.task, draft=draft)
     draft._history_user = user
     draft._change_reason = reason
     draft.save()
@@ -85,8 +116,9 @@ def _apply(draft: Draft, changes: dict[str, Any], *, user, reason: str) -> bool:
 def task_draft_edit(*, task_id, user: AbstractBaseUser, **changes: Any) -> Draft:
     """An editor's edit of the draft awaiting approval (title, excerpt, body, SEO
     fields, tags): saved as a version of the draft with who and when, its HTML rendered
-    and sanitized again. InvalidTransition (409) unless the task awaits approval;
-    ApplicationError (400) for a field out of bounds."""
+    and sanitized again, its checks run again (`draft_checks`: the claims that
+    task_result and approval read from then on). InvalidTransition (409) unless the
+    task awaits approval; ApplicationError (400) for a field out of bounds."""
     cleaned = _clean(changes)
     task = lock_or_404(task_id)
     if not task.may("approve"):
@@ -102,8 +134,9 @@ def task_draft_edit(*, task_id, user: AbstractBaseUser, **changes: Any) -> Draft
 @transaction.atomic
 def task_reopen(*, task_id, user: AbstractBaseUser, content: dict[str, Any]) -> ContentTask:
     """approved -> awaiting_approval: the approved text of a post that is not live yet
-    was changed to `content`, which becomes the draft (a version by `user`) that an
-    editor must approve again. InvalidTransition (409) unless the task is approved."""
+    was changed to `content`, which becomes the draft (a version by `user`, its checks
+    run again as for `task_draft_edit`) that an editor must approve again.
+    InvalidTransition (409) unless the task is approved."""
     task = lock_or_404(task_id)
     task.move("reopen")
     draft = _editable_draft(task)

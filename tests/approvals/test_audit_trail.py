@@ -28,7 +28,8 @@ from ..tasks.factories import ContentTaskFactory
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_writer")]
 
 HEADER = ["id", "task_id", "generation", "round", "decision", "reviewer", "claimed_by",
-          "feedback", "content_hash", "publish_at", "request_ip", "created_at"]  # fmt: skip
+          "feedback", "content_hash", "publish_at", "request_ip", "created_at",
+          "acknowledged_claims"]  # fmt: skip
 
 
 def drafted(owner):
@@ -244,6 +245,7 @@ def test_csv_values_are_the_decisions_fields(editor_client, integrator, editor, 
             publish_at.isoformat(),
             "203.0.113.7",
             record.created_at.isoformat(),
+            "",
         ],
     ]
 

@@ -1,6 +1,7 @@
 """`manage.py approval_decide TASK_ID --approve|--reject|--request-changes
-[--feedback TEXT] [--publish-at ISO] [--expected-content-hash HASH] --as USER`: the
-decision the admin and the API make, from a shell; the same service records it."""
+[--feedback TEXT] [--publish-at ISO] [--expected-content-hash HASH]
+[--acknowledge-unsupported] --as USER`: the decision the admin and the API make, from a
+shell; the same service records it."""
 
 import re
 
@@ -29,9 +30,16 @@ class Command(BaseCommand):
             metavar="HASH",
             help="the draft's content_hash as you read it: decide only that text",
         )
+        parser.add_argument(
+            "--acknowledge-unsupported",
+            action="store_true",
+            help="approve although claims of the draft are unsupported by their sources "
+            "(the decision records them)",
+        )
 
     def handle(self, *args, task_id, approve, reject, request_changes, feedback, publish_at,
-               username, expected_content_hash, **options):  # fmt: skip
+               username, expected_content_hash, acknowledge_unsupported,
+               **options):  # fmt: skip
         reviewer = get_user_model().objects.filter(username=username).first()
         if reviewer is None:
             raise CommandError(f"No user named {username!r}.")
@@ -53,12 +61,15 @@ class Command(BaseCommand):
                 publish_at=when,
                 regenerate=request_changes,
                 expected_content_hash=expected_content_hash,
+                acknowledge_unsupported=acknowledge_unsupported,
             )
         except ApplicationError as exc:
-            current = exc.extra.get("content_hash")
-            raise CommandError(
-                f"{exc.message} Its content hash is now {current}." if current else exc.message
-            ) from exc
+            message = exc.message.replace("`acknowledge_unsupported`", "--acknowledge-unsupported")
+            if current := exc.extra.get("content_hash"):
+                message += f" Its content hash is now {current}."
+            for claim in exc.extra.get("claims", []):
+                message += f"\n  [{claim['source']}] {claim['sentence']} ({claim['reason']})"
+            raise CommandError(message) from exc
         self.stdout.write(f"{record.decision}: task {record.task_id} by {reviewer}")
         if post is not None:
             self.stdout.write(f"post {post.slug} at {post.published_at.isoformat()}")
