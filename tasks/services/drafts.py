@@ -9,10 +9,11 @@ from django.db import transaction
 
 from contentpipeline.errors import ApplicationError, InvalidTransition
 from contentpipeline.roles import system_user
+from tasks.pipeline import style
 from tasks.pipeline.rendering import render_markdown
 
 from ..models import ContentTask, Draft
-from ..selectors import EDITABLE_FIELDS, task_draft, task_result
+from ..selectors import EDITABLE_FIELDS, style_guide_current, task_draft, task_result
 from ._common import lock_or_404, save
 
 LIMITS = {"title": 200, "seo_title": 60, "meta_description": 160, "excerpt": 1000,
@@ -75,6 +76,11 @@ def _apply(draft: Draft, changes: dict[str, Any], *, user, reason: str) -> bool:
         setattr(draft, name, value)
     if "body_markdown" in changed:
         draft.body_html = render_markdown(draft.body_markdown)
+    # The code's style rules again, on the edited text, with the guide as it is now; a
+    # model's rules are not judged again without a model.
+    text = f"# {draft.title}\n\n{draft.body_markdown}"
+    draft.checks = {**(draft.checks or {}), "style": style.report(
+        text, style_guide_current(), unjudged="not judged again after the edit")}  # fmt: skip
     draft._history_user = user
     draft._change_reason = reason
     draft.save()
