@@ -18,7 +18,8 @@ from typing import Any
 
 from .style import units
 
-# Words that say what to do, not what about: "Please add more on X" is about X.
+# Words that say what to do or how much, not what about: "Please add more concrete
+# examples" is about examples.
 _REQUEST_WORDS = frozenset(
     """a an the this that these those it its in on at by for from with of to and or but
     so as if be is are was were been has have had do does did will can could should
@@ -29,7 +30,9 @@ _REQUEST_WORDS = frozenset(
     improve include keep make mention provide reduce remove rephrase rewrite shorten
     show simplify streamline strengthen tighten use write need needs want wants draft
     piece article post text section part bit thing things about into out up our your
-    their we you they i me my us he she him her them""".split()
+    their we you they i me my us he she him her them concrete specific clear clearer
+    clearly better detailed real good great short shorter long longer new strong
+    stronger simple simpler brief briefly little way ways maybe perhaps""".split()
 )
 _WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
 # Most of a note's content words: a note of one or two words needs all of them.

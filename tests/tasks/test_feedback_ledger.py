@@ -73,7 +73,7 @@ def test_generation_three_is_written_to_both_earlier_notes(fake_llm, editor):
 
 
 def test_offline_the_checklist_marks_a_note_the_writer_answered_and_one_it_could_not(editor):
-    task = ContentTaskFactory(target_length=800)
+    task = ContentTaskFactory(topic="Mulching vegetable beds in autumn", target_length=800)
     assert run_pipeline(task.pk) == "done"
     assert task_result(task)["feedback_checklist"] == []
     request_changes(task, editor, "Add more concrete examples")
