@@ -40,6 +40,7 @@ from tasks.pipeline.claims import UNSUPPORTED, UNVERIFIABLE, open_unsupported
 from tasks.selectors import (
     task_content_hash,
     task_draft_versions,
+    task_feedback_history,
     task_get_for_user,
     task_research_sources,
     task_result,
@@ -106,6 +107,17 @@ class DraftEditForm(forms.Form):
 
     def clean_tags(self) -> list[str]:
         return [tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
+
+
+def feedback_ledger(task: ContentTask, result: dict | None) -> list[dict]:
+    """Every note of the task's feedback ledger, oldest first, each with whether the
+    draft under review addresses it (None: the draft was not checked against it)."""
+    checked = {(item["generation"], item["note"]): item["addressed"]
+               for item in (result or {}).get("feedback_checklist") or []}  # fmt: skip
+    return [
+        {**note, "addressed": checked.get((note["generation"], note["note"]))}
+        for note in task_feedback_history(task)
+    ]
 
 
 def body_diff(before: dict | None, after: dict | None) -> str:
@@ -246,6 +258,7 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             "diff": body_diff(previous, result),
             "claims": claim_rows(task, claims),
             "unsupported_count": len(unsupported),
+            "ledger": feedback_ledger(task, result),
             "stage_log": task_stage_log(task),
             "versions": task_draft_versions(task),
             "claim": review_claim_of(task),

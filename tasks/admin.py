@@ -6,13 +6,16 @@ the approvals app's, on top of this."""
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, Value, When
+from django.shortcuts import redirect
 from simple_history.admin import SimpleHistoryAdmin
 
+from contentpipeline.admin_site import EditorsMayViewMixin
 from contentpipeline.roles import is_editor
 
-from .models import ContentTask, StageRun, Status, Webhook, WebhookDelivery
+from .models import ContentTask, StageRun, Status, StyleGuide, Webhook, WebhookDelivery
 from .selectors import task_list_for_admin
 from .services import task_bulk
+from .services.style import EDITABLE, style_guide_update
 from .services.webhooks import webhook_set_active
 
 
@@ -196,3 +199,41 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
               "attempts", "last_status_code", "last_error", "last_response", "created_at",
               "last_attempt_at", "delivered_at", "next_attempt_at"]  # fmt: skip
     readonly_fields = fields
+
+
+@admin.register(StyleGuide)
+class StyleGuideAdmin(EditorsMayViewMixin, SimpleHistoryAdmin):
+    """The one house style guide (editors): its list is the guide itself, each save
+    (or restore of an old version from its History) is its next version, saved
+    through `style_guide_update`; it is never deleted. The next drafts are written and
+    reviewed to it; drafts already reviewed keep the results of their version."""
+
+    fields = ["banned_phrases", "no_exclamation_marks", "max_sentence_words",
+              "required_phrases", "model_rules", "version", "updated_at"]  # fmt: skip
+    readonly_fields = ["version", "updated_at"]
+    history_list_display = ["version"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user) or super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request) -> bool:
+        # Only the first save makes it; after that there is the one guide to change.
+        allowed = is_editor(request.user) or super().has_add_permission(request)
+        return allowed and not StyleGuide.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        if StyleGuide.objects.filter(pk=1).exists():
+            return redirect("admin:tasks_styleguide_change", 1)
+        return redirect("admin:tasks_styleguide_add")
+
+    def save_model(self, request, obj, form, change):
+        saved = style_guide_update(
+            user=request.user, reason=f"edited in admin by {request.user}",
+            **{name: form.cleaned_data[name] for name in EDITABLE if name in form.cleaned_data},
+        )  # fmt: skip
+        obj.pk, obj.version, obj.updated_at = saved.pk, saved.version, saved.updated_at

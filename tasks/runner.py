@@ -23,7 +23,7 @@ from tasks.pipeline.stages import Budget, CostLimitExceeded, StageJob
 
 from .events import DraftStream
 from .models import PIPELINE_STAGES, ContentTask, Stage, StageRunStatus
-from .selectors import task_cost
+from .selectors import style_guide_current, task_cost, task_feedback_notes
 from .services import (
     task_claim,
     task_complete,
@@ -77,6 +77,7 @@ def brief_for(task: ContentTask) -> Brief:
         style=task.style,
         target_length=task.target_length,
         feedback=task.feedback,
+        feedback_notes=tuple((note.generation, note.note) for note in task_feedback_notes(task)),
     )
 
 
@@ -94,6 +95,9 @@ def job_for(task: ContentTask, *, on_draft_text: DraftStream | None = None) -> S
         budget=Budget(ceiling=ceiling, spent=task_cost(task)),
         on_draft_text=on_draft_text,
         related_posts=related_posts(),
+        # Read for each stage: an edit of the guide reaches the next drafts, never the
+        # stages that already ran.
+        style_guide=style_guide_current(),
     )
 
 

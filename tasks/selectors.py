@@ -12,9 +12,19 @@ from django.utils import timezone
 from contentpipeline.errors import Forbidden, NotFound
 from contentpipeline.roles import is_editor
 from tasks.pipeline.stages import current_draft
+from tasks.pipeline.style import StyleRules
 from tasks.pipeline.text import content_hash
 
-from .models import ContentTask, Draft, StageRun, StageRunStatus, Status, Webhook
+from .models import (
+    ContentTask,
+    Draft,
+    FeedbackNote,
+    StageRun,
+    StageRunStatus,
+    Status,
+    StyleGuide,
+    Webhook,
+)
 
 # What an editor may change in a draft before deciding.
 EDITABLE_FIELDS = ("title", "excerpt", "body_markdown", "seo_title", "meta_description", "tags")
@@ -27,6 +37,7 @@ def task_list_for_user(*, user) -> QuerySet[ContentTask]:
         .prefetch_related(
             Prefetch("stage_runs", queryset=StageRun.objects.order_by("started_at", "id")),
             "drafts",
+            Prefetch("feedback_notes", queryset=FeedbackNote.objects.select_related("author")),
         )
     )
     if not is_editor(user):
@@ -201,9 +212,13 @@ def task_result(task: ContentTask, generation: int | None = None) -> dict[str, A
     if edited is not None:
         result.update({field: getattr(edited, field) for field in EDITABLE_FIELDS})
         result["body_html"] = edited.body_html
-        # The edited text's own claims, checked again when it was saved.
-        if "claims" in (edited.checks or {}):
-            result["claims"] = edited.checks["claims"]
+    result["feedback_checklist"] = review.get("feedback_checklist") or []
+    # The claims and the rules as they were checked on the text under review: on the
+    # edited text when an editor saved it, as the review found them otherwise.
+    checked = (edited.checks if edited is not None else None) or {}
+    if "claims" in checked:
+        result["claims"] = checked["claims"]
+    result["style"] = checked.get("style") or review.get("style")
     # What an approval names to decide this text and no other (expected_content_hash).
     result["content_hash"] = content_hash(result)
     return result
@@ -292,3 +307,44 @@ def task_owner_ids(*, task_ids) -> dict[Any, int]:
     deleted since keeps its followers, who still get the cancellation its deletion
     sent (asking for its state then answers 4404, see task_get_for_follower)."""
     return dict(ContentTask.objects.filter(pk__in=task_ids).values_list("pk", "created_by_id"))
+
+
+# --- The feedback ledger and the style guide ------------------------------------------------
+
+
+def task_feedback_notes(task: ContentTask) -> list[FeedbackNote]:
+    """The editors' notes on the task's earlier generations, oldest first (prefetched
+    ones when there are)."""
+    notes = [note for note in task.feedback_notes.all() if note.generation < task.generation]
+    return sorted(notes, key=lambda note: (note.created_at, note.pk))
+
+
+def task_feedback_history(task: ContentTask) -> list[dict[str, Any]]:
+    """Every request-changes (or reject) note on the task, oldest first, as the API
+    shows it: {note, by, at, generation}."""
+    notes = sorted(task.feedback_notes.all(), key=lambda note: (note.created_at, note.pk))
+    return [
+        {"note": note.note, "by": note.author.username if note.author else None,
+         "at": note.created_at, "generation": note.generation}
+        for note in notes
+    ]  # fmt: skip
+
+
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def style_guide_current() -> StyleRules:
+    """The style guide's rules as they stand now (version 0 and no rule when it has
+    never been saved)."""
+    guide = StyleGuide.objects.filter(pk=1).first()
+    if guide is None:
+        return StyleRules()
+    return StyleRules(
+        version=guide.version,
+        banned_phrases=_lines(guide.banned_phrases),
+        no_exclamation_marks=guide.no_exclamation_marks,
+        max_sentence_words=guide.max_sentence_words or None,
+        required_phrases=_lines(guide.required_phrases),
+        model_rules=_lines(guide.model_rules),
+    )

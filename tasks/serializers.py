@@ -5,7 +5,7 @@ from contentpipeline.errors import ApplicationError
 
 from .models import ContentTask, Priority, Quality, Style, TaskType, Tone, Webhook
 from .pipeline.claims import VERDICTS
-from .selectors import stage_run_error_for, task_cost, task_result
+from .selectors import stage_run_error_for, task_cost, task_feedback_history, task_result
 from .services.lifecycle import MAX_KEYWORDS, MAX_SOURCES, clean_keywords, clean_sources
 from .services.webhooks import MAX_URL_LENGTH
 
@@ -99,6 +99,42 @@ class ClaimSerializer(serializers.Serializer):
     )
 
 
+class FeedbackChecklistItemSerializer(serializers.Serializer):
+    note = serializers.CharField()
+    generation = serializers.IntegerField(help_text="The generation the note was about.")
+    addressed = serializers.BooleanField(help_text="Whether this draft addresses the note.")
+    judged_by = serializers.ChoiceField(
+        choices=["model", "code"], required=False,
+        help_text="Who judged it: the review's model, or the code's check (offline, or "
+        "when the model gave no verdict).",
+    )  # fmt: skip
+
+
+class StyleResultSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    kind = serializers.ChoiceField(
+        choices=["code", "model"], help_text="Checked by code, or judged by the model."
+    )
+    passed = serializers.BooleanField(allow_null=True, help_text="null: not judged.")
+    sentence = serializers.CharField(
+        help_text="The first offending sentence of a failed rule (empty for a missing "
+        "required phrase)."
+    )
+    detail = serializers.CharField(required=False)
+
+
+class StyleReportSerializer(serializers.Serializer):
+    version = serializers.IntegerField(help_text="The version of the style guide checked.")
+    results = StyleResultSerializer(many=True)
+
+
+class FeedbackNoteSerializer(serializers.Serializer):
+    note = serializers.CharField()
+    by = serializers.CharField(allow_null=True, help_text="The editor's username.")
+    at = serializers.DateTimeField()
+    generation = serializers.IntegerField(help_text="The generation the note was about.")
+
+
 class TaskResultSerializer(serializers.Serializer):
     title = serializers.CharField()
     excerpt = serializers.CharField()
@@ -122,6 +158,14 @@ class TaskResultSerializer(serializers.Serializer):
         help_text="sha256 of the text under review (title, excerpt, body, SEO fields, tags): "
         "send it as the approval's `expected_content_hash` to decide this text and no other."
     )
+    feedback_checklist = FeedbackChecklistItemSerializer(
+        many=True, help_text="For each editor's note of the ledger, whether this draft "
+        "addresses it.",
+    )  # fmt: skip
+    style = StyleReportSerializer(
+        allow_null=True, help_text="The style guide's rules checked on this text (on the "
+        "edited text after an editor's edit); null before the review.",
+    )  # fmt: skip
 
 
 class TaskPostSerializer(serializers.Serializer):
@@ -135,6 +179,7 @@ class TaskSerializer(serializers.ModelSerializer):
     stages = serializers.SerializerMethodField()
     cost = serializers.SerializerMethodField()
     post = serializers.SerializerMethodField()
+    feedback_history = serializers.SerializerMethodField()
 
     class Meta:
         model = ContentTask
@@ -144,13 +189,17 @@ class TaskSerializer(serializers.ModelSerializer):
             "quality_preference", "priority", "sources", "max_cost", "use_cache", "status",
             "stage", "progress", "error",
             "feedback", "generation", "created_by", "created_at", "updated_at", "started_at",
-            "completed_at", "result", "stages", "cost", "post",
+            "completed_at", "result", "feedback_history", "stages", "cost", "post",
         ]  # fmt: skip
         read_only_fields = fields
 
     @extend_schema_field(TaskResultSerializer(allow_null=True))
     def get_result(self, task: ContentTask):
         return task_result(task)
+
+    @extend_schema_field(FeedbackNoteSerializer(many=True))
+    def get_feedback_history(self, task: ContentTask):
+        return FeedbackNoteSerializer(task_feedback_history(task), many=True).data
 
     @extend_schema_field(StageRunSerializer(many=True))
     def get_stages(self, task: ContentTask):

@@ -42,10 +42,11 @@ from contentpipeline.asgi import application
 from publishing.models import Post
 from publishing.selectors import post_versions
 from publishing.services import post_unpublish, post_update
-from tasks.models import ContentTask, Webhook
+from tasks.models import ContentTask, StyleGuide, Webhook
 from tasks.routing import websocket_urlpatterns
 from tasks.runner import run_pipeline
 from tasks.selectors import task_result
+from tasks.services.style import style_guide_update
 from tasks.services.webhooks import webhook_create
 
 from .conftest import client_for
@@ -120,6 +121,10 @@ class World:
     @cached_property
     def first_version(self) -> int:
         return post_versions(self.post).order_by("history_id").first().history_id
+
+    @cached_property
+    def style_guide(self) -> StyleGuide:
+        return style_guide_update(user=self.editor, banned_phrases="synergy")
 
     @cached_property
     def decision(self) -> ApprovalDecision:
@@ -205,6 +210,14 @@ POST = existing(slug=lambda w: w.post.slug, version=lambda w: w.first_version,
                 post_pk=lambda w: w.post.pk)  # fmt: skip
 HIDDEN = existing(slug=lambda w: w.hidden.slug, post_pk=lambda w: w.hidden.pk,
                   title=lambda w: w.hidden.title)  # fmt: skip
+GUIDE = existing(guide=lambda w: w.style_guide.pk)
+
+
+def guide_edit(ctx: dict) -> dict:
+    return {"banned_phrases": f"synergy\nword-{uuid.uuid4().hex[:8]}", "max_sentence_words": "",
+            "required_phrases": "", "model_rules": ""}  # fmt: skip
+
+
 ONLY_EDITORS = (401, 403, 403, 200, 403)
 OWNER_AND_EDITORS = (401, 200, 404, 200, 404)
 MOVED_BY_OWNER_AND_EDITORS = (401, "200 moved", 404, "200 moved", 404)
@@ -532,6 +545,38 @@ ADMIN_ROWS = [
         body=lambda ctx: {},
         effect=lambda ctx: post_versions(Post.objects.get(pk=ctx["post_pk"])).count(),
     ),
+    Row("the style guide", "GET", "/admin/tasks/styleguide/", (*LOGIN, 302, 403)),
+    Row(
+        "the style guide's page",
+        "GET",
+        "/admin/tasks/styleguide/{guide}/change/",
+        (*LOGIN, 200, 403),
+        make=GUIDE,
+    ),  # fmt: skip
+    Row(
+        "edit the style guide",
+        "POST",
+        "/admin/tasks/styleguide/{guide}/change/",
+        (*LOGIN, "302 moved", 403),
+        make=GUIDE,
+        body=guide_edit,
+        effect=lambda ctx: StyleGuide.objects.get(pk=ctx["guide"]).version,
+    ),  # fmt: skip
+    Row(
+        "the style guide's versions",
+        "GET",
+        "/admin/tasks/styleguide/{guide}/history/",
+        (*LOGIN, 200, 403),
+        make=GUIDE,
+    ),  # fmt: skip
+    Row(
+        "delete the style guide",
+        "POST",
+        "/admin/tasks/styleguide/{guide}/delete/",
+        (*LOGIN, 403, 403),
+        make=GUIDE,
+        body=lambda ctx: {"post": "yes"},
+    ),  # fmt: skip
     Row("webhooks", "GET", "/admin/tasks/webhook/", (*LOGIN, 403, 403)),
     Row("webhook deliveries", "GET", "/admin/tasks/webhookdelivery/", (*LOGIN, 403, 403)),
     Row("users", "GET", "/admin/auth/user/", (*LOGIN, 403, 403)),

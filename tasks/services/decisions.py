@@ -10,7 +10,7 @@ from django.db import transaction
 
 from contentpipeline.errors import ApplicationError
 
-from ..models import ContentTask, Stage
+from ..models import ContentTask, FeedbackNote, Stage
 from ._common import lock, lock_or_404, save
 from .dispatch import enqueue_on_commit
 
@@ -33,14 +33,20 @@ def task_reject(
     *, task_id, user: AbstractBaseUser, feedback: str, changes_requested: bool = False
 ) -> ContentTask:
     """awaiting_approval -> rejected, keeping the feedback (required, ApplicationError
-    otherwise) for the next generation's draft. NotFound, or InvalidTransition (409)
-    for a task not awaiting approval."""
+    otherwise) for the next generation's draft: as the task's last `feedback`, and as a
+    note of the feedback ledger (this generation's, by `user`), which every later
+    generation's draft answers. NotFound, or InvalidTransition (409) for a task not
+    awaiting approval."""
     task = lock_or_404(task_id)
     task.move("reject")
     feedback = (feedback or "").strip()
     if not feedback:
         raise ApplicationError("Feedback is required when rejecting a draft.")
     task.feedback = feedback
+    FeedbackNote.objects.create(
+        task=task, generation=task.generation, note=feedback,
+        author=user if getattr(user, "pk", None) else None,
+    )  # fmt: skip
     decision = "changes_requested" if changes_requested else "rejected"
     return save(task, user=user, reason=f"{decision} by {user}", message="Rejected")
 

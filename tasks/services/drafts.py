@@ -9,12 +9,14 @@ from django.db import transaction
 
 from contentpipeline.errors import ApplicationError, InvalidTransition
 from contentpipeline.roles import system_user
+from tasks.pipeline import style
 from tasks.pipeline.claims import UNSUPPORTED, check_claims, with_judgement
 from tasks.pipeline.rendering import render_markdown
 
 from ..models import ContentTask, Draft
 from ..selectors import (
     EDITABLE_FIELDS,
+    style_guide_current,
     task_draft,
     task_research_sources,
     task_result,
@@ -82,7 +84,8 @@ def draft_checks(*, task: ContentTask, draft: Draft) -> dict[str, Any]:
     review's). `claims`: every cited sentence checked against the research's sources
     of the draft's generation; a sentence a model judged unsupported in the review
     stays unsupported while it is still there word for word, since no model reads it
-    again here."""
+    again here. `style`: the code's rules of the style guide as it is now, on the
+    edited text (a model's rules are not judged again without a model)."""
     review = task_stage_output(task, "review", draft.generation)
     judged = {
         claim.get("sentence"): str(claim.get("reason", ""))[len(MODEL_JUDGED) :]
@@ -92,7 +95,13 @@ def draft_checks(*, task: ContentTask, draft: Draft) -> dict[str, Any]:
     }
     claims = check_claims(draft.body_markdown, task_research_sources(task, draft.generation))
     still = {i: judged[c["sentence"]] for i, c in enumerate(claims) if c["sentence"] in judged}
-    return {"claims": with_judgement(claims, still)}
+    text = f"# {draft.title}\n\n{draft.body_markdown}"
+    return {
+        "claims": with_judgement(claims, still),
+        "style": style.report(
+            text, style_guide_current(), unjudged="not judged again after the edit"
+        ),
+    }
 
 
 def _apply(draft: Draft, changes: dict[str, Any], *, user, reason: str) -> bool:

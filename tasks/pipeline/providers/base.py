@@ -24,16 +24,36 @@ class Brief:
     style: str = "educational"
     target_length: int = 800  # words
     feedback: str = ""  # editor feedback on a rejected earlier draft, to be addressed
+    # Every editor's note on an earlier draft, oldest first, as (generation, note): the
+    # feedback ledger, each of which the draft addresses (`feedback` is the last one).
+    feedback_notes: tuple[tuple[int, str], ...] = ()
 
     def __post_init__(self) -> None:
         # Callers build briefs from JSON fields, which arrive as lists; a tuple keeps the brief
         # hashable and its seed independent of the container type.
         cleaned = tuple(str(keyword).strip() for keyword in self.keywords if str(keyword).strip())
         object.__setattr__(self, "keywords", cleaned)
+        notes = tuple(
+            (int(generation), str(note).strip())
+            for generation, note in self.feedback_notes
+            if str(note).strip()
+        )
+        object.__setattr__(self, "feedback_notes", notes)
+
+    def notes(self) -> list[tuple[int, str]]:
+        """The feedback the draft answers: the ledger's notes, or the single `feedback`
+        of a caller that has no ledger (generation 0: not known)."""
+        if self.feedback_notes:
+            return list(self.feedback_notes)
+        return [(0, self.feedback.strip())] if self.feedback.strip() else []
 
     def seed(self) -> int:
         """A stable seed: unlike hash(), identical across processes and Python versions."""
-        payload = json.dumps(asdict(self), sort_keys=True, ensure_ascii=True)
+        fields = asdict(self)
+        if not fields["feedback_notes"]:
+            # A brief without a ledger seeds as it did before there was one.
+            del fields["feedback_notes"]
+        payload = json.dumps(fields, sort_keys=True, ensure_ascii=True)
         return int.from_bytes(hashlib.sha256(payload.encode()).digest()[:8], "big")
 
 

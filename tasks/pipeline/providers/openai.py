@@ -58,11 +58,12 @@ SYSTEM_PROMPTS = {
     "review": (
         "You are a meticulous editor. Judge the draft against its brief: length versus the "
         "target, keyword coverage, structure and headings, paragraph length and readability. "
-        "Reply with only a JSON object, no prose and no code fences, with exactly these keys: "
+        "Reply with only a JSON object, no prose and no code fences, with these keys: "
         '"scores" (an object with integer scores from 0 to 100 for each of "clarity", '
         '"accuracy", "completeness", "relevance", "seo", "readability" and "engagement"), '
         '"quality_score" (integer from 0 to 100, overall), "qa_feedback" (string) and '
-        '"issues" (array of strings, empty when there are none).'
+        '"issues" (array of strings, empty when there are none), and each further key the '
+        "request asks for."
     ),
     "refine": (
         "You are an expert writer revising your draft with an editor's critique. Reply with "

@@ -21,6 +21,7 @@ from django.conf import settings
 
 from tasks.pipeline.interfaces import RelatedPosts, no_related_posts
 from tasks.pipeline.providers import Brief, Completion, CostLimitExceeded, MalformedAnswer
+from tasks.pipeline.style import StyleRules
 
 __all__ = ["Budget", "CostLimitExceeded", "StageError", "StageJob", "StageOutput"]
 
@@ -88,6 +89,9 @@ class StageJob:
     # Published posts the research stage offers the draft as internal links, as the
     # app that has posts provided them (tasks.pipeline.interfaces).
     related_posts: RelatedPosts = no_related_posts
+    # The house style guide as it stood when the job was built (None: no guide): the
+    # draft is written to it and the review checks it; each records its version.
+    style_guide: StyleRules | None = None
 
 
 def model_for(job: StageJob, stage: str) -> str:
@@ -120,10 +124,15 @@ def describe(brief: Brief) -> str:
         lines.append(f"Audience: {brief.target_audience}")
     if brief.category:
         lines.append(f"Category: {brief.category}")
-    if brief.feedback:
+    notes = brief.notes()
+    if notes:
         lines.append(
-            f"An editor rejected the previous draft; address this feedback: {brief.feedback}"
+            "Editors asked for changes to earlier drafts; address every one of these notes:"
         )
+        lines += [
+            f"- {note}" + (f" (on generation {generation})" if generation else "")
+            for generation, note in notes
+        ]
     return "\n".join(lines)
 
 

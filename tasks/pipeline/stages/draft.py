@@ -1,6 +1,7 @@
 """Draft: the article in Markdown, its title taken from the first `# ` heading. With a
 streaming provider, the text so far goes to `job.on_draft_text` as it is written."""
 
+from tasks.pipeline import style
 from tasks.pipeline.rendering import render_markdown
 from tasks.pipeline.text import word_count
 
@@ -49,6 +50,8 @@ def run(job: StageJob, context: dict) -> StageOutput:
     notes = research_notes(research)  # the sources' texts and the posts to link to
     if notes:
         prompt += f"\n\n{notes}"
+    if guide := style.describe(job.style_guide):
+        prompt += f"\n\n{guide}"
     output = StageOutput()
     output.data = ask(
         job,
@@ -59,4 +62,5 @@ def run(job: StageJob, context: dict) -> StageOutput:
         parse=lambda text: article(text, fallback_title=brief.topic),
         on_text=job.on_draft_text,
     )
+    output.data["style_guide_version"] = style.version_of(job.style_guide)
     return output

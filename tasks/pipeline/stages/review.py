@@ -8,6 +8,8 @@ from typing import Any
 
 from django.conf import settings
 
+from tasks.pipeline import feedback, style
+
 from . import StageJob, StageOutput, clean_str_list, describe, parse_json_object
 from .calls import ask
 from .draft import article
@@ -39,6 +41,20 @@ def critique(text: str) -> dict[str, Any]:
         "scores": scores,
         "qa_feedback": str(data.get("qa_feedback", ""))[:2000],
         "issues": clean_str_list(data.get("issues"), limit=20, max_len=500),
+        # Read with the job's notes and rules by `_checks`, not kept as they are.
+        "verdicts": {"feedback": feedback.answers(data), "style": data.get("style")},
+    }
+
+
+def _checks(job: StageJob, draft: dict, verdicts: dict, provider: str) -> dict[str, Any]:
+    """The feedback checklist and the style report on the reviewed draft, with the
+    model's verdicts where it gave them."""
+    text = f"# {draft.get('title', '')}\n\n{draft.get('markdown', '')}"
+    unjudged = "not judged: no model" if provider == "offline" else "not judged: no verdict"
+    return {
+        "feedback_checklist": feedback.checklist(job.brief.notes(), text, verdicts["feedback"]),
+        "style": style.report(text, job.style_guide, verdicts, unjudged=unjudged),
+        "style_guide_version": style.version_of(job.style_guide),
     }
 
 
@@ -49,6 +65,11 @@ def _review_prompt(job: StageJob, draft: dict) -> str:
         'engagement: each an integer 0-100), "quality_score" (integer 0-100), '
         '"qa_feedback" (string) and "issues" (list).\n\n'
         + describe(job.brief)
+        + "".join(
+            f"\n\n{extra}"
+            for extra in (feedback.prompt(job.brief.notes()), style.prompt(job.style_guide))
+            if extra
+        )
         + f"\n\nDraft title: {draft.get('title', '')}\n\n{draft.get('markdown', '')}"
     )
 
@@ -59,6 +80,7 @@ def _refine_prompt(job: StageJob, draft: dict, review: dict) -> str:
         "Revise this draft so that it fixes the editor's critique. Answer with the whole "
         "revised piece in Markdown, starting with a single `# ` title line.\n\n"
         + describe(job.brief)
+        + (f"\n\n{guide}" if (guide := style.describe(job.style_guide)) else "")
         + f"\n\nCritique (overall score {review['quality_score']}/100): "
         + f"{review['qa_feedback']}\nIssues:\n{issues}"
         + f"\n\nDraft title: {draft.get('title', '')}\n\n{draft.get('markdown', '')}"
@@ -79,6 +101,7 @@ def run(job: StageJob, context: dict) -> StageOutput:
             output=output,
             parse=critique,
         )
+        review.update(_checks(job, draft, review.pop("verdicts"), output.provider))
         rounds.append({"round": len(rounds) + 1, "word_count": draft.get("word_count"), **review})
         refinements = len(rounds) - 1
         if (

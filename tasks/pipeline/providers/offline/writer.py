@@ -34,13 +34,24 @@ def _approx_tokens(text: str) -> int:
     return round(len(text.split()) * 4 / 3)
 
 
-def _feedback_points(feedback: str) -> list[str]:
+def _note_points(feedback: str) -> list[str]:
     points: list[str] = []
     for part in re.split(r"[\n;]+|(?<=[.!?])\s+", feedback):
         point = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", part).strip().rstrip(".!")
         if len(point) >= 3 and point.lower() not in (p.lower() for p in points):
             points.append(" ".join(point.split()[:30]))
-    return points[:5]
+    return points
+
+
+def _feedback_points(notes: list[str]) -> tuple[list[str], int]:
+    """The points to answer, and how many of them lead: the first point of every note
+    of the ledger comes first (each note is answered, however many there are), then
+    the notes' other points, five points in all at least."""
+    per_note = [_note_points(note) for note in notes]
+    leads = list(dict.fromkeys(points[0] for points in per_note if points))
+    rest = [point for points in per_note for point in points[1:] if point not in leads]
+    points = list(dict.fromkeys(leads + rest))
+    return points[: max(5, len(leads))], len(leads)
 
 
 def _feedback_themes(feedback: str) -> set[str]:
@@ -225,8 +236,9 @@ class Writer:
                     fresh = [v for v in map(self.heading, variants) if v not in items]
                     sections.append((kind, rng.choice(fresh or [self.heading(variants[0])])))
         numbered = (listed and not items) or (voice.style == "listicle" and not listed)
-        points = _feedback_points(self.brief.feedback)
-        themes = _feedback_themes(self.brief.feedback)
+        notes = [note for _, note in self.brief.notes()]
+        points, leads = _feedback_points(notes)
+        themes = _feedback_themes("\n".join(notes))
         hook = sentences.fill(rng.choice(banks.hooks[voice.style]))
         audience_lines = banks.compact_audience_lines if compact else banks.audience_lines
         audience = sentences.fill(audience_lines[voice.tone])
@@ -271,16 +283,17 @@ class Writer:
                 feedback_block.required += self._respond(point, sentences, rng)
 
         conclusion = Block(heading=conclusion_heading, kind="conclusion")
-        response = ""
+        responses: list[str] = []
         if points and (compact or feedback_block is None):
-            response = self._respond(points[0], sentences, rng, compact=compact)[0]
+            # Too short for a section of answers: one sentence for each note.
+            responses = [self._respond(point, sentences, rng, compact=compact)[0]
+                         for point in points[:leads]]  # fmt: skip
         call = sentences.fill(rng.choice(banks.calls_to_action[voice.tone]))
         if compact:
-            conclusion.required.append(response or call)
+            conclusion.required += responses or [call]
         else:
             conclusion.required.append(sentences.lead("conclusion"))
-            if response:
-                conclusion.required.append(response)
+            conclusion.required += responses
             conclusion.closing.append(call)
             if "action" in themes:
                 extra = sentences.fill(banks.calls_to_action[voice.tone][0])
