@@ -88,6 +88,11 @@ class StageJob:
     # Published posts the research stage offers the draft as internal links, as the
     # app that has posts provided them (tasks.pipeline.interfaces).
     related_posts: RelatedPosts = no_related_posts
+    # The plan an editor approved for this generation (`review_plan`), which the draft
+    # follows: its sections, {"heading", "point", "sources": [n, ...]}; empty without one.
+    plan: tuple[dict[str, Any], ...] = ()
+    # An editor's feedback on the plan sent back before this generation's research.
+    plan_feedback: str = ""
 
 
 def model_for(job: StageJob, stage: str) -> str:
