@@ -37,14 +37,14 @@ def _words(text: str) -> set[str]:
 
 def numbered_sources(research: Any) -> list[tuple[int, dict[str, Any]]]:
     """The research's readable sources with their numbers: a source's own `n` where
-    research numbered it, else its place among the readable ones (as the prompts'
-    reference blocks number them)."""
+    research numbered it, else its place among all the sources (from 1), as the claims
+    check numbers them (tasks.selectors.task_research_sources)."""
     sources = research.get("sources") if isinstance(research, Mapping) else None
-    readable = [
-        s for s in sources or () if isinstance(s, Mapping) and s.get("ok") and s.get("text")
-    ]
+    sources = [s for s in sources or () if isinstance(s, Mapping)]
     numbered = []
-    for place, source in enumerate(readable, 1):
+    for place, source in enumerate(sources, 1):
+        if not (source.get("ok") and source.get("text")):
+            continue
         n = source.get("n")
         numbered.append((n if isinstance(n, int) and not isinstance(n, bool) else place, source))
     return numbered

@@ -32,10 +32,10 @@ def test_each_section_draws_on_the_readable_source_sharing_most_words_with_it():
     assert [s["sources"] for s in outline] == [[1], [3], []]
 
 
-def test_sources_without_numbers_are_numbered_among_the_readable_ones():
+def test_sources_without_numbers_are_numbered_by_their_place_as_the_claims_check_does():
     unnumbered = [{k: v for k, v in s.items() if k != "n"} for s in SOURCES]
     research = {"outline": ["Rain barrel storage"], "sources": unnumbered}
-    assert propose_outline(research, topic="Gardens")[0]["sources"] == [2]
+    assert propose_outline(research, topic="Gardens")[0]["sources"] == [3]
 
 
 def test_without_an_outline_the_key_points_are_the_headings_and_without_either_the_topic():
