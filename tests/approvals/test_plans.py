@@ -2,7 +2,9 @@
 /api/tasks/{id}/plan) and at the review desk, each decision an audit record (who,
 when, the outline decided, the feedback, the IP) in the task's history."""
 
+import re
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -14,6 +16,7 @@ from approvals.services import plan_decide
 from contentpipeline.errors import Forbidden, InvalidTransition
 from tasks.models import ContentTask
 from tasks.runner import run_pipeline
+from tasks.selectors import task_result
 
 from ..conftest import client_for
 from ..factories import UserFactory
@@ -263,3 +266,48 @@ def test_plan_decisions_are_read_only_in_the_admin_audit_trail(desk, editor):
     assert desk.get(reverse("admin:approvals_plandecision_add")).status_code == 403
     record.refresh_from_db()
     assert record.feedback == ""
+
+
+# --- With a real worker ---------------------------------------------------------------
+
+
+def wait_for_status(task_id, status: str, timeout: float = 90) -> ContentTask:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = ContentTask.objects.get(pk=task_id)
+        if task.status == status:
+            return task
+        assert task.status not in ("failed", "cancelled"), task.error
+        time.sleep(0.1)
+    raise AssertionError(f"task {task_id} never reached {status}; it is {task.status}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_runs_a_task_to_its_plan_and_after_approval_to_its_draft(
+    celery_worker, integrator_client, editor_client
+):
+    created = integrator_client.post(
+        "/api/tasks",
+        {"topic": "Building a wildlife pond in a small garden", "review_plan": True,
+         "target_length": 300, "generate_image": False},
+        format="json",
+    )  # fmt: skip
+    assert created.status_code == 201, created.content
+    task_id = created.json()["id"]
+
+    task = wait_for_status(task_id, "awaiting_plan")
+    assert list(task.stage_runs.values_list("stage", flat=True)) == ["research"]
+    assert task.lease_id is None
+    outline = [dict(section) for section in task.plan["outline"]]
+    outline[0]["heading"] = "Choosing the spot for the pond"
+
+    decided = editor_client.post(
+        f"/api/tasks/{task_id}/plan", {"approved": True, "outline": outline}, format="json"
+    )
+    assert decided.status_code == 200, decided.content
+
+    task = wait_for_status(task_id, "awaiting_approval")
+    assert task.stage_runs.filter(stage="research").count() == 1
+    body = task_result(task)["body_markdown"]
+    drafted = re.findall(r"^## (.+)$", body, re.MULTILINE)
+    assert drafted[: len(outline)] == [section["heading"] for section in outline]
