@@ -3,6 +3,7 @@ research at awaiting_plan with an outline, and no draft is asked for; approved (
 or not) it goes on with a draft written to the plan; sent back it is researched again
 with the feedback. With the offline writer and with a fake OpenAI-compatible server."""
 
+import json
 import re
 import threading
 import time
@@ -26,7 +27,7 @@ from tasks.services import (
 from tasks.services.webhooks import webhook_create, webhook_deliver
 
 from ..factories import UserFactory, token_for
-from ..fakes import CHAT_PATH, FakeLLMServer
+from ..fakes import CHAT_PATH, DRAFT, FakeLLMServer, Reply, chat_completion
 from .factories import ContentTaskFactory
 from .receiver import WebhookReceiver
 
@@ -98,6 +99,23 @@ def test_no_draft_is_asked_of_the_model_before_the_plan_is_approved(fake_llm, ed
     assert draft_prompt.index("## Why rain barrels pay off") < draft_prompt.index("## How")
     assert "Use exactly these `## ` headings, in this order" in draft_prompt
     assert len(prompts(fake_llm, "Research the brief")) == 1  # research was not run again
+
+
+def test_a_rewrite_for_quality_is_told_to_keep_the_approved_headings(fake_llm, editor, settings):
+    settings.QUALITY_THRESHOLD, settings.QUALITY_MAX_REFINEMENTS = 75, 1
+    low = json.dumps({"quality_score": 40, "qa_feedback": "Thin", "issues": ["Too short"]})
+    task = planned()
+    outline = [{"heading": "Barrels on a budget", "point": "", "sources": []}]
+    task_plan_approve(task_id=task.pk, user=editor, outline=outline)
+    fake_llm.script(
+        CHAT_PATH,
+        Reply(chat_completion(DRAFT)),  # the draft
+        Reply(chat_completion(low)),  # its review asks for a rewrite
+    )
+    assert run_pipeline(task.pk) == "done"
+    [refine_prompt] = prompts(fake_llm, "Revise this draft")
+    assert "keep exactly these `## ` headings, in this order" in refine_prompt
+    assert "## Barrels on a budget\n" in refine_prompt
 
 
 def test_an_approved_plan_with_an_edited_heading_gives_the_offline_draft_its_headings(editor):
