@@ -226,6 +226,18 @@ def test_an_editor_edits_and_approves_a_plan_at_the_review_desk(desk, editor):
     assert record.reviewer == editor and record.outline == task.plan["outline"]
 
 
+def test_the_plan_page_lists_the_readable_sources_by_their_numbers(desk, settings):
+    from ..tasks.pipeline.test_sources import SourceServer
+
+    settings.SOURCES_ALLOW_PRIVATE = True  # the pages are on loopback
+    with SourceServer() as pages:
+        task = awaiting_plan(sources=[pages.url("/missing"), pages.url("/article")])
+        page = desk.get(review_url(task)).content.decode()
+        article, missing = pages.url("/article"), pages.url("/missing")
+    assert f'<li value="2"><a href="{article}"' in page
+    assert "Rain barrels for city gardens" in page and missing not in page
+
+
 def test_sending_a_plan_back_at_the_desk_needs_feedback(desk):
     task = awaiting_plan()
     lines = "Only heading"

@@ -243,3 +243,28 @@ async def test_a_socket_following_the_task_sees_it_await_its_plan():
     assert events[-1]["stage"] == "research"
     assert await follower.receive_nothing(timeout=0.5)  # no draft stage follows
     await follower.disconnect()
+
+
+def test_each_planned_section_names_the_sources_it_draws_on_and_the_draft_prompt_too(
+    fake_llm, editor, settings
+):
+    from .pipeline.test_sources import SourceServer
+
+    settings.SOURCES_ALLOW_PRIVATE = True  # the pages are on loopback
+    research = {"angle": "", "audience_notes": "",
+                "outline": ["Storing roof water in a barrel", "What it costs"],
+                "key_points": ["A barrel under a downspout", "Prices vary"]}  # fmt: skip
+    fake_llm.script(CHAT_PATH, Reply(chat_completion(json.dumps(research))))
+    with SourceServer() as pages:
+        sources = [pages.url("/missing"), pages.url("/article")]
+        task = planned(sources=sources)
+    # Numbered by their place, as the claims check numbers them: the readable one is 2.
+    assert [s["sources"] for s in task.plan["outline"]] == [[2], []]
+
+    task_plan_approve(task_id=task.pk, user=editor)
+    assert run_pipeline(task.pk) == "done"
+    [draft_prompt] = prompts(fake_llm, "Write the piece")
+    assert (
+        "## Storing roof water in a barrel\n   Point: A barrel under a downspout\n"
+        "   Draw on sources: [2]\n## What it costs\n   Point: Prices vary" in draft_prompt
+    )
