@@ -1,14 +1,16 @@
 """The approval workflow in admin.
 
-- The review desk: tasks awaiting approval come first in the task list, each with a
-  review screen, and approve/reject actions for many drafts at once. It extends the
+- The review desk: tasks awaiting approval (of a draft, or of a plan before the
+  draft) come first in the task list, each with a review screen, and approve/reject
+  actions for many drafts at once. A plan is approved (edited or not) or sent back on
+  the review screen. It extends the
   task admin of the tasks app (registered again here with the review screen and
   actions added).
 - Posts: unpublish and publish again (selected posts), and edits and reverts that send
   a post not live yet back to approval when they change its approved text. It extends
   the post admin of the publishing app the same way.
 - The audit trail of decisions, read-only, with the unsupported claims each approval
-  acknowledged.
+  acknowledged; and the plan decisions, read-only too.
 
 Every action goes through `approvals.services`, the same services as the API and the
 management command."""
@@ -35,8 +37,9 @@ from contentpipeline.throttling import client_ip
 from publishing.admin import PostAdmin
 from publishing.models import Post
 from tasks.admin import ContentTaskAdmin, report_results
-from tasks.models import ContentTask
+from tasks.models import ContentTask, Status
 from tasks.pipeline.claims import UNSUPPORTED, UNVERIFIABLE, open_unsupported
+from tasks.pipeline.plan import PlanError, clean_outline, numbered_sources
 from tasks.selectors import (
     task_content_hash,
     task_draft_versions,
@@ -49,12 +52,13 @@ from tasks.selectors import (
 from tasks.services import task_draft_edit
 
 from .exports import decisions_csv_response
-from .models import ApprovalDecision
+from .models import ApprovalDecision, PlanDecision
 from .selectors import approval_reviewer_names, review_claim_of
 from .services import (
     UnsupportedClaims,
     approval_decide,
     approval_decide_many,
+    plan_decide,
     post_edit,
     post_republish,
     post_revert,
@@ -87,6 +91,79 @@ class ReviewForm(forms.Form):
         if data.get("decision") in ("reject", "request_changes") and not data.get("feedback"):
             self.add_error("feedback", "Feedback is required when rejecting a draft.")
         return data
+
+
+def outline_text(outline: list[dict]) -> str:
+    """The plan as the plan form edits it: `Heading | point | 1, 2` a line."""
+    return "\n".join(
+        " | ".join(
+            [section["heading"], section.get("point") or "",
+             ", ".join(str(n) for n in section.get("sources") or [])]
+        )
+        for section in outline
+    )  # fmt: skip
+
+
+def parse_outline(text: str) -> list[dict]:
+    """`outline_text` read back: a line's first part is the heading, its last the
+    source numbers (when it has three parts or more), what is between the point."""
+    outline = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split("|")]
+        heading, point, numbers = parts[0], "", ""
+        if len(parts) == 2:
+            point = parts[1]
+        elif len(parts) > 2:
+            point, numbers = " | ".join(parts[1:-1]), parts[-1]
+        try:
+            sources = [int(n) for n in numbers.replace(",", " ").split()]
+        except ValueError as exc:
+            raise PlanError(f"Line {number}: the sources are numbers, like 1, 2.") from exc
+        outline.append({"heading": heading, "point": point, "sources": sources})
+    return clean_outline(outline)
+
+
+class PlanForm(forms.Form):
+    DECISIONS = [
+        ("approve", "Approve the plan: the draft is written to it"),
+        ("send_back", "Send it back: research again, answering the feedback"),
+    ]
+    decision = forms.ChoiceField(choices=DECISIONS, widget=forms.RadioSelect)
+    outline = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 100}),
+        help_text="One section a line: Heading | the point it makes | source numbers "
+        "(1, 2). Edit it before approving; the draft uses these headings, in this order.",
+    )
+    feedback = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def clean_outline(self) -> list[dict]:
+        try:
+            return parse_outline(self.cleaned_data["outline"])
+        except PlanError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "send_back" and not data.get("feedback", "").strip():
+            self.add_error("feedback", "Feedback is required when sending a plan back.")
+        return data
+
+
+class WaitingForFilter(admin.SimpleListFilter):
+    """What an editor's review is waiting on: a draft, or a plan before the draft."""
+
+    title = "waiting for review"
+    parameter_name = "waiting"
+    STATUSES = {"draft": Status.AWAITING_APPROVAL, "plan": Status.AWAITING_PLAN}
+
+    def lookups(self, request, model_admin):
+        return [("draft", "Drafts awaiting approval"), ("plan", "Plans awaiting approval")]
+
+    def queryset(self, request, queryset):
+        status = self.STATUSES.get(self.value())
+        return queryset.filter(status=status) if status else queryset
 
 
 class BulkFeedbackForm(forms.Form):
@@ -172,6 +249,7 @@ class ReviewDeskAdmin(ContentTaskAdmin):
                     "created_by", "created_at"]  # fmt: skip
     actions = ["approve_selected", "reject_selected", "request_changes_selected",
                *ContentTaskAdmin.actions]  # fmt: skip
+    list_filter = [WaitingForFilter, *ContentTaskAdmin.list_filter]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("review_claim__editor")
@@ -186,6 +264,9 @@ class ReviewDeskAdmin(ContentTaskAdmin):
 
     @admin.display(description="Review")
     def review_link(self, obj: ContentTask):
+        if obj.may("approve_plan"):
+            url = reverse("admin:tasks_contenttask_review", args=[obj.pk])
+            return format_html('<a class="button" href="{}">Review plan</a>', url)
         if not obj.may("approve"):
             return "-"
         url = reverse("admin:tasks_contenttask_review", args=[obj.pk])
@@ -225,8 +306,9 @@ class ReviewDeskAdmin(ContentTaskAdmin):
         step = request.POST.get("step", "decide") if request.method == "POST" else None
         decide_form = ReviewForm(request.POST if step == "decide" else None)
         edit_form = DraftEditForm(request.POST if step == "edit" else None)
+        plan_form = PlanForm(request.POST if step == "plan" else None)
         if step is not None:
-            done = self._review_step(request, task, step, decide_form, edit_form)
+            done = self._review_step(request, task, step, decide_form, edit_form, plan_form)
             if done is not None:
                 return done
             task = self._task(request, task_id)  # as it is now, after what the step did
@@ -247,6 +329,13 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             edit_form = DraftEditForm(
                 initial=dict(result or {}, tags=", ".join((result or {}).get("tags", [])))
             )
+        plan = task.plan or {}
+        if not plan_form.is_bound:
+            plan_form = PlanForm(initial={"outline": outline_text(plan.get("outline") or [])})
+        sources = []
+        if task.status == Status.AWAITING_PLAN:
+            research = {"sources": task_research_sources(task)}
+            sources = [{**source, "n": n} for n, source in numbered_sources(research)]
         previous = task_result(task, task.generation - 1) if task.generation > 1 else None
         context = {
             **self.admin_site.each_context(request),
@@ -264,12 +353,16 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             "claim": review_claim_of(task),
             "form": decide_form,
             "edit_form": edit_form,
+            "plan": plan if task.review_plan else None,
+            "plan_form": plan_form,
+            "plan_sources": sources,
         }
         return TemplateResponse(request, "admin/approvals/review.html", context)
 
-    def _review_step(self, request, task, step, decide_form, edit_form):
-        """One POST of the review page: claim, take over, release, edit or decide.
-        Returns the redirect when it is done, None to show the page (with errors)."""
+    def _review_step(self, request, task, step, decide_form, edit_form, plan_form):
+        """One POST of the review page: claim, take over, release, edit, decide, or
+        decide the plan. Returns the redirect when it is done, None to show the page
+        (with errors)."""
         here = redirect("admin:tasks_contenttask_review", task.pk)
         try:
             if step in ("claim", "take_over"):
@@ -285,6 +378,20 @@ class ReviewDeskAdmin(ContentTaskAdmin):
                 return here
             if step == "decide" and decide_form.is_valid():
                 return self._decide(request, task, decide_form.cleaned_data)
+            if step == "plan" and plan_form.is_valid():
+                data = plan_form.cleaned_data
+                approved = data["decision"] == "approve"
+                plan_decide(
+                    task_id=task.pk, reviewer=request.user, approved=approved,
+                    feedback=data["feedback"], outline=data["outline"] if approved else None,
+                    request_ip=client_ip(request),
+                )  # fmt: skip
+                messages.success(
+                    request,
+                    "Plan approved: the draft is being written to it." if approved
+                    else "Plan sent back: the task is being researched again.",
+                )  # fmt: skip
+                return redirect("admin:tasks_contenttask_changelist")
         except UnsupportedClaims as exc:
             count = len(exc.extra["claims"])
             messages.error(
@@ -464,3 +571,26 @@ class ApprovalDecisionAdmin(EditorsMayViewMixin, admin.ModelAdmin):
     @admin.action(description="Export selected decisions as CSV")
     def export_csv(self, request, queryset):
         return decisions_csv_response(request, queryset.order_by("-created_at", "-id"))
+
+
+@admin.register(PlanDecision)
+class PlanDecisionAdmin(EditorsMayViewMixin, admin.ModelAdmin):
+    """The plan decisions' audit trail: readable, never editable, by anyone."""
+
+    list_display = ["created_at", "task", "generation", "decision", "reviewer", "feedback",
+                    "request_ip"]  # fmt: skip
+    list_filter = ["decision", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["=task__id", "task__topic"]
+    date_hierarchy = "created_at"
+    list_select_related = ["task", "reviewer"]
+    readonly_fields = ["task", "generation", "decision", "reviewer", "feedback", "outline",
+                       "request_ip", "created_at"]  # fmt: skip
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from publishing.models import Post
 from tasks.selectors import stage_run_error_for, task_get_for_user
 
-from .models import ApprovalDecision, ReviewClaim
+from .models import ApprovalDecision, PlanDecision, ReviewClaim
 
 # Rows PostgreSQL hands over per fetch from the server-side cursor of an export: the
 # memory an export holds, whatever the number of rows it sends.
@@ -110,8 +110,9 @@ def _username(user) -> str | None:
 def task_timeline(*, user, task_id) -> list[dict[str, Any]]:
     """The task's audit trail, oldest first, if the user may read the task (owner or
     editor; NotFound otherwise): each history record of the task (kind "status": who,
-    when, why), each stage attempt ("stage_run"), each editor decision ("decision") and
-    each version of its post ("post_version": its publication, scheduled or not, and
+    when, why), each stage attempt ("stage_run"), each editor decision on a draft
+    ("decision") or on a plan ("plan_decision": the outline decided) and each version
+    of its post ("post_version": its publication, scheduled or not, and
     later edits). Events at the same instant keep that order. A handful of queries,
     whatever the number of events."""
     task = task_get_for_user(user=user, task_id=task_id)  # stage runs prefetched
@@ -158,6 +159,19 @@ def task_timeline(*, user, task_id) -> list[dict[str, Any]]:
                 "publish_at": decision.publish_at,
                 "content_hash": decision.content_hash,
                 "claimed_by": _username(decision.claimed_by),
+            }
+        )
+    plans = PlanDecision.objects.filter(task=task).select_related("reviewer")
+    for plan in plans.order_by("created_at", "id"):
+        events.append(
+            {
+                "kind": "plan_decision",
+                "at": plan.created_at,
+                "decision": plan.decision,
+                "reviewer": _username(plan.reviewer),
+                "feedback": plan.feedback,
+                "generation": plan.generation,
+                "outline": plan.outline,
             }
         )
     # The post's versions are found by task, so they stay in the trail even if the

@@ -6,12 +6,14 @@ from publishing.api.versions import SLUG, VERSION
 
 from .api.audit import ApprovalListView, TaskHistoryView
 from .api.decisions import TaskApprovalView
+from .api.plans import TaskPlanView
 from .api.posts import PostVersionRevertView
 
 TASK = r"(?P<pk>[0-9a-fA-F-]{36})"
 
 urlpatterns = [
     re_path(rf"^tasks/{TASK}/approval/?$", TaskApprovalView.as_view(), name="task-approval"),
+    re_path(rf"^tasks/{TASK}/plan/?$", TaskPlanView.as_view(), name="task-plan"),
     re_path(rf"^tasks/{TASK}/history/?$", TaskHistoryView.as_view(), name="task-history"),
     re_path(r"^approvals/?$", ApprovalListView.as_view(), name="approval-list"),
     re_path(

@@ -71,9 +71,9 @@ class ContentTaskAdmin(SimpleHistoryAdmin):
         return task_list_for_admin()
 
     def get_ordering(self, request):
-        # Drafts waiting for an editor come first, then the newest.
+        # What waits for an editor (a draft, a plan) comes first, then the newest.
         waiting_first = Case(
-            When(status=Status.AWAITING_APPROVAL, then=Value(0)),
+            When(status__in=[Status.AWAITING_APPROVAL, Status.AWAITING_PLAN], then=Value(0)),
             default=Value(1),
             output_field=IntegerField(),
         )

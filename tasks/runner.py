@@ -28,10 +28,12 @@ from .services import (
     task_claim,
     task_complete,
     task_heartbeat,
+    task_plan_propose,
     task_stage_begin,
     task_stage_fail,
     task_stage_record,
 )
+from .services.plans import approved_outline, plan_feedback, plan_needed
 from .services.runs import system_actor
 
 logger = logging.getLogger(__name__)
@@ -98,6 +100,8 @@ def job_for(task: ContentTask, *, on_draft_text: DraftStream | None = None) -> S
         # Read for each stage: an edit of the guide reaches the next drafts, never the
         # stages that already ran.
         style_guide=style_guide_current(),
+        plan=approved_outline(task),
+        plan_feedback=plan_feedback(task),
     )
 
 
@@ -180,8 +184,9 @@ def run_pipeline(task_id, *, worker: str = "", in_turn: bool = False) -> str:
     on each stage attempt. With `in_turn` (a run message, which is a ticket for one run)
     the task run is the one whose turn it is, the named one only when its run must go
     on (see task_claim). Returns what happened, for logs: `skipped` (nothing to run),
-    `stopped` (paused, cancelled or taken over), `done`. Raises StageFailed when a stage
-    fails (its attempt recorded, the lease let go)."""
+    `stopped` (paused, cancelled, taken over, or waiting for its plan's approval),
+    `done`. Raises StageFailed when a stage fails (its attempt recorded, the lease let
+    go)."""
     with system_actor():
         return _run(task_id, worker, in_turn)
 
@@ -199,6 +204,15 @@ def _run(task_id, worker: str, in_turn: bool) -> str:
     for stage in PIPELINE_STAGES:
         if stage in context:
             continue
+        if stage == Stage.DRAFT and plan_needed(task):
+            # No draft is asked for before an editor approves the plan: the task waits
+            # for one (awaiting_plan) and this run ends, its lease let go.
+            research = context.get(Stage.RESEARCH, {})
+            stops = despite_outage(
+                task_plan_propose, task_id=task_id, lease_id=lease_id, research=research
+            )
+            if stops:
+                return "stopped"
         started = despite_outage(
             task_stage_begin, task_id=task_id, stage=stage, lease_id=lease_id, worker=worker
         )

@@ -38,6 +38,11 @@ class TaskCreateSerializer(serializers.Serializer):
         max_digits=10, decimal_places=4, min_value=0, required=False, allow_null=True
     )
     use_cache = serializers.BooleanField(default=True)
+    review_plan = serializers.BooleanField(
+        default=False,
+        help_text="Stop after research at `awaiting_plan` until an editor approves the "
+        "outline (POST /api/tasks/{id}/plan); the draft follows the approved plan.",
+    )
 
     def validate_keywords(self, value: list[str]) -> list[str]:
         # The service's rule, repeated here for an error on the field.
@@ -168,6 +173,27 @@ class TaskResultSerializer(serializers.Serializer):
     )  # fmt: skip
 
 
+class PlanSectionSerializer(serializers.Serializer):
+    heading = serializers.CharField(max_length=200)
+    point = serializers.CharField(max_length=1000, allow_blank=True, required=False, default="")
+    sources = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        default=list,
+        help_text="Numbers `n` of the research's sources the section draws on.",
+    )
+
+
+class TaskPlanSerializer(serializers.Serializer):
+    outline = PlanSectionSerializer(many=True)
+    status = serializers.ChoiceField(
+        choices=["proposed", "approved", "sent_back"],
+        allow_null=True,
+        help_text="null until research has proposed a plan; `sent_back`: being researched "
+        "again with the editor's feedback.",
+    )
+
+
 class TaskPostSerializer(serializers.Serializer):
     slug = serializers.CharField()
     url = serializers.CharField()
@@ -180,13 +206,15 @@ class TaskSerializer(serializers.ModelSerializer):
     cost = serializers.SerializerMethodField()
     post = serializers.SerializerMethodField()
     feedback_history = serializers.SerializerMethodField()
+    plan = serializers.SerializerMethodField()
 
     class Meta:
         model = ContentTask
         fields = [
             "id", "task_type", "topic", "keywords", "primary_keyword", "target_audience",
             "category", "tone", "style", "target_length", "generate_image",
-            "quality_preference", "priority", "sources", "max_cost", "use_cache", "status",
+            "quality_preference", "priority", "sources", "max_cost", "use_cache", "review_plan",
+            "plan", "status",
             "stage", "progress", "error",
             "feedback", "generation", "created_by", "created_at", "updated_at", "started_at",
             "completed_at", "result", "feedback_history", "stages", "cost", "post",
@@ -217,6 +245,13 @@ class TaskSerializer(serializers.ModelSerializer):
     )
     def get_cost(self, task: ContentTask) -> str:
         return str(task_cost(task))
+
+    @extend_schema_field(TaskPlanSerializer(allow_null=True))
+    def get_plan(self, task: ContentTask):
+        if not task.review_plan:
+            return None
+        plan = task.plan or {}
+        return {"outline": plan.get("outline") or [], "status": plan.get("status")}
 
     @extend_schema_field(TaskPostSerializer(allow_null=True))
     def get_post(self, task: ContentTask):

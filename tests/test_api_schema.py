@@ -100,11 +100,11 @@ def before_generate_body(context, strategy):
 @pytest.fixture(scope="module")
 def api_world(django_db_setup, django_db_blocker):
     """The integrator's tasks: published (through the editor's decision, its post then
-    edited once: two versions), awaiting approval with a draft, pending, paused and
-    failed; and a webhook of theirs. Made once for the module inside a transaction
-    rolled back at its end; each test's own transaction (a savepoint inside it) undoes
-    what its requests changed, so every operation starts from this state. Returns each
-    role's token."""
+    edited once: two versions), awaiting approval with a draft, pending, paused,
+    failed and awaiting its plan; and a webhook of theirs. Made once for the module
+    inside a transaction rolled back at its end; each test's own transaction (a
+    savepoint inside it) undoes what its requests changed, so every operation starts
+    from this state. Returns each role's token."""
     # Django closes "old" connections when a request starts and ends; here that would
     # end the transaction these rows live in (Django's test client disconnects them too).
     request_started.disconnect(close_old_connections)
@@ -116,14 +116,16 @@ def api_world(django_db_setup, django_db_blocker):
             integrator = UserFactory()
             # Staff as well, so the staff-only operation (metrics) answers 200 too.
             editor = UserFactory(editor=True, is_staff=True)
-            states = ({}, {}, {}, {"status": "paused"}, {"status": "failed", "error": "Down"})
+            states = ({}, {}, {}, {"status": "paused"}, {"status": "failed", "error": "Down"},
+                      {"review_plan": True})  # fmt: skip
             tasks = [
                 ContentTaskFactory(created_by=integrator, generate_image=False, **fields)
                 for fields in states
             ]
-            published, drafted = tasks[0], tasks[1]
+            published, drafted, planned = tasks[0], tasks[1], tasks[-1]
             for task in (published, drafted):
                 assert run_pipeline(task.pk) == "done"
+            assert run_pipeline(planned.pk) == "stopped"  # awaiting its plan
             _, post = approval_decide(task_id=published.pk, reviewer=editor, approved=True)
             post.title = f"{post.title} (revised)"
             post_update(post=post, user=editor, reason="title")

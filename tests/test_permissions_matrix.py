@@ -36,8 +36,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from rest_framework.test import APIClient
 
-from approvals.models import ApprovalDecision
-from approvals.services import approval_decide
+from approvals.models import ApprovalDecision, PlanDecision
+from approvals.services import approval_decide, plan_decide
 from contentpipeline.asgi import application
 from publishing.models import Post
 from publishing.selectors import post_versions
@@ -87,6 +87,18 @@ class World:
         assert run_pipeline(task.pk) == "done"
         task.refresh_from_db()
         return task
+
+    def planned_of_a(self, **fields) -> ContentTask:
+        """A's task asking for its plan to be approved, run to awaiting_plan."""
+        task = self.task_of_a(review_plan=True, **fields)
+        assert run_pipeline(task.pk) == "stopped"
+        return task
+
+    @cached_property
+    def plan_decision(self) -> PlanDecision:
+        task = self.planned_of_a(topic="Integrator A plans a guide to bat boxes")
+        record, _ = plan_decide(task_id=task.pk, reviewer=self.editor, approved=True)
+        return record
 
     @cached_property
     def task(self) -> ContentTask:
@@ -317,6 +329,15 @@ API_ROWS = [
         effect=status_of(ContentTask),
     ),
     Row(
+        "decide on A's plan",
+        "POST",
+        "/api/tasks/{task}/plan",
+        (401, 403, 403, "200 moved", 403),
+        make=lambda w: {"task": w.planned_of_a().pk},
+        body=lambda ctx: {"approved": False, "feedback": "Narrower, please"},
+        effect=status_of(ContentTask),
+    ),
+    Row(
         "the audit trail",
         "GET",
         "/api/approvals",
@@ -506,6 +527,21 @@ ADMIN_ROWS = [
         "/admin/approvals/approvaldecision/{decision}/change/",
         (*LOGIN, 200, 403),
         make=existing(decision=lambda w: w.decision.pk),
+    ),
+    Row(
+        "the plan decisions",
+        "GET",
+        "/admin/approvals/plandecision/",
+        (*LOGIN, "200 shown", 403),
+        make=existing(topic=lambda w: w.plan_decision.task.topic),
+        shown=lambda ctx: ctx["topic"],
+    ),
+    Row(
+        "a plan decision",
+        "GET",
+        "/admin/approvals/plandecision/{decision}/change/",
+        (*LOGIN, 200, 403),
+        make=existing(decision=lambda w: w.plan_decision.pk),
     ),
     Row(
         "post list",

@@ -1,3 +1,4 @@
 """REST interface of approvals: `decisions` (approve, reject or request changes to a
-draft), `audit` (the decisions' trail and a task's timeline), `posts` (the workflow's
-actions on posts: revert to a version). Their routes: approvals/urls.py."""
+draft), `plans` (approve or send back a task's plan before its draft), `audit` (the
+decisions' trail and a task's timeline), `posts` (the workflow's actions on posts:
+revert to a version). Their routes: approvals/urls.py."""

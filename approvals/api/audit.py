@@ -20,7 +20,7 @@ from contentpipeline.roles import IsEditor
 from tasks.serializers import ClaimSerializer
 
 from ..exports import decisions_csv_response
-from ..models import ApprovalDecision, Decision
+from ..models import ApprovalDecision, Decision, PlanDecision
 from ..selectors import CSV_HEADER, approval_list, task_timeline
 
 # The `format` that asks for the export; `json` and `api` (the browsable API) stay DRF's.
@@ -196,6 +196,22 @@ class TimelineDecisionSerializer(serializers.Serializer):
     claimed_by = serializers.CharField(allow_null=True)
 
 
+class TimelinePlanSectionSerializer(serializers.Serializer):
+    heading = serializers.CharField()
+    point = serializers.CharField(allow_blank=True)
+    sources = serializers.ListField(child=serializers.IntegerField())
+
+
+class TimelinePlanDecisionSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="`plan_decision`")
+    at = serializers.DateTimeField()
+    decision = serializers.ChoiceField(choices=PlanDecision.Verdict.choices)
+    reviewer = serializers.CharField()
+    feedback = serializers.CharField(allow_blank=True)
+    generation = serializers.IntegerField(help_text="The generation whose plan was decided.")
+    outline = TimelinePlanSectionSerializer(many=True, help_text="The plan as decided.")
+
+
 class TimelinePostVersionSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="`post_version`")
     at = serializers.DateTimeField()
@@ -211,6 +227,7 @@ TIMELINE_EVENT_SERIALIZERS = {
     "status": TimelineStatusSerializer,
     "stage_run": TimelineStageRunSerializer,
     "decision": TimelineDecisionSerializer,
+    "plan_decision": TimelinePlanDecisionSerializer,
     "post_version": TimelinePostVersionSerializer,
 }
 
@@ -227,7 +244,8 @@ class TaskHistorySerializer(serializers.Serializer):
 
 class TaskHistoryView(APIView):
     """A task's timeline, oldest first (owner or editor): status changes (who, when,
-    why), stage runs, editors' decisions and the versions of its post."""
+    why), stage runs, editors' decisions on its drafts and plans, and the versions of
+    its post."""
 
     permission_classes = [IsAuthenticated]
 

@@ -10,6 +10,8 @@ draft or a post through review and publication.
   app's, and the decision recorded here. An approval goes ahead with unsupported
   claims only when acknowledged (`UnsupportedClaims` otherwise).
 - `claims`: an editor's claim on a draft being reviewed.
+- `plans`: an editor's decision on a task's plan before its draft (approve, perhaps
+  edited, or send back to be researched again), recorded like an approval.
 """
 
 from .actions import (
@@ -27,17 +29,20 @@ from .actions import (
     post_unpublish,
 )
 from .claims import ClaimedByAnother, review_claim, review_release
+from .plans import PlanDecided, plan_decide
 
 __all__ = [
     "ClaimedByAnother",
     "Decided",
     "DraftChanged",
+    "PlanDecided",
     "UnsupportedClaims",
     "approval_decide",
     "approval_decide_many",
     "draft_approve",
     "draft_reject",
     "draft_request_changes",
+    "plan_decide",
     "post_edit",
     "post_republish",
     "post_revert",

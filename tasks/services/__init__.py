@@ -8,6 +8,8 @@ admin, consumers, Celery tasks, the runner and the other apps call these service
 - `decisions`: the moves that follow an editor's decision (approve, reject,
   regenerate) and publication.
 - `dispatch`: handing runs to the queue, and sending again what it lost.
+- `plans`: the plan an editor approves before the draft (`review_plan`): proposed
+  after research, approved (perhaps edited) or sent back to be researched again.
 - `drafts`: editors' edits of a draft (each a version), and approval re-opened when a
   post's approved text changes before it goes live.
 
@@ -35,6 +37,7 @@ from .lifecycle import (
     task_resume,
     task_retry,
 )
+from .plans import task_plan_approve, task_plan_propose, task_plan_send_back
 from .runs import (
     Claim,
     task_claim,
@@ -66,6 +69,9 @@ __all__ = [
     "task_mark_published",
     "task_mark_unpublished",
     "task_pause",
+    "task_plan_approve",
+    "task_plan_propose",
+    "task_plan_send_back",
     "task_regenerate",
     "task_reject",
     "task_release_lease",

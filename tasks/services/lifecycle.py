@@ -75,11 +75,14 @@ def task_create(
     sources: list[str] | None = None,
     max_cost: Decimal | None = None,
     use_cache: bool = True,
+    review_plan: bool = False,
 ) -> ContentTask:
     """Store a task as `pending` and queue it once the row is committed. Keywords are
     de-duplicated (case-insensitively) and at most MAX_KEYWORDS; the topic has at
     least MIN_TOPIC_LENGTH characters; sources are at most MAX_SOURCES http(s) URLs;
     max_cost is not negative; no text holds a NUL byte (ApplicationError, 400);
+    with `review_plan` the task waits after research for an editor to approve its plan
+    (tasks.services.plans);
     every field is validated against the model (ValidationError, 400) before anything
     is written."""
     keywords = clean_keywords(keywords)
@@ -109,6 +112,7 @@ def task_create(
         sources=sources,
         max_cost=max_cost,
         use_cache=use_cache,
+        review_plan=review_plan,
     )
     task.full_clean()
     save(task, user=user, reason="created", message="Task queued")

@@ -508,4 +508,4 @@ def test_the_schema_documents_both_endpoints(client):
     timeline = schema["paths"]["/api/tasks/{id}/history/"]["get"]
     assert {"200", "401", "404"} <= set(timeline["responses"])
     kinds = schema["components"]["schemas"]["TimelineEvent"]["discriminator"]["mapping"]
-    assert set(kinds) == {"status", "stage_run", "decision", "post_version"}
+    assert set(kinds) == {"status", "stage_run", "decision", "plan_decision", "post_version"}

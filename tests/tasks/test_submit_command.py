@@ -82,6 +82,13 @@ class TestCreating:
         task = ContentTask.objects.get()
         assert (task.task_type, task.priority, task.target_length) == ("blog_post", "normal", 800)
         assert task.generate_image is True and task.use_cache is True and task.keywords == []
+        assert task.review_plan is False
+
+    def test_review_plan_asks_for_the_plan_to_be_approved_before_the_draft(self, integrator):
+        run_submit("--topic", "Composting in small flats", "--as", integrator.username,
+                   "--review-plan")  # fmt: skip
+        task = ContentTask.objects.get()
+        assert task.review_plan is True and task.plan is None
 
     def test_without_as_the_only_editor_submits(self, editor, integrator):
         run_submit("--topic", "Composting in small flats")
@@ -200,6 +207,20 @@ def test_follow_shows_each_stage_in_order_and_ends_awaiting_approval(
     assert re.match(r"\[\s*[\d.:s]+\] awaiting_approval\s+done\s+100%", lines[-2])
     assert lines[-1].startswith(f"Task {task.pk}: awaiting_approval after ")
     assert task.status == "awaiting_approval"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_follow_with_review_plan_ends_successfully_when_the_plan_awaits_an_editor(
+    celery_worker, integrator
+):
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "submit", "--topic", "Planting a hedge for birds", "--as", integrator.username,
+        "--target-length", "300", "--review-plan", "--follow", stdout=out, stderr=err,
+    )  # fmt: skip
+    task = ContentTask.objects.get()
+    assert task.status == "awaiting_plan"
+    assert err.getvalue().splitlines()[-1].startswith(f"Task {task.pk}: awaiting_plan after ")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,8 +9,8 @@ come from the task's Channels group, joined before the task's state is read, as 
 WebSocket consumer does, so no change falls in between. When no event came for a while
 the state is read again from the database: a lost event, or a channel layer that is
 down, costs a delay, never the outcome. Exit status: 0 once a draft is awaiting
-approval (or approved, published), 1 for any other end, 130 when Ctrl-C stops following
-(the task goes on)."""
+approval (or approved, published) or, with --review-plan, its plan is; 1 for any
+other end; 130 when Ctrl-C stops following (the task goes on)."""
 
 import asyncio
 import signal
@@ -41,8 +41,10 @@ from tasks.services import task_create
 
 # Where following stops: the task waits for a person, or has ended (no run is due).
 STOP_STATUSES = frozenset(Status) - frozenset(ACTIVE_STATUSES)
-# Where a draft is ready (or past that): exit status 0.
-DRAFTED_STATUSES = frozenset({Status.AWAITING_APPROVAL, Status.APPROVED, Status.PUBLISHED})
+# Where a draft is ready (or past that), or a plan asked for is: exit status 0.
+DRAFTED_STATUSES = frozenset(
+    {Status.AWAITING_PLAN, Status.AWAITING_APPROVAL, Status.APPROVED, Status.PUBLISHED}
+)
 
 # How often following wakes while nothing happens: to poll, to note a stall.
 TICK_SECONDS = 1.0
@@ -74,6 +76,7 @@ OPTION_OF_FIELD = {
     "sources": "--source",
     "max_cost": "--max-cost",
     "use_cache": "--no-cache",
+    "review_plan": "--review-plan",
 }
 
 
@@ -111,6 +114,11 @@ class Command(BaseCommand):
         parser.add_argument("--max-cost", help="ceiling in USD for the task's model calls")
         parser.add_argument(
             "--no-cache", action="store_true", help="do not reuse cached model responses"
+        )
+        parser.add_argument(
+            "--review-plan",
+            action="store_true",
+            help="stop after research until an editor approves the plan (awaiting_plan)",
         )
         parser.add_argument(
             "--follow",
@@ -184,6 +192,8 @@ class Command(BaseCommand):
             data["generate_image"] = False
         if options["no_cache"]:
             data["use_cache"] = False
+        if options.get("review_plan"):
+            data["review_plan"] = True
         return data
 
     def follow(self, *, task_id, user, console: Console) -> None:

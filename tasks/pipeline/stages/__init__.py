@@ -92,6 +92,11 @@ class StageJob:
     # The house style guide as it stood when the job was built (None: no guide): the
     # draft is written to it and the review checks it; each records its version.
     style_guide: StyleRules | None = None
+    # The plan an editor approved for this generation (`review_plan`), which the draft
+    # follows: its sections, {"heading", "point", "sources": [n, ...]}; empty without one.
+    plan: tuple[dict[str, Any], ...] = ()
+    # An editor's feedback on the plan sent back before this generation's research.
+    plan_feedback: str = ""
 
 
 def model_for(job: StageJob, stage: str) -> str:

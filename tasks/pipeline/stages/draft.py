@@ -1,5 +1,11 @@
 """Draft: the article in Markdown, its title taken from the first `# ` heading. With a
-streaming provider, the text so far goes to `job.on_draft_text` as it is written."""
+streaming provider, the text so far goes to `job.on_draft_text` as it is written.
+
+With a plan an editor approved (`job.plan`), the draft follows it instead of the
+research's outline: the prompt asks for exactly its `## ` headings, in its order, each
+section making its point from its sources; and the research the provider is handed
+has the plan's headings as its `outline` and the plan itself under `plan` (with each
+section's source numbers), so the offline writer lays the draft out on them too."""
 
 from tasks.pipeline import style
 from tasks.pipeline.rendering import render_markdown
@@ -36,15 +42,41 @@ def article(markdown: str, *, fallback_title: str, stage: str = "draft") -> dict
     }
 
 
+def plan_block(plan) -> str:
+    """The approved plan as the prompt's instruction: its headings, points and sources."""
+    lines = []
+    for section in plan:
+        lines.append(f"## {section['heading']}")
+        if section.get("point"):
+            lines.append(f"   Point: {section['point']}")
+        if section.get("sources"):
+            cited = ", ".join(f"[{n}]" for n in section["sources"])
+            lines.append(f"   Draw on sources: {cited}")
+    return (
+        "An editor approved this plan. Use exactly these `## ` headings, in this order, "
+        "and no other `## ` headings (the introduction goes before the first, the "
+        "conclusion within the last); under each, make its point, drawing on the sources "
+        "it names:\n" + "\n".join(lines)
+    )
+
+
 def run(job: StageJob, context: dict) -> StageOutput:
     brief = job.brief
     research = context.get("research", {})
-    outline = "\n".join(f"- {heading}" for heading in research.get("outline", []))
+    if job.plan:
+        # The writer is handed the plan as its research's outline (and the whole plan).
+        headings = [section["heading"] for section in job.plan]
+        research = {**research, "outline": headings, "plan": [dict(s) for s in job.plan]}
+        context = {**context, "research": research}
+        outline = plan_block(job.plan)
+    else:
+        headings = research.get("outline", [])
+        outline = "Follow this outline:\n" + "\n".join(f"- {h}" for h in headings)
     prompt = (
         "Write the piece described below in Markdown. Start with a single `# ` title "
         "line, then an introduction, `## ` sections, and a conclusion.\n\n"
         + describe(brief)
-        + (f"\n\nFollow this outline:\n{outline}" if outline else "")
+        + (f"\n\n{outline}" if headings else "")
         + (f"\n\nAngle: {research['angle']}" if research.get("angle") else "")
     )
     notes = research_notes(research)  # the sources' texts and the posts to link to

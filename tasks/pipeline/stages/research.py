@@ -9,6 +9,8 @@ task's sources say, and published posts the draft may link to.
   RelatedPosts that the app with posts provided (tasks.pipeline.interfaces), asked
   with the brief for [{"title", "url"}]; what it returns, cleaned, is kept under
   "internal_links". One that fails is logged and gives no links: the stage goes on.
+- Plan: when an editor sent the task's plan back (`job.plan_feedback`), the prompt
+  carries that feedback, so the new outline answers it.
 - `research_notes(research)` is the paragraph the draft stage's prompt takes from all
   this: the source texts (bounded, untrusted) and the links to consider.
 """
@@ -75,6 +77,7 @@ def run(job: StageJob, context: dict) -> StageOutput:
         '"angle" (string), "outline" (3 to 8 section headings), "key_points" (list of '
         'strings) and "audience_notes" (string).\n\n'
         + describe(brief)
+        + _plan_feedback(job.plan_feedback)
         + _reference_block(sources, per_source=PROMPT_SOURCE_CHARS, total=None)
     )
     output = StageOutput()
@@ -95,6 +98,15 @@ def run(job: StageJob, context: dict) -> StageOutput:
         "internal_links": links,
     }
     return output
+
+
+def _plan_feedback(feedback: str) -> str:
+    if not feedback.strip():
+        return ""
+    return (
+        "\n\nAn editor sent back the previous plan (outline) for this brief. Research it "
+        f"again and propose an outline that answers this feedback: {feedback.strip()}"
+    )
 
 
 def research_notes(research: dict[str, Any]) -> str:

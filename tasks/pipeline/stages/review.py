@@ -83,7 +83,19 @@ def _refine_prompt(job: StageJob, draft: dict, review: dict) -> str:
         + (f"\n\n{guide}" if (guide := style.describe(job.style_guide)) else "")
         + f"\n\nCritique (overall score {review['quality_score']}/100): "
         + f"{review['qa_feedback']}\nIssues:\n{issues}"
+        + _kept_headings(job)
         + f"\n\nDraft title: {draft.get('title', '')}\n\n{draft.get('markdown', '')}"
+    )
+
+
+def _kept_headings(job: StageJob) -> str:
+    # The editor approved the plan's headings: a rewrite for quality keeps them.
+    if not job.plan:
+        return ""
+    headings = "\n".join(f"## {section['heading']}" for section in job.plan)
+    return (
+        "\n\nAn editor approved the plan this piece follows: keep exactly these `## ` "
+        f"headings, in this order, and no others:\n{headings}"
     )
 
 
