@@ -27,6 +27,8 @@ from .drafts import task_draft_edit, task_reopen
 from .lifecycle import (
     BULK_ACTIONS,
     MAX_KEYWORDS,
+    Overlapping,
+    Submitted,
     task_bulk,
     task_cancel,
     task_create,
@@ -34,6 +36,7 @@ from .lifecycle import (
     task_pause,
     task_resume,
     task_retry,
+    task_submit,
 )
 from .runs import (
     Claim,
@@ -51,6 +54,8 @@ __all__ = [
     "BULK_ACTIONS",
     "MAX_KEYWORDS",
     "Claim",
+    "Overlapping",
+    "Submitted",
     "task_approve",
     "task_bulk",
     "task_cancel",
@@ -75,4 +80,5 @@ __all__ = [
     "task_stage_begin",
     "task_stage_fail",
     "task_stage_record",
+    "task_submit",
 ]
