@@ -13,7 +13,8 @@ the same subject (`overlaps` in the answer to POST /api/tasks).
   approved) the requester may read (their own; an editor's: all), whose primary
   keyword is the same (case and spaces aside) or whose topic holds most of the new
   topic's words. One query, narrowed first by status (and owner) through their
-  indexes; the topics of those are matched as they are read.
+  indexes to the newest MAX_OPEN_TASKS (500) of them, whose topics are matched as
+  they are read.
 """
 
 import logging
@@ -39,6 +40,8 @@ OPEN_STATUSES = (
     Status.PENDING, Status.IN_PROGRESS, Status.PAUSED, Status.AWAITING_PLAN,
     Status.AWAITING_APPROVAL, Status.APPROVED,
 )  # fmt: skip
+# Open tasks whose topics are compared with a new one, at most: the newest.
+MAX_OPEN_TASKS = 500
 SAME_KEYWORD = "same primary keyword"
 SIMILAR_TOPIC = "similar topic"
 CONFIG = "english"
@@ -81,9 +84,10 @@ def subject_of(*, topic: str, primary_keyword: str) -> Subject:
 
 
 def task_overlaps(*, user: AbstractBaseUser, subject: Subject, limit: int = MAX_OVERLAPS) -> list:
-    """The open tasks `user` may read (their own; an editor's: all) on `subject`:
-    at most `limit` {kind: "task", id, title (its topic), status, reason}, those with
-    the same primary keyword first, then the newest."""
+    """The open tasks `user` may read (their own; an editor's: all) on `subject`,
+    among the newest MAX_OPEN_TASKS of them: at most `limit` {kind: "task", id, title
+    (its topic), status, reason}, those with the same primary keyword first, then the
+    newest."""
     topic_query = subject.topic_query()
     same_keyword = Q(normalized_keyword=subject.keyword_text) if subject.keyword_text else None
     similar_topic = (
@@ -93,9 +97,13 @@ def task_overlaps(*, user: AbstractBaseUser, subject: Subject, limit: int = MAX_
     )
     if same_keyword is None and similar_topic is None:
         return []
-    tasks = ContentTask.objects.alive().filter(status__in=OPEN_STATUSES)
+    readable = ContentTask.objects.alive().filter(status__in=OPEN_STATUSES)
     if not is_editor(user):
-        tasks = tasks.filter(created_by=user)
+        readable = readable.filter(created_by=user)
+    # Each topic is read into words as the query runs: only the newest open tasks are,
+    # so a backlog of thousands costs what MAX_OPEN_TASKS cost.
+    newest = readable.order_by("-created_at").values("pk")[:MAX_OPEN_TASKS]
+    tasks = ContentTask.objects.filter(pk__in=newest)
     spaces = Func(Trim("primary_keyword"), Value(r"\s+"), Value(" "), Value("g"),
                   function="regexp_replace")  # fmt: skip
     tasks = tasks.annotate(
