@@ -22,6 +22,12 @@ def is_editor(user: AbstractBaseUser | AnonymousUser | None) -> bool:
     return cached
 
 
+def role_name(user: AbstractBaseUser | AnonymousUser | None) -> str:
+    """The role a user acts in, as a post's provenance records its approver:
+    "editor" (the Editors group, or a superuser), else "" (no role that approves)."""
+    return "editor" if is_editor(user) else ""
+
+
 def editor_users() -> QuerySet:
     """The active users who hold the editor role, as `is_editor` judges one."""
     role = Q(is_superuser=True) | Q(groups__name=EDITORS_GROUP)

@@ -269,7 +269,7 @@ def _full_text(text: str, limit: int, offset: int) -> SearchPage:
         matches = Post.objects.published().alias(pairs=WORD_PAIRS).filter(pairs__contains=pairs[:1])
     else:
         matches = Post.objects.published().filter(search_vector=search)
-    estimate = _estimated_count(matches)
+    estimate = estimated_count(matches)
     candidates = _candidates(search, estimate, pairs, _entry_cost(text, pairs))
     estimated = len(candidates) >= MAX_RANKED
     total = max(len(candidates), estimate) if estimated else len(candidates)
@@ -429,7 +429,7 @@ def _published_span() -> tuple[datetime, datetime, float | None] | None:
     return newest, oldest, posts or None
 
 
-def _estimated_count(queryset) -> int:
+def estimated_count(queryset) -> int:
     """PostgreSQL's estimate of the rows `queryset` finds (from its statistics of the
     vectors' lexemes), at the cost of planning the query."""
     # Neither the columns nor an order change the count: without them the query is

@@ -6,18 +6,20 @@ import re
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Aggregate, Count, Q, QuerySet
+from django.db.models import Aggregate, BooleanField, Count, F, Func, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils.text import slugify
 
 from contentpipeline.errors import NotFound
 from contentpipeline.roles import is_editor
+from tasks.interfaces import Subject
 from tasks.models import Status
 from tasks.selectors import task_readable_by
 
 from .models import Post
-from .search import post_search
+from .search import estimated_count, post_search
 
 logger = logging.getLogger(__name__)
 
@@ -285,3 +287,68 @@ def _fitted(words: list[str], separator: str) -> str:
             break
         query = longer
     return query
+
+
+# --- Posts a new task would write again (tasks.interfaces.PostOverlaps) ----------------------
+
+SAME_KEYWORD = "same primary keyword"
+SIMILAR_TOPIC = "similar topic"
+# Where a post says what it is about: its title (weight A), excerpt and tags (B).
+SUBJECT_WEIGHTS = "AB"
+# Posts whose title and tags are tested for one new task, at most: see below.
+MAX_OVERLAP_CANDIDATES = 5_000
+
+
+def post_overlaps_for_subject(subject: Subject, /, *, limit: int) -> list[dict[str, str]]:
+    """Published posts on `subject` (the PostOverlaps publishing provides to the tasks
+    app): at most `limit` {"title", "url", "reason"}, best match first, the
+    site-relative URL of each. A post's title, excerpt or tags must hold the primary
+    keyword as a phrase ("same primary keyword") or most of the topic's words
+    ("similar topic"); its body alone does not make it the same subject. One query,
+    through the search vector's GIN index (after PostgreSQL's estimate of its
+    matches: when the subject's words are in more than MAX_OVERLAP_CANDIDATES posts,
+    only that many of the newest are looked at); the queries hold only quoted lexemes
+    (tasks.interfaces.Subject), never the user's text."""
+    keyword = subject.keyword_query(SUBJECT_WEIGHTS)
+    topic = subject.topic_query(SUBJECT_WEIGHTS)
+    queries = [query for query in (keyword, topic) if query]
+    if not queries:
+        return []
+    # The lexemes are English stems already: the `simple` config takes them as they are.
+    either = SearchQuery(" | ".join(f"({query})" for query in queries),
+                         search_type="raw", config="simple")  # fmt: skip
+    same_keyword = (
+        Func(
+            F("search_vector"),
+            SearchQuery(keyword, search_type="raw", config="simple"),
+            function="ts_match_vq",
+            output_field=BooleanField(),
+        )  # fmt: skip
+        if keyword
+        else None
+    )
+    matches = Post.objects.published().filter(search_vector=either)
+    if estimated_count(matches) > MAX_OVERLAP_CANDIDATES:
+        # The index knows which posts hold the words, not where: words most bodies hold
+        # would have every post read to find them in titles. Then only the newest
+        # MAX_OVERLAP_CANDIDATES posts are looked at (through the published_at index).
+        newest = (
+            Post.objects.published()
+            .order_by("-published_at")
+            .values("published_at")[MAX_OVERLAP_CANDIDATES - 1 : MAX_OVERLAP_CANDIDATES]
+        )
+        matches = matches.filter(published_at__gte=Subquery(newest))
+    rows = matches.annotate(rank=SearchRank(F("search_vector"), either))
+    order = ["-rank", "-published_at", "-id"]
+    if same_keyword is not None:
+        rows = rows.annotate(same_keyword=same_keyword)
+        order.insert(0, "-same_keyword")
+    found = rows.order_by(*order).values("slug", "title", *(["same_keyword"] if keyword else []))
+    return [
+        {
+            "title": row["title"],
+            "url": reverse("publishing:post_detail", kwargs={"slug": row["slug"]}),
+            "reason": SAME_KEYWORD if row.get("same_keyword") else SIMILAR_TOPIC,
+        }
+        for row in found[:limit]
+    ]

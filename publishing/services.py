@@ -18,7 +18,7 @@ from django.utils.text import slugify
 
 from contentpipeline.cache import content_changed
 from contentpipeline.errors import InvalidTransition, NotFound
-from contentpipeline.roles import system_user
+from contentpipeline.roles import role_name, system_user
 from tasks.models import ContentTask
 from tasks.pipeline.rendering import render_markdown
 from tasks.pipeline.text import APPROVED_FIELDS, content_hash
@@ -26,6 +26,7 @@ from tasks.selectors import task_models_used, task_result
 from tasks.services import task_mark_published
 
 from .models import Post
+from .provenance import cited_sources
 from .selectors import post_task_ids_due
 
 
@@ -40,9 +41,21 @@ def unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
 
 
 @transaction.atomic
-def post_publish(*, task: ContentTask, publish_at: datetime | None = None, user=None) -> Post:
+def post_publish(
+    *,
+    task: ContentTask,
+    publish_at: datetime | None = None,
+    user=None,
+    approved_at: datetime | None = None,
+) -> Post:
     """Create the post of an approved task from its draft (published now, or scheduled
-    for `publish_at`), with the HTML the draft stage rendered and sanitized."""
+    for `publish_at`), with the HTML the draft stage rendered and sanitized.
+
+    The post keeps its provenance: the models that wrote the draft, the numbered
+    sources it cites ({n, url, title, fetched_at}, http(s) URLs only), when it was
+    approved (`approved_at`, the decision's time; now if not given), the approver's
+    role (`user`'s, see contentpipeline.roles.role_name) and the content hash of the
+    text approved, which the live text is compared with later."""
     result = task_result(task)
     if result is None:
         raise ValueError("A task without a draft cannot be published")
@@ -61,6 +74,10 @@ def post_publish(*, task: ContentTask, publish_at: datetime | None = None, user=
         task=task,
         generation=task.generation,
         models_used=task_models_used(task),
+        sources=cited_sources(result.get("sources", [])),
+        approved_at=approved_at or timezone.now(),
+        approved_by_role=role_name(user),
+        approved_hash=result["content_hash"],
     )
     content_changed()
     post._history_user = user or system_user()

@@ -29,6 +29,7 @@ from contentpipeline.cache import tier_get_or_set
 from tasks.pipeline.text import word_count
 
 from .models import Post
+from .provenance import post_disclosure, post_sources_for_page
 from .search import post_similar
 from .selectors import media_access, post_list_public
 
@@ -36,7 +37,7 @@ SITE_CACHE = os.environ.get("SITE_CACHE", "on").strip().lower() not in {"off", "
 WORDS_PER_MINUTE = 200
 RELATED_POSTS = 3
 # What a list shows of a post: not its body.
-LIST_FIELDS = ("body_markdown", "body_html", "models_used")
+LIST_FIELDS = ("body_markdown", "body_html", "models_used", "sources")
 
 
 class _NotCacheable(Exception):
@@ -166,6 +167,8 @@ class PostDetailView(DetailView):
             related_posts=related_posts(post),
             canonical_url=request.build_absolute_uri(post.get_absolute_url()),
             og_image=request.build_absolute_uri(post.image_url) if post.image_url else "",
+            sources=post_sources_for_page(post),
+            provenance=post_disclosure(post),
         )
         return context
 

@@ -16,10 +16,13 @@ from .metrics import health, metrics_snapshot
 from .models import ContentTask, Priority, Status, TaskType, Webhook
 from .selectors import task_get_for_user, task_list_for_user, webhook_list_for_user
 from .serializers import (
+    OverlapConflictSerializer,
+    TaskCreatedSerializer,
     TaskCreateSerializer,
     TaskSerializer,
     WebhookCreateSerializer,
     WebhookSerializer,
+    overlaps_for_answer,
 )
 from .services.webhooks import webhook_create, webhook_delete
 
@@ -77,13 +80,29 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             return [*super().get_throttles(), ScopedRateThrottle()]
         return super().get_throttles()
 
-    @extend_schema(request=TaskCreateSerializer, responses={201: TaskSerializer})
+    @extend_schema(
+        request=TaskCreateSerializer,
+        responses={
+            201: TaskCreatedSerializer,
+            409: OpenApiResponse(
+                OverlapConflictSerializer,
+                description="`on_overlap: reject` and the task overlaps published posts or "
+                "open tasks: nothing was created.",
+            ),
+        },
+    )
     def create(self, request):
         serializer = TaskCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        task = services.task_create(user=request.user, **serializer.validated_data)
+        try:
+            task, overlaps = services.task_submit(user=request.user, **serializer.validated_data)
+        except services.Overlapping as exc:
+            body = {"detail": exc.message,
+                    "overlaps": overlaps_for_answer(exc.extra["overlaps"], request)}  # fmt: skip
+            return Response(body, status=status.HTTP_409_CONFLICT)
         task = task_get_for_user(user=request.user, task_id=task.pk)
         body = TaskSerializer(task, context={"request": request}).data
+        body["overlaps"] = overlaps_for_answer(overlaps, request)
         return Response(body, status=status.HTTP_201_CREATED)
 
     def _transition(self, request, pk, service):

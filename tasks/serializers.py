@@ -6,7 +6,13 @@ from contentpipeline.errors import ApplicationError
 from .models import ContentTask, Priority, Quality, Style, TaskType, Tone, Webhook
 from .pipeline.claims import VERDICTS
 from .selectors import stage_run_error_for, task_cost, task_feedback_history, task_result
-from .services.lifecycle import MAX_KEYWORDS, MAX_SOURCES, clean_keywords, clean_sources
+from .services.lifecycle import (
+    MAX_KEYWORDS,
+    MAX_SOURCES,
+    ON_OVERLAP,
+    clean_keywords,
+    clean_sources,
+)
 from .services.webhooks import MAX_URL_LENGTH
 
 
@@ -42,6 +48,13 @@ class TaskCreateSerializer(serializers.Serializer):
         default=False,
         help_text="Stop after research at `awaiting_plan` until an editor approves the "
         "outline (POST /api/tasks/{id}/plan); the draft follows the approved plan.",
+    )
+    on_overlap = serializers.ChoiceField(
+        choices=ON_OVERLAP,
+        default="allow",
+        help_text="`allow`: create the task and list what it overlaps in `overlaps`; "
+        "`reject`: when it overlaps published posts or open tasks, create nothing and "
+        "answer 409 with them.",
     )
 
     def validate_keywords(self, value: list[str]) -> list[str]:
@@ -261,6 +274,48 @@ class TaskSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         url = post.get_absolute_url()
         return {"slug": post.slug, "url": request.build_absolute_uri(url) if request else url}
+
+
+class OverlapSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["post", "task"])
+    title = serializers.CharField(help_text="The post's title, or the task's topic.")
+    url = serializers.CharField(required=False, help_text="Posts: the post's public URL.")
+    id = serializers.UUIDField(required=False, help_text="Tasks: the task's id.")
+    status = serializers.CharField(required=False, help_text="Tasks: the task's status.")
+    reason = serializers.ChoiceField(
+        choices=["same primary keyword", "similar topic"],
+        help_text="`same primary keyword`: the post's title, excerpt or tags hold it as a "
+        "phrase, or the task has it too; `similar topic`: most of the topic's words.",
+    )
+
+
+class TaskCreatedSerializer(TaskSerializer):
+    """The answer to creating a task: the task, and what it overlaps."""
+
+    overlaps = OverlapSerializer(
+        many=True,
+        help_text="Published posts and open tasks (yours; an editor's: anyone's) on the same "
+        "subject, at most 10: posts first.",
+    )
+
+    class Meta(TaskSerializer.Meta):
+        fields = [*TaskSerializer.Meta.fields, "overlaps"]
+        read_only_fields = fields
+
+
+class OverlapConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    overlaps = OverlapSerializer(many=True)
+
+
+def overlaps_for_answer(overlaps: list[dict], request=None) -> list[dict]:
+    """The overlaps as the API answers them: a post's URL absolute."""
+    answer = []
+    for overlap in overlaps:
+        if overlap.get("kind") == "post" and request is not None:
+            overlap = {**overlap, "url": request.build_absolute_uri(overlap["url"])}
+        answer.append(OverlapSerializer(overlap).data)
+    return answer
 
 
 class WebhookCreateSerializer(serializers.Serializer):

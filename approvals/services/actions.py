@@ -110,10 +110,13 @@ def draft_approve(
     task = task_approve(task_id=task_id, user=reviewer, published=live)
     _require_text_read(task, expected_content_hash)
     unsupported = _require_claims_acknowledged(task, acknowledge_unsupported)
-    post = posts.post_publish(task=task, publish_at=publish_at, user=reviewer)
     record = _record(task, Decision.APPROVED, reviewer=reviewer, feedback=feedback,
                      publish_at=publish_at, request_ip=request_ip,
                      acknowledged_claims=unsupported)  # fmt: skip
+    # The post's provenance names this decision's time.
+    post = posts.post_publish(
+        task=task, publish_at=publish_at, user=reviewer, approved_at=record.created_at
+    )
     return Decided(record, post)
 
 

@@ -2,13 +2,19 @@
 scheduled and unpublished ones (`?status=`) and read any post."""
 
 import django_filters
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import AllowAny
 
 from contentpipeline.roles import is_editor
 
 from ..models import Post
+from ..provenance import post_provenance, post_sources
 from ..search import post_search
 from ..selectors import (
     POST_STATUSES,
@@ -33,6 +39,57 @@ class PostSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         url = post.get_absolute_url()
         return request.build_absolute_uri(url) if request else url
+
+
+class CitedSourceSerializer(serializers.Serializer):
+    n = serializers.IntegerField(help_text="The number the text cites it by: `[n]`.")
+    url = serializers.URLField()
+    title = serializers.CharField(allow_blank=True)
+    fetched_at = serializers.CharField(
+        allow_null=True, help_text="When the source was read (ISO 8601)."
+    )
+
+
+class ProvenanceSerializer(serializers.Serializer):
+    models = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The models that wrote the post's draft (empty for a post written in the admin).",
+    )
+    sources = serializers.IntegerField(help_text="How many numbered sources the post cites.")
+    approved_at = serializers.DateTimeField(
+        allow_null=True, help_text="When an editor approved the text (null: never approved)."
+    )
+    approved_by_role = serializers.CharField(
+        allow_blank=True, help_text="The approver's role: `editor`; empty when never approved."
+    )
+    content_hash = serializers.CharField(
+        help_text="sha256 of the live text (title, excerpt, body, SEO fields, tags), as a "
+        "task's `result.content_hash` is computed."
+    )
+    matches_approved = serializers.BooleanField(
+        allow_null=True,
+        help_text="Whether the live text is still the text approved (false: edited since "
+        "it went live); null for a post that was never approved.",
+    )
+
+
+class PostDetailSerializer(PostSerializer):
+    """One post: the list's fields, its numbered sources and its provenance."""
+
+    sources = serializers.SerializerMethodField()
+    provenance = serializers.SerializerMethodField()
+
+    class Meta(PostSerializer.Meta):
+        fields = [*PostSerializer.Meta.fields, "sources", "provenance"]
+        read_only_fields = fields
+
+    @extend_schema_field(CitedSourceSerializer(many=True))
+    def get_sources(self, post: Post) -> list[dict]:
+        return post_sources(post)
+
+    @extend_schema_field(ProvenanceSerializer)
+    def get_provenance(self, post: Post) -> dict:
+        return ProvenanceSerializer(post_provenance(post)).data
 
 
 class PostFilter(django_filters.FilterSet):
@@ -119,6 +176,18 @@ class PostViewSet(viewsets.ReadOnlyModelViewSet):
         paginator.count, paginator.limit, paginator.offset = found.total, limit, offset
         paginator.request = request
         return paginator.get_paginated_response(self.get_serializer(posts, many=True).data)
+
+    def get_serializer_class(self):
+        return PostDetailSerializer if self.action == "retrieve" else PostSerializer
+
+    @extend_schema(
+        responses={
+            200: PostDetailSerializer,
+            404: OpenApiResponse(PostErrorSerializer, description="No such published post."),
+        }
+    )
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
 
     def get_object(self):
         return post_get_for_user(slug=self.kwargs["slug"], user=self.request.user)

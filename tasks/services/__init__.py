@@ -29,6 +29,8 @@ from .drafts import task_draft_edit, task_reopen
 from .lifecycle import (
     BULK_ACTIONS,
     MAX_KEYWORDS,
+    Overlapping,
+    Submitted,
     task_bulk,
     task_cancel,
     task_create,
@@ -36,6 +38,7 @@ from .lifecycle import (
     task_pause,
     task_resume,
     task_retry,
+    task_submit,
 )
 from .plans import task_plan_approve, task_plan_propose, task_plan_send_back
 from .runs import (
@@ -54,6 +57,8 @@ __all__ = [
     "BULK_ACTIONS",
     "MAX_KEYWORDS",
     "Claim",
+    "Overlapping",
+    "Submitted",
     "task_approve",
     "task_bulk",
     "task_cancel",
@@ -81,4 +86,5 @@ __all__ = [
     "task_stage_begin",
     "task_stage_fail",
     "task_stage_record",
+    "task_submit",
 ]

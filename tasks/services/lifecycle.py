@@ -2,6 +2,7 @@
 one of these to many tasks at once. The API and the admin both call these."""
 
 from decimal import Decimal
+from typing import Any, NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -9,10 +10,11 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
-from contentpipeline.errors import ApplicationError, NotFound, each_on_its_own
+from contentpipeline.errors import ApplicationError, InvalidTransition, NotFound, each_on_its_own
 from contentpipeline.roles import is_editor
 
 from ..models import ContentTask, Priority, Quality, Style, TaskType, Tone
+from ..overlaps import overlaps_for_new_task
 from ._common import lock, save
 from .dispatch import enqueue_on_commit
 
@@ -118,6 +120,45 @@ def task_create(
     save(task, user=user, reason="created", message="Task queued")
     enqueue_on_commit(task)
     return task
+
+
+ON_OVERLAP = ("allow", "reject")
+
+
+class Overlapping(InvalidTransition):
+    """The new task overlaps published posts or open tasks, and was to be created only
+    if it did not (`on_overlap="reject"`): 409, nothing created. `overlaps` lists them."""
+
+
+class Submitted(NamedTuple):
+    """A task created, and what it overlaps (tasks.overlaps.overlaps_for_new_task)."""
+
+    task: ContentTask
+    overlaps: list[dict[str, Any]]
+
+
+def task_submit(
+    *, user: AbstractBaseUser, topic: str, on_overlap: str = "allow", **fields: Any
+) -> Submitted:
+    """Create a task as `task_create` does (its contract holds), told first which
+    published posts and open tasks it overlaps (those `user` may read; at most ten).
+    With `on_overlap="reject"` a task that overlaps anything is not created:
+    Overlapping (409) with the overlaps. ApplicationError (400) for another
+    `on_overlap`. Two requests at once may both find no overlap: it warns, it does not
+    lock a subject."""
+    if on_overlap not in ON_OVERLAP:
+        raise ApplicationError(f"on_overlap is one of: {', '.join(ON_OVERLAP)}.")
+    overlaps = overlaps_for_new_task(
+        user=user, topic=topic, primary_keyword=fields.get("primary_keyword") or "",
+        keywords=clean_keywords(fields.get("keywords")),
+    )  # fmt: skip
+    if overlaps and on_overlap == "reject":
+        raise Overlapping(
+            "This task would write about what published posts or open tasks already cover "
+            "(see overlaps): nothing was created. Send on_overlap: allow to create it anyway.",
+            extra={"overlaps": overlaps},
+        )
+    return Submitted(task_create(user=user, topic=topic, **fields), overlaps)
 
 
 def _lock_for_user(*, user: AbstractBaseUser, task_id) -> ContentTask:

@@ -1,6 +1,8 @@
 """`manage.py submit --topic TEXT [--follow] [--as USER] [options]`: create a task
 from a shell, through the serializer and the service the API uses, and print its id
-(alone on standard output).
+(alone on standard output); what it overlaps (published posts and open tasks on the
+same subject) is named on standard error, and `--on-overlap reject` creates nothing
+when there is any.
 
 With `--follow` it shows the task's progress on standard error until the task waits
 for somebody (awaiting approval, paused, rejected) or ends: a live progress bar (rich)
@@ -37,7 +39,7 @@ from tasks.events import progress_message, task_group
 from tasks.models import ACTIVE_STATUSES, Priority, Quality, Status, Style, TaskType, Tone
 from tasks.selectors import task_get_for_user
 from tasks.serializers import TaskCreateSerializer
-from tasks.services import task_create
+from tasks.services import Overlapping, task_submit
 
 # Where following stops: the task waits for a person, or has ended (no run is due).
 STOP_STATUSES = frozenset(Status) - frozenset(ACTIVE_STATUSES)
@@ -121,6 +123,12 @@ class Command(BaseCommand):
             help="stop after research until an editor approves the plan (awaiting_plan)",
         )
         parser.add_argument(
+            "--on-overlap",
+            choices=["allow", "reject"],
+            help="reject: create nothing when published posts or open tasks cover the "
+            "subject (allow: create it, and name them)",
+        )
+        parser.add_argument(
             "--follow",
             action="store_true",
             help="show live progress until a draft awaits approval or the task stops",
@@ -134,7 +142,11 @@ class Command(BaseCommand):
             if not serializer.is_valid():
                 raise CommandError(describe_errors(serializer.errors))
             try:
-                task = task_create(user=user, **serializer.validated_data)
+                task, overlaps = task_submit(user=user, **serializer.validated_data)
+            except Overlapping as exc:
+                raise CommandError(
+                    "\n".join([exc.message, *describe_overlaps(exc.extra["overlaps"])])
+                ) from exc
             except ApplicationError as exc:
                 raise CommandError(exc.message) from exc
             except ValidationError as exc:
@@ -143,6 +155,8 @@ class Command(BaseCommand):
         except OperationalError as exc:
             raise CommandError(f"The database cannot be reached: {exc}".strip()) from exc
         self.stdout.write(str(task.pk))
+        for line in describe_overlaps(overlaps):
+            self.stderr.write(line)
         if options["follow"]:
             stream = options.get("stderr") or sys.stderr
             self.follow(task_id=task.pk, user=user, console=progress_console(stream, options))
@@ -182,7 +196,7 @@ class Command(BaseCommand):
             data["sources"] = options["source"]
         for field in (
             "task_type", "primary_keyword", "target_audience", "category", "tone", "style",
-            "target_length", "priority", "max_cost",
+            "target_length", "priority", "max_cost", "on_overlap",
         ):  # fmt: skip
             if options[field] is not None:
                 data[field] = options[field]
@@ -494,3 +508,11 @@ def _when(state: dict[str, Any]) -> datetime:
 @database_sync_to_async
 def _task_state(user, task_id) -> dict[str, Any]:
     return progress_message(task_get_for_user(user=user, task_id=task_id))
+
+
+def describe_overlaps(overlaps: list[dict]) -> list[str]:
+    """One line for each overlap: what the new task would write again."""
+    return [
+        f"overlaps {o['kind']} {o.get('url') or o.get('id')} ({o['reason']}): {o['title']}"
+        for o in overlaps
+    ]

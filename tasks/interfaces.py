@@ -1,0 +1,101 @@
+"""What the tasks app needs from the apps above it, declared here as small interfaces.
+
+The tasks app sits below publishing and cannot import it. Each need is a Protocol in
+this module; the app that can meet it provides it once, at start-up, in its
+`AppConfig.ready()`, through this module's `provide_...` function, and the tasks app
+calls what was provided. (The generation pipeline's own needs are declared the same
+way in tasks.pipeline.interfaces.)
+
+Provided at start-up:
+- `PostOverlaps`, by publishing (publishing/apps.py:
+  `publishing.selectors.post_overlaps_for_subject`), for the published posts a new
+  task would write about again (`overlaps` in the answer to POST /api/tasks).
+
+Until an app provides one, a need is met by a stand-in that offers nothing, so task
+creation also works without the apps above it.
+"""
+
+from dataclasses import dataclass
+from itertools import combinations
+from math import ceil
+from typing import Protocol
+
+# How many of the topic's words (the first ones) a match is judged on, and the share
+# of them a close match holds (every word of a topic of one or two).
+MAX_TOPIC_WORDS = 6
+TOPIC_SHARE = 0.6
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a new task is about, as full-text search sees it: the lexemes (English
+    stems, letters and digits only) of its topic in order, and those of its primary
+    keyword with their positions. `tasks.overlaps.subject_of` makes one."""
+
+    topic: tuple[str, ...]
+    keyword: tuple[tuple[str, int], ...]
+    # The primary keyword as written, lower-cased and its spaces collapsed.
+    keyword_text: str
+
+    def topic_query(self, weights: str = "") -> str | None:
+        """A tsquery (text for `to_tsquery('simple', ...)`) that a text matches when it
+        holds most of the topic's first MAX_TOPIC_WORDS lexemes (a TOPIC_SHARE of
+        them, all of one or two), each with one of `weights` ("AB": title, excerpt or
+        tags of a post) if given; None for a topic without a word."""
+        words = self.topic[:MAX_TOPIC_WORDS]
+        if not words:
+            return None
+        needed = len(words) if len(words) <= 2 else ceil(TOPIC_SHARE * len(words))
+        terms = [_term(word, weights) for word in words]
+        if needed == len(terms):
+            return " & ".join(terms)
+        return " | ".join(f"({' & '.join(group)})" for group in combinations(terms, needed))
+
+    def keyword_query(self, weights: str = "") -> str | None:
+        """A tsquery that a text matches when it holds the primary keyword as a phrase
+        (its lexemes as far apart as in the keyword), with `weights` as above; None
+        without a keyword."""
+        if not self.keyword:
+            return None
+        parts, previous = [], None
+        for lexeme, position in self.keyword:
+            if previous is not None:
+                parts.append(f"<{max(0, position - previous)}>")
+            parts.append(_term(lexeme, weights))
+            previous = position
+        return " ".join(parts)
+
+
+def _term(lexeme: str, weights: str) -> str:
+    # A lexeme holds letters and digits only (subject_of keeps no other), so quoting
+    # it is all a tsquery needs: no operator of the user's text survives.
+    return f"'{lexeme}'" + (f":{weights}" if weights else "")
+
+
+class PostOverlaps(Protocol):
+    """Published posts about `subject`: at most `limit` {"title", "url", "reason"},
+    closest first, with site-relative URLs ("/posts/<slug>/") and `reason` "same
+    primary keyword" or "similar topic". One or two indexed queries: task creation
+    waits for it."""
+
+    def __call__(self, subject: Subject, /, *, limit: int) -> list[dict[str, str]]: ...
+
+
+def no_post_overlaps(subject: Subject, /, *, limit: int) -> list[dict[str, str]]:
+    """The stand-in until an app provides PostOverlaps: no post overlaps."""
+    return []
+
+
+_post_overlaps: PostOverlaps = no_post_overlaps
+
+
+def provide_post_overlaps(finder: PostOverlaps) -> None:
+    """Make `finder` the tasks app's PostOverlaps, from the providing app's
+    `AppConfig.ready()`. Providing again replaces the one before."""
+    global _post_overlaps
+    _post_overlaps = finder
+
+
+def post_overlaps() -> PostOverlaps:
+    """The PostOverlaps provided (no_post_overlaps when none was)."""
+    return _post_overlaps
