@@ -195,6 +195,10 @@ def task_result(task: ContentTask, generation: int | None = None) -> dict[str, A
             }
             for round_ in review.get("rounds", [])
         ],  # fmt: skip
+        # The numbered sources the draft cites ([n]), without their text.
+        "sources": task_sources(outputs.get("research", {})),
+        # Each cited sentence of the draft and its verdict against its sources.
+        "claims": review.get("claims") or [],
     }
     edited = task_draft(task, generation)
     if edited is not None:
@@ -203,6 +207,23 @@ def task_result(task: ContentTask, generation: int | None = None) -> dict[str, A
     # What an approval names to decide this text and no other (expected_content_hash).
     result["content_hash"] = content_hash(result)
     return result
+
+
+def task_sources(research: dict[str, Any]) -> list[dict[str, Any]]:
+    """The task's numbered source list as the contract shows it: {n, url, title,
+    fetched_at} of every source research read (or tried to), in the task's order."""
+    found = []
+    for position, source in enumerate(research.get("sources") or [], 1):
+        if isinstance(source, dict):
+            found.append(
+                {
+                    "n": source.get("n") or position,
+                    "url": source.get("url", ""),
+                    "title": source.get("title", ""),
+                    "fetched_at": source.get("fetched_at"),
+                }
+            )
+    return found
 
 
 def task_content_hash(task: ContentTask) -> str:

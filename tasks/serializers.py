@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contentpipeline.errors import ApplicationError
+from tasks.pipeline.claims import VERDICTS
 
 from .models import ContentTask, Priority, Quality, Style, TaskType, Tone, Webhook
 from .selectors import stage_run_error_for, task_cost, task_result
@@ -79,6 +80,30 @@ class ReviewRoundSerializer(serializers.Serializer):
     word_count = serializers.IntegerField(allow_null=True)
 
 
+class SourceSerializer(serializers.Serializer):
+    n = serializers.IntegerField(help_text="The source's number: a citation [n] in the text.")
+    url = serializers.URLField()
+    title = serializers.CharField(help_text="The page's title; empty when it could not be read.")
+    fetched_at = serializers.DateTimeField(allow_null=True, help_text="When it was read.")
+
+
+class ClaimSerializer(serializers.Serializer):
+    sentence = serializers.CharField(help_text="A sentence of the draft that cites a source.")
+    source = serializers.IntegerField(help_text="The number of the source it is checked against.")
+    sources = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Every source number it cites."
+    )
+    verdict = serializers.ChoiceField(
+        choices=VERDICTS,
+        help_text="supported; unsupported (the source does not say it); unverifiable (the "
+        "source could not be read).",
+    )
+    excerpt = serializers.CharField(
+        allow_blank=True, help_text="The source's passage that should support it."
+    )
+    reason = serializers.CharField(allow_blank=True, help_text="Why it is not supported.")
+
+
 class TaskResultSerializer(serializers.Serializer):
     title = serializers.CharField()
     excerpt = serializers.CharField()
@@ -93,6 +118,8 @@ class TaskResultSerializer(serializers.Serializer):
     qa_feedback = serializers.CharField()
     scores = serializers.DictField(child=serializers.IntegerField(allow_null=True))
     review_rounds = ReviewRoundSerializer(many=True)
+    sources = SourceSerializer(many=True)
+    claims = ClaimSerializer(many=True)
     content_hash = serializers.CharField(
         help_text="sha256 of the text under review (title, excerpt, body, SEO fields, tags): "
         "send it as the approval's `expected_content_hash` to decide this text and no other."
