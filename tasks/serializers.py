@@ -80,14 +80,14 @@ class ReviewRoundSerializer(serializers.Serializer):
     word_count = serializers.IntegerField(allow_null=True)
 
 
-class SourceSerializer(serializers.Serializer):
+class TaskSourceSerializer(serializers.Serializer):
     n = serializers.IntegerField(help_text="The source's number: a citation [n] in the text.")
     url = serializers.URLField()
     title = serializers.CharField(help_text="The page's title; empty when it could not be read.")
     fetched_at = serializers.DateTimeField(allow_null=True, help_text="When it was read.")
 
 
-class ClaimSerializer(serializers.Serializer):
+class TaskClaimSerializer(serializers.Serializer):
     sentence = serializers.CharField(help_text="A sentence of the draft that cites a source.")
     source = serializers.IntegerField(help_text="The number of the source it is checked against.")
     sources = serializers.ListField(
@@ -118,8 +118,8 @@ class TaskResultSerializer(serializers.Serializer):
     qa_feedback = serializers.CharField()
     scores = serializers.DictField(child=serializers.IntegerField(allow_null=True))
     review_rounds = ReviewRoundSerializer(many=True)
-    sources = SourceSerializer(many=True)
-    claims = ClaimSerializer(many=True)
+    sources = TaskSourceSerializer(many=True)
+    claims = TaskClaimSerializer(many=True)
     content_hash = serializers.CharField(
         help_text="sha256 of the text under review (title, excerpt, body, SEO fields, tags): "
         "send it as the approval's `expected_content_hash` to decide this text and no other."

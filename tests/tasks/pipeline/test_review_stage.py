@@ -177,3 +177,13 @@ def test_the_offline_provider_does_not_count_as_a_judge(settings):
     assert verdicts(output) == ["unsupported", "supported", "supported", "unverifiable"]
     assert output.data["claims_judged_by_model"] is False
     assert output.calls >= 2  # the offline check was asked, and flagged nothing
+
+
+def test_a_check_model_of_its_own_wins_over_the_reviews(fake, settings):
+    settings.LLM_STAGE_MODELS = {"review": "m-review", "check": "m-check"}
+    fake.script(CHAT_PATH, Reply(GOOD_REVIEW), Reply(chat_completion('{"unsupported": []}')))
+
+    run_review()
+
+    models = [r.json["model"] for r in fake.requests if r.path == CHAT_PATH]
+    assert models == ["m-review", "m-check"]
