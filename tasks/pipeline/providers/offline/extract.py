@@ -44,6 +44,9 @@ _WORD = re.compile(r"[a-z0-9]+")
 _ENDS = re.compile(r"[A-Z].*[a-z0-9%)][.!]$", re.DOTALL)
 _LEANS = re.compile(r"^(?:this|that|these|those|it|its|they|he|she|but|and|or|so|also)\b", re.I)
 _NUMBER = re.compile(r"\d")
+_CLOSED = re.compile(r"[.!?:;\"\u201d)]$")
+# A line this long (characters) that stops mid-sentence was wrapped, not a heading.
+WRAPPED_WIDTH = 60
 _COUNTS = {2: "two", 3: "three", 4: "four", 5: "five"}
 _STOP = frozenset(
     """a an the and or but of to in on at by for from with as is are was were be been it
@@ -101,13 +104,30 @@ class Section:
         return sum(candidate.words for candidate in self.chosen)
 
 
+def _lines(text: str) -> list[str]:
+    """The text's paragraphs, one a line: a line cut short of a sentence's end (plain text
+    wrapped at a width) runs on into the next, a heading (short, unpunctuated) does not."""
+    lines: list[str] = []
+    carry = False
+    for raw in str(text).splitlines():
+        line = " ".join(raw.split())
+        if not line:
+            carry = False
+            continue
+        if carry and lines and (line[:1].islower() or len(lines[-1]) >= WRAPPED_WIDTH):
+            lines[-1] += " " + line
+        else:
+            lines.append(line)
+        carry = not _CLOSED.search(lines[-1])
+    return lines
+
+
 def source_sentences(text: str) -> list[str]:
     """The sentences of a source's text that can stand in a draft as they are."""
     found = []
-    for line in str(text).splitlines():
-        flat = " ".join(line.split())
-        for sentence, cited in sentences(flat):
-            if cited or sentence not in flat or not _ENDS.match(sentence):
+    for line in _lines(text):
+        for sentence, cited in sentences(line):
+            if cited or sentence not in line or not _ENDS.match(sentence):
                 continue
             if not MIN_WORDS <= len(sentence.split()) <= MAX_WORDS:
                 continue

@@ -161,6 +161,21 @@ def test_source_sentences_leave_out_fragments_headings_and_what_would_read_back_
     assert source_sentences(text) == ["A rain barrel holds 200 litres of water from the roof."]
 
 
+def test_plain_text_wrapped_at_a_width_is_read_as_whole_sentences():
+    text = (
+        "Rain barrels\n"
+        "A rain barrel under a downspout in a city garden collects the water that\n"
+        "runs off a roof. The Greenfield Water Board started its programme in\n"
+        "1998 and Greenfield now counts 40,000 barrels.\n"
+    )
+
+    assert source_sentences(text) == [
+        "A rain barrel under a downspout in a city garden collects the water that runs off a roof.",
+        "The Greenfield Water Board started its programme in 1998 and Greenfield now "
+        "counts 40,000 barrels.",
+    ]
+
+
 def test_the_offline_refine_keeps_every_cited_sentence_of_a_draft_short_of_its_target(pages):
     long_brief = Brief(**{**BRIEF.__dict__, "target_length": 2000})
     data = researched(pages, "/barrels", "/history", "/care", brief=long_brief)
