@@ -127,8 +127,9 @@ def test_a_planted_wrong_year_is_an_unsupported_claim_beside_its_source_excerpt(
 
 
 def test_a_failing_check_call_leaves_the_deterministic_verdicts_and_the_task_finishes(
-    fake_llm, acme_page
+    fake_llm, acme_page, settings
 ):
+    settings.LLM_MAX_RETRIES = 0  # the client's own retry would get the fake's good answer
     script_pipeline(fake_llm, WRONG_YEAR_DRAFT, Reply({"error": {"message": "down"}}, status=500))
     task = ContentTaskFactory(topic="Acme's rain barrels", sources=[acme_page])
 
