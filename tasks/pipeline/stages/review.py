@@ -29,6 +29,9 @@ from .draft import article
 logger = logging.getLogger(__name__)
 # The provider that answers every stage without a model: its check is no judgement.
 NO_JUDGE = "offline"
+# Supported claims put to the model in one check call, the first ones of the draft: a
+# long piece's prompt stays bounded, the rest keep their deterministic verdicts.
+MAX_JUDGED = 100
 
 DIMENSIONS = (
     "clarity", "accuracy", "completeness", "relevance", "seo", "readability", "engagement",
@@ -132,6 +135,7 @@ def checked_claims(
         return [], False
     claims = check_claims(str(draft.get("markdown") or ""), sources)
     listed = [index for index, claim in enumerate(claims) if claim["verdict"] == SUPPORTED]
+    listed = listed[:MAX_JUDGED]
     if not listed:
         return claims, False
     try:

@@ -187,3 +187,15 @@ def test_a_check_model_of_its_own_wins_over_the_reviews(fake, settings):
 
     models = [r.json["model"] for r in fake.requests if r.path == CHAT_PATH]
     assert models == ["m-review", "m-check"]
+
+
+def test_one_check_call_judges_at_most_the_first_hundred_supported_claims(fake, settings):
+    fake.script(CHAT_PATH, Reply(GOOD_REVIEW), Reply(chat_completion('{"unsupported": []}')))
+    many = " ".join("Its barrels hold 200 litres [1]." for _ in range(review.MAX_JUDGED + 5))
+
+    output = run_review(f"Intro.\n\n## Barrels\n\n{many}")
+
+    [prompt] = check_prompts(fake)
+    assert f"{review.MAX_JUDGED - 1}. Claim:" in prompt
+    assert f"{review.MAX_JUDGED}. Claim:" not in prompt
+    assert len(output.data["claims"]) == review.MAX_JUDGED + 5
