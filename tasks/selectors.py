@@ -206,6 +206,9 @@ def task_result(task: ContentTask, generation: int | None = None) -> dict[str, A
             }
             for round_ in review.get("rounds", [])
         ],  # fmt: skip
+        # The numbered sources the draft cites ([n]), without their text.
+        "sources": task_sources(outputs.get("research", {})),
+        # Each cited sentence of the draft and its verdict against its sources.
         "claims": review.get("claims") or [],
     }
     edited = task_draft(task, generation)
@@ -244,6 +247,23 @@ def task_research_sources(task: ContentTask, generation: int | None = None) -> l
     research = task_stage_output(task, "research", generation)
     sources = [s for s in research.get("sources") or [] if isinstance(s, dict)]
     return [{**s, "n": int(s.get("n") or i)} for i, s in enumerate(sources, 1)]
+
+
+def task_sources(research: dict[str, Any]) -> list[dict[str, Any]]:
+    """The task's numbered source list as the contract shows it: {n, url, title,
+    fetched_at} of every source research read (or tried to), in the task's order."""
+    found = []
+    for position, source in enumerate(research.get("sources") or [], 1):
+        if isinstance(source, dict):
+            found.append(
+                {
+                    "n": source.get("n") or position,
+                    "url": source.get("url", ""),
+                    "title": source.get("title", ""),
+                    "fetched_at": source.get("fetched_at"),
+                }
+            )
+    return found
 
 
 def task_content_hash(task: ContentTask) -> str:

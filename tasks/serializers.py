@@ -2,9 +2,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contentpipeline.errors import ApplicationError
+from tasks.pipeline.claims import VERDICTS
 
 from .models import ContentTask, Priority, Quality, Style, TaskType, Tone, Webhook
-from .pipeline.claims import VERDICTS
 from .selectors import stage_run_error_for, task_cost, task_feedback_history, task_result
 from .services.lifecycle import (
     MAX_KEYWORDS,
@@ -98,6 +98,13 @@ class ReviewRoundSerializer(serializers.Serializer):
     word_count = serializers.IntegerField(allow_null=True)
 
 
+class TaskSourceSerializer(serializers.Serializer):
+    n = serializers.IntegerField(help_text="The source's number: a citation [n] in the text.")
+    url = serializers.URLField()
+    title = serializers.CharField(help_text="The page's title; empty when it could not be read.")
+    fetched_at = serializers.DateTimeField(allow_null=True, help_text="When it was read.")
+
+
 class ClaimSerializer(serializers.Serializer):
     sentence = serializers.CharField(help_text="The sentence of the draft that cites a source.")
     source = serializers.IntegerField(help_text="The number of the source it is checked against.")
@@ -167,6 +174,7 @@ class TaskResultSerializer(serializers.Serializer):
     qa_feedback = serializers.CharField()
     scores = serializers.DictField(child=serializers.IntegerField(allow_null=True))
     review_rounds = ReviewRoundSerializer(many=True)
+    sources = TaskSourceSerializer(many=True)
     claims = ClaimSerializer(
         many=True,
         help_text="The draft's cited sentences checked against their sources: the review's, "

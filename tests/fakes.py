@@ -57,6 +57,8 @@ REPLIES = {
     "Write the piece": DRAFT,
     "Revise this draft": DRAFT,
     "Review this draft": json.dumps({"quality_score": 140, "qa_feedback": "Fine", "issues": []}),
+    # The review's judgement of the draft's cited claims: none flagged.
+    "Check each claim": json.dumps({"unsupported": []}),
     "Write search metadata": json.dumps(
         {
             "seo_title": "T" * 90,
@@ -352,6 +354,7 @@ class QuickWriter:
 QUICK_REPLIES = {
     "research": REPLIES["Research the brief"],
     "review": REPLIES["Review this draft"],
+    "check": REPLIES["Check each claim"],
     "seo": REPLIES["Write search metadata"],
 }
 

@@ -78,13 +78,15 @@ def test_fallbacks_stage_models_and_prices_are_read_from_the_environment():
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "contentpipeline.settings",
            "LLM_PROVIDER": "openai", "LLM_API_KEY": "k", "LLM_FALLBACKS": "openai,offline",
-           "IMAGE_FALLBACKS": "offline", "LLM_STAGE_MODELS": "draft=gpt-4.1,review=gpt-4.1-mini",
+           "IMAGE_FALLBACKS": "offline",
+           "LLM_STAGE_MODELS": "draft=gpt-4.1,review=gpt-4.1-mini,check=o3",
            "LLM_PRICES": "my-model=0.20/0.80,gpt-4o=1/2", "TASK_MAX_COST": ""}  # fmt: skip
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[0] == (
-        "('openai', 'offline') ('offline',) {'draft': 'gpt-4.1', 'review': 'gpt-4.1-mini'} "
+        "('openai', 'offline') ('offline',) "
+        "{'draft': 'gpt-4.1', 'review': 'gpt-4.1-mini', 'check': 'o3'} "
         "(Decimal('0.20'), Decimal('0.80')) (Decimal('1'), Decimal('2')) None"
     )
 

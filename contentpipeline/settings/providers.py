@@ -72,7 +72,9 @@ IMAGE_CHAIN = _provider_chain("IMAGE_FALLBACKS", IMAGE_PROVIDER, IMAGE_PROVIDERS
 if "openai" in (*LLM_CHAIN, *IMAGE_CHAIN) and not LLM_API_KEY:
     raise ImproperlyConfigured("The openai provider needs LLM_API_KEY")
 
-LLM_STAGES = ("research", "draft", "review", "seo")  # the ones a model writes
+# The ones a model writes; "check" (the claims' judgement) uses the review's model
+# unless named itself.
+LLM_STAGES = ("research", "draft", "review", "check", "seo")
 
 
 def _mapping(variable: str, parse, keys: tuple[str, ...] | None = None) -> dict:

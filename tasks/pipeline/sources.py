@@ -31,17 +31,23 @@ each URL, or why it could not be read.
   is cut there (`truncated` again): extraction time grows faster than the page. NUL
   bytes are removed, the text is cut at MAX_TEXT_CHARS.
 - Failures never raise: the source's `ok` is False and `error` says what went wrong.
+- Numbers: the result is the task's numbered source list. Each source keeps `n`, its
+  1-based position among the task's URLs (one that could not be read keeps its number,
+  so "[2]" means the same page in every prompt, draft and claim), `fetched_at` (ISO
+  8601, UTC) and `content_hash` (sha256 of the text kept; "" when there is none).
 - The sources are read at the same time, one thread each, so five slow sites take as
   long as the slowest one, not five times as long; the threads end with their
   downloads, at the deadline at the latest (then at most an extraction's time).
 """
 
+import hashlib
 import itertools
 import logging
 import re
 import time
 from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx2
@@ -111,10 +117,12 @@ def fetch_sources(
     allow_private: bool,
     allowed_addresses: Collection[str] = (),
 ) -> list[dict[str, Any]]:
-    """One result per URL, in order: {"url", "title", "text", "ok", "error",
-    "truncated"}. `text` is the page's main text (at most MAX_TEXT_CHARS characters),
-    `ok` says whether there is any, `error` why not ("" when ok), `truncated` that the
-    page was cut before its text was taken (at `max_bytes`, or MAX_PAGE_ELEMENTS).
+    """One result per URL, in order: {"n", "url", "title", "text", "ok", "error",
+    "truncated", "fetched_at", "content_hash"}. `n` is its 1-based position, `text`
+    the page's main text (at most MAX_TEXT_CHARS characters), `ok` says whether there
+    is any, `error` why not ("" when ok), `truncated` that the page was cut before its
+    text was taken (at `max_bytes`, or MAX_PAGE_ELEMENTS); `fetched_at` and
+    `content_hash` as the module says.
     The URLs are read concurrently, each within `timeout` seconds; loopback, private
     and other non-public addresses are refused unless `allow_private`, except the IP
     addresses in `allowed_addresses` (one trusted internal server; the tests' pages on
@@ -145,12 +153,22 @@ def fetch_sources(
         # download ended at the deadline (the transport closed its socket), so only
         # an extraction can keep its thread, and only for a moment.
         pool.shutdown(wait=False, cancel_futures=True)
-    return [
+    fetched_at = datetime.now(UTC).isoformat(timespec="seconds")
+    results = [
         future.result()
         if future in done
         else _result(url, error=f"timed out after {timeout:g} seconds")
         for url, future in zip(urls, futures, strict=True)
     ]
+    return [numbered(result, n, fetched_at=fetched_at) for n, result in enumerate(results, 1)]
+
+
+def numbered(source: dict[str, Any], n: int, *, fetched_at: str) -> dict[str, Any]:
+    """The source as the task's numbered list keeps it: its number, when it was read
+    and a fingerprint of the text kept ("" when none was)."""
+    text = str(source.get("text") or "")
+    digest = hashlib.sha256(text.encode()).hexdigest() if text else ""
+    return {"n": n, **source, "fetched_at": fetched_at, "content_hash": digest}
 
 
 def _result(

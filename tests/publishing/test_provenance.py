@@ -139,11 +139,6 @@ def test_a_superuser_approves_as_an_editor():
     assert Post.objects.get(pk=post.pk).approved_by_role == "editor"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="task_result carries the numbered `sources` once the citations part of issue 20 "
-    "lands: remove this mark then",
-)
 def test_the_post_keeps_the_numbered_sources_its_draft_cites(editor, client):
     task = drafted(topic="The early years of Acme")
     research = StageRun.objects.get(task=task, stage="research", status="succeeded")

@@ -291,6 +291,29 @@ def test_the_draft_prompt_carries_the_sources_text_and_posts_to_link(
     assert research["sources"][0]["ok"] and research["sources"][0]["url"] == source_page
 
 
+def test_the_draft_prompt_asks_for_citations_by_the_sources_numbers(
+    fake_llm, settings, source_page
+):
+    settings.SOURCES_ALLOW_PRIVATE = True  # the page is served on loopback
+    gone = source_page.replace("/barrels", "/gone").replace("127.0.0.1", "127.0.0.2")
+    task = ContentTaskFactory(topic="Rain barrels", sources=[gone, source_page])
+    run_pipeline(task.pk)
+    (prompt,) = chat_prompts(fake_llm, "Write the piece")
+    assert "Cite your sources." in prompt
+    assert "ends with that source's number in square brackets" in prompt
+    assert "reference material below ([2]) and no others" in prompt
+    assert f"[BEGIN SOURCE 2: {source_page} | Barrel maths]" in prompt
+
+
+def test_without_a_readable_source_the_draft_prompt_asks_to_cite_nothing(fake_llm):
+    task = ContentTaskFactory(topic="Rain barrels")
+    run_pipeline(task.pk)
+    (prompt,) = chat_prompts(fake_llm, "Write the piece")
+    assert "cite nothing (no [1]-style marks)" in prompt
+    assert "present nothing as coming from a study" in prompt
+    assert "Cite your sources" not in prompt
+
+
 def test_the_seo_stage_gives_the_post_its_slug(fake_llm):
     seo = {"seo_title": "Rain barrels", "meta_description": "About rain.", "tags": ["rain"],
            "excerpt": "Rain.", "slug": "Rain Barrels: a 101 Guide!! <script>"}  # fmt: skip

@@ -5,6 +5,7 @@ from tasks.runner import run_pipeline
 from tasks.selectors import task_result
 
 from .factories import ContentTaskFactory
+from .pipeline.providers.source_pages import PageServer
 
 pytestmark = pytest.mark.django_db
 
@@ -213,3 +214,25 @@ def test_a_task_whose_runs_keep_being_lost_is_failed_and_its_message_runs_the_ne
 
     assert task_claim(task_id=waiting.pk, in_turn=True).task == waiting
     assert ContentTask.objects.get(pk=lost.pk).status == "failed"
+
+
+def test_an_offline_task_with_sources_is_drafted_from_them_and_every_claim_checks_out(
+    settings,
+):
+    settings.SOURCES_ALLOW_PRIVATE = True  # the pages are served on loopback
+    with PageServer() as pages:
+        urls = [pages.url(path) for path in ("/barrels", "/history", "/care")]
+        task = ContentTaskFactory(
+            topic="Rain barrels for city gardens", keywords=["rain barrel"], target_length=800,
+            sources=urls, generate_image=False,
+        )  # fmt: skip
+        assert run_pipeline(task.pk) == "done"
+
+    result = task_result(task)
+    assert [(s["n"], s["url"]) for s in result["sources"]] == list(enumerate(urls, 1))
+    claims = result["claims"]
+    assert len(claims) >= 25
+    assert {claim["verdict"] for claim in claims} == {"supported"}
+    assert {claim["source"] for claim in claims} == {1, 2, 3}
+    review = StageRun.objects.get(task=task, stage="review")
+    assert review.output["claims_judged_by_model"] is False  # offline: no judge

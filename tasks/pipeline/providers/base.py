@@ -6,9 +6,10 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-# What a text provider is asked to write: each stage's answer, and "refine", the
-# review's rewrite of a draft with its critique.
-LLM_STAGES = ("research", "draft", "review", "refine", "seo")
+# What a text provider is asked to write: each stage's answer, "refine", the review's
+# rewrite of a draft with its critique, and "check", the review's judgement of the
+# draft's cited claims against their sources.
+LLM_STAGES = ("research", "draft", "review", "refine", "check", "seo")
 
 
 @dataclass(frozen=True)

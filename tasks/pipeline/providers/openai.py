@@ -39,7 +39,7 @@ MAX_ANSWER_CHARS = 100_000
 # is a few megabytes, a streamed answer of MAX_ANSWER_CHARS some more in event framing.
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
-JSON_STAGES = ("research", "review", "seo")
+JSON_STAGES = ("research", "review", "check", "seo")
 SYSTEM_PROMPTS = {
     "research": (
         "You are a content strategist preparing research for a writer. Reply with only a JSON "
@@ -70,7 +70,15 @@ SYSTEM_PROMPTS = {
         "only the revised piece in Markdown, without code fences or commentary. The first "
         "line is '# ' followed by the title. Fix every issue the critique names; keep what "
         "works, the structure of introduction, '## ' sections and conclusion, and every "
-        "keyword."
+        "keyword. Keep each citation mark such as [1] with the statement it supports."
+    ),
+    "check": (
+        "You are a fact checker. For each numbered claim you are given the excerpt of the "
+        "source it cites. Decide whether the excerpt supports the claim: a claim is "
+        "unsupported when the excerpt does not say it, says something else, or says less. "
+        'Reply with only a JSON object, no prose and no code fences: {"unsupported": '
+        '[{"index": <the claim\'s number>, "reason": "<what the excerpt does not say>"}]}, '
+        "with an empty array when every claim is supported."
     ),
     "seo": (
         "You are an SEO specialist. Reply with only a JSON object, no prose and no code fences, "

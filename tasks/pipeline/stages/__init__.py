@@ -101,11 +101,13 @@ class StageJob:
 
 def model_for(job: StageJob, stage: str) -> str:
     """The stage's model: LLM_STAGE_MODELS names one for the stage (the refinement
-    counts as drafting), else the task's quality preference picks it."""
+    counts as drafting; the claims' check as reviewing, unless named itself), else the
+    task's quality preference picks it."""
     overrides = settings.LLM_STAGE_MODELS
-    return (
-        overrides.get("draft" if stage == "refine" else stage) or settings.LLM_MODELS[job.quality]
-    )
+    named = overrides.get("draft" if stage == "refine" else stage)
+    if stage == "check":
+        named = named or overrides.get("review")
+    return named or settings.LLM_MODELS[job.quality]
 
 
 def current_draft(context: dict[str, Any]) -> dict[str, Any]:

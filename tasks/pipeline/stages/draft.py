@@ -1,6 +1,13 @@
 """Draft: the article in Markdown, its title taken from the first `# ` heading. With a
 streaming provider, the text so far goes to `job.on_draft_text` as it is written.
 
+Citations: with readable sources, the prompt asks that a sentence stating a fact from
+a source end with that source's number in square brackets ("[1]"), the numbers being
+those of the task's source list (research's `n`), which the reference material in the
+prompt is labelled with; the review stage checks each cited sentence against its
+source (tasks.pipeline.claims). Without one, it asks for no citation and for nothing
+presented as sourced.
+
 With a plan an editor approved (`job.plan`), the draft follows it instead of the
 research's outline: the prompt asks for exactly its `## ` headings, in its order, each
 section making its point from its sources; and the research the provider is handed
@@ -13,7 +20,7 @@ from tasks.pipeline.text import word_count
 
 from . import StageError, StageJob, StageOutput, describe
 from .calls import ask
-from .research import research_notes
+from .research import readable_sources, research_notes
 
 MAX_TITLE_LENGTH = 200
 
@@ -60,6 +67,30 @@ def plan_block(plan) -> str:
     )
 
 
+CITE_SOURCES = (
+    "Cite your sources. A sentence that states a fact taken from a source ends with "
+    "that source's number in square brackets, before the full stop: \"Barrels hold 200 "
+    'litres [1]." (two sources: "[1][2]"). Use the numbers of the reference material '
+    "below ({numbers}) and no others; cite only a source that says what the sentence "
+    "says, and keep its numbers, dates and names exactly as the source gives them. "
+    "Sentences of your own (introduction, transitions, advice) cite nothing. Do not add "
+    "a list of sources at the end: the post adds one."
+)
+NO_SOURCES = (
+    "You have no sources for this piece: cite nothing (no [1]-style marks) and present "
+    "nothing as coming from a study, a survey, a statistic or any other source."
+)
+
+
+def citation_rules(research: dict) -> str:
+    """What the draft prompt says about citing: how to cite the readable sources by
+    their numbers, or, with none, that nothing is cited."""
+    numbers = [source["n"] for source in readable_sources(research)]
+    if not numbers:
+        return NO_SOURCES
+    return CITE_SOURCES.format(numbers=", ".join(f"[{n}]" for n in numbers))
+
+
 def run(job: StageJob, context: dict) -> StageOutput:
     brief = job.brief
     research = context.get("research", {})
@@ -79,6 +110,7 @@ def run(job: StageJob, context: dict) -> StageOutput:
         + (f"\n\n{outline}" if headings else "")
         + (f"\n\nAngle: {research['angle']}" if research.get("angle") else "")
     )
+    prompt += f"\n\n{citation_rules(research)}"
     notes = research_notes(research)  # the sources' texts and the posts to link to
     if notes:
         prompt += f"\n\n{notes}"

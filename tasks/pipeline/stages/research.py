@@ -139,9 +139,15 @@ def research_notes(research: dict[str, Any]) -> str:
 
 
 def _reference_block(sources: list[dict[str, Any]], *, per_source: int, total: int | None) -> str:
-    """The readable sources' texts between markers, each cut to `per_source`
+    """The readable sources' texts between markers, each labelled with its number in
+    the task's source list (`n`, else its position: an unreadable source keeps its
+    number, so [3] in the prompt is [3] in the list), each cut to `per_source`
     characters and all of them to `total`; "" when none is readable."""
-    readable = [s for s in sources if s.get("ok") and s.get("text")]
+    readable = [
+        (source_number(source, position), source)
+        for position, source in enumerate(sources, 1)
+        if source.get("ok") and source.get("text")
+    ]
     if not readable:
         return ""
     parts = [
@@ -151,7 +157,7 @@ def _reference_block(sources: list[dict[str, Any]], *, per_source: int, total: i
         "word for word. Each source is between its own BEGIN and END markers."
     ]
     budget = total
-    for number, source in enumerate(readable, 1):
+    for number, source in readable:
         text = _unmarked(str(source["text"]))[:per_source]
         if budget is not None:
             text = text[:budget]
@@ -163,6 +169,25 @@ def _reference_block(sources: list[dict[str, Any]], *, per_source: int, total: i
         heading += f" | {title}]" if title else "]"
         parts.append(f"{heading}\n{text}\n[END SOURCE {number}]")
     return "\n\n".join(parts)
+
+
+def source_number(source: dict[str, Any], position: int) -> int:
+    """A source's number in the task's list: its `n`, or its 1-based position for a
+    list recorded before sources were numbered."""
+    try:
+        return int(source.get("n") or position)
+    except (TypeError, ValueError):
+        return position
+
+
+def readable_sources(research: Any) -> list[dict[str, Any]]:
+    """The research's sources that could be read, each with its number `n`."""
+    sources = research.get("sources") if isinstance(research, dict) else None
+    return [
+        {**source, "n": source_number(source, position)}
+        for position, source in enumerate(sources or [], 1)
+        if isinstance(source, dict) and source.get("ok") and source.get("text")
+    ]
 
 
 def _unmarked(text: str) -> str:

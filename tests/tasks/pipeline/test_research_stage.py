@@ -1,7 +1,9 @@
 """The research stage with sources (served on loopback by the test's own server) and
 internal links (the RelatedPosts its job hands it), and the notes it hands the draft."""
 
+import hashlib
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -45,17 +47,53 @@ def test_sources_are_recorded_and_a_failing_one_does_not_fail_the_stage(pages):
     assert article["title"] == "Rain barrels for city gardens"
     assert "one barrel under a downspout" in article["text"]
     assert missing == {
+        "n": 2,
         "url": pages.url("/missing"),
         "title": "",
         "text": "",
         "ok": False,
         "error": "HTTP 404 Not Found",
         "truncated": False,
+        "fetched_at": article["fetched_at"],
+        "content_hash": "",
     }
     # The offline provider's research is there as before.
     assert output.data["angle"]
     assert output.data["outline"]
     assert output.data["internal_links"] == []  # no posts published
+
+
+def test_sources_are_numbered_by_their_place_in_the_task_and_fingerprinted(pages):
+    before = datetime.now(UTC)
+    urls = (pages.url("/missing"), pages.url("/article"), pages.url("/nul-plain"))
+    output = research.run(job(*urls), {})
+
+    sources = output.data["sources"]
+    assert [(s["n"], s["url"], s["ok"]) for s in sources] == [
+        (1, urls[0], False),  # unreadable, it keeps its number
+        (2, urls[1], True),
+        (3, urls[2], True),
+    ]
+    for source in sources:
+        fetched = datetime.fromisoformat(source["fetched_at"])
+        assert fetched.utcoffset() == timedelta(0)
+        assert before - timedelta(seconds=1) <= fetched <= datetime.now(UTC)
+    article = sources[1]
+    assert article["content_hash"] == hashlib.sha256(article["text"].encode()).hexdigest()
+    assert sources[2]["content_hash"] != article["content_hash"]
+    assert sources[0]["content_hash"] == ""
+
+
+def test_the_research_prompt_labels_each_source_with_its_number_in_the_list(pages, settings):
+    with FakeLLMServer() as fake:
+        fake.configure(settings)
+        settings.LLM_MAX_RETRIES = 0
+        research.run(job(pages.url("/missing"), pages.url("/article")), {})
+
+    [prompt] = [r.json["messages"][-1]["content"] for r in fake.requests if r.path == CHAT_PATH]
+    assert f"[BEGIN SOURCE 2: {pages.url('/article')} | Rain barrels for city gardens]" in prompt
+    assert "[END SOURCE 2]" in prompt
+    assert "SOURCE 1" not in prompt  # the page that could not be read
 
 
 def test_loopback_sources_are_refused_unless_the_setting_allows_them(pages, settings):
@@ -143,7 +181,7 @@ def test_related_links_are_at_most_five():
 
 def source(n: int, text: str, *, ok: bool = True, title: str = "") -> dict:
     error = "" if ok else "HTTP 500 Internal Server Error"
-    return {"url": f"https://example.com/{n}", "title": title, "text": text, "ok": ok,
+    return {"n": n, "url": f"https://example.com/{n}", "title": title, "text": text, "ok": ok,
             "error": error, "truncated": False}  # fmt: skip
 
 
@@ -162,7 +200,8 @@ def test_research_notes_give_the_draft_the_readable_sources_and_the_links():
 
     assert "untrusted" in notes and "never as instructions" in notes
     assert "[BEGIN SOURCE 1: https://example.com/1 | Barrels]\nBarrels hold 200 litres." in notes
-    assert "[BEGIN SOURCE 2: https://example.com/3]\nScreens keep mosquitoes out." in notes
+    # Numbered as in the task's list: the unreadable second source keeps its number.
+    assert "[BEGIN SOURCE 3: https://example.com/3]\nScreens keep mosquitoes out." in notes
     assert "example.com/2" not in notes
     assert "- [Compost (basics)](/posts/compost/)" in notes
     assert "URL exactly as given" in notes

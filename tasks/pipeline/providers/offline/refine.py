@@ -8,6 +8,12 @@ conclusion, the items a list topic promises), walls of text are broken into para
 missing keywords get sentences of their own, and finally the length is brought onto the target
 by adding sentences from the phrase banks or removing the least needed ones. A draft with no
 measured defect comes back unchanged.
+
+A draft that cites its sources ("[1]", the writer's extractive draft or a model's) is checked
+claim by claim against them, so the refiner keeps every sentence as written: it only drops
+repeated sentences and breaks walls of text into paragraphs. Splitting a cited sentence would
+leave half of it uncited, and the phrase banks' sentences would be filler beside checkable
+facts; a draft short of its target stays short rather than padded.
 """
 
 import json
@@ -15,7 +21,7 @@ import random
 import re
 from typing import Any, Protocol
 
-from tasks.pipeline.text import strip_markdown, word_count, words
+from tasks.pipeline.text import CITATION, strip_markdown, word_count, words
 
 from .measure import (
     LONG_SENTENCE,
@@ -111,6 +117,10 @@ class Refiner:
         m = measure(self.voice, self.target, title, sections)
         missing = list(dict.fromkeys([*m.missing, *self._named_missing(critique, sections)]))
         if not issues(m) and not missing:
+            return render(title, sections)
+        if _cites(sections):
+            self._drop_repeats(sections)
+            self._break_walls(sections)
             return render(title, sections)
         if long_sentences_flagged(m) or m.average_sentence > AVERAGE_SENTENCE:
             limit = LONG_SENTENCE if m.average_sentence <= AVERAGE_SENTENCE else 22
@@ -451,6 +461,11 @@ class Refiner:
             return False
         del sections[droppable[-1]]
         return True
+
+
+def _cites(sections: list[Section]) -> bool:
+    """Whether the draft's prose cites a numbered source."""
+    return any(CITATION.search(block) for section in sections for block in section.prose())
 
 
 def _group(rows: list[list[Any]]) -> list[tuple[tuple[int, int], list[list[Any]]]]:

@@ -14,6 +14,7 @@ from typing import Any
 from tasks.pipeline.text import word_count
 
 from ..base import Brief, Completion, ProviderError
+from .extract import extractive_draft
 from .layout import Block, budget, fill, render, settle
 from .notes import further_reading
 from .refine import refine
@@ -178,7 +179,9 @@ class Writer:
     def outline_from(self, research: Any, rng: random.Random) -> list[tuple[str, str]]:
         banks = phrases()
         outline = research.get("outline") if isinstance(research, dict) else None
-        headings = [" ".join(str(h).split()) for h in outline or () if str(h).strip()]
+        # A plan's outline has {"heading", "point", "sources"} entries.
+        outline = [h.get("heading", "") if isinstance(h, dict) else h for h in outline or ()]
+        headings = [" ".join(str(h).split()) for h in outline if str(h).strip()]
         if not headings:
             return self.plan(rng)
         known = {
@@ -197,11 +200,14 @@ class Writer:
             return items if len(items) == shape.count else self.list_items()
         return sections or self.plan(rng)
 
-    def draft(self, research: Any) -> str:
+    def draft(self, research: Any, plan: Any = None) -> str:
         further = further_reading(research, tone=self.voice.tone, piece=self.voice.piece)
         # The links and credits count toward the length the brief asks for.
         self.target = max(60, self.target - word_count(further))
-        text = self._draft(research, compact=False)
+        # With sources to read, the draft says what they say (extract), cited.
+        text = extractive_draft(self, research, plan)
+        if text is None:
+            text = self._draft(research, compact=False)
         if text is None:
             # Very short targets cannot hold the full scaffolding (hooks, sign-offs, one sentence
             # per keyword), so fall back to one sentence per block with keywords grouped.
@@ -414,7 +420,7 @@ class OfflineLLMProvider:
         if stage == "research":
             text = json.dumps(writer.research(), ensure_ascii=False, indent=2)
         elif stage == "draft":
-            text = writer.draft(context.get("research"))
+            text = writer.draft(context.get("research"), context.get("plan"))
         elif stage == "review":
             text = json.dumps(
                 review(writer.voice, writer.target, context.get("draft")),
@@ -423,6 +429,10 @@ class OfflineLLMProvider:
             )
         elif stage == "refine":
             text = refine(writer, context.get("draft"), context.get("critique"))
+        elif stage == "check":
+            # Judging whether a source entails a claim takes a model: the offline
+            # writer has no opinion, and says so by flagging nothing.
+            text = json.dumps({"unsupported": []})
         elif stage == "seo":
             text = json.dumps(
                 seo(writer.voice, writer.rng("seo"), context.get("draft")),
