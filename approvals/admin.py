@@ -527,8 +527,21 @@ class ReviewerFilter(admin.SimpleListFilter):
         return queryset.filter(reviewer__username=value) if value else queryset
 
 
+class ReadOnlyMixin:
+    """An audit trail in the admin: read, never added to, changed or deleted there."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(ApprovalDecision)
-class ApprovalDecisionAdmin(EditorsMayViewMixin, admin.ModelAdmin):
+class ApprovalDecisionAdmin(ReadOnlyMixin, EditorsMayViewMixin, admin.ModelAdmin):
     """The audit trail: readable, never editable, by anyone. Filters by decision,
     reviewer and time (`created_at__gte` / `created_at__lt` in the address for any
     range), a search by task id or topic, and a CSV export of the selection."""
@@ -543,15 +556,6 @@ class ApprovalDecisionAdmin(EditorsMayViewMixin, admin.ModelAdmin):
     readonly_fields = ["task", "generation", "round", "decision", "reviewer", "claimed_by",
                        "feedback", "content_hash", "publish_at", "request_ip",
                        "created_at", "acknowledged"]  # fmt: skip
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Unsupported claims acknowledged")
     def claims_acknowledged(self, obj: ApprovalDecision) -> int:
@@ -574,7 +578,7 @@ class ApprovalDecisionAdmin(EditorsMayViewMixin, admin.ModelAdmin):
 
 
 @admin.register(PlanDecision)
-class PlanDecisionAdmin(EditorsMayViewMixin, admin.ModelAdmin):
+class PlanDecisionAdmin(ReadOnlyMixin, EditorsMayViewMixin, admin.ModelAdmin):
     """The plan decisions' audit trail: readable, never editable, by anyone."""
 
     list_display = ["created_at", "task", "generation", "decision", "reviewer", "feedback",
@@ -585,12 +589,3 @@ class PlanDecisionAdmin(EditorsMayViewMixin, admin.ModelAdmin):
     list_select_related = ["task", "reviewer"]
     readonly_fields = ["task", "generation", "decision", "reviewer", "feedback", "outline",
                        "request_ip", "created_at"]  # fmt: skip
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -18,16 +18,35 @@ class AppendOnlyError(ApplicationError):
 
 class DecisionQuerySet(models.QuerySet):
     def update(self, **kwargs):
-        raise AppendOnlyError("Approval decisions are never changed.")
+        raise AppendOnlyError(f"{self.model.kind} are never changed.")
 
     def delete(self):
-        raise AppendOnlyError("Approval decisions are never deleted.")
+        raise AppendOnlyError(f"{self.model.kind} are never deleted.")
 
     def bulk_update(self, objs, fields, batch_size=None):
-        raise AppendOnlyError("Approval decisions are never changed.")
+        raise AppendOnlyError(f"{self.model.kind} are never changed.")
 
 
-class ApprovalDecision(models.Model):
+class AppendOnly(models.Model):
+    """A row of an audit trail: added once, never changed or deleted (the ORM refuses
+    here, PostgreSQL's triggers whoever asks)."""
+
+    # How the refusals name the rows.
+    kind = "Decisions"
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(f"{self.kind} are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{self.kind} are never deleted.")
+
+
+class ApprovalDecision(AppendOnly):
     """One editor decision on one draft: the audit record (who, when, why, on which
     exact text). Only ever added: the ORM refuses to change or delete one, and so does
     PostgreSQL (a trigger)."""
@@ -62,6 +81,7 @@ class ApprovalDecision(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = DecisionQuerySet.as_manager()
+    kind = "Approval decisions"
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -77,16 +97,8 @@ class ApprovalDecision(models.Model):
     def __str__(self) -> str:
         return f"{self.get_decision_display()} by {self.reviewer} on {self.created_at:%Y-%m-%d}"
 
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("Approval decisions are never changed.")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Approval decisions are never deleted.")
-
-
-class PlanDecision(models.Model):
+class PlanDecision(AppendOnly):
     """One editor decision on a task's plan (the outline before the draft): approved,
     or sent back to be researched again. Audited like an approval: only ever added,
     by the ORM and by PostgreSQL (a trigger)."""
@@ -110,6 +122,7 @@ class PlanDecision(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = DecisionQuerySet.as_manager()
+    kind = "Plan decisions"
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -123,14 +136,6 @@ class PlanDecision(models.Model):
         return (
             f"Plan {self.get_decision_display()} by {self.reviewer} on {self.created_at:%Y-%m-%d}"
         )
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("Plan decisions are never changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Plan decisions are never deleted.")
 
 
 class ReviewClaim(models.Model):

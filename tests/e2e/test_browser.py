@@ -45,6 +45,31 @@ def draft_awaiting_approval():
     return task
 
 
+def watched(page, problems: list[str]):
+    """The page, with its script errors and the server's 5xx answers noted in
+    `problems` as they happen."""
+    page.set_default_timeout(TIMEOUT_MS)
+    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
+    page.on(
+        "response",
+        lambda r: r.status >= 500 and problems.append(f"{r.url}: HTTP {r.status}"),
+    )
+    return page
+
+
+def log_in(page, username: str, *, shot: Path | None = None) -> None:
+    """Log into the admin through its form (a screenshot of it filled in, if asked)."""
+    from playwright.sync_api import expect
+
+    page.goto("/admin/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    if shot is not None:
+        page.screenshot(path=shot, full_page=True)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+
+
 def editor_approves_and_reader_finds(
     chromium: Chromium, base_url: str, username: str, topic: str, title: str, shots: Path
 ) -> list[str]:
@@ -56,24 +81,13 @@ def editor_approves_and_reader_finds(
     problems: list[str] = []
 
     def watch(page):
-        page.set_default_timeout(TIMEOUT_MS)
-        page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
-        page.on(
-            "response",
-            lambda r: r.status >= 500 and problems.append(f"{r.url}: HTTP {r.status}"),
-        )
-        return page
+        return watched(page, problems)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**chromium.launch_options())
         try:
             editor = watch(browser.new_context(base_url=base_url).new_page())
-            editor.goto("/admin/login/")
-            editor.get_by_label("Username").fill(username)
-            editor.get_by_label("Password").fill(PASSWORD)
-            editor.screenshot(path=shots / "01-admin-login.png", full_page=True)
-            editor.get_by_role("button", name="Log in").click()
-            expect(editor).to_have_url(re.compile(r"/admin/$"))
+            log_in(editor, username, shot=shots / "01-admin-login.png")
 
             editor.goto("/admin/tasks/contenttask/")
             row = editor.locator("tr", has_text=topic)

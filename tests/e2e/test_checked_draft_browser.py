@@ -22,7 +22,7 @@ from tasks.services.style import style_guide_update
 from ..tasks.factories import ContentTaskFactory
 from ..tasks.pipeline.providers.source_pages import PageServer
 from .conftest import Chromium, in_browser_thread
-from .test_browser import PASSWORD, TIMEOUT_MS, editor_with_password
+from .test_browser import TIMEOUT_MS, editor_with_password, log_in, watched
 
 NOTE = "Give concrete examples from the water board's programme."
 # A word the extractive draft takes from the pages (the second page's first sentence).
@@ -56,23 +56,13 @@ def review_in_browser(chromium: Chromium, base_url: str, username: str, task_id:
     seen: dict = {"problems": []}
 
     def watch(page):
-        page.set_default_timeout(TIMEOUT_MS)
-        page.on("pageerror", lambda error: seen["problems"].append(f"{page.url}: {error}"))
-        page.on(
-            "response",
-            lambda r: r.status >= 500 and seen["problems"].append(f"{r.url}: HTTP {r.status}"),
-        )
-        return page
+        return watched(page, seen["problems"])
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**chromium.launch_options())
         try:
             editor = watch(browser.new_context(base_url=base_url).new_page())
-            editor.goto("/admin/login/")
-            editor.get_by_label("Username").fill(username)
-            editor.get_by_label("Password").fill(PASSWORD)
-            editor.get_by_role("button", name="Log in").click()
-            expect(editor).to_have_url(re.compile(r"/admin/$"))
+            log_in(editor, username)
 
             editor.goto(f"/admin/tasks/contenttask/{task_id}/review/")
             claims = editor.locator("table.claims tbody tr")
