@@ -40,6 +40,16 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Every operation's error answers (400/401/403/404/409/413/415/429) with their JSON
     # bodies, from what each view is: see contentpipeline/schema.py.
+    # Fields of the same name with different choices get names of their own (without
+    # them drf-spectacular names them by a hash, and says so in `check --deploy`).
+    "ENUM_NAME_OVERRIDES": {
+        "PlanStatusEnum": ["proposed", "approved", "sent_back"],
+        "TaskStatusEnum": "tasks.models.Status",
+        "ApprovalDecisionEnum": "approvals.models.Decision",
+        "PlanDecisionEnum": "approvals.models.PlanDecision.Verdict",
+        "StyleRuleKindEnum": ["code", "model"],
+        "OverlapKindEnum": ["post", "task"],
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "contentpipeline.schema.document_error_responses",
