@@ -315,3 +315,16 @@ def _purge_test_queue():
     with celery_app.connection_for_write() as connection:
         connection.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
         connection.default_channel.queue_purge(webhook_queue(settings.CELERY_TASK_DEFAULT_QUEUE))
+
+
+@pytest.fixture
+def queue_without_worker(settings):
+    """A queue nobody takes from: a task sent there waits, as a stalled one does, and a
+    test that runs a task itself after a committed move to pending (transaction=True)
+    is not raced by the session's worker, which would run it with its own settings."""
+    from contentpipeline.celery import app as celery_app
+
+    settings.CELERY_TASK_DEFAULT_QUEUE = f"nobody-{uuid.uuid4().hex[:6]}"
+    yield settings.CELERY_TASK_DEFAULT_QUEUE
+    with celery_app.connection_for_write() as broker:
+        broker.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)

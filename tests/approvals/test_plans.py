@@ -143,7 +143,7 @@ def test_plan_decisions_are_never_changed_or_deleted(editor):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_ten_editors_deciding_one_plan_at_once_make_one_decision():
+def test_ten_editors_deciding_one_plan_at_once_make_one_decision(queue_without_worker):
     editors = [UserFactory(editor=True) for _ in range(10)]
     task = awaiting_plan()
     start = threading.Barrier(len(editors))

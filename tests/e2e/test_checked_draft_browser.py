@@ -10,18 +10,15 @@ import re
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 
 from approvals.models import ApprovalDecision
 from approvals.services import approval_decide
-from contentpipeline.celery import app as celery_app
 from publishing.models import Post
 from tasks.models import Status
 from tasks.runner import run_pipeline
 from tasks.selectors import task_result
 from tasks.services.style import style_guide_update
 
-from ..brokers import use_broker
 from ..tasks.factories import ContentTaskFactory
 from ..tasks.pipeline.providers.source_pages import PageServer
 from .conftest import Chromium, in_browser_thread
@@ -32,18 +29,6 @@ NOTE = "Give concrete examples from the water board's programme."
 BANNED = "programme"
 TRUE_FACT = "started its rain barrel programme in 1998"
 PLANTED = "started its rain barrel programme in 1989"
-
-
-@pytest.fixture
-def broker_nobody_reads():
-    """Run messages go to a queue no worker reads (another Redis database), so that the
-    second generation is run here, where the source pages on loopback may be read,
-    and not by the session's worker, if one is up."""
-    real = celery_app.conf.broker_url
-    use_broker(django_settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/14")
-    yield
-    celery_app.control.purge()
-    use_broker(real)
 
 
 def checked_draft(editor, urls: list[str]):
@@ -133,7 +118,7 @@ def review_in_browser(chromium: Chromium, base_url: str, username: str, task_id:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(900)  # the first run may install Chromium; later ones take seconds
 def test_an_editor_sees_the_checks_flags_a_planted_year_and_must_acknowledge_it(
-    asgi_server, chromium, screenshots, settings, broker_nobody_reads
+    asgi_server, chromium, screenshots, settings, queue_without_worker
 ):
     settings.SOURCES_ALLOW_PRIVATE = True  # the pages are on loopback
     editor = editor_with_password()

@@ -179,7 +179,9 @@ def test_a_bad_outline_or_a_send_back_without_feedback_is_refused(editor):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_task_paused_during_research_is_proposed_its_plan_when_resumed(fake_llm):
+def test_a_task_paused_during_research_is_proposed_its_plan_when_resumed(
+    fake_llm, queue_without_worker
+):
     task = ContentTaskFactory(review_plan=True, generate_image=False)
     fake_llm.delay = 0.5
     outcome = []

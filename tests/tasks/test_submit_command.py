@@ -14,7 +14,6 @@ import sys
 import termios
 import threading
 import time
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -243,17 +242,6 @@ def test_follow_with_the_channel_layer_down_reads_the_database_to_the_end(
         "Live progress is unavailable: the channel layer (Redis) cannot be reached"
     )
     assert lines[-1].startswith(f"Task {task.pk}: awaiting_approval")
-
-
-@pytest.fixture
-def queue_without_worker(settings):
-    """A queue nobody takes from: a task sent there waits, as a stalled one does."""
-    from contentpipeline.celery import app as celery_app
-
-    settings.CELERY_TASK_DEFAULT_QUEUE = f"nobody-{uuid.uuid4().hex[:6]}"
-    yield settings.CELERY_TASK_DEFAULT_QUEUE
-    with celery_app.connection_for_write() as broker:
-        broker.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 @pytest.mark.django_db(transaction=True)
