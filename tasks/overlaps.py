@@ -2,9 +2,10 @@
 the same subject (`overlaps` in the answer to POST /api/tasks).
 
 - The subject: the topic's and the primary keyword's lexemes, as PostgreSQL's English
-  full-text configuration makes them (stems, stop words left out), letters and digits
-  only: whatever punctuation or tsquery syntax the topic holds never reaches a query
-  as anything but a quoted word (tasks.interfaces.Subject builds the queries).
+  full-text configuration makes them (stems, stop words left out; the topic's numbers
+  too), letters and digits only: whatever punctuation or tsquery syntax the topic
+  holds never reaches a query as anything but a quoted word
+  (tasks.interfaces.Subject builds the queries).
 - Posts: the search index already knows them. Publishing provides the search
   (tasks.interfaces.PostOverlaps); a post overlaps when its title, excerpt or tags hold
   the primary keyword as a phrase ("same primary keyword") or most of the topic's
@@ -74,7 +75,14 @@ def subject_of(*, topic: str, primary_keyword: str) -> Subject:
         topic_lexemes, keyword_lexemes = cursor.fetchone()
     # A lexeme with anything but letters and digits ("example.com", "soil-health") is
     # left out; its parts are lexemes of their own.
-    words = tuple(dict.fromkeys(word for word in topic_lexemes if _LEXEME.fullmatch(word)))
+    # A number ("7 ways", "in 2025") names no subject: two topics sharing one and a
+    # common word ("Other subject 1 on lanterns", "Unrelated subject 1 on kites") are
+    # not on the same subject.
+    words = tuple(
+        dict.fromkeys(
+            word for word in topic_lexemes if _LEXEME.fullmatch(word) and not word.isdigit()
+        )
+    )
     phrase = tuple(
         (word, int(position))
         for word, position in (keyword_lexemes or [])

@@ -82,6 +82,15 @@ def test_an_open_task_on_a_similar_topic_overlaps_and_one_on_another_does_not(
     assert kinds == {("task", str(subjects["task"].pk), "similar topic")}
 
 
+def test_a_shared_number_and_a_common_word_are_no_shared_subject(integrator_client, db):
+    kites = create(integrator_client, topic="Unrelated subject number 1 about kites")
+    assert kites.status_code == 201
+    lanterns = create(integrator_client, topic="Other subject 1 on lanterns", on_overlap="reject")
+    assert lanterns.status_code == 201, lanterns.json()
+    again = create(integrator_client, topic="Kites: subject number 2")
+    assert [o["title"] for o in again.json()["overlaps"]] == [kites.json()["topic"]]
+
+
 def test_a_post_whose_title_or_tags_hold_the_primary_keyword_is_the_same_keyword(
     integrator_client, db
 ):
