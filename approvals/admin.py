@@ -245,7 +245,7 @@ def shown_hashes(request) -> dict[str, str]:
 
 
 class ReviewDeskAdmin(ContentTaskAdmin):
-    list_display = ["topic", "status", "review_link", "priority", "stage", "progress",
+    list_display = ["topic", "status", "review_link", "due", "priority", "stage", "progress",
                     "created_by", "created_at"]  # fmt: skip
     actions = ["approve_selected", "reject_selected", "request_changes_selected",
                *ContentTaskAdmin.actions]  # fmt: skip
