@@ -1,13 +1,16 @@
 """Reads of the audit trail: editors' decisions (listed, filtered, exported) and one
 task's whole timeline."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from publishing.models import Post
+from tasks.interfaces import Histogram
+from tasks.models import ContentTask, Status
 from tasks.selectors import stage_run_error_for, task_get_for_user
 
 from .models import ApprovalDecision, PlanDecision, ReviewClaim
@@ -204,3 +207,39 @@ def approval_reviewer_names() -> list[str]:
     return sorted(
         set(ApprovalDecision.objects.values_list("reviewer__username", flat=True).distinct())
     )
+
+
+def decision_wait_histogram(bounds: Sequence[float], /) -> dict[str, Histogram]:
+    """For each kind of decision, the seconds each decision on a draft came after the
+    draft reached `awaiting_approval` (the latest move into it, in the task's history,
+    before the decision: a regenerated draft or a re-opened approval starts a new wait),
+    counted into cumulative `bounds`. One statement; a decision whose task's history
+    holds no such move is left out."""
+    history = ContentTask.history.model._meta.db_table
+    decisions = ApprovalDecision._meta.db_table
+    columns = ", ".join("count(*) FILTER (WHERE seconds <= %s)" for _ in bounds)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT decision, count(*), coalesce(sum(seconds), 0), {columns}
+            FROM (
+                SELECT d.decision, extract(epoch FROM d.created_at - (
+                    SELECT max(moves.history_date) FROM (
+                        SELECT h.history_date, h.status, lag(h.status) OVER (
+                            ORDER BY h.history_date, h.history_id) AS previous
+                        FROM {history} h
+                        WHERE h.id = d.task_id AND h.history_date <= d.created_at
+                    ) AS moves
+                    WHERE moves.status = %s AND moves.previous IS DISTINCT FROM %s
+                ))::float8 AS seconds
+                FROM {decisions} d
+            ) AS waits
+            WHERE seconds IS NOT NULL
+            GROUP BY decision
+            """,  # noqa: S608 - table names from the models; the values are parameters
+            [*bounds, Status.AWAITING_APPROVAL.value, Status.AWAITING_APPROVAL.value],
+        )
+        return {
+            decision: Histogram(list(cumulative), count, float(total))
+            for decision, count, total, *cumulative in cursor.fetchall()
+        }
