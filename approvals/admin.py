@@ -25,6 +25,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -342,6 +343,7 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             "opts": self.model._meta,
             "title": f"Review: {task.topic}",
             "task": task,
+            "overdue": ContentTask.objects.overdue(timezone.now()).filter(pk=task.pk).exists(),
             "result": result,
             "previous": previous,
             "diff": body_diff(previous, result),

@@ -69,3 +69,14 @@ def test_a_draft_past_its_deadline_is_marked_overdue_and_others_are_not(editor):
 def test_the_queue_has_a_due_column(editor):
     task("Due tomorrow", 24)
     assert re.search(r'<th scope="col" class="[^"]*column-due', queue_page(editor))
+
+
+def test_the_review_page_shows_the_deadline_and_whether_it_has_passed(editor):
+    overdue, due = task("Overdue draft", -2), task("Due tomorrow", 24)
+    client = Client()
+    client.force_login(editor)
+    page = client.get(f"/admin/tasks/contenttask/{overdue.pk}/review/").content.decode()
+    assert re.search(r'<span class="overdue">[^<]*\(overdue\)</span>', page)
+    page = client.get(f"/admin/tasks/contenttask/{due.pk}/review/").content.decode()
+    assert f'<span class="due">{timezone.localtime(due.due_at):%Y-%m-%d %H:%M}' in page
+    assert "overdue" not in page

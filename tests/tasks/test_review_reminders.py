@@ -216,3 +216,17 @@ def test_an_smtp_server_that_never_answers_costs_the_mail_its_attempts_and_not_t
         assert result.get() == 0
     task.refresh_from_db()
     assert task.due_reminded_at is not None  # reminded once: a later beat does not send again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_deliveries_worker_sends_the_reminder_the_beat_queued(worker_factory, editors):
+    with SMTPServer() as server:
+        worker_factory(deliveries=True, env={"EMAIL_URL": f"smtp://127.0.0.1:{server.port}"})
+        task = draft_due_in(30)
+        assert task_remind_due_reviews() == [task.pk]
+        deadline = time.monotonic() + 30
+        while not server.received and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert task_remind_due_reviews() == []
+    (received,) = server.received
+    assert f"/admin/tasks/contenttask/{task.pk}/review/" in received.message.get_content()
