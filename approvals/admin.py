@@ -25,6 +25,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -245,7 +246,7 @@ def shown_hashes(request) -> dict[str, str]:
 
 
 class ReviewDeskAdmin(ContentTaskAdmin):
-    list_display = ["topic", "status", "review_link", "priority", "stage", "progress",
+    list_display = ["topic", "status", "review_link", "due", "priority", "stage", "progress",
                     "created_by", "created_at"]  # fmt: skip
     actions = ["approve_selected", "reject_selected", "request_changes_selected",
                *ContentTaskAdmin.actions]  # fmt: skip
@@ -342,6 +343,7 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             "opts": self.model._meta,
             "title": f"Review: {task.topic}",
             "task": task,
+            "overdue": ContentTask.objects.overdue(timezone.now()).filter(pk=task.pk).exists(),
             "result": result,
             "previous": previous,
             "diff": body_diff(previous, result),

@@ -1,13 +1,16 @@
 """Reads of the audit trail: editors' decisions (listed, filtered, exported) and one
 task's whole timeline."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from publishing.models import Post
+from tasks.interfaces import Histogram
+from tasks.models import ContentTask, Status
 from tasks.selectors import stage_run_error_for, task_get_for_user
 
 from .models import ApprovalDecision, PlanDecision, ReviewClaim
@@ -204,3 +207,49 @@ def approval_reviewer_names() -> list[str]:
     return sorted(
         set(ApprovalDecision.objects.values_list("reviewer__username", flat=True).distinct())
     )
+
+
+def decision_wait_histogram(bounds: Sequence[float], /) -> dict[str, Histogram]:
+    """For each kind of decision, the seconds each decision on a draft came after the
+    draft reached `awaiting_approval` (the latest move into it, in the task's history,
+    before the decision: a regenerated draft or a re-opened approval starts a new wait),
+    counted into cumulative `bounds`. One statement, one pass over the decided tasks'
+    history: each task's moves into awaiting approval and its decisions, in time order,
+    each decision paired with the latest move before it. A decision whose task's
+    history holds no such move is left out."""
+    history = ContentTask.history.model._meta.db_table
+    decisions = ApprovalDecision._meta.db_table
+    columns = ", ".join("count(*) FILTER (WHERE seconds <= %s)" for _ in bounds)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH moves AS (
+                SELECT h.id AS task_id, h.history_date AS at, h.status = %s AS awaiting,
+                       lag(h.status = %s) OVER (
+                           PARTITION BY h.id ORDER BY h.history_date, h.history_id
+                       ) AS was_awaiting
+                FROM {history} h
+                WHERE h.id IN (SELECT task_id FROM {decisions})
+            ), timeline AS (
+                SELECT task_id, at, NULL AS decision FROM moves
+                WHERE awaiting AND was_awaiting IS NOT TRUE
+                UNION ALL
+                SELECT task_id, created_at, decision FROM {decisions}
+            ), waits AS (
+                SELECT decision, extract(epoch FROM at - max(at) FILTER (
+                           WHERE decision IS NULL) OVER (
+                           PARTITION BY task_id ORDER BY at, decision NULLS FIRST
+                           ROWS UNBOUNDED PRECEDING))::float8 AS seconds
+                FROM timeline
+            )
+            SELECT decision, count(*), coalesce(sum(seconds), 0), {columns}
+            FROM waits
+            WHERE decision IS NOT NULL AND seconds IS NOT NULL
+            GROUP BY decision
+            """,  # noqa: S608 - table names from the models; the values are parameters
+            [Status.AWAITING_APPROVAL.value, Status.AWAITING_APPROVAL.value, *bounds],
+        )
+        return {
+            decision: Histogram(list(cumulative), count, float(total))
+            for decision, count, total, *cumulative in cursor.fetchall()
+        }

@@ -5,14 +5,25 @@ the approvals app's, on top of this."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, F, IntegerField, Value, When
 from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.formats import localize
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from contentpipeline.admin_site import EditorsMayViewMixin
 from contentpipeline.roles import is_editor
 
-from .models import ContentTask, StageRun, Status, StyleGuide, Webhook, WebhookDelivery
+from .models import (
+    AWAITING_REVIEW,
+    ContentTask,
+    StageRun,
+    Status,
+    StyleGuide,
+    Webhook,
+    WebhookDelivery,
+)
 from .selectors import task_list_for_admin
 from .services import task_bulk
 from .services.style import EDITABLE, style_guide_update
@@ -47,7 +58,7 @@ def report_results(request, results: list[dict], topics: dict[str, str], done: s
 
 @admin.register(ContentTask)
 class ContentTaskAdmin(SimpleHistoryAdmin):
-    list_display = ["topic", "status", "priority", "stage", "progress", "created_by",
+    list_display = ["topic", "status", "due", "priority", "stage", "progress", "created_by",
                     "created_at"]  # fmt: skip
     list_filter = ["status", "priority", "task_type"]
     search_fields = ["topic", "keywords"]
@@ -62,7 +73,7 @@ class ContentTaskAdmin(SimpleHistoryAdmin):
     readonly_fields = [
         "id", "task_type", "topic", "keywords", "primary_keyword", "target_audience",
         "category", "tone", "style", "target_length", "generate_image", "quality_preference",
-        "priority", "status", "stage", "progress", "error", "feedback", "generation",
+        "priority", "due_at", "status", "stage", "progress", "error", "feedback", "generation",
         "created_by", "created_at", "updated_at", "started_at", "completed_at", "deleted_at",
     ]  # fmt: skip
     fields = readonly_fields
@@ -77,7 +88,23 @@ class ContentTaskAdmin(SimpleHistoryAdmin):
             default=Value(1),
             output_field=IntegerField(),
         )
-        return [waiting_first.asc(), "-created_at"]
+        # Among those, the soonest due first and those without a deadline after them.
+        due = Case(When(status__in=AWAITING_REVIEW, then=F("due_at")), default=None)
+        return [waiting_first.asc(), due.asc(nulls_last=True), "-created_at"]
+
+    @admin.display(description="Due", ordering="due_at")
+    def due(self, obj: ContentTask):
+        """The review's deadline; past it, while the task still awaits review, marked
+        overdue (the `overdue` class, for the eye and for tests)."""
+        if obj.due_at is None:
+            return "-"
+        if obj.status in AWAITING_REVIEW and obj.due_at < timezone.now():
+            return format_html(
+                '<span class="overdue" style="color:#ba2121;font-weight:bold" '
+                'title="Past its review deadline">{} (overdue)</span>',
+                localize(timezone.localtime(obj.due_at)),
+            )
+        return format_html('<span class="due">{}</span>', localize(timezone.localtime(obj.due_at)))
 
     # Task control goes by the editor role, nothing else: not staff status, not model
     # permissions. A task's row is read-only here (its fields move only through the

@@ -1,10 +1,14 @@
 """REST interface of content tasks: parse, authorize, call a service, serialize."""
 
 import django_filters
+from django.db.models import F
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,10 +35,37 @@ class TaskFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Status.choices)
     priority = django_filters.ChoiceFilter(choices=Priority.choices)
     task_type = django_filters.ChoiceFilter(choices=TaskType.choices)
+    overdue = django_filters.BooleanFilter(
+        method="filter_overdue",
+        label="true: tasks awaiting review (a draft or a plan) past their due_at; "
+        "false: all the others.",
+    )
+
+    def filter_overdue(self, queryset, name, value):
+        overdue = ContentTask.objects.overdue(timezone.now()).values("pk")
+        return queryset.filter(pk__in=overdue) if value else queryset.exclude(pk__in=overdue)
 
     class Meta:
         model = ContentTask
         fields = ["status", "priority", "task_type"]
+
+
+class TaskOrderingFilter(OrderingFilter):
+    """DRF's ordering, with tasks without a due_at after those with one, whichever
+    way `ordering=due_at` (soonest first) or `-due_at` goes; the newest first on a tie."""
+
+    NULLS_LAST = {"due_at", "-due_at"}
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        if not ordering or not self.NULLS_LAST & set(ordering):
+            return ordering
+        terms = [
+            (F(term[1:]).desc(nulls_last=True) if term.startswith("-")
+             else F(term).asc(nulls_last=True)) if term in self.NULLS_LAST else term
+            for term in ordering
+        ]  # fmt: skip
+        return [*terms, "-created_at"]
 
 
 class BulkRequestSerializer(serializers.Serializer):
@@ -63,7 +94,8 @@ class BulkResponseSerializer(serializers.Serializer):
 class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = TaskSerializer
     filterset_class = TaskFilter
-    ordering_fields = ["created_at", "updated_at", "priority", "status", "progress"]
+    filter_backends = [DjangoFilterBackend, TaskOrderingFilter]
+    ordering_fields = ["created_at", "updated_at", "priority", "status", "progress", "due_at"]
     ordering = ["-created_at"]
 
     def get_queryset(self):

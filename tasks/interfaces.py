@@ -10,15 +10,19 @@ Provided at start-up:
 - `PostOverlaps`, by publishing (publishing/apps.py:
   `publishing.selectors.post_overlaps_for_subject`), for the published posts a new
   task would write about again (`overlaps` in the answer to POST /api/tasks).
+- `DecisionTimings`, by approvals (approvals/apps.py:
+  `approvals.selectors.decision_wait_histogram`), for how long drafts waited for each
+  decision (GET /metrics, GET /api/metrics): the decisions are the approvals app's.
 
 Until an app provides one, a need is met by a stand-in that offers nothing, so task
 creation also works without the apps above it.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from math import ceil
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 # How many of the topic's words (the first ones) a match is judged on, and the share
 # of them a close match holds (every word of a topic of one or two).
@@ -99,3 +103,39 @@ def provide_post_overlaps(finder: PostOverlaps) -> None:
 def post_overlaps() -> PostOverlaps:
     """The PostOverlaps provided (no_post_overlaps when none was)."""
     return _post_overlaps
+
+
+class Histogram(NamedTuple):
+    """Observations counted into cumulative buckets (Prometheus' `le` bounds)."""
+
+    cumulative: list[int]  # observations of at most each bound, in the bounds' order
+    count: int
+    total_seconds: float
+
+
+class DecisionTimings(Protocol):
+    """For each kind of decision on drafts (approved, rejected, changes_requested), the
+    seconds from the draft reaching `awaiting_approval` to the decision, counted into
+    `bounds` (ascending seconds). One query: a scrape waits for it."""
+
+    def __call__(self, bounds: Sequence[float], /) -> dict[str, Histogram]: ...
+
+
+def no_decision_timings(bounds: Sequence[float], /) -> dict[str, Histogram]:
+    """The stand-in until an app provides DecisionTimings: no decisions."""
+    return {}
+
+
+_decision_timings: DecisionTimings = no_decision_timings
+
+
+def provide_decision_timings(timings: DecisionTimings) -> None:
+    """Make `timings` the tasks app's DecisionTimings, from the providing app's
+    `AppConfig.ready()`. Providing again replaces the one before."""
+    global _decision_timings
+    _decision_timings = timings
+
+
+def decision_timings() -> DecisionTimings:
+    """The DecisionTimings provided (no_decision_timings when none was)."""
+    return _decision_timings

@@ -9,9 +9,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from contentpipeline.cache import cache_stats, tier_get_or_set
 
+from .interfaces import decision_timings
 from .models import CELERY_PRIORITY, ContentTask, Priority, StageRun, Status
 
 # Kombu's Redis transport keeps one list per priority step: the queue's own name for
@@ -72,6 +74,31 @@ def usage_by_stage_and_model() -> list[dict[str, Any]]:
         )  # fmt: skip
         .order_by("stage", "model")
     )
+
+
+def reviews_overdue() -> int:
+    """Tasks awaiting review (a draft or a plan) past their due_at now."""
+    return ContentTask.objects.overdue(timezone.now()).count()
+
+
+# Seconds from a draft awaiting approval to a decision on it: minutes to a week.
+DECISION_WAIT_BOUNDS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800)
+
+
+def decision_waits() -> dict[str, dict[str, Any]]:
+    """By kind of decision: how many decisions, their mean wait since the draft awaited
+    approval, and how many came within each of DECISION_WAIT_BOUNDS (cumulative)."""
+    return {
+        decision: {
+            "decisions": histogram.count,
+            "avg_s": round(histogram.total_seconds / histogram.count, 1),
+            "within_s": dict(
+                zip(map(str, DECISION_WAIT_BOUNDS), histogram.cumulative, strict=True)
+            ),
+        }  # fmt: skip
+        for decision, histogram in sorted(decision_timings()(DECISION_WAIT_BOUNDS).items())
+        if histogram.count
+    }
 
 
 class DurationHistogram(NamedTuple):
@@ -147,6 +174,8 @@ def _snapshot() -> dict[str, Any]:
         "cost_by_stage_and_model": [{**row, "cost": str(row["cost"] or 0)} for row in costs],
         # This app's own lookups; Redis' server-wide numbers mix in the broker's and
         # the channel layer's.
+        "reviews_overdue": reviews_overdue(),
+        "review_decision_wait": decision_waits(),
         "cache_hit_ratio": app_cache["hit_ratio"],
         "cache": app_cache,
     }

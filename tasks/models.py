@@ -88,6 +88,8 @@ PIPELINE_STAGES: tuple[str, ...] = (
 )
 
 ACTIVE_STATUSES = (Status.PENDING, Status.IN_PROGRESS)
+# Where a task waits for an editor's review: its draft, or its plan before the draft.
+AWAITING_REVIEW = (Status.AWAITING_APPROVAL, Status.AWAITING_PLAN)
 
 
 class Move(NamedTuple):
@@ -191,6 +193,17 @@ class ContentTaskQuerySet(models.QuerySet):
             .values("created_by")
         )
 
+    def overdue(self, now: datetime):
+        """Tasks awaiting review (a draft or a plan) whose `due_at` has passed at `now`."""
+        return self.alive().filter(status__in=AWAITING_REVIEW, due_at__lt=now)
+
+    def review_reminder_due(self, now: datetime, before: timedelta):
+        """Tasks awaiting review due within `before` of `now` (or already overdue) whose
+        reviewers were not reminded yet."""
+        return self.alive().filter(
+            status__in=AWAITING_REVIEW, due_at__lte=now + before, due_reminded_at__isnull=True
+        )
+
     def waiting_for_dispatch(self, now: datetime):
         """Pending tasks nobody claimed within the dispatch grace period, not sent in it."""
         grace = now - timedelta(seconds=settings.PIPELINE_DISPATCH_GRACE)
@@ -237,6 +250,11 @@ class ContentTask(models.Model):
     # "outline": [{"heading", "point", "sources": [n, ...]}], "status": proposed |
     # approved | sent_back, "feedback"}. Written by tasks.services.plans.
     plan = models.JSONField(null=True, blank=True)
+    # When the review should be done by (optional): the review queue sorts by it and
+    # marks what is past it; editors are reminded once, REVIEW_REMINDER_BEFORE ahead.
+    due_at = models.DateTimeField(null=True, blank=True)
+    # When the editors were reminded of `due_at` (tasks.services.deadlines): once a task.
+    due_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
     stage = models.CharField(max_length=10, choices=Stage, default=Stage.RESEARCH)
@@ -278,7 +296,7 @@ class ContentTask(models.Model):
     history = HistoricalRecords(
         excluded_fields=[
             "heartbeat_at", "lease_id", "dispatched_at", "lost_runs", "queue_rank",
-            "queue_turn", "updated_at",
+            "queue_turn", "updated_at", "due_reminded_at",
         ]
     )  # fmt: skip
     objects = ContentTaskQuerySet.as_manager()
@@ -306,6 +324,12 @@ class ContentTask(models.Model):
                 fields=["created_by", "queue_rank", "queue_turn"],
                 condition=Q(status=Status.IN_PROGRESS) | Q(lease_id__isnull=False),
                 name="task_runs_in_flight",
+            ),
+            # The reviews due soon or overdue: the reminders' beat job, the overdue count.
+            models.Index(
+                fields=["due_at"],
+                condition=Q(status__in=AWAITING_REVIEW, deleted_at__isnull=True),
+                name="task_review_due",
             ),
         ]
         constraints = [

@@ -19,9 +19,12 @@ from prometheus_client.utils import floatToGoString
 from contentpipeline.cache import cache_stats
 from contentpipeline.prometheus import PREFIX
 
+from .interfaces import decision_timings
 from .metrics import (
+    DECISION_WAIT_BOUNDS,
     broker_queue_lengths,
     queue_depth_by_priority,
+    reviews_overdue,
     stage_duration_histogram,
     tasks_by_status,
     usage_by_stage_and_model,
@@ -124,3 +127,20 @@ class PipelineCollector:
             tokens.add_metric([*labels, "in"], row["tokens_in"] or 0)
             tokens.add_metric([*labels, "out"], row["tokens_out"] or 0)
         yield from (runs, cost, tokens)
+
+        yield GaugeMetricFamily(
+            f"{PREFIX}_reviews_overdue",
+            "Tasks awaiting review (a draft or a plan) past their due_at.",
+            value=reviews_overdue(),
+        )
+        waits = HistogramMetricFamily(
+            f"{PREFIX}_review_decision_wait_seconds",
+            "Time from a draft awaiting approval to each decision on it, by decision.",
+            labels=["decision"],
+        )
+        for decision, histogram in sorted(decision_timings()(DECISION_WAIT_BOUNDS).items()):
+            bounds = zip(DECISION_WAIT_BOUNDS, histogram.cumulative, strict=True)
+            buckets = [(floatToGoString(bound), n) for bound, n in bounds]
+            buckets.append(("+Inf", histogram.count))
+            waits.add_metric([decision], buckets, sum_value=histogram.total_seconds)
+        yield waits

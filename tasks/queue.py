@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 RUN_PIPELINE_TASK = "tasks.tasks.run_pipeline_task"
 DELIVER_WEBHOOK_TASK = "tasks.tasks.deliver_webhook"
+SEND_REVIEW_REMINDER_TASK = "tasks.tasks.send_review_reminder"
 
 
 def send_run(task_id, priority: int, *, producer=None) -> bool:
@@ -107,6 +108,31 @@ def send_deliveries(attempts: Iterable[tuple[int, int]]) -> list[int]:
     except Exception as exc:  # the dispatcher sends them later; one line is enough
         logger.warning(
             "Broker unreachable (%s: %s); webhook deliveries wait for the dispatcher",
+            exc.__class__.__name__, exc,
+        )  # fmt: skip
+    return sent
+
+
+def send_review_reminders(task_ids: Iterable[Any]) -> list[Any]:
+    """Put the reminder e-mail of each task on the deliveries' queue (mail, like a
+    webhook, waits on a server outside: a slow one holds a delivery's thread, never a
+    pipeline run's), over one broker connection; returns the ids sent. What the broker
+    refuses is logged once; the caller marks those tasks not reminded again."""
+    sent = []
+    try:
+        with app.producer_or_acquire() as producer:
+            for task_id in task_ids:
+                app.send_task(
+                    SEND_REVIEW_REMINDER_TASK,
+                    args=[str(task_id)],
+                    queue=delivery_queue(),
+                    retry=True,
+                    producer=producer,
+                )
+                sent.append(task_id)
+    except Exception as exc:  # the next beat reminds again; one line is enough
+        logger.warning(
+            "Broker unreachable (%s: %s); review reminders wait for the next beat",
             exc.__class__.__name__, exc,
         )  # fmt: skip
     return sent

@@ -1,3 +1,4 @@
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -49,6 +50,13 @@ class TaskCreateSerializer(serializers.Serializer):
         help_text="Stop after research at `awaiting_plan` until an editor approves the "
         "outline (POST /api/tasks/{id}/plan); the draft follows the approved plan.",
     )
+    due_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the review should be done by (ISO 8601; without an offset, UTC); "
+        "in the future. The review queue sorts by it and marks what is overdue; editors "
+        "are reminded once before it.",
+    )
     on_overlap = serializers.ChoiceField(
         choices=ON_OVERLAP,
         default="allow",
@@ -60,6 +68,11 @@ class TaskCreateSerializer(serializers.Serializer):
     def validate_keywords(self, value: list[str]) -> list[str]:
         # The service's rule, repeated here for an error on the field.
         return clean_keywords(value)
+
+    def validate_due_at(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("The deadline is in the past: give a time to come.")
+        return value
 
     def validate_sources(self, value: list[str]) -> list[str]:
         try:
@@ -235,7 +248,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "id", "task_type", "topic", "keywords", "primary_keyword", "target_audience",
             "category", "tone", "style", "target_length", "generate_image",
             "quality_preference", "priority", "sources", "max_cost", "use_cache", "review_plan",
-            "plan", "status",
+            "plan", "due_at", "status",
             "stage", "progress", "error",
             "feedback", "generation", "created_by", "created_at", "updated_at", "started_at",
             "completed_at", "result", "feedback_history", "stages", "cost", "post",

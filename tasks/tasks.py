@@ -1,19 +1,30 @@
 """Celery tasks: interfaces only; they take ids and call the runner or a service."""
 
 import logging
+import smtplib
 
 from celery import shared_task
 from celery.exceptions import Retry
 from django.conf import settings
 
-from .queue import DELIVER_WEBHOOK_TASK, RUN_PIPELINE_TASK, delivery_queue
+from .queue import (
+    DELIVER_WEBHOOK_TASK,
+    RUN_PIPELINE_TASK,
+    SEND_REVIEW_REMINDER_TASK,
+    delivery_queue,
+)
 from .runner import StageFailed, run_pipeline
 from .services import task_dispatch_waiting, task_fail
+from .services.deadlines import review_reminder_deliver, task_remind_due_reviews
 from .services.webhooks import webhook_deliver, webhook_dispatch_waiting
 
 logger = logging.getLogger(__name__)
 
 MAX_RETRIES = 3
+# A reminder's attempts after the first, waiting REMINDER_RETRY_WAIT seconds, doubled
+# each time (about 15 minutes in all), for an SMTP server that is down or slow.
+REMINDER_MAX_RETRIES = 4
+REMINDER_RETRY_WAIT = 60
 
 
 @shared_task(
@@ -68,3 +79,29 @@ def deliver_webhook(self, delivery_id: int, attempt: int = 1) -> None:
 def dispatch_waiting_webhooks() -> int:
     """Send again overdue webhook deliveries (see `webhook_dispatch_waiting`)."""
     return webhook_dispatch_waiting()
+
+
+@shared_task
+def remind_due_reviews() -> int:
+    """Mark reviews due soon and queue their reminders (see `task_remind_due_reviews`)."""
+    return len(task_remind_due_reviews())
+
+
+@shared_task(
+    bind=True, name=SEND_REVIEW_REMINDER_TASK, acks_late=True, max_retries=REMINDER_MAX_RETRIES
+)
+def send_review_reminder(self, task_id: str) -> int:
+    """One task's review reminder e-mail. Each attempt waits on the server for at most
+    EMAIL_TIMEOUT a step; a server that fails or does not answer gets the attempt again
+    later, on the deliveries' queue, until the attempts run out (then a log line)."""
+    try:
+        return review_reminder_deliver(task_id=task_id)
+    except (smtplib.SMTPException, OSError) as exc:  # a timeout is an OSError
+        if self.request.retries >= self.max_retries:
+            logger.error(
+                "Review reminder of task %s not sent after %d attempts (%s: %s)",
+                task_id, self.request.retries + 1, exc.__class__.__name__, exc,
+            )  # fmt: skip
+            return 0
+        wait = REMINDER_RETRY_WAIT * 2**self.request.retries
+        raise self.retry(exc=exc, countdown=wait, queue=delivery_queue()) from exc

@@ -61,6 +61,10 @@ def test_production_settings_pass_the_deployment_checks():
         ({"WEBHOOK_RETRY_DELAY": "-1"}, "WEBHOOK_RETRY_DELAY is from 0 to 600 seconds"),
         ({"WEBHOOKS_PER_USER": "0"}, "WEBHOOKS_PER_USER is at least 1"),
         ({"WEBHOOK_CONCURRENCY": "0"}, "WEBHOOK_CONCURRENCY is from 1 to 200 threads"),
+        ({"EMAIL_URL": "mail://relay"}, "EMAIL_URL is not an e-mail URL"),
+        ({"EMAIL_URL": "smtp://"}, "EMAIL_URL names no host"),
+        ({"EMAIL_TIMEOUT": "0"}, "EMAIL_TIMEOUT is from 0 to 120 seconds"),
+        ({"REVIEW_REMINDER_BEFORE": "soon"}, "REVIEW_REMINDER_BEFORE='soon' is not a duration"),
     ],
 )
 def test_a_bad_setting_fails_at_start_with_a_clear_message(env, message):
@@ -89,6 +93,34 @@ def test_fallbacks_stage_models_and_prices_are_read_from_the_environment():
         "{'draft': 'gpt-4.1', 'review': 'gpt-4.1-mini', 'check': 'o3'} "
         "(Decimal('0.20'), Decimal('0.80')) (Decimal('1'), Decimal('2')) None"
     )
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "django.core.mail.backends.console.EmailBackend localhost 25 False 10.0 1:00:00"),
+        (
+            {"EMAIL_URL": "smtp+tls://robot:s3cret@mail.example.com:2525", "EMAIL_TIMEOUT": "4",
+             "REVIEW_REMINDER_BEFORE": "30m"},
+            "django.core.mail.backends.smtp.EmailBackend mail.example.com 2525 True 4.0 0:30:00",
+        ),
+    ],
+)  # fmt: skip
+def test_mail_is_configured_by_email_url_and_the_console_without_it(env, expected):
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_USE_TLS, s.EMAIL_TIMEOUT, "
+        "s.REVIEW_REMINDER_BEFORE)"
+    )
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "contentpipeline.settings", **env}
+    for name in ("EMAIL_URL", "EMAIL_TIMEOUT", "REVIEW_REMINDER_BEFORE"):
+        if name not in env:
+            environment.pop(name, None)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == expected
 
 
 @pytest.mark.django_db

@@ -77,6 +77,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks.tasks.dispatch_waiting_webhooks",
         "schedule": env.float("DISPATCH_INTERVAL", default=30.0),
     },
+    # Reviews due within REVIEW_REMINDER_BEFORE: their editors are reminded, once.
+    "remind-due-reviews": {
+        "task": "tasks.tasks.remind_due_reviews",
+        "schedule": env.float("REVIEW_REMINDER_INTERVAL", default=60.0),
+    },
     "publish-due-posts": {
         "task": "publishing.tasks.publish_due_posts",
         "schedule": 60.0,

@@ -1,6 +1,7 @@
 """What a user does to a task: create it, pause, resume, cancel, retry, delete it, or
 one of these to many tasks at once. The API and the admin both call these."""
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -78,19 +79,26 @@ def task_create(
     max_cost: Decimal | None = None,
     use_cache: bool = True,
     review_plan: bool = False,
+    due_at: datetime | None = None,
 ) -> ContentTask:
     """Store a task as `pending` and queue it once the row is committed. Keywords are
     de-duplicated (case-insensitively) and at most MAX_KEYWORDS; the topic has at
     least MIN_TOPIC_LENGTH characters; sources are at most MAX_SOURCES http(s) URLs;
     max_cost is not negative; no text holds a NUL byte (ApplicationError, 400);
     with `review_plan` the task waits after research for an editor to approve its plan
-    (tasks.services.plans);
+    (tasks.services.plans); `due_at`, when given, is an aware time in the future
+    (ApplicationError, 400): the review's deadline;
     every field is validated against the model (ValidationError, 400) before anything
     is written."""
     keywords = clean_keywords(keywords)
     sources = clean_sources(sources)
     if max_cost is not None and max_cost < 0:
         raise ApplicationError("max_cost may not be negative.")
+    if due_at is not None:
+        if timezone.is_naive(due_at):
+            raise ApplicationError("due_at needs a time zone (an offset, or Z for UTC).")
+        if due_at <= timezone.now():
+            raise ApplicationError("due_at is in the past: give a time still to come.")
     texts = [topic, primary_keyword, target_audience, category, *keywords]
     if any("\x00" in text for text in texts):
         raise ApplicationError("Text fields may not contain NUL bytes.")
@@ -115,6 +123,7 @@ def task_create(
         max_cost=max_cost,
         use_cache=use_cache,
         review_plan=review_plan,
+        due_at=due_at,
     )
     task.full_clean()
     save(task, user=user, reason="created", message="Task queued")

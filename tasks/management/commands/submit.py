@@ -78,6 +78,7 @@ OPTION_OF_FIELD = {
     "sources": "--source",
     "max_cost": "--max-cost",
     "use_cache": "--no-cache",
+    "due_at": "--due-at",
     "review_plan": "--review-plan",
 }
 
@@ -121,6 +122,11 @@ class Command(BaseCommand):
             "--review-plan",
             action="store_true",
             help="stop after research until an editor approves the plan (awaiting_plan)",
+        )
+        parser.add_argument(
+            "--due-at",
+            help="when the review should be done by, ISO 8601 (2026-05-01T17:00+02:00; "
+            "without an offset, UTC)",
         )
         parser.add_argument(
             "--on-overlap",
@@ -196,7 +202,7 @@ class Command(BaseCommand):
             data["sources"] = options["source"]
         for field in (
             "task_type", "primary_keyword", "target_audience", "category", "tone", "style",
-            "target_length", "priority", "max_cost", "on_overlap",
+            "target_length", "priority", "max_cost", "on_overlap", "due_at",
         ):  # fmt: skip
             if options[field] is not None:
                 data[field] = options[field]
