@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from publishing.models import Post
 from tasks.selectors import stage_run_error_for, task_get_for_user
 
-from .models import ApprovalDecision, PlanDecision, ReviewClaim
+from .models import ApprovalDecision, DraftComment, PlanDecision, ReviewClaim
 
 # Rows PostgreSQL hands over per fetch from the server-side cursor of an export: the
 # memory an export holds, whatever the number of rows it sends.
@@ -204,3 +204,10 @@ def approval_reviewer_names() -> list[str]:
     return sorted(
         set(ApprovalDecision.objects.values_list("reviewer__username", flat=True).distinct())
     )
+
+
+def comment_list_for_task(*, user, task_id) -> QuerySet[DraftComment]:
+    """The comments (and replies) on a task's drafts, oldest first, for a user who may
+    read the task (its owner or an editor; NotFound otherwise)."""
+    task = task_get_for_user(user=user, task_id=task_id)
+    return DraftComment.objects.filter(task=task).select_related("author", "resolved_by")
