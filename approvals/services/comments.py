@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from contentpipeline.errors import ApplicationError, Forbidden, InvalidTransition, NotFound
 from contentpipeline.roles import is_editor
-from tasks.models import ContentTask
 from tasks.selectors import task_draft_version, task_get_for_user, task_result
+from tasks.services import task_draft_hold
 
 from ..models import DraftComment
 
@@ -78,7 +78,7 @@ def comment_add(
     _require_editor(author)
     body = _clean(body, name="comment", limit=DraftComment.MAX_BODY, required=True)
     quote = _clean(quote, name="quote", limit=DraftComment.MAX_QUOTE, required=False)
-    task = ContentTask.objects.select_for_update().get(pk=task.pk)
+    task = task_draft_hold(task_id=task.pk)
     if parent_id is not None:
         parent = DraftComment.objects.filter(task=task, pk=_id(parent_id)).first()
         if parent is None:
@@ -136,7 +136,7 @@ def comments_open_for_changes(*, task_id) -> list[DraftComment]:
     changes sends to the next generation. Called inside its transaction: the task's
     row is locked first (as `comment_add` locks it, so none is added meanwhile and the
     locks are taken in one order), then theirs."""
-    ContentTask.objects.select_for_update().filter(pk=task_id).exists()
+    task_draft_hold(task_id=task_id)
     return list(
         DraftComment.objects.select_for_update()
         .filter(task_id=task_id, parent__isnull=True, resolved=False)

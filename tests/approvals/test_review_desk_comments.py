@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from approvals.models import DraftComment
+from approvals.services import approval_decide
 from approvals.services.comments import comment_add, comment_resolve
 from tasks.runner import run_pipeline
 from tasks.selectors import task_result
@@ -149,3 +150,17 @@ def test_the_owner_who_is_no_editor_cannot_comment_on_the_page(integrator, draft
     })  # fmt: skip
     assert response.status_code in (302, 403)
     assert not DraftComment.objects.exists()
+
+
+def test_a_comment_sent_with_a_request_for_changes_says_so_on_the_next_draft(
+    desk, editor, drafted_task
+):
+    comment_add(task_id=drafted_task.pk, author=editor, quote="Step by step.", body="Which?")
+    approval_decide(task_id=drafted_task.pk, reviewer=editor, approved=False, regenerate=True,
+                    feedback="Number the steps")  # fmt: skip
+    assert run_pipeline(drafted_task.pk) == "done"
+    section = comments_section(desk.get(review_url(drafted_task)).content.decode())
+    folded = re.search(r'<details class="resolved-comments">(.*?)</details>', section, re.S)
+    assert folded and "Which?" in folded.group(1)
+    assert "on version 0 of generation 1" in folded.group(1)
+    assert "sent to generation 2 with the request for changes" in folded.group(1)
