@@ -3,7 +3,9 @@
 - The review desk: tasks awaiting approval (of a draft, or of a plan before the
   draft) come first in the task list, each with a review screen, and approve/reject
   actions for many drafts at once. A plan is approved (edited or not) or sent back on
-  the review screen. It extends the
+  the review screen, where an editor also comments on a passage of the draft
+  (selected in the text; static/contentpipeline/draft_comments.js fills the form),
+  replies and resolves; the comments are listed beside the decision form. It extends the
   task admin of the tasks app (registered again here with the review screen and
   actions added).
 - Posts: unpublish and publish again (selected posts), and edits and reverts that send
@@ -43,6 +45,7 @@ from tasks.pipeline.claims import UNSUPPORTED, UNVERIFIABLE, open_unsupported
 from tasks.pipeline.plan import PlanError, clean_outline, numbered_sources
 from tasks.selectors import (
     task_content_hash,
+    task_draft_version,
     task_draft_versions,
     task_feedback_history,
     task_get_for_user,
@@ -53,12 +56,14 @@ from tasks.selectors import (
 from tasks.services import task_draft_edit
 
 from .exports import decisions_csv_response
-from .models import ApprovalDecision, PlanDecision
-from .selectors import approval_reviewer_names, review_claim_of
+from .models import ApprovalDecision, DraftComment, PlanDecision
+from .selectors import approval_reviewer_names, comment_list_for_task, review_claim_of
 from .services import (
     UnsupportedClaims,
     approval_decide,
     approval_decide_many,
+    comment_add,
+    comment_resolve,
     plan_decide,
     post_edit,
     post_republish,
@@ -150,6 +155,46 @@ class PlanForm(forms.Form):
         if data.get("decision") == "send_back" and not data.get("feedback", "").strip():
             self.add_error("feedback", "Feedback is required when sending a plan back.")
         return data
+
+
+class CommentForm(forms.Form):
+    """A comment on a passage of the draft: the page's script fills `quote` with the
+    editor's selection in the draft (it may be edited, and must stay in the text)."""
+
+    quote = forms.CharField(max_length=DraftComment.MAX_QUOTE, strip=False)
+    body = forms.CharField(max_length=DraftComment.MAX_BODY)
+
+
+class ReplyForm(forms.Form):
+    parent = forms.IntegerField(min_value=1)
+    body = forms.CharField(max_length=DraftComment.MAX_BODY)
+
+
+class ResolveForm(forms.Form):
+    comment = forms.IntegerField(min_value=1)
+
+
+def comment_threads(task: ContentTask, comments) -> list[dict]:
+    """The task's comments as the review page lists them: open ones first, then the
+    resolved, each oldest first, with its replies and whether it was made on an
+    earlier text than the draft under review (another generation, or version)."""
+    comments = list(comments)
+    current = (task.generation, task_draft_version(task))
+    replies: dict[int, list] = {}
+    for comment in comments:
+        if comment.parent_id is not None:
+            replies.setdefault(comment.parent_id, []).append(comment)
+    threads = [
+        {"comment": comment, "replies": replies.get(comment.pk, []),
+         "older": (comment.generation, comment.draft_version) != current}
+        for comment in comments
+        if comment.parent_id is None
+    ]  # fmt: skip
+    return sorted(threads, key=lambda thread: thread["comment"].resolved)
+
+
+def form_errors(form: forms.Form) -> str:
+    return " ".join(f"{message}" for messages_ in form.errors.values() for message in messages_)
 
 
 class WaitingForFilter(admin.SimpleListFilter):
@@ -308,8 +353,10 @@ class ReviewDeskAdmin(ContentTaskAdmin):
         decide_form = ReviewForm(request.POST if step == "decide" else None)
         edit_form = DraftEditForm(request.POST if step == "edit" else None)
         plan_form = PlanForm(request.POST if step == "plan" else None)
+        comment_form = CommentForm(request.POST if step == "comment" else None)
         if step is not None:
-            done = self._review_step(request, task, step, decide_form, edit_form, plan_form)
+            forms_ = (decide_form, edit_form, plan_form, comment_form)
+            done = self._review_step(request, task, step, *forms_)
             if done is not None:
                 return done
             task = self._task(request, task_id)  # as it is now, after what the step did
@@ -358,15 +405,22 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             "plan": plan if task.review_plan else None,
             "plan_form": plan_form,
             "plan_sources": sources,
+            "comment_form": comment_form,
+            "comments": comment_threads(
+                task, comment_list_for_task(user=request.user, task_id=task.pk)
+            ),
+            "draft_version": task_draft_version(task),
         }
         return TemplateResponse(request, "admin/approvals/review.html", context)
 
-    def _review_step(self, request, task, step, decide_form, edit_form, plan_form):
-        """One POST of the review page: claim, take over, release, edit, decide, or
-        decide the plan. Returns the redirect when it is done, None to show the page
-        (with errors)."""
+    def _review_step(self, request, task, step, decide_form, edit_form, plan_form, comment_form):
+        """One POST of the review page: claim, take over, release, edit, decide, decide
+        the plan, or comment on a passage, reply to a comment or resolve one. Returns
+        the redirect when it is done, None to show the page (with errors)."""
         here = redirect("admin:tasks_contenttask_review", task.pk)
         try:
+            if step in ("comment", "reply", "resolve"):
+                return self._comment_step(request, task, step, comment_form)
             if step in ("claim", "take_over"):
                 review_claim(task_id=task.pk, editor=request.user, take_over=step == "take_over")
                 messages.success(request, "You are reviewing this draft.")
@@ -406,6 +460,32 @@ class ReviewDeskAdmin(ContentTaskAdmin):
         except ApplicationError as exc:
             messages.error(request, exc.message)
         return None
+
+    def _comment_step(self, request, task, step, comment_form):
+        """A comment, a reply or a resolve from the review page: back to the comments
+        when done; None (the page, with the errors) otherwise."""
+        at_comments = redirect(
+            reverse("admin:tasks_contenttask_review", args=[task.pk]) + "#comments"
+        )
+        if step == "comment":
+            if not comment_form.is_valid():
+                return None
+            comment_add(task_id=task.pk, author=request.user, **comment_form.cleaned_data)
+            messages.success(request, "Comment added.")
+            return at_comments
+        form = (ReplyForm if step == "reply" else ResolveForm)(request.POST)
+        if not form.is_valid():
+            messages.error(request, form_errors(form))
+            return None
+        if step == "reply":
+            comment_add(task_id=task.pk, author=request.user, body=form.cleaned_data["body"],
+                        parent_id=form.cleaned_data["parent"])  # fmt: skip
+            messages.success(request, "Reply added.")
+        else:
+            comment_resolve(task_id=task.pk, comment_id=form.cleaned_data["comment"],
+                            user=request.user)  # fmt: skip
+            messages.success(request, "Comment resolved.")
+        return at_comments
 
     def _decide(self, request, task, data):
         decision = data["decision"]

@@ -152,3 +152,59 @@ class ReviewClaim(models.Model):
 
     def __str__(self) -> str:
         return f"Reviewed by {self.editor} since {self.claimed_at:%Y-%m-%d %H:%M}"
+
+
+class DraftComment(models.Model):
+    """An editor's comment on a passage of a draft (`quote`), or a reply to one
+    (`parent`; one level: a reply has no quote and no replies). Kept with the text it
+    was made on: the draft's `generation` and `draft_version`, the number of editors'
+    saved edits of that generation's draft when it was made (0: the pipeline's text),
+    as the review page's "Versions of this draft" counts them.
+
+    Resolved by an editor or its author; or, when changes are requested while it is
+    open, sent to the next generation as a note of the feedback ledger, which resolves
+    it with `sent_to_generation` set. Written by approvals.services.comments."""
+
+    MAX_QUOTE = 1000
+    MAX_BODY = 5000
+
+    task = models.ForeignKey(
+        "tasks.ContentTask", on_delete=models.CASCADE, related_name="draft_comments"
+    )
+    generation = models.PositiveIntegerField()
+    draft_version = models.PositiveIntegerField(default=0)
+    quote = models.CharField(max_length=MAX_QUOTE, blank=True)
+    body = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="draft_comments"
+    )
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
+    )
+    resolved = models.BooleanField(default=False)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+",
+    )  # fmt: skip
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # The generation it went to as a feedback note, when changes were requested while
+    # it was open (it was resolved then); null otherwise.
+    sent_to_generation = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["task", "created_at"], name="draft_comment_task_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(parent__isnull=True) | models.Q(quote=""),
+                name="draft_comment_reply_has_no_quote",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(resolved=False) | models.Q(resolved_at__isnull=False),
+                name="draft_comment_resolved_has_a_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Comment by {self.author} on generation {self.generation}: {self.body[:60]}"

@@ -13,7 +13,7 @@ from tasks.interfaces import Histogram
 from tasks.models import ContentTask, Status
 from tasks.selectors import stage_run_error_for, task_get_for_user
 
-from .models import ApprovalDecision, PlanDecision, ReviewClaim
+from .models import ApprovalDecision, DraftComment, PlanDecision, ReviewClaim
 
 # Rows PostgreSQL hands over per fetch from the server-side cursor of an export: the
 # memory an export holds, whatever the number of rows it sends.
@@ -253,3 +253,10 @@ def decision_wait_histogram(bounds: Sequence[float], /) -> dict[str, Histogram]:
             decision: Histogram(list(cumulative), count, float(total))
             for decision, count, total, *cumulative in cursor.fetchall()
         }
+
+
+def comment_list_for_task(*, user, task_id) -> QuerySet[DraftComment]:
+    """The comments (and replies) on a task's drafts, oldest first, for a user who may
+    read the task (its owner or an editor; NotFound otherwise)."""
+    task = task_get_for_user(user=user, task_id=task_id)
+    return DraftComment.objects.filter(task=task).select_related("author", "resolved_by")

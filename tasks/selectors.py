@@ -284,6 +284,14 @@ def task_draft_versions(task: ContentTask) -> list:
     return list(draft.history.select_related("history_user").order_by("history_date"))
 
 
+def task_draft_version(task: ContentTask) -> int:
+    """Which version of the current generation's draft is its text now: the number of
+    editors' saved edits (0: the pipeline's text, edited or not yet); the index, from
+    0, of the last of `task_draft_versions`."""
+    draft = task_draft(task)
+    return 0 if draft is None else max(draft.history.count() - 1, 0)
+
+
 # What a task's owner reads of a failed attempt; the task's `error` says why it failed.
 STAGE_RUN_ERROR_FOR_OWNERS = "This attempt failed; editors see why in the admin."
 

@@ -28,9 +28,10 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from approvals.services import approval_decide
+from approvals.services import approval_decide, comment_add
 from publishing.services import post_update
 from tasks.runner import run_pipeline
+from tasks.selectors import task_result
 from tasks.services.webhooks import webhook_create
 
 from .factories import UserFactory, token_for
@@ -130,6 +131,9 @@ def api_world(django_db_setup, django_db_blocker):
             post.title = f"{post.title} (revised)"
             post_update(post=post, user=editor, reason="title")
             webhook = webhook_create(user=integrator, url="https://93.184.215.14/hooks")
+            title = task_result(drafted)["title"]
+            comment = comment_add(task_id=drafted.pk, author=editor, quote=title, body="Title?")
+            KNOWN["cid"] = [comment.pk, 2**63 - 1]
             KNOWN["id"] = [str(task.pk) for task in tasks] + [str(webhook.pk), str(uuid.uuid4())]
             KNOWN["slug"] = [post.slug, "no-such-post"]
             KNOWN["version_id"] = list(post.history.values_list("history_id", flat=True))

@@ -15,6 +15,8 @@ The rules the rows hold the code to:
   report the task not found, and a draft's cover is a 404.
 - Nobody but editors sees drafts: another's task results, unpublished posts, post
   versions, the audit trail, the review desk. The public site shows no draft to anyone.
+- Comments on a draft are the editors' to write and resolve; the task's owner reads
+  them (403 to write), anyone else learns nothing of them (404).
 - Staff alone is not an editor (the editor role is the Editors group, or superuser):
   staff reach the admin's index (which offers them nothing to open), the API's
   metrics and Prometheus' `/metrics` (and health's error details); nothing else that
@@ -36,8 +38,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from rest_framework.test import APIClient
 
-from approvals.models import ApprovalDecision, PlanDecision
-from approvals.services import approval_decide, plan_decide
+from approvals.models import ApprovalDecision, DraftComment, PlanDecision
+from approvals.services import approval_decide, comment_add, plan_decide
 from contentpipeline.asgi import application
 from publishing.models import Post
 from publishing.selectors import post_versions
@@ -111,6 +113,15 @@ class World:
     @cached_property
     def draft_title(self) -> str:
         return task_result(self.drafted)["title"]
+
+    def comment_on_draft(self, body: str = "A comment on A's draft") -> DraftComment:
+        """An editor's comment on the title of A's draft (a passage of its text)."""
+        return comment_add(task_id=self.drafted.pk, author=self.editor,
+                           quote=self.draft_title, body=body)  # fmt: skip
+
+    @cached_property
+    def comment(self) -> DraftComment:
+        return self.comment_on_draft("Editors only say this of the draft")
 
     @cached_property
     def post(self) -> Post:
@@ -329,6 +340,31 @@ API_ROWS = [
         effect=status_of(ContentTask),
     ),
     Row(
+        "comments on A's draft",
+        "GET",
+        "/api/tasks/{task}/comments",
+        (401, "200 shown", 404, "200 shown", 404),
+        make=existing(task=lambda w: w.drafted.pk, body=lambda w: w.comment.body),
+        shown=lambda ctx: ctx["body"],
+    ),
+    Row(
+        "comment on A's draft",
+        "POST",
+        "/api/tasks/{task}/comments",
+        (401, 403, 404, "201 moved", 404),
+        make=DRAFTED,
+        body=lambda ctx: {"quote": ctx["title"], "body": "Is this the title?"},
+        effect=lambda ctx: DraftComment.objects.filter(task_id=ctx["task"]).count(),
+    ),
+    Row(
+        "resolve a comment on A's draft",
+        "POST",
+        "/api/tasks/{task}/comments/{comment}/resolve",
+        (401, 403, 404, "200 moved", 404),
+        make=lambda w: {"task": w.drafted.pk, "comment": w.comment_on_draft().pk},
+        effect=lambda ctx: DraftComment.objects.get(pk=ctx["comment"]).resolved,
+    ),
+    Row(
         "decide on A's plan",
         "POST",
         "/api/tasks/{task}/plan",
@@ -496,6 +532,15 @@ ADMIN_ROWS = [
         (*LOGIN, "200 shown", 403),
         make=DRAFTED,
         shown=lambda ctx: ctx["title"],
+    ),
+    Row(
+        "comment on the review desk",
+        "POST",
+        "/admin/tasks/contenttask/{task}/review/",
+        (*LOGIN, "302 moved", 403),
+        make=DRAFTED,
+        body=lambda ctx: {"step": "comment", "quote": ctx["title"], "body": "Title?"},
+        effect=lambda ctx: DraftComment.objects.filter(task_id=ctx["task"]).count(),
     ),
     Row(
         "a task's history",
@@ -742,7 +787,7 @@ async def test_each_websocket_path_answers_each_role_as_the_matrix_says(row):
 
 PLACEHOLDERS = {"task": uuid.UUID(int=1), "slug": "a-post", "version": 1, "post_pk": 1,
                 "decision": 1, "cover": "/media/covers/x.png",
-                "webhook": uuid.UUID(int=2)}  # fmt: skip
+                "webhook": uuid.UUID(int=2), "comment": 1}  # fmt: skip
 
 
 def _api_routes():

@@ -10,6 +10,8 @@ draft or a post through review and publication.
   app's, and the decision recorded here. An approval goes ahead with unsupported
   claims only when acknowledged (`UnsupportedClaims` otherwise).
 - `claims`: an editor's claim on a draft being reviewed.
+- `comments`: editors' comments on passages of a draft, replies and resolving; the
+  open ones go to the next generation with a request for changes.
 - `plans`: an editor's decision on a task's plan before its draft (approve, perhaps
   edited, or send back to be researched again), recorded like an approval.
 """
@@ -29,6 +31,7 @@ from .actions import (
     post_unpublish,
 )
 from .claims import ClaimedByAnother, review_claim, review_release
+from .comments import comment_add, comment_resolve
 from .plans import PlanDecided, plan_decide
 
 __all__ = [
@@ -38,6 +41,8 @@ __all__ = [
     "PlanDecided",
     "UnsupportedClaims",
     "approval_decide",
+    "comment_add",
+    "comment_resolve",
     "approval_decide_many",
     "draft_approve",
     "draft_reject",

@@ -54,6 +54,7 @@ from tasks.services import (
 
 from ..models import ApprovalDecision, Decision
 from .claims import require_editor, review_claim_end
+from .comments import comment_feedback_note, comments_mark_sent, comments_open_for_changes
 
 
 class Decided(NamedTuple):
@@ -151,14 +152,21 @@ def draft_request_changes(
 ) -> Decided:
     """Send a draft awaiting approval back with feedback (required): the decision is
     recorded and the task is written again as a new generation from research, the
-    feedback going into its draft (queued after commit). Editors only, the row locked
-    and the text bound as for `draft_approve`."""
+    feedback going into its draft (queued after commit). The task's unresolved
+    comments on passages go with it, each a note of the feedback ledger
+    (`On "<quote>": <body>`) that the next draft answers and its review checks; they
+    are resolved then, by the reviewer, `sent_to_generation` the new generation.
+    Editors only, the row locked and the text bound as for `draft_approve`."""
     require_editor(reviewer)
-    task = task_reject(task_id=task_id, user=reviewer, feedback=feedback, changes_requested=True)
+    comments = comments_open_for_changes(task_id=task_id)
+    notes = [comment_feedback_note(comment) for comment in comments]
+    task = task_reject(task_id=task_id, user=reviewer, feedback=feedback, changes_requested=True,
+                       notes=notes)  # fmt: skip
     _require_text_read(task, expected_content_hash)
     record = _record(task, Decision.CHANGES_REQUESTED, reviewer=reviewer, feedback=feedback,
                      request_ip=request_ip)  # fmt: skip
-    task_regenerate(task_id=task.pk, user=reviewer)
+    task = task_regenerate(task_id=task.pk, user=reviewer)
+    comments_mark_sent(comments=comments, user=reviewer, generation=task.generation)
     return Decided(record, None)
 
 

@@ -25,7 +25,7 @@ from .decisions import (
     task_reject,
 )
 from .dispatch import task_dispatch, task_dispatch_waiting
-from .drafts import task_draft_edit, task_reopen
+from .drafts import task_draft_edit, task_draft_hold, task_reopen
 from .lifecycle import (
     BULK_ACTIONS,
     MAX_KEYWORDS,
@@ -69,6 +69,7 @@ __all__ = [
     "task_dispatch",
     "task_dispatch_waiting",
     "task_draft_edit",
+    "task_draft_hold",
     "task_fail",
     "task_heartbeat",
     "task_mark_published",

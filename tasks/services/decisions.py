@@ -5,6 +5,8 @@ posts or decisions. The workflow that calls them in order lives above, in
 `approvals.services` (approve, reject, request changes, unpublish, publish again);
 publishing's schedule calls `task_mark_published` when a scheduled post goes live."""
 
+from collections.abc import Sequence
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
@@ -30,23 +32,31 @@ def task_approve(*, task_id, user: AbstractBaseUser, published: bool) -> Content
 
 @transaction.atomic
 def task_reject(
-    *, task_id, user: AbstractBaseUser, feedback: str, changes_requested: bool = False
+    *,
+    task_id,
+    user: AbstractBaseUser,
+    feedback: str,
+    changes_requested: bool = False,
+    notes: Sequence[str] = (),
 ) -> ContentTask:
     """awaiting_approval -> rejected, keeping the feedback (required, ApplicationError
     otherwise) for the next generation's draft: as the task's last `feedback`, and as a
     note of the feedback ledger (this generation's, by `user`), which every later
-    generation's draft answers. NotFound, or InvalidTransition (409) for a task not
-    awaiting approval."""
+    generation's draft answers. Each of `notes` (an editor's comments on passages, say)
+    becomes a note of the ledger too, after the feedback, in order; blank ones are
+    skipped. NotFound, or InvalidTransition (409) for a task not awaiting approval."""
     task = lock_or_404(task_id)
     task.move("reject")
     feedback = (feedback or "").strip()
     if not feedback:
         raise ApplicationError("Feedback is required when rejecting a draft.")
     task.feedback = feedback
-    FeedbackNote.objects.create(
-        task=task, generation=task.generation, note=feedback,
-        author=user if getattr(user, "pk", None) else None,
-    )  # fmt: skip
+    author = user if getattr(user, "pk", None) else None
+    extra = [note.strip() for note in notes if note and note.strip()]
+    FeedbackNote.objects.bulk_create(
+        FeedbackNote(task=task, generation=task.generation, note=note, author=author)
+        for note in [feedback, *extra]
+    )
     decision = "changes_requested" if changes_requested else "rejected"
     return save(task, user=user, reason=f"{decision} by {user}", message="Rejected")
 

@@ -121,6 +121,17 @@ def _apply(draft: Draft, changes: dict[str, Any], *, user, reason: str) -> bool:
     return True
 
 
+def task_draft_hold(*, task_id) -> ContentTask:
+    """The task, its row locked until the caller's transaction ends (call it inside
+    one): its draft cannot change meanwhile, since every edit and every move takes that
+    lock first. For what must be written against the text as it stands (a comment on a
+    passage of it, what a request for changes sends on). NotFound for no such task."""
+    if not transaction.get_connection().in_atomic_block:
+        # Outside a transaction the lock would end as soon as it was taken.
+        raise RuntimeError("task_draft_hold holds the task for a transaction: call it in one.")
+    return lock_or_404(task_id)
+
+
 @transaction.atomic
 def task_draft_edit(*, task_id, user: AbstractBaseUser, **changes: Any) -> Draft:
     """An editor's edit of the draft awaiting approval (title, excerpt, body, SEO
