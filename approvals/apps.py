@@ -7,7 +7,14 @@ class ApprovalsConfig(AppConfig):
     verbose_name = "Approvals"
 
     def ready(self) -> None:
+        from publishing.api.posts import provide_post_viewset
+
+        from .api.posts import PostManageViewSet
         from .db_role import grant_after_migrate
+
+        # The posts' routes are publishing's; changing a post is the workflow's (PATCH
+        # through `post_change`): the viewset they are served by is this app's.
+        provide_post_viewset(PostManageViewSet)
 
         # Sent once per app after every `migrate`; as this app's, once per migrate.
         post_migrate.connect(grant_after_migrate, sender=self, dispatch_uid="app_role_grant")
