@@ -183,9 +183,8 @@ class PostActionSerializer(serializers.Serializer):
 
 MANAGE_ERRORS = {
     400: OpenApiResponse(
-        VersionErrorSerializer,
-        description="A field out of bounds, an unknown field, or nothing to change "
-        "(field errors, or `detail`).",
+        description="A field out of bounds, an unknown field (field errors: the field's "
+        "name and its messages), or nothing to change (`non_field_errors`)."
     ),
     401: OpenApiResponse(VersionErrorSerializer, description="Not authenticated."),
     403: OpenApiResponse(
@@ -274,7 +273,7 @@ class _PostActionView(APIView):
 
 ACTION_RESPONSES = {
     **MANAGE_ERRORS,
-    400: OpenApiResponse(VersionErrorSerializer, description="An unknown field (field errors)."),
+    400: OpenApiResponse(description="An unknown field or a reason too long (field errors)."),
 }
 
 

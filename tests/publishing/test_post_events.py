@@ -3,6 +3,7 @@ webhooks of the owner of the post's task, with the post's public URL, signed, th
 the deliveries' own machinery (rows, attempts, the worker); a receiver on loopback
 checks each signature as the README tells integrators to."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -165,3 +166,29 @@ def test_nobody_but_the_tasks_owner_is_told(receiver, owner, editor):
     assert run_pipeline(task.pk) == "done"
     approval_decide(task_id=task.pk, reviewer=editor, approved=True)
     assert deliver_post_events() == []
+
+
+@pytest.mark.processes
+@pytest.mark.django_db(transaction=True)
+def test_the_deliveries_worker_brings_post_events_to_the_receiver(worker_factory, receiver):
+    # The whole way: recorded by the services, sent after commit to the deliveries'
+    # queue, attempted by a real Celery worker of its own, verified by the receiver.
+    worker_factory(deliveries=True, env={"WEBHOOK_ALLOW_PRIVATE": "true"})
+    owner = UserFactory()
+    receiver.secret = webhook_create(user=owner, url=receiver.url()).secret
+    editor = UserFactory(editor=True)
+    task = drafted(owner)
+
+    _, post = approval_decide(task_id=task.pk, reviewer=editor, approved=True)
+    client_for(editor).post(f"/api/posts/{post.slug}/unpublish")
+
+    deadline = time.monotonic() + 60
+    while len(post_requests(receiver)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    requests = post_requests(receiver)
+    assert sorted(r.headers["X-Webhook-Event"] for r in requests) == [
+        "post.published",
+        "post.unpublished",
+    ]
+    assert all(r.verified for r in requests)
+    assert {r.json["url"] for r in requests} == {f"https://blog.example.org/posts/{post.slug}/"}
