@@ -1,4 +1,6 @@
-"""The approvals app's routes, included under /api/ by the project's urls.py."""
+"""The approvals app's routes, included under /api/ by the project's urls.py. PATCH of a
+post's own path (`posts/<slug>`) is publishing's route, served by the viewset this app
+provides at start-up (apps.py)."""
 
 from django.urls import re_path
 
@@ -8,7 +10,7 @@ from .api.audit import ApprovalListView, TaskHistoryView
 from .api.comments import TaskCommentResolveView, TaskCommentsView
 from .api.decisions import TaskApprovalView
 from .api.plans import TaskPlanView
-from .api.posts import PostVersionRevertView
+from .api.posts import PostRepublishView, PostUnpublishView, PostVersionRevertView
 
 TASK = r"(?P<pk>[0-9a-fA-F-]{36})"
 
@@ -28,4 +30,6 @@ urlpatterns = [
         PostVersionRevertView.as_view(),
         name="post-version-revert",
     ),
+    re_path(rf"^posts/{SLUG}/unpublish/?$", PostUnpublishView.as_view(), name="post-unpublish"),
+    re_path(rf"^posts/{SLUG}/publish/?$", PostRepublishView.as_view(), name="post-publish"),
 ]

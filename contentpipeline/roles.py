@@ -1,5 +1,6 @@
-"""Who may do what. The editor role is membership of the `Editors` group (superusers
-hold every role); being staff or holding model permissions does not make an editor."""
+"""Who may do what. The editor role is membership of the `Editors` group, the publisher
+role membership of the `Publishers` group (superusers hold every role); being staff or
+holding model permissions does not make an editor or a publisher."""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -7,6 +8,9 @@ from django.db.models import Q, QuerySet
 from rest_framework.permissions import BasePermission
 
 EDITORS_GROUP = "Editors"
+# Integrators who manage posts over the API (edit, reschedule, unpublish, publish
+# again); they do not review drafts. A migration of publishing creates the group.
+PUBLISHERS_GROUP = "Publishers"
 
 
 def is_editor(user: AbstractBaseUser | AnonymousUser | None) -> bool:
@@ -20,6 +24,24 @@ def is_editor(user: AbstractBaseUser | AnonymousUser | None) -> bool:
         cached = user.groups.filter(name=EDITORS_GROUP).exists()
         user._is_editor = cached
     return cached
+
+
+def is_publisher(user: AbstractBaseUser | AnonymousUser | None) -> bool:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_is_publisher", None)
+    if cached is None:
+        cached = user.groups.filter(name=PUBLISHERS_GROUP).exists()
+        user._is_publisher = cached
+    return cached
+
+
+def may_manage_posts(user: AbstractBaseUser | AnonymousUser | None) -> bool:
+    """Editors and publishers: they edit posts, reschedule, unpublish and publish
+    them again, and read posts in any state (scheduled, unpublished)."""
+    return is_editor(user) or is_publisher(user)
 
 
 def role_name(user: AbstractBaseUser | AnonymousUser | None) -> str:
@@ -39,6 +61,13 @@ class IsEditor(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return is_editor(request.user)
+
+
+class ManagesPosts(BasePermission):
+    message = "Only editors and publishers can manage posts."
+
+    def has_permission(self, request, view) -> bool:
+        return may_manage_posts(request.user)
 
 
 # Changes nobody asked for in a request (the runner, the dispatcher, scheduled

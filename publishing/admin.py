@@ -9,6 +9,9 @@ approval), and taking a post off the site or putting it back, are the approval
 workflow's: approvals' admin registers this one again with those actions
 (approvals/admin.py), as it does the task admin with the review desk."""
 
+import copy
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -35,7 +38,7 @@ from .selectors import (
     post_version_source,
     post_versions,
 )
-from .services import post_revert, post_update
+from .services import post_revert, post_schedule_problems, post_update
 
 
 def post_status(post: Post) -> str:
@@ -100,6 +103,37 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset.with_status(self.value()) if self.value() else queryset
 
 
+class PostForm(forms.ModelForm):
+    """The post's fields, its schedule checked as the services check it (a scheduled
+    post rescheduled only to a time to come, a live one not into the future, an expiry
+    date in the future and after the publication), so a refusal is the field's error
+    and not a failed save."""
+
+    class Meta:
+        model = Post
+        fields = "__all__"  # noqa: DJ007 - the admin passes its own fields (less the read-only)
+
+    def clean(self):
+        cleaned = super().clean()
+        stored = Post.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
+        if stored is None:
+            # A new post: its expiry date is checked against its publication alone.
+            stored = Post(published_at=cleaned.get("published_at"), expire_at=None)
+        if stored.published_at is None:
+            return cleaned
+        edited = copy.copy(stored)
+        for name in ("published_at", "expire_at"):
+            # Untouched fields keep their stored value (the form shows times to the second).
+            if name in self.changed_data and name in cleaned:
+                setattr(edited, name, cleaned[name])
+        if edited.published_at is None:
+            return cleaned
+        for name, message in post_schedule_problems(stored=stored, edited=edited).items():
+            if name in self.fields:
+                self.add_error(name, message)
+        return cleaned
+
+
 @admin.register(Post)
 class PostAdmin(EditorsMayViewMixin, SimpleHistoryAdmin):
     list_display = ["title", "status", "published_at", "models"]
@@ -111,6 +145,7 @@ class PostAdmin(EditorsMayViewMixin, SimpleHistoryAdmin):
                        "approved_by_role", "approved_hash", "unpublished_at", "tag_slugs",
                        "category_slug", "body_html", "created_at", "updated_at"]  # fmt: skip
     prepopulated_fields = {"slug": ["title"]}
+    form = PostForm
     history_list_display = ["source"]
 
     def has_change_permission(self, request, obj=None) -> bool:

@@ -54,6 +54,9 @@ class Post(models.Model):
     published_at = models.DateTimeField(db_index=True)
     # Set while the post is off the site; an editor may publish it again.
     unpublished_at = models.DateTimeField(null=True, blank=True)
+    # When a beat job takes the post off the site (unpublished, the version's reason
+    # "expired"); until then it stays live.
+    expire_at = models.DateTimeField(null=True, blank=True)
     # Provenance: the task's generation whose draft this is, and the models that wrote it.
     generation = models.PositiveIntegerField(null=True, blank=True)
     models_used = ArrayField(models.CharField(max_length=100), default=list, blank=True)
@@ -106,6 +109,13 @@ class Post(models.Model):
             # the GIN index above cannot tell whether a phrase's words are, so a
             # phrase of common words would read every post holding both.
             GinIndex(WORD_PAIRS, name="post_word_pairs"),
+            # The expiry job's question, every minute: the few posts on the site that
+            # have an expiry date.
+            models.Index(
+                fields=["expire_at"],
+                condition=models.Q(expire_at__isnull=False, unpublished_at__isnull=True),
+                name="post_expiring",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,10 +10,11 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import Aggregate, BooleanField, Count, F, Func, Q, QuerySet, Subquery
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
 
 from contentpipeline.errors import NotFound
-from contentpipeline.roles import is_editor
+from contentpipeline.roles import may_manage_posts
 from tasks.interfaces import Subject
 from tasks.models import Status
 from tasks.selectors import task_readable_by
@@ -29,8 +30,9 @@ def post_list_public() -> QuerySet[Post]:
 
 
 def post_get_for_user(*, slug: str, user=None) -> Post:
-    """A published post; editors may also read scheduled ones."""
-    qs = Post.objects.all() if user is not None and is_editor(user) else Post.objects.published()
+    """A published post; editors and publishers may also read scheduled and
+    unpublished ones."""
+    qs = Post.objects.all() if may_manage_posts(user) else Post.objects.published()
     try:
         return qs.get(slug=slug)
     except Post.DoesNotExist as exc:
@@ -62,6 +64,16 @@ def post_task_ids_due() -> list:
         Post.objects.published()
         .filter(task__status=Status.APPROVED)
         .values_list("task_id", flat=True)
+    )
+
+
+def post_ids_expired() -> list[int]:
+    """Posts on the site (or scheduled) whose expiry date has come: the expiry job's to
+    take down."""
+    return list(
+        Post.objects.filter(unpublished_at__isnull=True, expire_at__lte=timezone.now())
+        .order_by("expire_at")
+        .values_list("pk", flat=True)
     )
 
 
@@ -146,7 +158,7 @@ def category_counts() -> list[dict]:
 # What a version shows and what its diff compares, in this order.
 VERSION_FIELDS = (
     "title", "excerpt", "body_markdown", "body_html", "tags", "category", "seo_title",
-    "meta_description", "published_at", "unpublished_at",
+    "meta_description", "published_at", "unpublished_at", "expire_at",
 )  # fmt: skip
 # Fields whose change is also shown as a unified diff of their lines.
 LONG_TEXT_FIELDS = ("excerpt", "body_markdown", "body_html")

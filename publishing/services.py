@@ -2,32 +2,46 @@
 
 Each service writes posts and nothing else, with one exception, the schedule: a
 scheduled post goes live by its time alone, and `post_publish_due` keeps its task's
-status true to that. What any other change of a post means for its task (taken down:
+status true to that. What readers see changing is also an event for the webhooks of
+the post's task's owner, recorded by the service that changed it, after commit like
+every delivery (`post.published` when a post goes live, `post.updated` when a live
+post gets a new version, `post.unpublished` when a live post goes off the site: see
+`post_event_record`). What any other change of a post means for its task (taken down:
 back to approved; put back: published; its approved text changed before it went live:
 awaiting approval again) is the approval workflow's, which calls these beside the
 task's services (`approvals.services`, the one place that moves drafts and posts
 through review and publication). A change that would put unapproved text on the way
 to the site is refused here (ApprovalNeeded), whoever calls."""
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
 from contentpipeline.cache import content_changed
-from contentpipeline.errors import InvalidTransition, NotFound
+from contentpipeline.errors import ApplicationError, InvalidTransition, NotFound
 from contentpipeline.roles import role_name, system_user
 from tasks.models import ContentTask
 from tasks.pipeline.rendering import render_markdown
 from tasks.pipeline.text import APPROVED_FIELDS, content_hash
 from tasks.selectors import task_models_used, task_result
 from tasks.services import task_mark_published
+from tasks.services.webhooks import webhook_event_record
 
 from .models import Post
 from .provenance import cited_sources
-from .selectors import post_task_ids_due
+from .selectors import post_task_ids_due, post_versions
+
+POST_PUBLISHED = "post.published"
+POST_UPDATED = "post.updated"
+POST_UNPUBLISHED = "post.unpublished"
+# The reason of the version that records a post taken down at its expiry date.
+EXPIRED = "expired"
 
 
 def unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
@@ -86,6 +100,8 @@ def post_publish(
         try:
             with transaction.atomic():
                 post.save()
+            if post.is_live:
+                post_event_record(post=post, event=POST_PUBLISHED)
             return post
         except IntegrityError:
             # Another post took the slug between our check and our insert.
@@ -98,12 +114,22 @@ def post_publish(
 def post_publish_due() -> int:
     """Mark approved tasks whose scheduled post time has come as published. The post
     itself is already visible from `published_at` on; this keeps the task's status
-    true to it. Returns how many tasks moved."""
-    due = post_task_ids_due()
-    moved = sum(task_mark_published(task_id=task_id) for task_id in due)
+    true to it, and tells the owner's webhooks (`post.published`) with the move.
+    Returns how many tasks moved."""
+    moved = sum(_mark_published(task_id) for task_id in post_task_ids_due())
     if moved:
         content_changed()  # pages cached before these went live did not show them
     return moved
+
+
+@transaction.atomic
+def _mark_published(task_id) -> bool:
+    if not task_mark_published(task_id=task_id):
+        return False
+    post = Post.objects.filter(task_id=task_id).first()
+    if post is not None and post.is_live:
+        post_event_record(post=post, event=POST_PUBLISHED)
+    return True
 
 
 class ApprovalNeeded(InvalidTransition):
@@ -120,7 +146,13 @@ def post_update(*, post: Post, user=None, reason: str = "edited") -> Post:
     A post that is not live yet was approved as it stood: an edit that changes its
     text or metadata raises ApprovalNeeded (409) and saves nothing. That edit is the
     approval workflow's (`approvals.services.post_edit`): it withdraws the post and
-    sends the text back for approval."""
+    sends the text back for approval.
+
+    Its schedule is checked against the post as stored (`post_schedule_problems`): a
+    scheduled post is moved only to a time to come, a live post not into the future
+    (InvalidTransition, 409: it would leave the site behind its task's back), and a
+    new expiry date is in the future and after the publication (ApplicationError,
+    400, with the field's error). A version of a live post is a `post.updated` event."""
     stored = _locked(post)
     if stored is not None and _approval_lapses(stored, post):
         raise ApprovalNeeded(
@@ -128,6 +160,8 @@ def post_update(*, post: Post, user=None, reason: str = "edited") -> Post:
             "text goes back to approval.",
             extra={"status": "scheduled"},
         )
+    if stored is not None:
+        _require_schedule(stored, post)
     post.body_html = render_markdown(post.body_markdown)
     post._history_user = user
     post._change_reason = reason
@@ -142,6 +176,8 @@ def post_update(*, post: Post, user=None, reason: str = "edited") -> Post:
         return post
     post.save()
     content_changed()
+    if post.is_live:
+        post_event_record(post=post, event=POST_UPDATED)
     return post
 
 
@@ -162,8 +198,9 @@ def post_withdraw(*, post: Post, user, reason: str) -> None:
 
 
 @transaction.atomic
-def post_unpublish(*, post: Post, user) -> Post:
-    """Take a post off the site at once (a version records who and when).
+def post_unpublish(*, post: Post, user, reason: str = "") -> Post:
+    """Take a post off the site at once (a version records who, when and `reason`, by
+    default "unpublished by <user>"); a live one is a `post.unpublished` event.
     InvalidTransition (409) when it is off already. Its task is the workflow's
     (`approvals.services.post_unpublish` moves both)."""
     post = Post.objects.select_for_update().get(pk=post.pk)
@@ -171,29 +208,126 @@ def post_unpublish(*, post: Post, user) -> Post:
         raise InvalidTransition(
             "This post is already unpublished.", extra={"status": "unpublished"}
         )
+    was_live = post.is_live
     post.unpublished_at = timezone.now()
     post._history_user = user
-    post._change_reason = f"unpublished by {user}"
+    post._change_reason = reason or f"unpublished by {user}"
     post.save()
     content_changed()
+    if was_live:
+        post_event_record(post=post, event=POST_UNPUBLISHED, reason=post._change_reason)
     return post
 
 
 @transaction.atomic
-def post_republish(*, post: Post, user) -> Post:
+def post_republish(*, post: Post, user, reason: str = "") -> Post:
     """Put an unpublished post back on the site (live from now, or still at its
-    scheduled time if that is later); a version records it. InvalidTransition (409)
-    for a post that is not unpublished. Its task is the workflow's
-    (`approvals.services.post_republish` moves both)."""
+    scheduled time if that is later); a version records it (`reason`, by default
+    "published again by <user>"), and a post live again is a `post.published` event.
+    An expiry date that has passed is cleared (the expiry job would take the post down
+    again at once). InvalidTransition (409) for a post that is not unpublished. Its
+    task is the workflow's (`approvals.services.post_republish` moves both)."""
     post = Post.objects.select_for_update().get(pk=post.pk)
     if post.unpublished_at is None:
-        raise InvalidTransition("This post is not unpublished.", extra={"status": "published"})
+        status = "published" if post.is_live else "scheduled"
+        raise InvalidTransition("This post is not unpublished.", extra={"status": status})
     post.unpublished_at = None
+    if post.expire_at is not None and post.expire_at <= timezone.now():
+        post.expire_at = None
     post._history_user = user
-    post._change_reason = f"published again by {user}"
+    post._change_reason = reason or f"published again by {user}"
     post.save()
     content_changed()
+    if post.is_live:
+        post_event_record(post=post, event=POST_PUBLISHED)
     return post
+
+
+# The fields an editor or a publisher may change over the API (`post_with_changes`);
+# `published_at` is the API's `publish_at`.
+CHANGEABLE_FIELDS = (*APPROVED_FIELDS, "category", "published_at", "expire_at")
+
+
+def post_with_changes(*, post: Post, changes: Mapping[str, Any]) -> Post:
+    """The post as stored now, its row locked until the transaction ends, with
+    `changes` (field -> value, of CHANGEABLE_FIELDS) applied and not saved: what an
+    edit saves (`post_update`, or the workflow's `post_edit`). Read under the lock, so
+    an edit never writes back what another change (an unpublish) altered meanwhile.
+    ApplicationError (400) for another field; NotFound for a post that is gone."""
+    unknown = set(changes) - set(CHANGEABLE_FIELDS)
+    if unknown:
+        raise ApplicationError(f"Not changeable: {', '.join(sorted(unknown))}.")
+    stored = _locked(post)
+    if stored is None:
+        raise NotFound("Post not found.")
+    for name, value in changes.items():
+        setattr(stored, name, value)
+    return stored
+
+
+def post_schedule_problems(*, stored: Post, edited: Post) -> dict[str, str]:
+    """What is wrong with the edited post's schedule, field by field (empty: nothing),
+    against the post as stored: a scheduled post is rescheduled only to a time to come;
+    a live post is not moved into the future (it would leave the site while its task
+    stays published: unpublish it instead); a new or changed expiry date is in the
+    future and after the publication. The admin's form and `post_update` ask it."""
+    now = timezone.now()
+    problems = {}
+    if edited.published_at != stored.published_at and stored.unpublished_at is None:
+        if stored.published_at > now and edited.published_at <= now:
+            problems["published_at"] = "A scheduled post is rescheduled to a time to come."
+        elif stored.published_at <= now and edited.published_at > now:
+            problems["published_at"] = (
+                "A live post is not moved into the future: unpublish it instead."
+            )
+    expiry_moved = (
+        edited.expire_at != stored.expire_at or edited.published_at != stored.published_at
+    )
+    if edited.expire_at is not None and expiry_moved:
+        if edited.expire_at <= now:
+            problems["expire_at"] = "The expiry date is in the past."
+        elif edited.expire_at <= edited.published_at:
+            problems["expire_at"] = "The expiry date comes after the publication."
+    return problems
+
+
+def post_lock_expired(*, post_id: int) -> Post | None:
+    """The post, its row locked until the transaction ends, if it is still on the site
+    (or scheduled) and its expiry date has come; None otherwise (unpublished or given a
+    later date meanwhile)."""
+    return (
+        Post.objects.select_for_update()
+        .filter(pk=post_id, unpublished_at__isnull=True, expire_at__lte=timezone.now())
+        .first()
+    )
+
+
+def post_public_url(post: Post) -> str:
+    """The post's page on the public site, absolute (SITE_URL)."""
+    return settings.SITE_URL.rstrip("/") + post.get_absolute_url()
+
+
+def post_event_record(*, post: Post, event: str, reason: str = "") -> int:
+    """`event` (POST_PUBLISHED, POST_UPDATED or POST_UNPUBLISHED) to each active
+    webhook of the owner of the post's task, sent after commit (a post written by hand,
+    without a task, has nobody to tell). The body: `event`, `task_id`, `slug`,
+    `title`, `url` (the public page, absolute), `published_at`, `expire_at`,
+    `version_id` (the post's newest version, as GET /api/posts/{slug}/versions lists
+    it), `reason` (why, for `post.unpublished`: "expired" at the expiry date) and
+    `timestamp`. How many deliveries were made."""
+    if post.task_id is None:
+        return 0
+    version = post_versions(post).values_list("history_id", flat=True).first()
+    payload = {
+        "slug": post.slug,
+        "title": post.title,
+        "url": post_public_url(post),
+        "published_at": post.published_at.isoformat(),
+        "expire_at": post.expire_at.isoformat() if post.expire_at else None,
+        "version_id": version,
+        "reason": reason,
+    }
+    return webhook_event_record(task_id=post.task_id, event=event, payload=payload)
 
 
 def post_as_version(*, post: Post, version_id: int) -> Post:
@@ -242,6 +376,17 @@ def _tracked_changes(stored: Post, edited: Post) -> list[str]:
         and not getattr(field, "generated", False)
         and getattr(stored, field.attname) != getattr(edited, field.attname)
     ]
+
+
+def _require_schedule(stored: Post, edited: Post) -> None:
+    problems = post_schedule_problems(stored=stored, edited=edited)
+    if not problems:
+        return
+    live_moved_ahead = "published_at" in problems and stored.published_at <= timezone.now()
+    error = InvalidTransition if live_moved_ahead else ApplicationError
+    field = next(iter(problems))
+    name = {"published_at": "publish_at"}.get(field, field)
+    raise error(problems[field], extra={name: [problems[field]]})
 
 
 def _locked(post: Post) -> Post | None:

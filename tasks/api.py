@@ -183,7 +183,11 @@ WEBHOOK_REQUESTS = (
     "and `X-Webhook-Signature: sha256=<hex>`, the HMAC-SHA256 keyed with the webhook's "
     "`secret` of `{timestamp}.{body}`. A 2xx answer within the timeout (5 s by default) "
     "delivers it; anything else is retried with exponential backoff (by default 8 attempts "
-    "over about 21 minutes)."
+    "over about 21 minutes). The posts of your tasks are told the same way, signed alike: "
+    "`post.published` (live), `post.updated` (a live post's new version) and "
+    "`post.unpublished` (taken down; `reason` is `expired` at its expiry date), with "
+    "`event`, `delivery_id`, `task_id`, `slug`, `title`, `url` (the public page), "
+    "`published_at`, `expire_at`, `version_id`, `reason`, `timestamp`."
 )
 
 

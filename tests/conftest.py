@@ -126,6 +126,11 @@ def editor(db):
     return UserFactory(editor=True)
 
 
+@pytest.fixture
+def publisher(db):
+    return UserFactory(publisher=True)
+
+
 def client_for(user=None) -> APIClient:
     client = APIClient()
     if user is not None:
@@ -141,6 +146,11 @@ def integrator_client(integrator):
 @pytest.fixture
 def editor_client(editor):
     return client_for(editor)
+
+
+@pytest.fixture
+def publisher_client(publisher):
+    return client_for(publisher)
 
 
 @pytest.fixture

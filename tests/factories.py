@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 
-from contentpipeline.roles import EDITORS_GROUP
+from contentpipeline.roles import EDITORS_GROUP, PUBLISHERS_GROUP
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -25,6 +25,13 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.add(group)
         if create:
             self.save()
+
+    @factory.post_generation
+    def publisher(self, create, extracted, **kwargs):
+        # A migration makes the group; a transactional test's flush may have emptied it.
+        if create and extracted:
+            group, _ = Group.objects.get_or_create(name=PUBLISHERS_GROUP)
+            self.groups.add(group)
 
 
 def token_for(user) -> str:

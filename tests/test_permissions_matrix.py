@@ -1,9 +1,10 @@
 """Who may do what, everywhere: each API endpoint (every route and method of the URL
 conf has a row, or `test_every_api_route_and_method_has_a_row` fails), the admin's
 pages (every registered model's list, and the desk, trail, history and revert pages),
-the public pages that could show a draft, and the three WebSocket paths; for five
+the public pages that could show a draft, and the three WebSocket paths; for six
 people: anonymous, integrator A (who owns every task and post here), integrator B, an
-editor, and staff who are not editors.
+editor, staff who are not editors, and a publisher (an integrator in the Publishers
+group, who owns nothing here either).
 
 What a cell holds: the status code; "login" for the admin's redirect to its login
 page; a WebSocket's close code or "accept"; followed by "moved" when the request
@@ -21,6 +22,9 @@ The rules the rows hold the code to:
   staff reach the admin's index (which offers them nothing to open), the API's
   metrics and Prometheus' `/metrics` (and health's error details); nothing else that
   an integrator cannot.
+- A publisher is integrator B everywhere but on posts: they change, unpublish and
+  publish posts again over the API, as editors do, and read posts in any state; no
+  task, draft, version, audit record or admin page more than B.
 - A webhook is its owner's alone: nobody else lists it or its secret, or deletes it
   (404), editors and staff included."""
 
@@ -59,6 +63,9 @@ from .tasks.factories import ContentTaskFactory
 pytestmark = pytest.mark.usefixtures("quick_writer")
 
 ROLES = ("anonymous", "integrator_a", "integrator_b", "editor", "staff")
+# The sixth person, whose cell is integrator B's unless a row says otherwise.
+PUBLISHER = "publisher"
+AS_B = "as integrator_b"
 PASSWORD = "a-long-test-password"
 
 
@@ -72,6 +79,7 @@ class World:
             "integrator_b": UserFactory(),
             "editor": UserFactory(editor=True),
             "staff": UserFactory(is_staff=True),
+            PUBLISHER: UserFactory(publisher=True),
         }
         self.a = self.people["integrator_a"]
         self.editor = self.people["editor"]
@@ -136,10 +144,16 @@ class World:
     @cached_property
     def hidden(self) -> Post:
         """Published, then taken off the site: a draft again for everyone but editors."""
+        return self.hidden_of_a()
+
+    def live_of_a(self, **fields) -> Post:
         task = self.drafted_of_a(topic="Withdrawn secrets of quokka burrows",
-                                 category="Secret Orchard")  # fmt: skip
+                                 category="Secret Orchard", **fields)  # fmt: skip
         _, post = approval_decide(task_id=task.pk, reviewer=self.editor, approved=True)
-        return post_unpublish(post=post, user=self.editor)
+        return post
+
+    def hidden_of_a(self) -> Post:
+        return post_unpublish(post=self.live_of_a(), user=self.editor)
 
     @cached_property
     def first_version(self) -> int:
@@ -171,6 +185,8 @@ class Row:
     # A reading of the thing that changes when the request moves it ("moved").
     effect: Callable[[dict], object] | None = None
     observe: Callable | None = None
+    # The publisher's cell: AS_B unless posts are what the row is about.
+    publisher: object = AS_B
 
     def __str__(self) -> str:
         return self.name
@@ -198,9 +214,15 @@ def observed(row: Row, response, ctx: dict, before) -> object:
     return " ".join([str(status), *notes]) if notes else status
 
 
+def expected(row: Row) -> dict:
+    cells = dict(zip(ROLES, row.expect, strict=True))
+    cells[PUBLISHER] = cells["integrator_b"] if row.publisher == AS_B else row.publisher
+    return cells
+
+
 def check(row: Row, world: World, client_for_role: Callable) -> None:
     found = {}
-    for role in ROLES:
+    for role in (*ROLES, PUBLISHER):
         ctx = row.make(world)
         before = row.effect(ctx) if row.effect is not None else None
         client = client_for_role(world.people[role])
@@ -211,7 +233,7 @@ def check(row: Row, world: World, client_for_role: Callable) -> None:
                 kwargs["format"] = "json"
         response = getattr(client, row.method.lower())(row.path.format(**ctx), **kwargs)
         found[role] = observed(row, response, ctx, before)
-    assert found == dict(zip(ROLES, row.expect, strict=True))
+    assert found == expected(row)
 
 
 def status_of(model, pk_name: str = "task"):
@@ -233,6 +255,20 @@ POST = existing(slug=lambda w: w.post.slug, version=lambda w: w.first_version,
                 post_pk=lambda w: w.post.pk)  # fmt: skip
 HIDDEN = existing(slug=lambda w: w.hidden.slug, post_pk=lambda w: w.hidden.pk,
                   title=lambda w: w.hidden.title)  # fmt: skip
+
+
+def fresh_post(make: Callable[[World], Post]) -> Callable[[World], dict]:
+    def made(world: World) -> dict:
+        post = make(world)
+        return {"slug": post.slug, "post_pk": post.pk}
+
+    return made
+
+
+def versions_of(ctx: dict) -> int:
+    return post_versions(Post.objects.get(pk=ctx["post_pk"])).count()
+
+
 GUIDE = existing(guide=lambda w: w.style_guide.pk)
 
 
@@ -387,6 +423,7 @@ API_ROWS = [
         "GET",
         "/api/posts?status=unpublished",
         (401, 403, 403, "200 shown", 403),
+        publisher="200 shown",
         make=HIDDEN,
         shown=lambda ctx: ctx["slug"],
     ),
@@ -428,6 +465,7 @@ API_ROWS = [
         "GET",
         "/api/posts/{slug}",
         (404, 404, 404, 200, 404),
+        publisher=200,
         make=HIDDEN,
     ),
     Row("a post's versions", "GET", "/api/posts/{slug}/versions", ONLY_EDITORS, make=POST),
@@ -445,6 +483,34 @@ API_ROWS = [
         (401, 403, 403, "200 moved", 403),
         make=POST,
         effect=lambda ctx: post_versions(Post.objects.get(pk=ctx["post_pk"])).count(),
+    ),
+    Row(
+        "change a post",
+        "PATCH",
+        "/api/posts/{slug}",
+        (401, 403, 403, "200 moved", 403),
+        publisher="200 moved",
+        make=POST,
+        body=lambda ctx: {"excerpt": f"Changed {uuid.uuid4().hex}", "change_reason": "matrix"},
+        effect=versions_of,
+    ),
+    Row(
+        "unpublish a post",
+        "POST",
+        "/api/posts/{slug}/unpublish",
+        (401, 403, 403, "200 moved", 403),
+        publisher="200 moved",
+        make=fresh_post(World.live_of_a),
+        effect=versions_of,
+    ),
+    Row(
+        "publish a post again",
+        "POST",
+        "/api/posts/{slug}/publish",
+        (401, 403, 403, "200 moved", 403),
+        publisher="200 moved",
+        make=fresh_post(World.hidden_of_a),
+        effect=versions_of,
     ),
     Row(
         "list webhooks",
@@ -775,12 +841,12 @@ async def test_each_websocket_path_answers_each_role_as_the_matrix_says(row):
     world = await database_sync_to_async(World)()
     ctx = await database_sync_to_async(row.make)(world)
     found = {}
-    for role in ROLES:
+    for role in (*ROLES, PUBLISHER):
         user = world.people[role]
         token = await database_sync_to_async(token_for)(user) if user else None
         shown = row.shown(ctx) if row.shown else None
         found[role] = await socket_outcome(row.path.format(**ctx), token, shown)
-    assert found == dict(zip(ROLES, row.expect, strict=True))
+    assert found == expected(row)
 
 
 # --- Every route has a row -----------------------------------------------------------------

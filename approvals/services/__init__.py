@@ -4,8 +4,9 @@ draft or a post through review and publication.
 
 - `actions`: the workflow, in one place: approve, reject and request changes of a
   draft (`approval_decide` takes the decision as the interfaces parse it); unpublish
-  and publish again a post; an edit or revert of a post (which re-opens approval when
-  it changes the approved text of a post not live yet). Each orchestrates top down:
+  and publish again a post, and take it down at its expiry date; an edit or revert of
+  a post (which re-opens approval when it changes the approved text of a post not live
+  yet). Each orchestrates top down:
   the task's moves through the tasks app's services, the post through the publishing
   app's, and the decision recorded here. An approval goes ahead with unsupported
   claims only when acknowledged (`UnsupportedClaims` otherwise).
@@ -25,7 +26,10 @@ from .actions import (
     draft_approve,
     draft_reject,
     draft_request_changes,
+    post_change,
     post_edit,
+    post_expire,
+    post_expire_due,
     post_republish,
     post_revert,
     post_unpublish,
@@ -48,7 +52,10 @@ __all__ = [
     "draft_reject",
     "draft_request_changes",
     "plan_decide",
+    "post_change",
     "post_edit",
+    "post_expire",
+    "post_expire_due",
     "post_republish",
     "post_revert",
     "post_unpublish",

@@ -16,11 +16,13 @@ What each does (task: the tasks app's move; post: the publishing app's write):
 - `draft_reject`: task -> rejected, feedback kept; decision recorded, claim ends.
 - `draft_request_changes`: task -> rejected -> pending as a new generation that
   answers the feedback; decision recorded, claim ends.
-- `post_unpublish`: post off the site; task published -> approved.
+- `post_unpublish`: post off the site; task published -> approved. `post_expire_due`
+  (the beat job) does it for each post whose expiry date has come, as "expired".
 - `post_republish`: post back on the site; task approved -> published when it is live.
 - `post_edit`, `post_revert`: a new version of the post; but when they change the
   approved text of a post not live yet, approval re-opens: task approved ->
-  awaiting_approval with that text as its draft, the post withdrawn.
+  awaiting_approval with that text as its draft, the post withdrawn. `post_change`
+  is `post_edit` of changes as the API takes them (field -> value).
 - `approval_decide` (and `approval_decide_many`): one of the three decisions, as the
   interfaces parse it.
 
@@ -31,15 +33,17 @@ A scheduled post goes live by its time alone: publishing's beat job
 import ipaddress
 from collections.abc import Mapping
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from contentpipeline.errors import InvalidTransition, each_on_its_own
+from contentpipeline.roles import system_user
 from publishing import services as posts
 from publishing.models import Post
+from publishing.selectors import post_ids_expired
 from tasks.models import ContentTask, Status
 from tasks.pipeline.claims import open_unsupported
 from tasks.selectors import task_content_hash, task_result
@@ -306,26 +310,50 @@ def _ip_address(raw: str | None) -> str | None:
 
 
 @transaction.atomic
-def post_unpublish(*, post: Post, user: AbstractBaseUser) -> Post:
+def post_unpublish(*, post: Post, user: AbstractBaseUser, reason: str = "") -> Post:
     """Take a post off the site at once, and its task back from published to approved
-    (a version of the post and a history record of the task say who and when).
-    InvalidTransition (409) when the post is off already. `post_republish` undoes it."""
-    post = posts.post_unpublish(post=post, user=user)
+    (a version of the post and a history record of the task say who, when and
+    `reason`, by default "unpublished by <user>"); the owner's webhooks are told
+    (`post.unpublished`) when it was live. InvalidTransition (409) when the post is off
+    already. `post_republish` undoes it."""
+    post = posts.post_unpublish(post=post, user=user, reason=reason)
     if post.task_id:
-        task_mark_unpublished(task_id=post.task_id, user=user)
+        task_mark_unpublished(
+            task_id=post.task_id, user=user, reason=f"post {reason}" if reason else ""
+        )
     return post
 
 
 @transaction.atomic
-def post_republish(*, post: Post, user: AbstractBaseUser) -> Post:
+def post_expire(*, post_id: int) -> bool:
+    """Take the post down if its expiry date has come (checked with its row locked: a
+    post unpublished or given a later date meanwhile stays as it is), as `post_unpublish`
+    does, by the system user with the reason "expired". Whether it was taken down."""
+    post = posts.post_lock_expired(post_id=post_id)
+    if post is None:
+        return False
+    post_unpublish(post=post, user=system_user(), reason=posts.EXPIRED)
+    return True
+
+
+def post_expire_due() -> int:
+    """The beat job: every post whose expiry date has come taken down (`post_expire`),
+    each on its own; how many."""
+    return sum(post_expire(post_id=post_id) for post_id in post_ids_expired())
+
+
+@transaction.atomic
+def post_republish(*, post: Post, user: AbstractBaseUser, reason: str = "") -> Post:
     """Put an unpublished post back on the site, live from now (its task published
     again) or still at its scheduled time if that is later (its task stays approved
-    until the schedule publishes it). InvalidTransition (409) unless unpublished."""
-    post = posts.post_republish(post=post, user=user)
+    until the schedule publishes it). The version's and the task's reason is `reason`,
+    by default "published again by <user>". InvalidTransition (409) unless unpublished."""
+    post = posts.post_republish(post=post, user=user, reason=reason)
     if post.task_id and post.is_live:
         task_mark_published(
-            task_id=post.task_id, user=user, reason=f"post published again by {user}"
-        )
+            task_id=post.task_id, user=user,
+            reason=f"post {reason}" if reason else f"post published again by {user}",
+        )  # fmt: skip
     return post
 
 
@@ -346,6 +374,18 @@ def post_edit(*, post: Post, user: AbstractBaseUser, reason: str = "edited") -> 
         )  # fmt: skip
         return None
     return posts.post_update(post=post, user=user, reason=reason)
+
+
+@transaction.atomic
+def post_change(
+    *, post: Post, user: AbstractBaseUser, changes: Mapping[str, Any], reason: str = "edited"
+) -> Post | None:
+    """`post_edit` of `changes` (field -> value: the text and metadata, `category`,
+    `published_at` to reschedule, `expire_at`) applied to the post as stored now, its
+    row locked from the read to the save (`publishing.services.post_with_changes`).
+    Its contract holds: None when approval re-opened (the post withdrawn)."""
+    return post_edit(post=posts.post_with_changes(post=post, changes=changes), user=user,
+                     reason=reason)  # fmt: skip
 
 
 @transaction.atomic

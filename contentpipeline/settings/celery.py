@@ -86,6 +86,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "publishing.tasks.publish_due_posts",
         "schedule": 60.0,
     },
+    # Posts whose expiry date has come go off the site (through the workflow: their
+    # tasks move back to approved).
+    "unpublish-expired-posts": {
+        "task": "approvals.tasks.unpublish_expired_posts",
+        "schedule": 60.0,
+    },
 }
 PIPELINE_STAGE_TIME_LIMIT = env.int("PIPELINE_STAGE_TIME_LIMIT", default=600)
 PIPELINE_DISPATCH_GRACE = env.int("PIPELINE_DISPATCH_GRACE", default=60)

@@ -1,5 +1,7 @@
-"""REST interface of posts: published posts for anyone; editors may also list the
-scheduled and unpublished ones (`?status=`) and read any post."""
+"""REST interface of posts: published posts for anyone; editors and publishers may also
+list the scheduled and unpublished ones (`?status=`) and read any post. Changing a post
+is the approval workflow's (approvals/api/posts.py: PATCH, unpublish, publish): PATCH is
+served on this app's route by the viewset that app provides (`provide_post_viewset`)."""
 
 import django_filters
 from drf_spectacular.utils import (
@@ -11,7 +13,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import AllowAny
 
-from contentpipeline.roles import is_editor
+from contentpipeline.roles import may_manage_posts
 
 from ..models import Post
 from ..provenance import post_provenance, post_sources
@@ -74,13 +76,19 @@ class ProvenanceSerializer(serializers.Serializer):
 
 
 class PostDetailSerializer(PostSerializer):
-    """One post: the list's fields, its numbered sources and its provenance."""
+    """One post: the list's fields, its expiry date, its numbered sources and its
+    provenance."""
 
     sources = serializers.SerializerMethodField()
     provenance = serializers.SerializerMethodField()
+    expire_at = serializers.DateTimeField(
+        allow_null=True,
+        read_only=True,
+        help_text='When the post goes off the site (unpublished, as "expired"); null: never.',
+    )
 
     class Meta(PostSerializer.Meta):
-        fields = [*PostSerializer.Meta.fields, "sources", "provenance"]
+        fields = [*PostSerializer.Meta.fields, "expire_at", "sources", "provenance"]
         read_only_fields = fields
 
     @extend_schema_field(CitedSourceSerializer(many=True))
@@ -140,7 +148,7 @@ class PostViewSet(viewsets.ReadOnlyModelViewSet):
                 enum=POST_STATUSES,
                 default="published",
                 description="`scheduled` (approved, not live yet) and `unpublished` are "
-                "for editors only.",
+                "for editors and publishers only.",
             ),
         ],
         responses={
@@ -150,7 +158,8 @@ class PostViewSet(viewsets.ReadOnlyModelViewSet):
                 PostErrorSerializer, description="`status` other than published, anonymous."
             ),
             403: OpenApiResponse(
-                PostErrorSerializer, description="`status` other than published, not an editor."
+                PostErrorSerializer,
+                description="`status` other than published, neither editor nor publisher.",
             ),
         },
     )
@@ -158,9 +167,11 @@ class PostViewSet(viewsets.ReadOnlyModelViewSet):
         query = StatusQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         status = query.validated_data["status"]
-        if status != "published" and not is_editor(request.user):
+        if status != "published" and not may_manage_posts(request.user):
             self.permission_denied(
-                request, message=f"Only editors can list {status} posts; others see published ones."
+                request,
+                message=f"Only editors and publishers can list {status} posts; others see "
+                "published ones.",
             )
         self.post_status = status
         if "q" in request.query_params and status == "published":
@@ -183,7 +194,10 @@ class PostViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         responses={
             200: PostDetailSerializer,
-            404: OpenApiResponse(PostErrorSerializer, description="No such published post."),
+            404: OpenApiResponse(
+                PostErrorSerializer,
+                description="No such published post (editors and publishers: no such post).",
+            ),
         }
     )
     def retrieve(self, request, *args, **kwargs):
@@ -191,3 +205,25 @@ class PostViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_object(self):
         return post_get_for_user(slug=self.kwargs["slug"], user=self.request.user)
+
+
+# --- The viewset the posts' routes are served by -------------------------------------------
+
+# Changing a post is the approval workflow's (a change may send a scheduled post back to
+# approval), an app above this one. It provides, at start-up, the viewset the routes
+# serve: this one, extended with PATCH (approvals/apps.py). Without it posts are read-only.
+_post_viewset: type[PostViewSet] = PostViewSet
+
+
+def provide_post_viewset(viewset: type[PostViewSet]) -> None:
+    """Serve the posts' routes (list and detail) with `viewset`, a PostViewSet that reads
+    as this one does. Called once, in an AppConfig.ready(), before the URL conf loads."""
+    global _post_viewset
+    if not issubclass(viewset, PostViewSet):
+        raise TypeError(f"{viewset!r} is not a PostViewSet")
+    _post_viewset = viewset
+
+
+def post_viewset() -> type[PostViewSet]:
+    """The viewset the posts' routes are served by (see provide_post_viewset)."""
+    return _post_viewset

@@ -120,6 +120,7 @@ class VersionDetailSerializer(VersionSummarySerializer):
     meta_description = serializers.CharField()
     published_at = serializers.DateTimeField()
     unpublished_at = serializers.DateTimeField(allow_null=True)
+    expire_at = serializers.DateTimeField(allow_null=True)
     previous_version_id = serializers.SerializerMethodField(
         help_text="The version the diff is against; null for the first."
     )

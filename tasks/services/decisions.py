@@ -94,12 +94,14 @@ def task_mark_published(
 
 
 @transaction.atomic
-def task_mark_unpublished(*, task_id, user: AbstractBaseUser) -> bool:
-    """published -> approved, when an editor takes the task's post off the site.
-    Returns False (and changes nothing) when the task is gone or not published."""
+def task_mark_unpublished(*, task_id, user: AbstractBaseUser, reason: str = "") -> bool:
+    """published -> approved, when the task's post is taken off the site (by an editor
+    or a publisher, or at its expiry date); `reason` is the history record's, by default
+    "post unpublished by <user>". Returns False (and changes nothing) when the task is
+    gone or not published."""
     task = lock(task_id, alive=False)
     if task is None or not task.may("unpublish"):
         return False
     task.move("unpublish")
-    save(task, user=user, reason=f"post unpublished by {user}", message="Unpublished")
+    save(task, user=user, reason=reason or f"post unpublished by {user}", message="Unpublished")
     return True

@@ -1,5 +1,6 @@
 """Integrators' webhooks: registering and deleting them, a delivery for each status
-change of their tasks, and each delivery's attempts.
+change of their tasks and for each event of their tasks' posts (`webhook_event_record`,
+which publishing calls: `post.published`, ...), and each delivery's attempts.
 
 - Every status change of a task (`_common.save`, the one place a task is saved) makes
   one delivery per active webhook of the task's owner, in the same transaction: a
@@ -157,12 +158,38 @@ def webhook_deliveries_record(
     if owner_has_webhooks is None and not webhooks.exists():
         return 0
     payload = status_payload(task, previous_status=previous_status, message=message)
+    return _deliveries_create(
+        webhooks, task_id=task.pk, event=STATUS_EVENT, status=task.status,
+        previous_status=previous_status or "", payload=payload,
+    )  # fmt: skip
+
+
+def webhook_event_record(*, task_id, event: str, payload: dict[str, Any]) -> int:
+    """A delivery of an event about the task's work other than its status (a post's,
+    `post.published`, ...) to each active webhook of the task's owner, sent once the
+    surrounding transaction commits, like a status change's (the same attempts,
+    retries and signature); how many were made. The body is `payload` with `event`,
+    `task_id` and `timestamp` (ISO 8601) added; nothing for a task that is gone."""
+    task = ContentTask.objects.filter(pk=task_id).values("created_by_id", "status").first()
+    if task is None:
+        return 0
+    webhooks = Webhook.objects.filter(owner_id=task["created_by_id"], active=True)
+    body = {**payload, "event": event, "task_id": str(task_id),
+            "timestamp": timezone.now().isoformat()}  # fmt: skip
+    return _deliveries_create(
+        webhooks, task_id=task_id, event=event, status=task["status"], previous_status="",
+        payload=body,
+    )  # fmt: skip
+
+
+def _deliveries_create(webhooks, *, task_id, payload: dict, **fields: Any) -> int:
+    """One pending delivery of `payload` to each of `webhooks` (one bulk insert), each
+    sent to the queue as its first attempt after commit; how many."""
     now = timezone.now()
     deliveries = WebhookDelivery.objects.bulk_create(
         WebhookDelivery(
-            webhook_id=webhook_id, task_id=task.pk, event=STATUS_EVENT, status=task.status,
-            previous_status=previous_status or "", payload=payload,
-            state=DeliveryState.PENDING, created_at=now, next_attempt_at=now,
+            webhook_id=webhook_id, task_id=task_id, payload=payload, state=DeliveryState.PENDING,
+            created_at=now, next_attempt_at=now, **fields,
         )
         for webhook_id in webhooks.values_list("pk", flat=True)
     )  # fmt: skip
