@@ -72,6 +72,8 @@ class TaskCommentsView(GenericAPIView):
     serializer_class = CommentSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema's look at the view
+            return DraftComment.objects.none()
         return comment_list_for_task(user=self.request.user, task_id=self.kwargs["pk"])
 
     @extend_schema(
