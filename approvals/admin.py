@@ -546,16 +546,17 @@ class ApprovalDecisionAdmin(ReadOnlyMixin, EditorsMayViewMixin, admin.ModelAdmin
     reviewer and time (`created_at__gte` / `created_at__lt` in the address for any
     range), a search by task id or topic, and a CSV export of the selection."""
 
-    list_display = ["created_at", "task", "generation", "round", "decision", "reviewer",
-                    "claimed_by", "feedback", "claims_acknowledged", "request_ip"]  # fmt: skip
+    list_display = ["created_at", "task", "generation", "round", "step", "step_name",
+                    "decision", "reviewer", "claimed_by", "feedback", "claims_acknowledged",
+                    "request_ip"]  # fmt: skip
     list_filter = ["decision", ReviewerFilter, ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=task__id", "task__topic"]
     date_hierarchy = "created_at"
     list_select_related = ["task", "reviewer", "claimed_by"]
     actions = ["export_csv"]
-    readonly_fields = ["task", "generation", "round", "decision", "reviewer", "claimed_by",
-                       "feedback", "content_hash", "publish_at", "request_ip",
-                       "created_at", "acknowledged"]  # fmt: skip
+    readonly_fields = ["task", "generation", "round", "workflow", "step", "step_name",
+                       "decision", "reviewer", "claimed_by", "feedback", "content_hash",
+                       "publish_at", "request_ip", "created_at", "acknowledged"]  # fmt: skip
 
     @admin.display(description="Unsupported claims acknowledged")
     def claims_acknowledged(self, obj: ApprovalDecision) -> int:

@@ -7,7 +7,12 @@ class ApprovalsConfig(AppConfig):
     verbose_name = "Approvals"
 
     def ready(self) -> None:
+        from tasks.interfaces import provide_task_reviews
+
         from .db_role import grant_after_migrate
+        from .workflows import TaskReviews
+
+        provide_task_reviews(TaskReviews())
 
         # Sent once per app after every `migrate`; as this app's, once per migrate.
         post_migrate.connect(grant_after_migrate, sender=self, dispatch_uid="app_role_grant")

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from contentpipeline.throttling import ScopedRateThrottle
 
 from . import services
+from .interfaces import task_reviews
 from .metrics import health, metrics_snapshot
 from .models import ContentTask, Priority, Status, TaskType, Webhook
 from .selectors import task_get_for_user, task_list_for_user, webhook_list_for_user
@@ -31,10 +32,20 @@ class TaskFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Status.choices)
     priority = django_filters.ChoiceFilter(choices=Priority.choices)
     task_type = django_filters.ChoiceFilter(choices=TaskType.choices)
+    waiting_for_my_groups = django_filters.BooleanFilter(
+        method="filter_waiting_for_my_groups",
+        label="Waiting for my groups: tasks awaiting approval whose current workflow step "
+        "is decided by a group you are in.",
+    )
 
     class Meta:
         model = ContentTask
-        fields = ["status", "priority", "task_type"]
+        fields = ["status", "priority", "task_type", "waiting_for_my_groups"]
+
+    def filter_waiting_for_my_groups(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(pk__in=task_reviews().waiting_for(self.request.user))
 
 
 class BulkRequestSerializer(serializers.Serializer):
