@@ -52,7 +52,7 @@ from tasks.selectors import (
 from tasks.services import task_draft_edit
 
 from .exports import decisions_csv_response
-from .models import ApprovalDecision, PlanDecision
+from .models import ApprovalDecision, PlanDecision, Workflow, WorkflowStep
 from .selectors import approval_reviewer_names, review_claim_of
 from .services import (
     UnsupportedClaims,
@@ -66,6 +66,7 @@ from .services import (
     review_claim,
     review_release,
 )
+from .workflows import is_reviewer, tasks_waiting_for, workflow_state
 
 
 class ReviewForm(forms.Form):
@@ -166,6 +167,21 @@ class WaitingForFilter(admin.SimpleListFilter):
         return queryset.filter(status=status) if status else queryset
 
 
+class MyGroupsFilter(admin.SimpleListFilter):
+    """Drafts whose current workflow step is decided by a group the user is in."""
+
+    title = "workflow"
+    parameter_name = "for_me"
+
+    def lookups(self, request, model_admin):
+        return [("groups", "Waiting for my groups")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "groups":
+            return queryset
+        return tasks_waiting_for(request.user, queryset)
+
+
 class BulkFeedbackForm(forms.Form):
     feedback = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
 
@@ -249,10 +265,22 @@ class ReviewDeskAdmin(ContentTaskAdmin):
                     "created_by", "created_at"]  # fmt: skip
     actions = ["approve_selected", "reject_selected", "request_changes_selected",
                *ContentTaskAdmin.actions]  # fmt: skip
-    list_filter = [WaitingForFilter, *ContentTaskAdmin.list_filter]
+    list_filter = [WaitingForFilter, MyGroupsFilter, *ContentTaskAdmin.list_filter]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("review_claim__editor")
+        tasks = super().get_queryset(request).select_related("review_claim__editor")
+        if not is_editor(request.user):
+            # A reviewer of a later workflow step ("Legal") sees the drafts at their step.
+            tasks = tasks_waiting_for(request.user, tasks)
+        return tasks
+
+    # Reviewers of a workflow step who are not editors see the list of their drafts
+    # and their review pages; everything else stays the editors'.
+    def has_module_permission(self, request) -> bool:
+        return is_reviewer(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_reviewer(request.user)
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
@@ -300,9 +328,9 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             raise Http404(exc.message) from exc
 
     def review_view(self, request, task_id):
-        if not is_editor(request.user):
+        if not is_reviewer(request.user):
             raise PermissionDenied
-        task = self._task(request, task_id)
+        task = self._task(request, task_id)  # editors, and reviewers of its current step
         step = request.POST.get("step", "decide") if request.method == "POST" else None
         decide_form = ReviewForm(request.POST if step == "decide" else None)
         edit_form = DraftEditForm(request.POST if step == "edit" else None)
@@ -356,6 +384,7 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             "plan": plan if task.review_plan else None,
             "plan_form": plan_form,
             "plan_sources": sources,
+            "workflow": workflow_state(task),
         }
         return TemplateResponse(request, "admin/approvals/review.html", context)
 
@@ -590,3 +619,72 @@ class PlanDecisionAdmin(ReadOnlyMixin, EditorsMayViewMixin, admin.ModelAdmin):
     list_select_related = ["task", "reviewer"]
     readonly_fields = ["task", "generation", "decision", "reviewer", "feedback", "outline",
                        "request_ip", "created_at"]  # fmt: skip
+
+
+class StepsFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        kept = [
+            form
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE", False)
+        ]
+        if not kept:
+            raise forms.ValidationError("A workflow needs at least one step.")
+
+
+class WorkflowStepInline(admin.TabularInline):
+    model = WorkflowStep
+    formset = StepsFormSet
+    extra = 1
+    min_num = 1
+    ordering = ["position"]
+    fields = ["position", "name", "group"]
+
+    # The steps are edited with their workflow, by whoever may edit it.
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    """Approval workflows: the steps a draft goes through, in order, each decided by a
+    group. Editors (and superusers) edit them; a draft half-way through its steps
+    keeps the workflow it started with (approvals.workflows)."""
+
+    list_display = ["name", "task_type", "category", "is_default", "allow_same_reviewer",
+                    "step_names"]  # fmt: skip
+    list_filter = ["is_default", "task_type"]
+    search_fields = ["name", "category"]
+    inlines = [WorkflowStepInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("steps")
+
+    @admin.display(description="Steps")
+    def step_names(self, obj: Workflow) -> str:
+        return " → ".join(step.name for step in obj.steps.all())
+
+    def has_module_permission(self, request) -> bool:
+        return is_editor(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return is_editor(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)
