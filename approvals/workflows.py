@@ -18,7 +18,7 @@ generation say it all:
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
-from django.db.models import Q, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 
 from contentpipeline.roles import EDITORS_GROUP, is_editor
 from tasks.models import ContentTask, Status
@@ -71,10 +71,8 @@ class Where:
 
 
 def _flow(workflow: Workflow) -> Flow:
-    steps = tuple(
-        Step(s.position, s.name, s.group_id, s.group.name)
-        for s in workflow.steps.select_related("group").order_by("position")
-    )
+    # The steps as prefetched (ordered by position) by `_Workflows`.
+    steps = tuple(Step(s.position, s.name, s.group_id, s.group.name) for s in workflow.steps.all())
     return Flow(workflow.pk, workflow.name, workflow.allow_same_reviewer, steps)
 
 
@@ -84,31 +82,60 @@ def _fallback() -> Flow:
     return Flow(None, FALLBACK_NAME, False, (step,))
 
 
+class _Workflows:
+    """Every workflow with its steps, read at once (two queries): there are a few, and
+    the drafts of a whole queue are placed with one read of them."""
+
+    def __init__(self) -> None:
+        steps = WorkflowStep.objects.select_related("group").order_by("position")
+        self.workflows = list(Workflow.objects.prefetch_related(Prefetch("steps", steps)))
+        self.flows = {workflow.pk: _flow(workflow) for workflow in self.workflows}
+
+    def for_task(self, task: ContentTask) -> Flow:
+        category = (task.category or "").strip().lower()
+
+        def rank(workflow: Workflow) -> int | None:
+            if not self.flows[workflow.pk].steps:
+                return None
+            type_ok = workflow.task_type in ("", task.task_type)
+            category_ok = workflow.category.strip().lower() in ("", category)
+            if type_ok and category_ok and workflow.task_type and workflow.category:
+                return 0
+            if type_ok and category_ok and workflow.task_type:
+                return 1
+            if type_ok and category_ok and workflow.category:
+                return 2
+            return 3 if workflow.is_default else None
+
+        ranked = [(rank(w), w.name, w.pk) for w in self.workflows]
+        ranked = [item for item in ranked if item[0] is not None]
+        if not ranked:
+            return _fallback()
+        return self.flows[min(ranked)[2]]
+
+    def where(self, task: ContentTask, decisions: list[ApprovalDecision]) -> Where:
+        """`decisions`: the task's current generation's, in (round, step) order."""
+        last = decisions[-1] if decisions else None
+        awaiting = task.status == Status.AWAITING_APPROVAL
+        if last is not None and last.workflow_id in self.flows:
+            flow = self.flows[last.workflow_id]
+            this_round = tuple(d for d in decisions if d.round == last.round)
+            if last.decision == Decision.APPROVED and last.step < len(flow.steps):
+                return Where(flow, last.round, last.step + 1, this_round)
+            if not awaiting:
+                return Where(flow, last.round, min(last.step, len(flow.steps)), this_round)
+        if last is not None and not awaiting:
+            return Where(_fallback(), last.round, 1, (last,))
+        return Where(self.for_task(task), (last.round + 1) if last else 1, 1, ())
+
+
 def workflow_for_task(task: ContentTask) -> Flow:
     """The workflow that applies to the task now: the one of its task type and
-    category, else of its task type (no category), else of its category (no task
-    type), else the default; the built-in one-step Editors workflow when none is.
-    A workflow without steps never applies."""
-    category = (task.category or "").strip()
-    matching = Q(is_default=True) | Q(task_type=task.task_type, category="")
-    if category:
-        matching |= Q(task_type=task.task_type, category__iexact=category)
-        matching |= Q(task_type="", category__iexact=category)
-    candidates = Workflow.objects.filter(matching, steps__isnull=False).distinct()
-
-    def rank(workflow: Workflow) -> tuple[int, str]:
-        if workflow.task_type and workflow.category:
-            return (0, workflow.name)
-        if workflow.task_type:
-            return (1, workflow.name)
-        if workflow.category:
-            return (2, workflow.name)
-        return (3, workflow.name)
-
-    # The default is a candidate only as itself: one with a task type or category
-    # matches by those.
-    chosen = min(candidates, key=rank, default=None)
-    return _flow(chosen) if chosen is not None else _fallback()
+    category (a category matches whatever its case), else of its task type (no
+    category), else of its category (no task type), else the default; the built-in
+    one-step Editors workflow when none is. A workflow without steps never applies;
+    among equals, the first by name."""
+    return _Workflows().for_task(task)
 
 
 def where(task: ContentTask) -> Where:
@@ -116,21 +143,10 @@ def where(task: ContentTask) -> Where:
     For a task no longer awaiting approval: its latest round, at its latest step."""
     decisions = list(
         ApprovalDecision.objects.filter(task=task, generation=task.generation)
-        .select_related("reviewer", "workflow")
+        .select_related("reviewer")
         .order_by("round", "step")
     )
-    last = decisions[-1] if decisions else None
-    if last is not None and last.workflow_id is not None:
-        flow = _flow(last.workflow)
-        this_round = tuple(d for d in decisions if d.round == last.round)
-        open_round = last.decision == Decision.APPROVED and last.step < len(flow.steps)
-        if open_round:
-            return Where(flow, last.round, last.step + 1, this_round)
-        if task.status != Status.AWAITING_APPROVAL:
-            return Where(flow, last.round, last.step, this_round)
-    if last is not None and task.status != Status.AWAITING_APPROVAL:
-        return Where(_fallback(), last.round, 1, (last,))
-    return Where(workflow_for_task(task), (last.round + 1) if last else 1, 1, ())
+    return _Workflows().where(task, decisions)
 
 
 def current_step(task: ContentTask) -> tuple[Flow, Step]:
@@ -163,17 +179,30 @@ def may_review(user: AbstractBaseUser | AnonymousUser | None, task: ContentTask)
 
 def tasks_waiting_for(user, tasks: QuerySet[ContentTask] | None = None) -> QuerySet:
     """The tasks awaiting approval whose current step's group the user is in (every
-    one for a superuser). Worked out per task: the queue awaiting approval is small."""
+    one for a superuser): the queue's decisions and the workflows read in three
+    queries, whatever the queue's length."""
+    base = tasks if tasks is not None else ContentTask.objects.alive()
+    if user is None or not user.is_authenticated or not user.is_active:
+        return base.none()
     awaiting = ContentTask.objects.alive().filter(status=Status.AWAITING_APPROVAL)
-    if user is None or not user.is_authenticated:
-        return awaiting.none()
+    if user.is_superuser:
+        return base.filter(pk__in=awaiting.values("pk"))
     groups = set(user.groups.values_list("pk", flat=True))
+    if not groups:
+        return base.none()
+    queue = list(awaiting.only("pk", "generation", "status", "task_type", "category"))
+    decided: dict = {}
+    current = ApprovalDecision.objects.filter(
+        task__in=awaiting, task__generation=F("generation")
+    ).only("task_id", "round", "step", "decision", "workflow_id", "reviewer_id")
+    for decision in current.order_by("round", "step"):
+        decided.setdefault(decision.task_id, []).append(decision)
+    workflows = _Workflows()
     ids = [
         task.pk
-        for task in awaiting.only("pk", "generation", "status", "task_type", "category")
-        if user.is_superuser or where(task).step.group_id in groups
+        for task in queue
+        if workflows.where(task, decided.get(task.pk, [])).step.group_id in groups
     ]
-    base = tasks if tasks is not None else ContentTask.objects.alive()
     return base.filter(pk__in=ids)
 
 

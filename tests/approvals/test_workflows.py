@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from approvals.models import ApprovalDecision, Workflow, WorkflowStep
 from approvals.services import approval_decide
-from approvals.workflows import current_step, workflow_for_task
+from approvals.workflows import current_step, tasks_waiting_for, workflow_for_task
 from contentpipeline.errors import Forbidden, InvalidTransition
 from publishing.models import Post
 from tasks.models import ContentTask
@@ -410,3 +410,15 @@ def test_two_legal_reviewers_racing_make_one_decision(queue_without_worker, two_
     assert ApprovalDecision.objects.filter(task=task, step=2).count() == 1
     task.refresh_from_db()
     assert task.status == "published"
+
+
+def test_finding_the_drafts_waiting_for_a_group_reads_the_queue_at_once(
+    two_steps, editor, lawyer, django_assert_max_num_queries
+):
+    waiting = [drafted(category=CATEGORY) for _ in range(3)]
+    for task in waiting:
+        approve(task, editor)
+    drafted(category=CATEGORY)  # at the editors' step
+    with django_assert_max_num_queries(6):
+        found = set(tasks_waiting_for(lawyer).values_list("pk", flat=True))
+    assert found == {task.pk for task in waiting}
