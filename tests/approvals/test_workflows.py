@@ -8,6 +8,7 @@ import threading
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.urls import reverse
@@ -422,3 +423,18 @@ def test_finding_the_drafts_waiting_for_a_group_reads_the_queue_at_once(
     with django_assert_max_num_queries(6):
         found = set(tasks_waiting_for(lawyer).values_list("pk", flat=True))
     assert found == {task.pk for task in waiting}
+
+
+def test_the_command_decides_the_current_step_and_says_which(two_steps, editor, lawyer):
+    task = drafted(category=CATEGORY)
+    out = io.StringIO()
+    call_command("approval_decide", str(task.pk), "--approve", "--as", editor.username, stdout=out)
+    assert "at step 1 (Editorial)" in out.getvalue()
+    with pytest.raises(CommandError, match="at step 2"):
+        call_command(
+            "approval_decide", str(task.pk), "--approve", "--as", lawyer.username, "--step", "1"
+        )
+    call_command("approval_decide", str(task.pk), "--approve", "--as", lawyer.username, stdout=out)
+    assert "at step 2 (Legal check)" in out.getvalue()
+    task.refresh_from_db()
+    assert task.status == "published"
