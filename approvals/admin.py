@@ -86,6 +86,8 @@ class ReviewForm(forms.Form):
     )
     # The content hash of the text the page showed: the decision is of that text only.
     expected_content_hash = forms.RegexField(r"^[0-9a-f]{64}$", widget=forms.HiddenInput)
+    # The workflow step the page showed: the decision is of that step only.
+    workflow_step = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def clean(self):
         data = super().clean()
@@ -343,11 +345,20 @@ class ReviewDeskAdmin(ContentTaskAdmin):
         # The text is read once: the page shows it, and the decision form carries its
         # hash, so a decision sent from this page decides this text or nothing.
         result = task_result(task)
-        shown = {"expected_content_hash": result["content_hash"] if result else ""}
+        workflow = workflow_state(task)
+        shown = {"expected_content_hash": result["content_hash"] if result else "",
+                 "workflow_step": workflow["step"] if workflow else None}  # fmt: skip
         if decide_form.is_bound:
             decide_form = ReviewForm({**request.POST.dict(), **shown})
         else:
             decide_form = ReviewForm(initial=shown)
+        if workflow and workflow["step"] < len(workflow["steps"]):
+            step, following = workflow["steps"][workflow["step"] - 1 : workflow["step"] + 1]
+            decide_form.fields["decision"].choices = [
+                ("approve", f"Approve step {workflow['step']} ({step['name']}): on to step "
+                            f"{workflow['step'] + 1} ({following['name']}, {following['group']})"),
+                *ReviewForm.DECISIONS[1:],
+            ]  # fmt: skip
         claims = (result or {}).get("claims") or []
         unsupported = open_unsupported(claims)
         if not unsupported:
@@ -384,7 +395,7 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             "plan": plan if task.review_plan else None,
             "plan_form": plan_form,
             "plan_sources": sources,
-            "workflow": workflow_state(task),
+            "workflow": workflow,
         }
         return TemplateResponse(request, "admin/approvals/review.html", context)
 
@@ -446,6 +457,7 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             request_ip=client_ip(request),
             expected_content_hash=data["expected_content_hash"],
             acknowledge_unsupported=data.get("acknowledge_unsupported", False),
+            step=data.get("workflow_step"),
         )
         if post is not None:
             messages.success(request, f"Published “{post.title}” at {post.get_absolute_url()}")

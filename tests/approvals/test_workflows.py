@@ -24,6 +24,7 @@ from tasks.runner import run_pipeline
 from ..conftest import client_for
 from ..factories import UserFactory
 from ..tasks.factories import ContentTaskFactory
+from .desk import decide_at_desk
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_writer")]
 
@@ -438,3 +439,22 @@ def test_the_command_decides_the_current_step_and_says_which(two_steps, editor, 
     assert "at step 2 (Legal check)" in out.getvalue()
     task.refresh_from_db()
     assert task.status == "published"
+
+
+def test_the_review_form_decides_only_the_step_its_page_showed(two_steps, legal, editor):
+    two_steps.allow_same_reviewer = True
+    two_steps.save()
+    editor.groups.add(legal)
+    task = drafted(category=CATEGORY)
+    desk = Client()
+    desk.force_login(editor)
+    page = desk.get(reverse("admin:tasks_contenttask_review", args=[task.pk])).content.decode()
+    assert "Approve step 1 (Editorial): on to step 2 (Legal check, Legal)" in page
+    assert '<input type="hidden" name="workflow_step" value="1"' in page
+    decide_at_desk(desk, task, page, decision="approve", workflow_step="1")
+    assert ApprovalDecision.objects.filter(task=task).count() == 1
+    stale = decide_at_desk(desk, task, page, decision="approve", workflow_step="1")
+    assert "at step 2" in stale.content.decode()
+    assert ApprovalDecision.objects.filter(task=task).count() == 1
+    task.refresh_from_db()
+    assert task.status == "awaiting_approval"
