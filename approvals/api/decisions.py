@@ -78,6 +78,11 @@ class ApprovalConflictSerializer(serializers.Serializer):
         help_text="When the draft has unsupported claims and `acknowledge_unsupported` was "
         "not sent: those claims.",
     )
+    step = serializers.IntegerField(
+        required=False,
+        help_text="When the draft is at another workflow step than `step`, or the same "
+        "reviewer approved an earlier step: the step the draft is at.",
+    )
 
 
 class TaskApprovalView(APIView):
@@ -95,7 +100,13 @@ class TaskApprovalView(APIView):
                 description="Nothing was decided: the task is not awaiting approval, or its "
                 "draft is no longer the text `expected_content_hash` names (someone edited "
                 "it since; `content_hash` is the current one), or an approval did not "
-                "acknowledge the draft's unsupported claims (`claims` lists them).",
+                "acknowledge the draft's unsupported claims (`claims` lists them), or the "
+                "draft is at another step than `step`, or you approved an earlier step of "
+                "this draft and its workflow needs someone else.",
+            ),
+            403: OpenApiResponse(
+                description="You are not in the group that decides the draft's current "
+                "workflow step (the message names the step)."
             ),
         },
     )
