@@ -56,7 +56,7 @@ from tasks.selectors import (
 from tasks.services import task_draft_edit
 
 from .exports import decisions_csv_response
-from .models import ApprovalDecision, DraftComment, PlanDecision
+from .models import ApprovalDecision, DraftComment, PlanDecision, Workflow, WorkflowStep
 from .selectors import approval_reviewer_names, comment_list_for_task, review_claim_of
 from .services import (
     UnsupportedClaims,
@@ -72,6 +72,7 @@ from .services import (
     review_claim,
     review_release,
 )
+from .workflows import is_reviewer, tasks_waiting_for, workflow_state
 
 
 class ReviewForm(forms.Form):
@@ -91,6 +92,8 @@ class ReviewForm(forms.Form):
     )
     # The content hash of the text the page showed: the decision is of that text only.
     expected_content_hash = forms.RegexField(r"^[0-9a-f]{64}$", widget=forms.HiddenInput)
+    # The workflow step the page showed: the decision is of that step only.
+    workflow_step = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def clean(self):
         data = super().clean()
@@ -212,6 +215,21 @@ class WaitingForFilter(admin.SimpleListFilter):
         return queryset.filter(status=status) if status else queryset
 
 
+class MyGroupsFilter(admin.SimpleListFilter):
+    """Drafts whose current workflow step is decided by a group the user is in."""
+
+    title = "workflow"
+    parameter_name = "for_me"
+
+    def lookups(self, request, model_admin):
+        return [("groups", "Waiting for my groups")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "groups":
+            return queryset
+        return tasks_waiting_for(request.user, queryset)
+
+
 class BulkFeedbackForm(forms.Form):
     feedback = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
 
@@ -295,10 +313,22 @@ class ReviewDeskAdmin(ContentTaskAdmin):
                     "created_by", "created_at"]  # fmt: skip
     actions = ["approve_selected", "reject_selected", "request_changes_selected",
                *ContentTaskAdmin.actions]  # fmt: skip
-    list_filter = [WaitingForFilter, *ContentTaskAdmin.list_filter]
+    list_filter = [WaitingForFilter, MyGroupsFilter, *ContentTaskAdmin.list_filter]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("review_claim__editor")
+        tasks = super().get_queryset(request).select_related("review_claim__editor")
+        if not is_editor(request.user):
+            # A reviewer of a later workflow step ("Legal") sees the drafts at their step.
+            tasks = tasks_waiting_for(request.user, tasks)
+        return tasks
+
+    # Reviewers of a workflow step who are not editors see the list of their drafts
+    # and their review pages; everything else stays the editors'.
+    def has_module_permission(self, request) -> bool:
+        return is_reviewer(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_reviewer(request.user)
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
@@ -346,9 +376,9 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             raise Http404(exc.message) from exc
 
     def review_view(self, request, task_id):
-        if not is_editor(request.user):
+        if not is_reviewer(request.user):
             raise PermissionDenied
-        task = self._task(request, task_id)
+        task = self._task(request, task_id)  # editors, and reviewers of its current step
         step = request.POST.get("step", "decide") if request.method == "POST" else None
         decide_form = ReviewForm(request.POST if step == "decide" else None)
         edit_form = DraftEditForm(request.POST if step == "edit" else None)
@@ -363,11 +393,20 @@ class ReviewDeskAdmin(ContentTaskAdmin):
         # The text is read once: the page shows it, and the decision form carries its
         # hash, so a decision sent from this page decides this text or nothing.
         result = task_result(task)
-        shown = {"expected_content_hash": result["content_hash"] if result else ""}
+        workflow = workflow_state(task)
+        shown = {"expected_content_hash": result["content_hash"] if result else "",
+                 "workflow_step": workflow["step"] if workflow else None}  # fmt: skip
         if decide_form.is_bound:
             decide_form = ReviewForm({**request.POST.dict(), **shown})
         else:
             decide_form = ReviewForm(initial=shown)
+        if workflow and workflow["step"] < len(workflow["steps"]):
+            step, following = workflow["steps"][workflow["step"] - 1 : workflow["step"] + 1]
+            decide_form.fields["decision"].choices = [
+                ("approve", f"Approve step {workflow['step']} ({step['name']}): on to step "
+                            f"{workflow['step'] + 1} ({following['name']}, {following['group']})"),
+                *ReviewForm.DECISIONS[1:],
+            ]  # fmt: skip
         claims = (result or {}).get("claims") or []
         unsupported = open_unsupported(claims)
         if not unsupported:
@@ -410,6 +449,7 @@ class ReviewDeskAdmin(ContentTaskAdmin):
                 task, comment_list_for_task(user=request.user, task_id=task.pk)
             ),
             "draft_version": task_draft_version(task),
+            "workflow": workflow,
         }
         return TemplateResponse(request, "admin/approvals/review.html", context)
 
@@ -499,6 +539,7 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             request_ip=client_ip(request),
             expected_content_hash=data["expected_content_hash"],
             acknowledge_unsupported=data.get("acknowledge_unsupported", False),
+            step=data.get("workflow_step"),
         )
         if post is not None:
             messages.success(request, f"Published “{post.title}” at {post.get_absolute_url()}")
@@ -628,16 +669,17 @@ class ApprovalDecisionAdmin(ReadOnlyMixin, EditorsMayViewMixin, admin.ModelAdmin
     reviewer and time (`created_at__gte` / `created_at__lt` in the address for any
     range), a search by task id or topic, and a CSV export of the selection."""
 
-    list_display = ["created_at", "task", "generation", "round", "decision", "reviewer",
-                    "claimed_by", "feedback", "claims_acknowledged", "request_ip"]  # fmt: skip
+    list_display = ["created_at", "task", "generation", "round", "step", "step_name",
+                    "decision", "reviewer", "claimed_by", "feedback", "claims_acknowledged",
+                    "request_ip"]  # fmt: skip
     list_filter = ["decision", ReviewerFilter, ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=task__id", "task__topic"]
     date_hierarchy = "created_at"
     list_select_related = ["task", "reviewer", "claimed_by"]
     actions = ["export_csv"]
-    readonly_fields = ["task", "generation", "round", "decision", "reviewer", "claimed_by",
-                       "feedback", "content_hash", "publish_at", "request_ip",
-                       "created_at", "acknowledged"]  # fmt: skip
+    readonly_fields = ["task", "generation", "round", "workflow", "step", "step_name",
+                       "decision", "reviewer", "claimed_by", "feedback", "content_hash",
+                       "publish_at", "request_ip", "created_at", "acknowledged"]  # fmt: skip
 
     @admin.display(description="Unsupported claims acknowledged")
     def claims_acknowledged(self, obj: ApprovalDecision) -> int:
@@ -671,3 +713,72 @@ class PlanDecisionAdmin(ReadOnlyMixin, EditorsMayViewMixin, admin.ModelAdmin):
     list_select_related = ["task", "reviewer"]
     readonly_fields = ["task", "generation", "decision", "reviewer", "feedback", "outline",
                        "request_ip", "created_at"]  # fmt: skip
+
+
+class StepsFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        kept = [
+            form
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE", False)
+        ]
+        if not kept:
+            raise forms.ValidationError("A workflow needs at least one step.")
+
+
+class WorkflowStepInline(admin.TabularInline):
+    model = WorkflowStep
+    formset = StepsFormSet
+    extra = 1
+    min_num = 1
+    ordering = ["position"]
+    fields = ["position", "name", "group"]
+
+    # The steps are edited with their workflow, by whoever may edit it.
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    """Approval workflows: the steps a draft goes through, in order, each decided by a
+    group. Editors (and superusers) edit them; a draft half-way through its steps
+    keeps the workflow it started with (approvals.workflows)."""
+
+    list_display = ["name", "task_type", "category", "is_default", "allow_same_reviewer",
+                    "step_names"]  # fmt: skip
+    list_filter = ["is_default", "task_type"]
+    search_fields = ["name", "category"]
+    inlines = [WorkflowStepInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("steps")
+
+    @admin.display(description="Steps")
+    def step_names(self, obj: Workflow) -> str:
+        return " → ".join(step.name for step in obj.steps.all())
+
+    def has_module_permission(self, request) -> bool:
+        return is_editor(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return is_editor(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return is_editor(request.user)

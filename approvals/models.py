@@ -1,7 +1,9 @@
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import models
 
 from contentpipeline.errors import ApplicationError
+from tasks.models import TaskType
 
 
 class Decision(models.TextChoices):
@@ -46,6 +48,57 @@ class AppendOnly(models.Model):
         raise AppendOnlyError(f"{self.kind} are never deleted.")
 
 
+class Workflow(models.Model):
+    """The steps a draft goes through before it is published, in order, each decided
+    by the members of one group. A workflow applies to the tasks of its `task_type`
+    and/or `category` (both set: both must match; the most specific workflow wins),
+    else the default one (at most one is)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    task_type = models.CharField(max_length=20, choices=TaskType, blank=True)
+    category = models.CharField(
+        max_length=100, blank=True, help_text="A task's category (case ignored)."
+    )
+    is_default = models.BooleanField(
+        default=False, help_text="Applies to tasks no other workflow matches."
+    )
+    allow_same_reviewer = models.BooleanField(
+        default=False,
+        help_text="Whether one person may approve several steps of the same draft.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="one_default_workflow",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkflowStep(models.Model):
+    """One step of a workflow: the members of `group` decide it (superusers may too)."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=100)
+    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["workflow", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "position"], name="one_step_per_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.name}"
+
+
 class ApprovalDecision(AppendOnly):
     """One editor decision on one draft: the audit record (who, when, why, on which
     exact text). Only ever added: the ORM refuses to change or delete one, and so does
@@ -78,6 +131,17 @@ class ApprovalDecision(AppendOnly):
     # The unsupported claims an approval went ahead with, as the editor was shown them
     # ([{"sentence", "source", "verdict", "excerpt"}]); empty when there were none.
     acknowledged_claims = models.JSONField(default=list, blank=True)
+    # The workflow step decided (its position, and its name as it was then), of the
+    # workflow the round went by; no workflow for decisions made before workflows.
+    step = models.PositiveSmallIntegerField(default=1)
+    step_name = models.CharField(max_length=100, blank=True)
+    workflow = models.ForeignKey(
+        "approvals.Workflow",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decisions",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = DecisionQuerySet.as_manager()
@@ -88,9 +152,11 @@ class ApprovalDecision(AppendOnly):
         verbose_name = "approval decision"
         verbose_name_plural = "audit trail"
         constraints = [
-            # A draft (task generation) is decided once per round, whatever races.
+            # Each step of a draft (task generation) is decided once per round, whatever
+            # races.
             models.UniqueConstraint(
-                fields=["task", "generation", "round"], name="one_decision_per_draft_round"
+                fields=["task", "generation", "round", "step"],
+                name="one_decision_per_draft_round_step",
             ),
         ]
 

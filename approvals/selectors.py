@@ -33,6 +33,8 @@ CSV_HEADER = [
     "request_ip",
     "created_at",
     "acknowledged_claims",
+    "step",
+    "step_name",
 ]
 
 # A cell a spreadsheet would read as a formula (OWASP "CSV injection"); free text that
@@ -103,6 +105,8 @@ def approval_csv_rows(queryset: QuerySet[ApprovalDecision]) -> Iterator[list[str
             record.request_ip or "",
             _when(record.created_at),
             _claims(record.acknowledged_claims),
+            str(record.step),
+            _text(record.step_name),
         ]
 
 
@@ -159,6 +163,8 @@ def task_timeline(*, user, task_id) -> list[dict[str, Any]]:
                 "feedback": decision.feedback,
                 "generation": decision.generation,
                 "round": decision.round,
+                "step": decision.step,
+                "step_name": decision.step_name,
                 "publish_at": decision.publish_at,
                 "content_hash": decision.content_hash,
                 "claimed_by": _username(decision.claimed_by),

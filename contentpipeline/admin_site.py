@@ -7,9 +7,24 @@ from django.core.exceptions import ValidationError
 
 from .roles import is_editor
 
+# Who else uses the admin (the review desk) besides staff and editors: the reviewers
+# of approval workflow steps, as the approvals app (above this one) judges them; it
+# provides the check at start-up (approvals/apps.py).
+_reviewer_check = None
+
+
+def provide_reviewer_check(check) -> None:
+    """Make `check(user) -> bool` say who reviews drafts without being an editor."""
+    global _reviewer_check
+    _reviewer_check = check
+
 
 def may_use_admin(user) -> bool:
-    return user.is_active and (user.is_staff or is_editor(user))
+    if not user.is_active:
+        return False
+    if user.is_staff or is_editor(user):
+        return True
+    return _reviewer_check is not None and _reviewer_check(user)
 
 
 class StaffOrEditorAuthenticationForm(AdminAuthenticationForm):

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from contentpipeline.throttling import ScopedRateThrottle
 
 from . import services
+from .interfaces import task_reviews
 from .metrics import health, metrics_snapshot
 from .models import ContentTask, Priority, Status, TaskType, Webhook
 from .selectors import task_get_for_user, task_list_for_user, webhook_list_for_user
@@ -45,9 +46,20 @@ class TaskFilter(django_filters.FilterSet):
         overdue = ContentTask.objects.overdue(timezone.now()).values("pk")
         return queryset.filter(pk__in=overdue) if value else queryset.exclude(pk__in=overdue)
 
+    waiting_for_my_groups = django_filters.BooleanFilter(
+        method="filter_waiting_for_my_groups",
+        label="Waiting for my groups: tasks awaiting approval whose current workflow step "
+        "is decided by a group you are in.",
+    )
+
     class Meta:
         model = ContentTask
-        fields = ["status", "priority", "task_type"]
+        fields = ["status", "priority", "task_type", "waiting_for_my_groups"]
+
+    def filter_waiting_for_my_groups(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(pk__in=task_reviews().waiting_for(self.request.user))
 
 
 class TaskOrderingFilter(OrderingFilter):

@@ -13,6 +13,9 @@ Provided at start-up:
 - `DecisionTimings`, by approvals (approvals/apps.py:
   `approvals.selectors.decision_wait_histogram`), for how long drafts waited for each
   decision (GET /metrics, GET /api/metrics): the decisions are the approvals app's.
+- `TaskReviews`, by approvals (approvals/apps.py: `approvals.workflows.TaskReviews`),
+  for the approval workflow: who reviews a task's draft besides its owner and the
+  editors, the tasks waiting for a user's decision, and the task's `workflow`.
 
 Until an app provides one, a need is met by a stand-in that offers nothing, so task
 creation also works without the apps above it.
@@ -139,3 +142,49 @@ def provide_decision_timings(timings: DecisionTimings) -> None:
 def decision_timings() -> DecisionTimings:
     """The DecisionTimings provided (no_decision_timings when none was)."""
     return _decision_timings
+
+
+class TaskReviews(Protocol):
+    """The approval workflow's view of a task, for the tasks app's reads: who may
+    review its draft besides its owner and the editors, which tasks wait for a user's
+    decision, and the task's `workflow` as the API shows it."""
+
+    def may_review(self, user, task, /) -> bool:
+        """Whether `user` may read the task to review it (a reviewer of its step)."""
+        ...
+
+    def waiting_for(self, user, /) -> list:
+        """Ids of the tasks awaiting approval whose current step `user` may decide."""
+        ...
+
+    def workflow(self, task, /) -> dict | None:
+        """{name, step, steps: [{name, group, decision, reviewer, at}]}, or None."""
+        ...
+
+
+class NoTaskReviews:
+    """The stand-in until an app provides TaskReviews: editors alone review."""
+
+    def may_review(self, user, task, /) -> bool:
+        return False
+
+    def waiting_for(self, user, /) -> list:
+        return []
+
+    def workflow(self, task, /) -> dict | None:
+        return None
+
+
+_task_reviews: TaskReviews = NoTaskReviews()
+
+
+def provide_task_reviews(reviews: TaskReviews) -> None:
+    """Make `reviews` the tasks app's TaskReviews, from the providing app's
+    `AppConfig.ready()`. Providing again replaces the one before."""
+    global _task_reviews
+    _task_reviews = reviews
+
+
+def task_reviews() -> TaskReviews:
+    """The TaskReviews provided (NoTaskReviews when none was)."""
+    return _task_reviews

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, QuerySet, Subquery
+from django.db.models import Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from contentpipeline.errors import Forbidden, NotFound
@@ -15,6 +15,7 @@ from tasks.pipeline.stages import current_draft
 from tasks.pipeline.style import StyleRules
 from tasks.pipeline.text import content_hash
 
+from .interfaces import task_reviews
 from .models import (
     ContentTask,
     Draft,
@@ -41,7 +42,13 @@ def task_list_for_user(*, user) -> QuerySet[ContentTask]:
         )
     )
     if not is_editor(user):
-        qs = qs.filter(created_by=user)
+        # Reviewers of a workflow step read the drafts waiting for them too.
+        waiting = task_reviews().waiting_for(user) if user.is_authenticated else []
+        qs = (
+            qs.filter(Q(created_by=user) | Q(pk__in=waiting))
+            if waiting
+            else qs.filter(created_by=user)
+        )
     return qs
 
 
@@ -60,7 +67,9 @@ def task_get_for_user(*, user, task_id) -> ContentTask:
 
 
 def user_can_read_task(*, user, task: ContentTask) -> bool:
-    return task.deleted_at is None and (task.created_by_id == user.pk or is_editor(user))
+    if task.deleted_at is not None:
+        return False
+    return task.created_by_id == user.pk or is_editor(user) or task_reviews().may_review(user, task)
 
 
 def task_readable_by(*, user, task_id) -> bool:

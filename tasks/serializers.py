@@ -5,6 +5,7 @@ from rest_framework import serializers
 from contentpipeline.errors import ApplicationError
 from tasks.pipeline.claims import VERDICTS
 
+from .interfaces import task_reviews
 from .models import ContentTask, Priority, Quality, Style, TaskType, Tone, Webhook
 from .selectors import stage_run_error_for, task_cost, task_feedback_history, task_result
 from .services.lifecycle import (
@@ -233,6 +234,22 @@ class TaskPostSerializer(serializers.Serializer):
     url = serializers.CharField()
 
 
+class WorkflowStepStateSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    group = serializers.CharField(help_text="The group whose members decide the step.")
+    decision = serializers.CharField(
+        allow_null=True, help_text="approved, rejected, changes_requested, or null: undecided."
+    )
+    reviewer = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField(allow_null=True)
+
+
+class TaskWorkflowSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    step = serializers.IntegerField(help_text="The step the draft is at (1-based).")
+    steps = WorkflowStepStateSerializer(many=True)
+
+
 class TaskSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     result = serializers.SerializerMethodField()
@@ -241,6 +258,7 @@ class TaskSerializer(serializers.ModelSerializer):
     post = serializers.SerializerMethodField()
     feedback_history = serializers.SerializerMethodField()
     plan = serializers.SerializerMethodField()
+    workflow = serializers.SerializerMethodField()
 
     class Meta:
         model = ContentTask
@@ -251,7 +269,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "plan", "due_at", "status",
             "stage", "progress", "error",
             "feedback", "generation", "created_by", "created_at", "updated_at", "started_at",
-            "completed_at", "result", "feedback_history", "stages", "cost", "post",
+            "completed_at", "result", "feedback_history", "workflow", "stages", "cost", "post",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -262,6 +280,11 @@ class TaskSerializer(serializers.ModelSerializer):
     @extend_schema_field(FeedbackNoteSerializer(many=True))
     def get_feedback_history(self, task: ContentTask):
         return FeedbackNoteSerializer(task_feedback_history(task), many=True).data
+
+    @extend_schema_field(TaskWorkflowSerializer(allow_null=True))
+    def get_workflow(self, task: ContentTask):
+        # The approval workflow is the approvals app's (tasks.interfaces.TaskReviews).
+        return task_reviews().workflow(task)
 
     @extend_schema_field(StageRunSerializer(many=True))
     def get_stages(self, task: ContentTask):

@@ -42,7 +42,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from rest_framework.test import APIClient
 
-from approvals.models import ApprovalDecision, DraftComment, PlanDecision
+from approvals.models import ApprovalDecision, DraftComment, PlanDecision, Workflow
 from approvals.services import approval_decide, comment_add, plan_decide
 from contentpipeline.asgi import application
 from publishing.models import Post
@@ -724,6 +724,14 @@ ADMIN_ROWS = [
         make=GUIDE,
         body=lambda ctx: {"post": "yes"},
     ),  # fmt: skip
+    Row("approval workflows", "GET", "/admin/approvals/workflow/", (*LOGIN, 200, 403)),
+    Row(
+        "an approval workflow",
+        "GET",
+        "/admin/approvals/workflow/{workflow}/change/",
+        (*LOGIN, 200, 403),
+        make=existing(workflow=lambda w: Workflow.objects.get_or_create(name="Legal")[0].pk),
+    ),
     Row("webhooks", "GET", "/admin/tasks/webhook/", (*LOGIN, 403, 403)),
     Row("webhook deliveries", "GET", "/admin/tasks/webhookdelivery/", (*LOGIN, 403, 403)),
     Row("users", "GET", "/admin/auth/user/", (*LOGIN, 403, 403)),

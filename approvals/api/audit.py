@@ -90,6 +90,8 @@ class ApprovalRecordSerializer(serializers.ModelSerializer):
             "created_at",
             "generation",
             "round",
+            "step",
+            "step_name",
             "content_hash",
             "claimed_by",
             "publish_at",
@@ -191,6 +193,8 @@ class TimelineDecisionSerializer(serializers.Serializer):
     feedback = serializers.CharField(allow_blank=True)
     generation = serializers.IntegerField()
     round = serializers.IntegerField()
+    step = serializers.IntegerField()
+    step_name = serializers.CharField()
     publish_at = serializers.DateTimeField(allow_null=True)
     content_hash = serializers.CharField(allow_blank=True)
     claimed_by = serializers.CharField(allow_null=True)

@@ -8,7 +8,6 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contentpipeline.roles import IsEditor
 from contentpipeline.throttling import client_ip
 from tasks.serializers import ClaimSerializer
 
@@ -40,6 +39,16 @@ class ApprovalRequestSerializer(serializers.Serializer):
         "acknowledged. `unverifiable` claims never block.",
     )
 
+    step = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        help_text="The workflow step you mean to decide (the task's `workflow.step` as you "
+        "read it): the decision is made only if the draft is still at that step (409 "
+        "otherwise). Without it, the current step is decided.",
+    )
+
     def validate_expected_content_hash(self, value: str | None) -> str | None:
         return value.lower() if value else value
 
@@ -51,6 +60,8 @@ class ApprovalResponseSerializer(serializers.Serializer):
     feedback = serializers.CharField()
     timestamp = serializers.DateTimeField()
     post = serializers.DictField(allow_null=True)
+    step = serializers.IntegerField(help_text="The workflow step decided (1-based).")
+    step_name = serializers.CharField()
 
 
 class ApprovalConflictSerializer(serializers.Serializer):
@@ -67,12 +78,18 @@ class ApprovalConflictSerializer(serializers.Serializer):
         help_text="When the draft has unsupported claims and `acknowledge_unsupported` was "
         "not sent: those claims.",
     )
+    step = serializers.IntegerField(
+        required=False,
+        help_text="When the draft is at another workflow step than `step`, or the same "
+        "reviewer approved an earlier step: the step the draft is at.",
+    )
 
 
 class TaskApprovalView(APIView):
-    """Approve or reject a draft awaiting approval (editors only)."""
+    """Approve or reject the current workflow step of a draft awaiting approval (the
+    members of that step's group; the service says who may)."""
 
-    permission_classes = [IsAuthenticated, IsEditor]
+    permission_classes = [IsAuthenticated]
 
     @extend_schema(
         request=ApprovalRequestSerializer,
@@ -83,7 +100,13 @@ class TaskApprovalView(APIView):
                 description="Nothing was decided: the task is not awaiting approval, or its "
                 "draft is no longer the text `expected_content_hash` names (someone edited "
                 "it since; `content_hash` is the current one), or an approval did not "
-                "acknowledge the draft's unsupported claims (`claims` lists them).",
+                "acknowledge the draft's unsupported claims (`claims` lists them), or the "
+                "draft is at another step than `step`, or you approved an earlier step of "
+                "this draft and its workflow needs someone else.",
+            ),
+            403: OpenApiResponse(
+                description="You are not in the group that decides the draft's current "
+                "workflow step (the message names the step)."
             ),
         },
     )
@@ -110,5 +133,7 @@ class TaskApprovalView(APIView):
             "feedback": decision.feedback,
             "timestamp": decision.created_at,
             "post": post_body,
+            "step": decision.step,
+            "step_name": decision.step_name,
         }
         return Response(ApprovalResponseSerializer(body).data)

@@ -39,7 +39,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from contentpipeline.errors import InvalidTransition, each_on_its_own
+from contentpipeline.errors import Forbidden, InvalidTransition, each_on_its_own
 from contentpipeline.roles import system_user
 from publishing import services as posts
 from publishing.models import Post
@@ -49,6 +49,8 @@ from tasks.pipeline.claims import open_unsupported
 from tasks.selectors import task_content_hash, task_result
 from tasks.services import (
     task_approve,
+    task_approve_step,
+    task_lock_for_decision,
     task_mark_published,
     task_mark_unpublished,
     task_regenerate,
@@ -57,7 +59,8 @@ from tasks.services import (
 )
 
 from ..models import ApprovalDecision, Decision
-from .claims import require_editor, review_claim_end
+from ..workflows import Where, in_group, where
+from .claims import require_reviewer, review_claim_end
 from .comments import comment_feedback_note, comments_mark_sent, comments_open_for_changes
 
 
@@ -92,15 +95,25 @@ def draft_approve(
     request_ip: str | None = None,
     expected_content_hash: str | None = None,
     acknowledge_unsupported: bool = False,
+    step: int | None = None,
 ) -> Decided:
-    """Approve a draft awaiting approval and publish it: its post is created, live now
+    """Approve the current step of a draft awaiting approval (`approvals.workflows`
+    says which step that is). A step that is not its workflow's last is recorded and
+    the task stays awaiting approval, waiting for the next step (its history says
+    so); nothing is published. The last step's approval publishes the draft: its
+    post is created, live now
     (the task moves on to published) or at `publish_at` (the task stays approved until
     then). The decision is recorded with the exact text approved (its content hash),
     who held the review claim and the request's IP.
 
-    Only editors decide (Forbidden, 403). The task's row is locked first, so of many
-    editors deciding at once one decides and the others get InvalidTransition (409),
-    with nothing written. With `expected_content_hash` (the draft's `content_hash` as
+    Only members of the current step's group (and superusers) decide it (Forbidden,
+    403, naming the step). Who approved an earlier step of the same draft may not
+    approve another (InvalidTransition, 409) unless the workflow allows the same
+    reviewer. With `step`, only that step is decided (409 when the draft is at
+    another). The task's row is locked first, so of many reviewers deciding at once
+    one decides the step and the others decide what follows it, if they may: the
+    next step, or (the draft decided) InvalidTransition (409), with nothing written.
+    With `expected_content_hash` (the draft's `content_hash` as
     the editor read it), only that text is decided: DraftChanged (409, with the
     current hash) and nothing decided if it was edited since.
 
@@ -110,12 +123,22 @@ def draft_approve(
     claims) and nothing decided otherwise. The decision records the claims acknowledged
     (`acknowledged_claims`). Claims that are `unverifiable` (their source could not be
     read) do not block: nothing says they are wrong."""
-    require_editor(reviewer)
-    live = publish_at is None or publish_at <= timezone.now()
-    task = task_approve(task_id=task_id, user=reviewer, published=live)
+    task, here = _lock_current_step(task_id, reviewer, step)
+    _require_another_reviewer(here, reviewer)
     _require_text_read(task, expected_content_hash)
     unsupported = _require_claims_acknowledged(task, acknowledge_unsupported)
-    record = _record(task, Decision.APPROVED, reviewer=reviewer, feedback=feedback,
+    if not here.is_last_step:
+        following = here.flow.step(here.position + 1)
+        task_approve_step(task_id=task.pk, user=reviewer, reason=(
+            f"approved at step {here.position} ({here.step.name}) by {reviewer}, "
+            f"waiting for step {following.position} ({following.name})"))  # fmt: skip
+        record = _record(task, Decision.APPROVED, here, reviewer=reviewer, feedback=feedback,
+                         publish_at=publish_at, request_ip=request_ip,
+                         acknowledged_claims=unsupported)  # fmt: skip
+        return Decided(record, None)
+    live = publish_at is None or publish_at <= timezone.now()
+    task = task_approve(task_id=task.pk, user=reviewer, published=live)
+    record = _record(task, Decision.APPROVED, here, reviewer=reviewer, feedback=feedback,
                      publish_at=publish_at, request_ip=request_ip,
                      acknowledged_claims=unsupported)  # fmt: skip
     # The post's provenance names this decision's time.
@@ -133,14 +156,16 @@ def draft_reject(
     feedback: str,
     request_ip: str | None = None,
     expected_content_hash: str | None = None,
+    step: int | None = None,
 ) -> Decided:
-    """Reject a draft awaiting approval, with feedback (required: ApplicationError,
-    400, otherwise), and record the decision. Editors only, the row locked and the
-    text bound as for `draft_approve`."""
-    require_editor(reviewer)
-    task = task_reject(task_id=task_id, user=reviewer, feedback=feedback)
+    """Reject a draft awaiting approval at its current step, with feedback (required:
+    ApplicationError, 400, otherwise), and record the decision. Any step may reject;
+    its group's members only, the row locked and the text bound as for
+    `draft_approve`."""
+    task, here = _lock_current_step(task_id, reviewer, step)
+    task = task_reject(task_id=task.pk, user=reviewer, feedback=feedback)
     _require_text_read(task, expected_content_hash)
-    record = _record(task, Decision.REJECTED, reviewer=reviewer, feedback=feedback,
+    record = _record(task, Decision.REJECTED, here, reviewer=reviewer, feedback=feedback,
                      request_ip=request_ip)  # fmt: skip
     return Decided(record, None)
 
@@ -153,21 +178,24 @@ def draft_request_changes(
     feedback: str,
     request_ip: str | None = None,
     expected_content_hash: str | None = None,
+    step: int | None = None,
 ) -> Decided:
-    """Send a draft awaiting approval back with feedback (required): the decision is
-    recorded and the task is written again as a new generation from research, the
-    feedback going into its draft (queued after commit). The task's unresolved
-    comments on passages go with it, each a note of the feedback ledger
+    """Send a draft awaiting approval back with feedback (required), at its current
+    step (any step may): the decision is recorded and the task is written again as a
+    new generation from research, the feedback going into its draft (queued after
+    commit); the new draft starts again at the workflow's first step. The task's
+    unresolved comments on passages go with it, each a note of the feedback ledger
     (`On "<quote>": <body>`) that the next draft answers and its review checks; they
-    are resolved then, by the reviewer, `sent_to_generation` the new generation.
-    Editors only, the row locked and the text bound as for `draft_approve`."""
-    require_editor(reviewer)
-    comments = comments_open_for_changes(task_id=task_id)
+    are resolved then, by the reviewer, `sent_to_generation` the new generation. The
+    step's group's members only, the row locked and the text bound as for
+    `draft_approve`."""
+    task, here = _lock_current_step(task_id, reviewer, step)
+    comments = comments_open_for_changes(task_id=task.pk)
     notes = [comment_feedback_note(comment) for comment in comments]
-    task = task_reject(task_id=task_id, user=reviewer, feedback=feedback, changes_requested=True,
+    task = task_reject(task_id=task.pk, user=reviewer, feedback=feedback, changes_requested=True,
                        notes=notes)  # fmt: skip
     _require_text_read(task, expected_content_hash)
-    record = _record(task, Decision.CHANGES_REQUESTED, reviewer=reviewer, feedback=feedback,
+    record = _record(task, Decision.CHANGES_REQUESTED, here, reviewer=reviewer, feedback=feedback,
                      request_ip=request_ip)  # fmt: skip
     task = task_regenerate(task_id=task.pk, user=reviewer)
     comments_mark_sent(comments=comments, user=reviewer, generation=task.generation)
@@ -185,14 +213,16 @@ def approval_decide(
     request_ip: str | None = None,
     expected_content_hash: str | None = None,
     acknowledge_unsupported: bool = False,
+    step: int | None = None,
 ) -> Decided:
-    """A decision as the interfaces take it (the API's body, the review form, the
-    command's flags): `draft_approve` when `approved` (publishing now or at
-    `publish_at`, going ahead with unsupported claims only if
+    """A decision on the current step of a draft's workflow, as the interfaces take
+    it (the API's body, the review form, the command's flags): `draft_approve` when
+    `approved` (publishing now or at `publish_at`, going ahead with unsupported claims only if
     `acknowledge_unsupported`), else `draft_request_changes` when `regenerate`, else
     `draft_reject`. Their contracts hold."""
     common = {"task_id": task_id, "reviewer": reviewer, "feedback": feedback,
-              "request_ip": request_ip, "expected_content_hash": expected_content_hash}  # fmt: skip
+              "request_ip": request_ip, "expected_content_hash": expected_content_hash,
+              "step": step}  # fmt: skip
     if approved:
         return draft_approve(**common, publish_at=publish_at,
                              acknowledge_unsupported=acknowledge_unsupported)  # fmt: skip
@@ -238,6 +268,39 @@ def approval_decide_many(
     return each_on_its_own(task_ids, act)
 
 
+def _lock_current_step(task_id, reviewer: AbstractBaseUser, step: int | None) -> tuple:
+    """The task, locked and awaiting approval, and where its draft is, if `reviewer`
+    may decide its current step (and it is `step`, when given)."""
+    require_reviewer(reviewer)
+    task = task_lock_for_decision(task_id=task_id)
+    here = where(task)
+    if not in_group(reviewer, here.step.group_id):
+        raise Forbidden(
+            f"Step {here.position} ({here.step.name}) of this draft is decided by the "
+            f"group '{here.step.group}', which you are not in."
+        )
+    if step is not None and step != here.position:
+        raise InvalidTransition(
+            f"This draft is at step {here.position} ({here.step.name}), not step {step}: "
+            "nothing was decided.",
+            extra={"status": task.status, "step": here.position},
+        )
+    return task, here
+
+
+def _require_another_reviewer(here: Where, reviewer: AbstractBaseUser) -> None:
+    if here.flow.allow_same_reviewer:
+        return
+    for earlier in here.decided:
+        if earlier.decision == Decision.APPROVED and earlier.reviewer_id == reviewer.pk:
+            raise InvalidTransition(
+                f"You approved step {earlier.step} ({earlier.step_name}) of this draft: "
+                f"the workflow '{here.flow.name}' needs someone else to approve step "
+                f"{here.position} ({here.step.name}).",
+                extra={"status": Status.AWAITING_APPROVAL.value, "step": here.position},
+            )
+
+
 def _require_text_read(task: ContentTask, expected_content_hash: str | None) -> None:
     # Called with the task's row locked (by its move), and every edit of the draft takes
     # that lock first: the text checked here is the text decided. Raising undoes the move.
@@ -273,6 +336,7 @@ def _require_claims_acknowledged(task: ContentTask, acknowledged: bool) -> list[
 def _record(
     task: ContentTask,
     decision: Decision,
+    here: Where,
     *,
     reviewer: AbstractBaseUser,
     feedback: str,
@@ -280,12 +344,15 @@ def _record(
     request_ip: str | None = None,
     acknowledged_claims: list[dict] | None = None,
 ) -> ApprovalDecision:
-    """The decision's audit record, on the text decided; the review claim ends with it."""
-    earlier = ApprovalDecision.objects.filter(task=task, generation=task.generation).count()
+    """The decision's audit record of the step decided, on the text decided; the review
+    claim ends with it."""
     return ApprovalDecision.objects.create(
         task=task,
         generation=task.generation,
-        round=earlier + 1,
+        round=here.round,
+        step=here.position,
+        step_name=here.step.name,
+        workflow_id=here.flow.id,
         decision=decision,
         reviewer=reviewer,
         feedback=(feedback or "").strip(),

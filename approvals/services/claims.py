@@ -11,6 +11,7 @@ from tasks.models import ContentTask
 from tasks.selectors import task_get_for_follower
 
 from ..models import ReviewClaim
+from ..workflows import is_reviewer
 
 
 class ClaimedByAnother(InvalidTransition):
@@ -23,13 +24,20 @@ def require_editor(user: AbstractBaseUser) -> None:
         raise Forbidden("Only editors can approve or reject drafts.")
 
 
+def require_reviewer(user: AbstractBaseUser) -> None:
+    """Forbidden (403) unless `user` reviews drafts at all: an editor, or a member of
+    the group of some workflow step. Which step they may decide is the action's check."""
+    if not is_reviewer(user):
+        raise Forbidden("Only editors and workflow reviewers can approve or reject drafts.")
+
+
 @transaction.atomic
 def review_claim(*, task_id, editor: AbstractBaseUser, take_over: bool = False) -> ReviewClaim:
     """Mark the draft as being reviewed by `editor` from now. A draft another editor
     is reviewing raises ClaimedByAnother (409) unless `take_over` is given; claiming
     one's own claim again renews it. Only drafts awaiting approval are claimed."""
-    require_editor(editor)
-    task = task_get_for_follower(user=editor, task_id=task_id)  # editors follow any task
+    require_reviewer(editor)
+    task = task_get_for_follower(user=editor, task_id=task_id)  # reviewers of its step too
     if not task.may("approve"):
         raise InvalidTransition(
             f"Only a draft awaiting approval can be claimed; this task is '{task.status}'.",
@@ -60,7 +68,7 @@ def review_claim(*, task_id, editor: AbstractBaseUser, take_over: bool = False) 
 @transaction.atomic
 def review_release(*, task_id, editor: AbstractBaseUser) -> bool:
     """Let go of one's own claim; False when there was none of one's own."""
-    require_editor(editor)
+    require_reviewer(editor)
     deleted, _ = ReviewClaim.objects.filter(task_id=task_id, editor=editor).delete()
     return bool(deleted)
 

@@ -19,6 +19,8 @@ with who and why, and broadcast to the progress streams after commit.
 
 from .decisions import (
     task_approve,
+    task_approve_step,
+    task_lock_for_decision,
     task_mark_published,
     task_mark_unpublished,
     task_regenerate,
@@ -60,6 +62,8 @@ __all__ = [
     "Overlapping",
     "Submitted",
     "task_approve",
+    "task_approve_step",
+    "task_lock_for_decision",
     "task_bulk",
     "task_cancel",
     "task_claim",

@@ -31,6 +31,29 @@ def task_approve(*, task_id, user: AbstractBaseUser, published: bool) -> Content
 
 
 @transaction.atomic
+def task_lock_for_decision(*, task_id) -> ContentTask:
+    """The task's row, locked until the transaction ends, for a decision on its draft:
+    NotFound, or InvalidTransition (409) for a task not awaiting approval. Decisions
+    of one draft wait for each other here, so each sees the ones before it."""
+    task = lock_or_404(task_id)
+    if not task.may("approve"):
+        task.move("approve")  # raises the status machine's refusal
+    return task
+
+
+@transaction.atomic
+def task_approve_step(*, task_id, user: AbstractBaseUser, reason: str) -> ContentTask:
+    """A step of the draft's approval workflow approved, not its last: the task stays
+    awaiting approval, with a history record by `user` (`reason`: which step was
+    approved, which is next) and a progress event. NotFound, or InvalidTransition
+    (409) for a task not awaiting approval."""
+    task = task_lock_for_decision(task_id=task_id)
+    task._as_loaded = None  # nothing tracked changes, and the approval is still history
+    reason = reason[:100]  # the history record's change reason holds 100 characters
+    return save(task, user=user, reason=reason, message=reason, update_fields=["updated_at"])
+
+
+@transaction.atomic
 def task_reject(
     *,
     task_id,

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_writer")]
 
 HEADER = ["id", "task_id", "generation", "round", "decision", "reviewer", "claimed_by",
           "feedback", "content_hash", "publish_at", "request_ip", "created_at",
-          "acknowledged_claims"]  # fmt: skip
+          "acknowledged_claims", "step", "step_name"]  # fmt: skip
 
 
 def drafted(owner):
@@ -246,6 +246,8 @@ def test_csv_values_are_the_decisions_fields(editor_client, integrator, editor, 
             "203.0.113.7",
             record.created_at.isoformat(),
             "",
+            "1",
+            "Editors",
         ],
     ]
 

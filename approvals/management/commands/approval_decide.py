@@ -14,7 +14,10 @@ from contentpipeline.errors import ApplicationError
 
 
 class Command(BaseCommand):
-    help = "Approve, reject or request changes to a draft awaiting approval, as an editor."
+    help = (
+        "Approve, reject or request changes to a draft awaiting approval, at the current "
+        "step of its workflow, as a member of that step's group."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("task_id")
@@ -36,9 +39,14 @@ class Command(BaseCommand):
             help="approve although claims of the draft are unsupported by their sources "
             "(the decision records them)",
         )
+        parser.add_argument(
+            "--step",
+            type=int,
+            help="the workflow step you mean to decide: decide only if the draft is at it",
+        )
 
     def handle(self, *args, task_id, approve, reject, request_changes, feedback, publish_at,
-               username, expected_content_hash, acknowledge_unsupported,
+               username, expected_content_hash, acknowledge_unsupported, step=None,
                **options):  # fmt: skip
         reviewer = get_user_model().objects.filter(username=username).first()
         if reviewer is None:
@@ -62,6 +70,7 @@ class Command(BaseCommand):
                 regenerate=request_changes,
                 expected_content_hash=expected_content_hash,
                 acknowledge_unsupported=acknowledge_unsupported,
+                step=step,
             )
         except ApplicationError as exc:
             message = exc.message.replace("`acknowledge_unsupported`", "--acknowledge-unsupported")
@@ -70,6 +79,9 @@ class Command(BaseCommand):
             for claim in exc.extra.get("claims", []):
                 message += f"\n  [{claim['source']}] {claim['sentence']} ({claim['reason']})"
             raise CommandError(message) from exc
-        self.stdout.write(f"{record.decision}: task {record.task_id} by {reviewer}")
+        self.stdout.write(
+            f"{record.decision}: task {record.task_id} by {reviewer}"
+            f" at step {record.step} ({record.step_name or 'Editors'})"
+        )
         if post is not None:
             self.stdout.write(f"post {post.slug} at {post.published_at.isoformat()}")
