@@ -10,15 +10,21 @@ Provided at start-up:
 - `PostOverlaps`, by publishing (publishing/apps.py:
   `publishing.selectors.post_overlaps_for_subject`), for the published posts a new
   task would write about again (`overlaps` in the answer to POST /api/tasks).
+- `StatusListener`s, by notifications (notifications/apps.py), told of each change of
+  a task's status once it is committed (a draft waiting for review, a decision).
 
 Until an app provides one, a need is met by a stand-in that offers nothing, so task
 creation also works without the apps above it.
 """
 
+import logging
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import combinations
 from math import ceil
 from typing import Protocol
+
+logger = logging.getLogger(__name__)
 
 # How many of the topic's words (the first ones) a match is judged on, and the share
 # of them a close match holds (every word of a topic of one or two).
@@ -99,3 +105,50 @@ def provide_post_overlaps(finder: PostOverlaps) -> None:
 def post_overlaps() -> PostOverlaps:
     """The PostOverlaps provided (no_post_overlaps when none was)."""
     return _post_overlaps
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A task's status as it changed, committed: `old_status` None for a new task;
+    `at` when it was saved (with the task, it names the change); `user_id`
+    who made it (None: nobody asked, a run or the schedule); `reason` as its history
+    record says it ("approved by ...", "changes_requested by ...")."""
+
+    task_id: str
+    old_status: str | None
+    new_status: str
+    at: datetime
+    reason: str
+    user_id: int | None
+
+
+class StatusListener(Protocol):
+    """Told of a committed change of a task's status, in the thread that committed it
+    (a request's, a run's): it must be quick (hand anything slow to the queue) and what
+    it raises is logged, never the caller's failure."""
+
+    def __call__(self, change: StatusChange, /) -> None: ...
+
+
+_status_listeners: list[StatusListener] = []
+
+
+def provide_status_listener(listener: StatusListener) -> None:
+    """Add `listener` to those told of status changes, from the providing app's
+    `AppConfig.ready()`; providing the same one again changes nothing."""
+    if listener not in _status_listeners:
+        _status_listeners.append(listener)
+
+
+def status_listeners() -> tuple[StatusListener, ...]:
+    """The StatusListeners provided (none until an app provides one)."""
+    return tuple(_status_listeners)
+
+
+def announce_status_change(change: StatusChange) -> None:
+    """Tell each listener of `change`; one that fails is logged and the others told."""
+    for listener in status_listeners():
+        try:
+            listener(change)
+        except Exception:
+            logger.exception("A status listener failed on task %s", change.task_id)

@@ -11,6 +11,7 @@ that names the variable.
   ceiling, rate limits, the quality loop, source fetches, webhooks
 - database: PostgreSQL, its pool, the role migrations run as
 - cache_channels: Redis as broker, cache and channel layer
+- mail: the e-mail server (EMAIL_URL), its sender and timeout
 - celery: queues, the workers' pool, broker timeouts, periodic jobs, leases
 - api: the REST framework and the OpenAPI schema
 - static: static files and media
@@ -33,6 +34,7 @@ from .security import *  # noqa: F403
 from .providers import *  # noqa: F403
 from .database import *  # noqa: F403
 from .cache_channels import *  # noqa: F403
+from .mail import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .api import *  # noqa: F403
 from .static import *  # noqa: F403
