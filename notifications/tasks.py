@@ -6,6 +6,7 @@ from datetime import datetime
 
 from celery import shared_task
 from celery.exceptions import Retry
+from django.conf import settings
 from django.db import DatabaseError
 
 from tasks.queue import delivery_queue
@@ -16,10 +17,10 @@ from .services import notification_email_deliver, notifications_for_status_chang
 logger = logging.getLogger(__name__)
 
 # An e-mail's attempts after the first, the first retry EMAIL_RETRY_WAIT seconds later
-# and each wait twice the one before (about 30 minutes in all): a mail server down for
-# a while still gets the mail, one that never comes back costs a log line.
+# (a minute by default) and each wait twice the one before (about 30 minutes in all): a
+# mail server down for a while still gets the mail, one that never comes back costs a
+# log line.
 EMAIL_MAX_RETRIES = 5
-EMAIL_RETRY_WAIT = 60
 
 
 @shared_task(
@@ -63,7 +64,7 @@ def send_notification_email(self, notification_id: int) -> bool:
                        notification_id, exc.__class__.__name__, exc)  # fmt: skip
         try:
             raise self.retry(
-                exc=exc, countdown=EMAIL_RETRY_WAIT * 2**self.request.retries,
+                exc=exc, countdown=settings.EMAIL_RETRY_WAIT * 2**self.request.retries,
                 queue=delivery_queue(),
             ) from exc  # fmt: skip
         except Retry:

@@ -7,10 +7,10 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from approvals.services import approval_decide, plan_decide
-from notifications.tasks import notify_status_change
 from notifications.models import Kind, Notification
 from notifications.selectors import reviewer_group_names
 from notifications.services import notification_settings_update
+from notifications.tasks import notify_status_change
 from tasks.runner import run_pipeline
 from tasks.selectors import task_result
 
