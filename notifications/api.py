@@ -6,6 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from .models import Kind, Notification
 from .selectors import notification_list_for_user, notification_settings_of
@@ -66,25 +67,36 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         notification = notification_mark_read(user=request.user, notification_id=pk)
         return Response(NotificationSerializer(notification).data)
 
-    @extend_schema(
-        methods=["GET"], summary="Your notification settings",
-        responses={200: NotificationSettingsSerializer},
-    )  # fmt: skip
-    @extend_schema(
-        methods=["PATCH", "PUT"], summary="Turn notification e-mail on or off",
-        request=NotificationSettingsSerializer, responses={200: NotificationSettingsSerializer},
-    )  # fmt: skip
-    @action(detail=False, methods=["get", "put", "patch"], url_path="settings",
-            pagination_class=None)  # fmt: skip
-    def email_settings(self, request):
-        if request.method != "GET":
-            serializer = NotificationSettingsSerializer(
-                data=request.data, partial=request.method == "PATCH"
+
+class NotificationSettingsView(APIView):
+    """Whether your notifications also come by e-mail."""
+
+    @extend_schema(summary="Your notification settings",
+                   responses={200: NotificationSettingsSerializer})  # fmt: skip
+    def get(self, request):
+        return Response(self._answer(request))
+
+    @extend_schema(summary="Turn notification e-mail on or off",
+                   request=NotificationSettingsSerializer,
+                   responses={200: NotificationSettingsSerializer})  # fmt: skip
+    def put(self, request):
+        return self._update(request, partial=False)
+
+    @extend_schema(summary="Turn notification e-mail on or off",
+                   request=NotificationSettingsSerializer,
+                   responses={200: NotificationSettingsSerializer})  # fmt: skip
+    def patch(self, request):
+        return self._update(request, partial=True)
+
+    def _update(self, request, *, partial: bool):
+        serializer = NotificationSettingsSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        if "email_enabled" in serializer.validated_data:
+            notification_settings_update(
+                user=request.user, email_enabled=serializer.validated_data["email_enabled"]
             )
-            serializer.is_valid(raise_exception=True)
-            if "email_enabled" in serializer.validated_data:
-                notification_settings_update(
-                    user=request.user, email_enabled=serializer.validated_data["email_enabled"]
-                )
-        current = notification_settings_of(user=request.user)
-        return Response({"email_enabled": current.email_enabled})
+        return Response(self._answer(request))
+
+    @staticmethod
+    def _answer(request) -> dict:
+        return {"email_enabled": notification_settings_of(user=request.user).email_enabled}
