@@ -1,15 +1,15 @@
 """Handing notifications' work to the Celery queue, by the tasks' registered names (so
 the services need not import the Celery tasks that call them).
 
-The fan-out (who is told of a status change) goes to the pipeline's queue: a few
-queries. Each e-mail goes to the deliveries' queue (`tasks.queue.delivery_queue`): it
-waits on a mail server outside, so a slow or silent one holds a delivery thread, never
-a pipeline run's, and never the request or run that made the change."""
+Both go to the deliveries' queue (`tasks.queue.delivery_queue`, the webhook
+deliveries' worker), never the pipeline's: a notification is a delivery to a person,
+and neither waits behind a backlog of runs nor takes a run's thread. The fan-out (who
+is told of a status change) is a few queries; each e-mail waits on a mail server
+outside, so a slow or silent one holds a delivery thread, never a pipeline run's, and
+never the request or run that made the change."""
 
 import logging
 from datetime import datetime
-
-from django.conf import settings
 
 from contentpipeline.celery import app
 from tasks.queue import delivery_queue
@@ -29,7 +29,7 @@ def send_status_change(
         app.send_task(
             NOTIFY_STATUS_CHANGE_TASK,
             args=[task_id, old_status, new_status, at.isoformat(), user_id],
-            queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+            queue=delivery_queue(),
             retry=True,
         )
     except Exception as exc:
