@@ -2,9 +2,14 @@
 page (own notifications only, opening one marks it read, the e-mail setting); and the
 API (own, paginated, unread filter, mark read, settings) for each role."""
 
+import json
+import shutil
+import subprocess
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import reverse
 
@@ -178,3 +183,32 @@ def test_each_user_turns_email_off_over_the_api():
     assert answer.json() == {"email_enabled": True}
     assert client_for().get("/api/notifications/settings").status_code == 401
     assert client_for().get("/api/notifications").status_code == 401
+
+
+# --- The page's script ---------------------------------------------------------------------
+
+NODE_CHECK = """
+const I = require(process.argv[1]);
+console.log(JSON.stringify({
+  urls: [I.socketUrl({protocol: "http:", host: "127.0.0.1:8012"}),
+         I.socketUrl({protocol: "https:", host: "example.org"})],
+  delays: [0, 1, 5, 20].map(I.reconnectDelay),
+  counts: [{type: "notifications.unread", count: 3}, {type: "notifications.unread", count: 0},
+           {type: "notifications.unread", count: -1}, {type: "notifications.unread"},
+           {type: "task.progress", count: 2}, null].map(I.unreadCount),
+}));
+"""
+
+
+@pytest.mark.processes
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_scripts_rules_for_the_socket_and_the_count():
+    script = finders.find("contentpipeline/inbox.js")
+    output = subprocess.run(  # noqa: S603
+        [shutil.which("node"), "-e", NODE_CHECK, script],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    result = json.loads(output)
+    assert result["urls"] == ["ws://127.0.0.1:8012/ws/tasks/", "wss://example.org/ws/tasks/"]
+    assert result["delays"] == [1000, 2000, 30000, 30000]
+    assert result["counts"] == [3, 0, None, None, None, None]
