@@ -20,6 +20,7 @@ api_patterns = [
     re_path(r"^auth/token/?$", TokenLoginView.as_view(), name="auth-token"),
     path("", include("approvals.urls")),
     path("", include("tasks.urls")),
+    path("", include("notifications.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("publishing.api.routes")),

@@ -31,7 +31,14 @@ from contentpipeline.websocket import (
     credential_user_ids,
 )
 
-from .events import EDITORS_GROUP, image_group, progress_message, task_group, user_group
+from .events import (
+    EDITORS_GROUP,
+    image_group,
+    personal_group,
+    progress_message,
+    task_group,
+    user_group,
+)
 from .selectors import task_get_for_follower, task_latest_for_user, task_owner_ids
 
 logger = logging.getLogger(__name__)
@@ -366,7 +373,10 @@ class ImageProgressConsumer(_OneTaskConsumer):
 
 
 class TaskListConsumer(_ProgressConsumer):
-    """/ws/tasks/: every change of every task the user may read."""
+    """/ws/tasks/: every change of every task the user may read; and what is for the
+    user alone (their personal group), such as the inbox's unread count
+    (`notifications.unread`, sent by the notifications app), which every admin page
+    shows."""
 
     async def connect(self) -> None:
         user = await self.authenticated_user()
@@ -377,9 +387,13 @@ class TaskListConsumer(_ProgressConsumer):
             self.subject, group = EDITORS_VIEW, EDITORS_GROUP
         else:
             self.subject, group = OWN_VIEW, user_group(user.pk)
-        await self.join([group])
+        await self.join([group, personal_group(user.pk)])
         await self.accept()
         _shared_checks().remember((self.credential, self.subject))
+
+    async def notifications_unread(self, event) -> None:
+        if await self.still_allowed():
+            await self.send_json({"type": "notifications.unread", "count": event["count"]})
 
     async def send_current_state(self) -> None:
         """The state of the user's newest tasks (at most 50), newest first, one

@@ -39,6 +39,12 @@ def user_group(user_id) -> str:
     return f"tasks-user-{user_id}"
 
 
+def personal_group(user_id) -> str:
+    """What is for one user whatever their socket follows (the inbox's unread count):
+    every /ws/tasks/ socket of theirs is in it."""
+    return f"user-{user_id}"
+
+
 def image_group(task_id) -> str:
     return f"image-{task_id}"
 
@@ -133,6 +139,16 @@ def broadcast(event: dict[str, Any], *, created_by_id: int, image: bool = False)
         logger.warning(
             "Could not broadcast progress of task %s: %s", event["task_id"], _describe(exc)
         )
+
+
+def send_to_user(user_id: int, event: dict[str, Any]) -> None:
+    """Send `event` (its "type" a handler of the /ws/tasks/ consumer) to the user's
+    sockets now; a lost one costs a client one update: errors are logged, not raised."""
+    try:
+        _send([personal_group(user_id)], event)
+    except Exception as exc:
+        logger.warning("Could not send %s to user %s: %s", event.get("type"), user_id,
+                       _describe(exc))  # fmt: skip
 
 
 def _describe(exc: BaseException) -> str:

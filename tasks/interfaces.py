@@ -16,16 +16,22 @@ Provided at start-up:
 - `TaskReviews`, by approvals (approvals/apps.py: `approvals.workflows.TaskReviews`),
   for the approval workflow: who reviews a task's draft besides its owner and the
   editors, the tasks waiting for a user's decision, and the task's `workflow`.
+- `StatusListener`s, by notifications (notifications/apps.py), told of each change of
+  a task's status once it is committed (a draft waiting for review, a decision).
 
 Until an app provides one, a need is met by a stand-in that offers nothing, so task
 creation also works without the apps above it.
 """
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import combinations
 from math import ceil
 from typing import NamedTuple, Protocol
+
+logger = logging.getLogger(__name__)
 
 # How many of the topic's words (the first ones) a match is judged on, and the share
 # of them a close match holds (every word of a topic of one or two).
@@ -188,3 +194,50 @@ def provide_task_reviews(reviews: TaskReviews) -> None:
 def task_reviews() -> TaskReviews:
     """The TaskReviews provided (NoTaskReviews when none was)."""
     return _task_reviews
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A task's status as it changed, committed: `old_status` None for a new task;
+    `at` when it was saved (with the task, it names the change); `user_id`
+    who made it (None: nobody asked, a run or the schedule); `reason` as its history
+    record says it ("approved by ...", "changes_requested by ...")."""
+
+    task_id: str
+    old_status: str | None
+    new_status: str
+    at: datetime
+    reason: str
+    user_id: int | None
+
+
+class StatusListener(Protocol):
+    """Told of a committed change of a task's status, in the thread that committed it
+    (a request's, a run's): it must be quick (hand anything slow to the queue) and what
+    it raises is logged, never the caller's failure."""
+
+    def __call__(self, change: StatusChange, /) -> None: ...
+
+
+_status_listeners: list[StatusListener] = []
+
+
+def provide_status_listener(listener: StatusListener) -> None:
+    """Add `listener` to those told of status changes, from the providing app's
+    `AppConfig.ready()`; providing the same one again changes nothing."""
+    if listener not in _status_listeners:
+        _status_listeners.append(listener)
+
+
+def status_listeners() -> tuple[StatusListener, ...]:
+    """The StatusListeners provided (none until an app provides one)."""
+    return tuple(_status_listeners)
+
+
+def announce_status_change(change: StatusChange) -> None:
+    """Tell each listener of `change`; one that fails is logged and the others told."""
+    for listener in status_listeners():
+        try:
+            listener(change)
+        except Exception:
+            logger.exception("A status listener failed on task %s", change.task_id)

@@ -26,17 +26,27 @@ class Outbox:
         self.channel = self.loop.run_until_complete(self.layer.new_channel())
         self.loop.run_until_complete(self.layer.group_add(EDITORS_GROUP, self.channel))
 
+    def _run_keys(self, client) -> list:
+        """The queue's lists in Redis, one per priority step (kombu names them
+        `<queue>` and `<queue>\x06\x16<n>`); not the deliveries' queue beside it
+        (`<queue>.webhooks`: webhooks and notifications), whose messages are no runs."""
+        step = f"{self.queue}\x06\x16".encode()
+        return [
+            key for key in client.keys(f"{self.queue}*")
+            if key == self.queue.encode() or key.startswith(step)
+        ]  # fmt: skip
+
     def messages(self) -> int:
         """Run messages waiting on the queue (every priority step)."""
         with celery_app.connection_for_read() as connection:
             client = connection.default_channel.client
-            return sum(client.llen(key) for key in client.keys(f"{self.queue}*"))
+            return sum(client.llen(key) for key in self._run_keys(client))
 
     def runs(self) -> list[str]:
         """The task ids the run messages waiting on the queue name, in no set order."""
         with celery_app.connection_for_read() as connection:
             client = connection.default_channel.client
-            raw = [m for key in client.keys(f"{self.queue}*") for m in client.lrange(key, 0, -1)]
+            raw = [m for key in self._run_keys(client) for m in client.lrange(key, 0, -1)]
         # kombu's envelope; Celery's message protocol 2 puts (args, kwargs, embed) in the body.
         return [
             arg

@@ -45,6 +45,8 @@ from rest_framework.test import APIClient
 from approvals.models import ApprovalDecision, DraftComment, PlanDecision, Workflow
 from approvals.services import approval_decide, comment_add, plan_decide
 from contentpipeline.asgi import application
+from notifications.models import Notification
+from notifications.services import notification_send
 from publishing.models import Post
 from publishing.selectors import post_versions
 from publishing.services import post_unpublish, post_update
@@ -162,6 +164,13 @@ class World:
     @cached_property
     def style_guide(self) -> StyleGuide:
         return style_guide_update(user=self.editor, banned_phrases="synergy")
+
+    def notification_of(self, user) -> Notification:
+        (made,) = notification_send(
+            recipients=[user], kind="decision", task=None, url="http://localhost:8000/x",
+            title=f"For {user.username} alone: {uuid.uuid4().hex[:8]}",
+        )  # fmt: skip
+        return made
 
     @cached_property
     def decision(self) -> ApprovalDecision:
@@ -535,6 +544,33 @@ API_ROWS = [
         make=lambda w: {"webhook": w.webhook_of_a().pk},
         effect=lambda ctx: Webhook.objects.filter(pk=ctx["webhook"]).exists(),
     ),
+    Row(
+        "list notifications",
+        "GET",
+        "/api/notifications",
+        (401, "200 shown", 200, 200, 200),
+        make=lambda w: {"title": w.notification_of(w.a).title},
+        shown=lambda ctx: ctx["title"],
+    ),
+    Row(
+        "mark A's notification read",
+        "POST",
+        "/api/notifications/{notification}/read",
+        (401, "200 moved", 404, 404, 404),
+        make=lambda w: {"notification": w.notification_of(w.a).pk},
+        effect=lambda ctx: Notification.objects.get(pk=ctx["notification"]).read_at is None,
+    ),
+    Row("notification settings", "GET", "/api/notifications/settings", (401, 200, 200, 200, 200)),
+    *(
+        Row(
+            f"{method} notification settings",
+            method,
+            "/api/notifications/settings",
+            (401, 200, 200, 200, 200),
+            body=lambda ctx: {"email_enabled": False},
+        )
+        for method in ("PUT", "PATCH")
+    ),
     Row("metrics", "GET", "/api/metrics", (401, 403, 403, 403, 200)),
     Row("Prometheus metrics", "GET", "/metrics", (401, 403, 403, 403, 200)),
     # Whether a worker answers the health check's ping depends on what else runs on the
@@ -732,6 +768,14 @@ ADMIN_ROWS = [
         (*LOGIN, 200, 403),
         make=existing(workflow=lambda w: Workflow.objects.get_or_create(name="Legal")[0].pk),
     ),
+    Row(
+        "the inbox",
+        "GET",
+        "/admin/notifications/notification/",
+        (*LOGIN, "200 shown", 200),
+        make=lambda w: {"title": w.notification_of(w.editor).title},
+        shown=lambda ctx: ctx["title"],
+    ),
     Row("webhooks", "GET", "/admin/tasks/webhook/", (*LOGIN, 403, 403)),
     Row("webhook deliveries", "GET", "/admin/tasks/webhookdelivery/", (*LOGIN, 403, 403)),
     Row("users", "GET", "/admin/auth/user/", (*LOGIN, 403, 403)),
@@ -861,7 +905,7 @@ async def test_each_websocket_path_answers_each_role_as_the_matrix_says(row):
 
 PLACEHOLDERS = {"task": uuid.UUID(int=1), "slug": "a-post", "version": 1, "post_pk": 1,
                 "decision": 1, "cover": "/media/covers/x.png",
-                "webhook": uuid.UUID(int=2), "comment": 1}  # fmt: skip
+                "webhook": uuid.UUID(int=2), "comment": 1, "notification": 1}  # fmt: skip
 
 
 def _api_routes():

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ["contentpipeline", "tasks", "publishing", "approvals"]
+APPS = ["contentpipeline", "tasks", "publishing", "approvals", "notifications"]
 TASK_OWNER = "tasks/services/"
 WRITE_METHODS = {"save", "delete", "update", "create", "bulk_create", "bulk_update",
                  "get_or_create", "update_or_create", "select_for_update"}  # fmt: skip

@@ -11,7 +11,7 @@ that names the variable.
   ceiling, rate limits, the quality loop, source fetches, webhooks
 - database: PostgreSQL, its pool, the role migrations run as
 - cache_channels: Redis as broker, cache and channel layer
-- mail: the e-mail server (EMAIL_URL), its timeout, review reminders' lead time
+- mail: the e-mail server (EMAIL_URL), its sender, timeout, retries; review reminders
 - celery: queues, the workers' pool, broker timeouts, periodic jobs, leases
 - api: the REST framework and the OpenAPI schema
 - static: static files and media

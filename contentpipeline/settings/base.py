@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "tasks",
     "approvals",
     "publishing",
+    "notifications",
 ]
 
 MIDDLEWARE = [

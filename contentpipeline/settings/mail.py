@@ -40,6 +40,10 @@ if _email.get("EMAIL_FILE_PATH"):
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 if not 0 < EMAIL_TIMEOUT <= 120:
     raise ImproperlyConfigured("EMAIL_TIMEOUT is from 0 to 120 seconds")
+# Seconds before a failed send is tried again, doubled at each attempt after that.
+EMAIL_RETRY_WAIT = env.float("EMAIL_RETRY_WAIT", default=60.0)
+if EMAIL_RETRY_WAIT < 0:
+    raise ImproperlyConfigured("EMAIL_RETRY_WAIT is 0 seconds or more")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Content pipeline <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -17,14 +17,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import JSONObject
+from django.utils import timezone
 
 from contentpipeline.errors import NotFound
 from contentpipeline.roles import SYSTEM_USERNAME, system_user
 
 from ..events import broadcast_on_commit, default_message
+from ..interfaces import StatusChange, announce_status_change, status_listeners
 from ..models import ContentTask, StageRun, StageRunStatus, Status, Webhook
 from .webhooks import webhook_deliveries_record
 
@@ -272,6 +274,14 @@ def save(
             message=message or default_message(task),
             owner_has_webhooks=getattr(task, "owner_has_webhooks", None),
         )
+        if status_listeners():
+            change = StatusChange(
+                task_id=str(task.pk), old_status=previous, new_status=task.status,
+                at=timezone.now(), reason=reason, user_id=getattr(user, "pk", None),
+            )  # fmt: skip
+            # robust: what a listener raises never reaches the caller, whose change is
+            # committed by then.
+            transaction.on_commit(lambda: announce_status_change(change), robust=True)
     task._as_loaded = _snapshot(task)
     broadcast_on_commit(task, message, image=image)
     return task
