@@ -14,7 +14,8 @@ DECIDED = {Status.APPROVED, Status.PUBLISHED, Status.REJECTED}
 
 def is_notified(change: StatusChange) -> bool:
     if change.new_status in WAITING:
-        return change.old_status != change.new_status
+        # A new wait, or a later step of the approval workflow reached.
+        return change.old_status != change.new_status or change.step is not None
     return change.old_status == Status.AWAITING_APPROVAL and change.new_status in DECIDED
 
 

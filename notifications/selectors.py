@@ -3,20 +3,22 @@
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
+from approvals.workflows import current_step
 from contentpipeline.errors import NotFound
 from contentpipeline.roles import EDITORS_GROUP
-from tasks.models import ContentTask
+from tasks.models import ContentTask, Status
 
 from .models import Notification, NotificationSettings
 
 
 def reviewer_group_names(task: ContentTask) -> list[str]:
-    """The groups whose members decide the task's draft (or plan) now.
-
-    One step decided by `Editors` today. The approval workflows (several steps, each
-    decided by a group) replace this by the current step's group:
-    `approvals.selectors.current_step(task)`'s group, once that exists."""
-    return [EDITORS_GROUP]
+    """The groups whose members decide the task's draft (or plan) now: the current step
+    of its approval workflow (approvals.workflows.current_step) for a draft; `Editors`
+    for a plan, which editors decide."""
+    if task.status == Status.AWAITING_PLAN:
+        return [EDITORS_GROUP]
+    _, step = current_step(task)
+    return [step.group] if step.group else [EDITORS_GROUP]
 
 
 def reviewers_of(task: ContentTask) -> QuerySet:

@@ -61,6 +61,7 @@ def post_publish(
     publish_at: datetime | None = None,
     user=None,
     approved_at: datetime | None = None,
+    approved_by_role: str | None = None,
 ) -> Post:
     """Create the post of an approved task from its draft (published now, or scheduled
     for `publish_at`), with the HTML the draft stage rendered and sanitized.
@@ -90,7 +91,7 @@ def post_publish(
         models_used=task_models_used(task),
         sources=cited_sources(result.get("sources", [])),
         approved_at=approved_at or timezone.now(),
-        approved_by_role=role_name(user),
+        approved_by_role=(approved_by_role or role_name(user))[:20],
         approved_hash=result["content_hash"],
     )
     content_changed()

@@ -201,7 +201,9 @@ class StatusChange:
     """A task's status as it changed, committed: `old_status` None for a new task;
     `at` when it was saved (with the task, it names the change); `user_id`
     who made it (None: nobody asked, a run or the schedule); `reason` as its history
-    record says it ("approved by ...", "changes_requested by ...")."""
+    record says it ("approved by ...", "changes_requested by ..."). `step`: the step
+    of an approval workflow the draft has reached, its status unchanged (still
+    awaiting approval after an earlier step approved it); None for a change of status."""
 
     task_id: str
     old_status: str | None
@@ -209,6 +211,7 @@ class StatusChange:
     at: datetime
     reason: str
     user_id: int | None
+    step: int | None = None
 
 
 class StatusListener(Protocol):

@@ -33,6 +33,7 @@ A scheduled post goes live by its time alone: publishing's beat job
 import ipaddress
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any, NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -40,10 +41,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from contentpipeline.errors import Forbidden, InvalidTransition, each_on_its_own
-from contentpipeline.roles import system_user
+from contentpipeline.roles import role_name, system_user
 from publishing import services as posts
 from publishing.models import Post
 from publishing.selectors import post_ids_expired
+from tasks.interfaces import StatusChange, announce_status_change
 from tasks.models import ContentTask, Status
 from tasks.pipeline.claims import open_unsupported
 from tasks.selectors import task_content_hash, task_result
@@ -129,9 +131,17 @@ def draft_approve(
     unsupported = _require_claims_acknowledged(task, acknowledge_unsupported)
     if not here.is_last_step:
         following = here.flow.step(here.position + 1)
-        task_approve_step(task_id=task.pk, user=reviewer, reason=(
-            f"approved at step {here.position} ({here.step.name}) by {reviewer}, "
-            f"waiting for step {following.position} ({following.name})"))  # fmt: skip
+        reason = (f"approved at step {here.position} ({here.step.name}) by {reviewer}, "
+                  f"waiting for step {following.position} ({following.name})")  # fmt: skip
+        task_approve_step(task_id=task.pk, user=reviewer, reason=reason)
+        # The status stays awaiting_approval: those told of drafts waiting for review
+        # (notifications) hear of the next step as of a new draft, once committed.
+        reached = StatusChange(
+            task_id=str(task.pk), old_status=Status.AWAITING_APPROVAL,
+            new_status=Status.AWAITING_APPROVAL, at=timezone.now(), reason=reason,
+            user_id=reviewer.pk, step=following.position,
+        )  # fmt: skip
+        transaction.on_commit(partial(announce_status_change, reached), robust=True)
         record = _record(task, Decision.APPROVED, here, reviewer=reviewer, feedback=feedback,
                          publish_at=publish_at, request_ip=request_ip,
                          acknowledged_claims=unsupported)  # fmt: skip
@@ -142,9 +152,12 @@ def draft_approve(
                      publish_at=publish_at, request_ip=request_ip,
                      acknowledged_claims=unsupported)  # fmt: skip
     # The post's provenance names this decision's time.
+    # The approver's role: an editor's, or the group's whose step they decided last.
+    role = role_name(reviewer) or here.step.group.lower()
     post = posts.post_publish(
-        task=task, publish_at=publish_at, user=reviewer, approved_at=record.created_at
-    )
+        task=task, publish_at=publish_at, user=reviewer, approved_at=record.created_at,
+        approved_by_role=role,
+    )  # fmt: skip
     return Decided(record, post)
 
 

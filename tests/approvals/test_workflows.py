@@ -109,6 +109,7 @@ def test_the_last_step_approved_by_legal_publishes(two_steps, editor, lawyer):
     record, post = approve(task, lawyer)
     task.refresh_from_db()
     assert post is not None and post.is_live and task.status == "published"
+    assert post.approved_by_role == "legal"  # the provenance names who approved it last
     assert (record.step, record.step_name, record.round) == (2, "Legal check", 1)
     steps = ApprovalDecision.objects.filter(task=task).order_by("step")
     assert [(d.step, d.reviewer) for d in steps] == [(1, editor), (2, lawyer)]

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from approvals.models import Workflow, WorkflowStep
 from approvals.services import approval_decide, plan_decide
 from notifications.models import Kind, Notification
 from notifications.selectors import reviewer_group_names
@@ -29,8 +30,34 @@ def drafted(capture, **fields):
     return task
 
 
-def test_one_step_decided_by_editors_until_workflows_say_otherwise():
-    assert reviewer_group_names(ContentTaskFactory.build()) == ["Editors"]
+def test_the_default_workflow_and_a_plan_are_reviewed_by_editors():
+    assert reviewer_group_names(ContentTaskFactory(status="awaiting_approval")) == ["Editors"]
+    assert reviewer_group_names(ContentTaskFactory(status="awaiting_plan")) == ["Editors"]
+
+
+def test_a_draft_approved_at_its_first_step_tells_the_next_steps_group_and_only_it(
+    editors, queued, mailoutbox, django_capture_on_commit_callbacks
+):
+    legal = Group.objects.create(name="Legal")
+    lawyer = UserFactory(email="lawyer@example.com")
+    lawyer.groups.add(legal)
+    workflow = Workflow.objects.create(name="Editorial and legal", category="Contracts")
+    WorkflowStep.objects.create(workflow=workflow, position=1, name="Editorial",
+                                group=Group.objects.get(name="Editors"))  # fmt: skip
+    WorkflowStep.objects.create(workflow=workflow, position=2, name="Legal check", group=legal)
+    task = drafted(django_capture_on_commit_callbacks, category="Contracts")
+    queued.run()
+    assert not Notification.objects.filter(recipient=lawyer).exists()  # not its step yet
+    mailoutbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_decide(task_id=task.pk, reviewer=editors[0], approved=True)
+    queued.run()
+
+    [told] = Notification.objects.filter(task=task, recipient=lawyer)
+    assert told.kind == Kind.DRAFT_WAITING
+    assert [m.to for m in mailoutbox] == [["lawyer@example.com"]]
+    assert Notification.objects.filter(task=task).exclude(recipient=lawyer).count() == 3
 
 
 def test_a_draft_awaiting_approval_tells_each_editor_in_the_inbox_and_mails_those_with_an_address(
