@@ -11,11 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from contentpipeline.errors import ApplicationError, Forbidden, InvalidTransition, NotFound
-from contentpipeline.roles import is_editor
 from tasks.selectors import task_draft_version, task_get_for_user, task_result
 from tasks.services import task_draft_hold
 
 from ..models import DraftComment
+from ..workflows import may_review
 
 # Tags that end a line of text where a browser's selection puts a line break: between
 # them a passage's words are apart; inside any other tag (<strong>, <a>) they run on.
@@ -55,16 +55,20 @@ def _clean(value: str, *, name: str, limit: int, required: bool) -> str:
     return value
 
 
-def _require_editor(user: AbstractBaseUser) -> None:
-    if not is_editor(user):
-        raise Forbidden("Only editors comment on drafts; the task's owner reads the comments.")
+def _require_reviewer(user: AbstractBaseUser, task) -> None:
+    if not may_review(user, task):
+        raise Forbidden(
+            "Only the draft's reviewers (editors, and the group of its workflow's current "
+            "step) comment on it; the task's owner reads the comments."
+        )
 
 
 @transaction.atomic
 def comment_add(
     *, task_id, author: AbstractBaseUser, body: str, quote: str = "", parent_id=None
 ) -> DraftComment:
-    """A comment by `author` (an editor: Forbidden, 403, otherwise; NotFound, 404, for
+    """A comment by `author` (a reviewer of the draft: an editor, or a member of the
+    group of its workflow's current step; Forbidden, 403, otherwise; NotFound, 404, for
     a task they may not read) on the passage `quote` of the task's current draft, or a
     reply to the comment `parent_id` (of this task, not itself a reply; a reply has
     no quote). `body` is 1 to 5000 characters, `quote` at most 1000, and the quote
@@ -75,7 +79,7 @@ def comment_add(
     as an edit of the draft locks it, so the quote is checked against the text the
     comment is kept with."""
     task = task_get_for_user(user=author, task_id=task_id)
-    _require_editor(author)
+    _require_reviewer(author, task)
     body = _clean(body, name="comment", limit=DraftComment.MAX_BODY, required=True)
     quote = _clean(quote, name="quote", limit=DraftComment.MAX_QUOTE, required=False)
     task = task_draft_hold(task_id=task.pk)
@@ -107,7 +111,8 @@ def comment_add(
 @transaction.atomic
 def comment_resolve(*, task_id, comment_id, user: AbstractBaseUser) -> DraftComment:
     """Mark a comment (not a reply: resolving a comment closes its thread) resolved by
-    `user`, who is an editor or the comment's author (Forbidden otherwise; NotFound
+    `user`, who reviews the draft (see comment_add) or wrote the comment (Forbidden
+    otherwise; NotFound
     for a task they may not read or a comment not of it). InvalidTransition (409)
     when it is resolved already. The comment's row is locked: of two resolving at
     once, one resolves."""
@@ -115,8 +120,8 @@ def comment_resolve(*, task_id, comment_id, user: AbstractBaseUser) -> DraftComm
     comment = DraftComment.objects.select_for_update().filter(task=task, pk=_id(comment_id)).first()
     if comment is None:
         raise NotFound("No such comment on this task.")
-    if not (is_editor(user) or comment.author_id == user.pk):
-        raise Forbidden("Only editors and the comment's author resolve it.")
+    if not (may_review(user, task) or comment.author_id == user.pk):
+        raise Forbidden("Only the draft's reviewers and the comment's author resolve it.")
     if comment.parent_id is not None:
         raise ApplicationError("Resolve the comment, not a reply: the thread is resolved.")
     if comment.resolved:

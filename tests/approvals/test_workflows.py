@@ -14,12 +14,13 @@ from django.test import Client
 from django.urls import reverse
 
 from approvals.models import ApprovalDecision, Workflow, WorkflowStep
-from approvals.services import approval_decide
+from approvals.services import approval_decide, comment_add, comment_resolve
 from approvals.workflows import current_step, tasks_waiting_for, workflow_for_task
-from contentpipeline.errors import Forbidden, InvalidTransition
+from contentpipeline.errors import Forbidden, InvalidTransition, NotFound
 from publishing.models import Post
 from tasks.models import ContentTask
 from tasks.runner import run_pipeline
+from tasks.selectors import task_result
 
 from ..conftest import client_for
 from ..factories import UserFactory
@@ -459,3 +460,16 @@ def test_the_review_form_decides_only_the_step_its_page_showed(two_steps, legal,
     assert ApprovalDecision.objects.filter(task=task).count() == 1
     task.refresh_from_db()
     assert task.status == "awaiting_approval"
+
+
+def test_a_steps_reviewer_comments_on_the_draft_at_their_step_and_not_before(
+    two_steps, editor, lawyer
+):
+    task = drafted(category=CATEGORY)
+    quote = task_result(task)["title"]
+    with pytest.raises(NotFound):  # not their step yet: they may not even read it
+        comment_add(task_id=task.pk, author=lawyer, quote=quote, body="Check this claim.")
+    approve(task, editor)
+    comment = comment_add(task_id=task.pk, author=lawyer, quote=quote, body="Check this claim.")
+    assert comment.author == lawyer
+    comment_resolve(task_id=task.pk, comment_id=comment.pk, user=editor)
