@@ -44,9 +44,20 @@ class Outbox:
 
     def runs(self) -> list[str]:
         """The task ids the run messages waiting on the queue name, in no set order."""
+        return self._arguments(self._run_keys)
+
+    def deliveries(self) -> list:
+        """The first arguments of the messages waiting on the deliveries' queue beside
+        it (`<queue>.webhooks`: webhook deliveries, notifications, reminders)."""
+        prefix = f"{self.queue}.webhooks".encode()
+        return self._arguments(
+            lambda client: [k for k in client.keys(f"{self.queue}*") if k.startswith(prefix)]
+        )
+
+    def _arguments(self, keys_of) -> list:
         with celery_app.connection_for_read() as connection:
             client = connection.default_channel.client
-            raw = [m for key in self._run_keys(client) for m in client.lrange(key, 0, -1)]
+            raw = [m for key in keys_of(client) for m in client.lrange(key, 0, -1)]
         # kombu's envelope; Celery's message protocol 2 puts (args, kwargs, embed) in the body.
         return [
             arg

@@ -41,7 +41,7 @@ def beat(django_capture_on_commit_callbacks) -> list:
 
 def deliver(outbox) -> list:
     """Run each reminder the beat jobs queued, as the deliveries' worker would."""
-    return [send_review_reminder.apply(args=[task_id]) for task_id in outbox.runs()]
+    return [send_review_reminder.apply(args=[task_id]) for task_id in outbox.deliveries()]
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_a_review_due_within_the_lead_time_is_reminded_once_however_often_the_be
     later = draft_due_in(120)
     assert beat(django_capture_on_commit_callbacks) == [task.pk]
     assert beat(django_capture_on_commit_callbacks) == []
-    assert outbox.runs() == [str(task.pk)]
+    assert outbox.deliveries() == [str(task.pk)]
     deliver(outbox)
     assert len(mail.outbox) == 1
     assert sorted(mail.outbox[0].to) == sorted(e.email for e in editors if e.email)
@@ -146,7 +146,7 @@ def test_two_beats_at_once_remind_each_review_once(outbox, editors):
         thread.join(30)
     marked = [pk for result in results for pk in result]
     assert sorted(marked) == sorted(tasks)  # each once, between them
-    assert sorted(outbox.runs()) == sorted(str(pk) for pk in tasks)
+    assert sorted(outbox.deliveries()) == sorted(str(pk) for pk in tasks)
     deliver(outbox)
     assert len(mail.outbox) == 20
 
@@ -165,7 +165,7 @@ def test_a_beat_passes_over_a_review_another_beat_holds_without_waiting(outbox, 
     results = []
     run_beat_in_thread(results).join(10)
     assert results == [[held.pk]]
-    assert sorted(outbox.runs()) == sorted([str(held.pk), str(free.pk)])
+    assert sorted(outbox.deliveries()) == sorted([str(held.pk), str(free.pk)])
 
 
 @pytest.mark.processes
