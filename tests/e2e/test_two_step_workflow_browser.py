@@ -6,6 +6,7 @@ Screenshots under test-artifacts/browser/<test name>/."""
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from .conftest import Chromium, in_browser_thread
 from .test_browser import PASSWORD, TIMEOUT_MS, editor_with_password, log_in, watched
 
 CATEGORY = "Contracts"
-COMMENT = "Say which clause of the contract this applies to."
+COMMENT = "Give concrete examples of this for a small supplier."
 CHANGES = "Answer the legal comment before this goes out."
 
 
@@ -98,7 +99,11 @@ def walk(chromium: Chromium, base_url: str, editor: str, lawyer: str, task_id: s
                     const text = article.querySelector("p").firstChild;
                     const range = document.createRange();
                     range.setStart(text, 0);
-                    range.setEnd(text, Math.min(text.length, 60));
+                    // Up to 60 characters, ending at a word's end.
+                    let end = Math.min(text.length, 60);
+                    const space = text.data.lastIndexOf(" ", end);
+                    if (end < text.length && space > 20) end = space;
+                    range.setEnd(text, end);
                     const selection = window.getSelection();
                     selection.removeAllRanges();
                     selection.addRange(range);
@@ -112,7 +117,10 @@ def walk(chromium: Chromium, base_url: str, editor: str, lawyer: str, task_id: s
             law.screenshot(path=shots / "03-legal-commented.png", full_page=True)
             seen["changes"] = decide(law, task_id, "Request changes", CHANGES)
 
-            between()  # the pipeline's worker writes generation 2
+            # The pipeline's worker writes generation 2 (waited for in a thread of its
+            # own: Django refuses queries in the thread of Playwright's event loop).
+            with ThreadPoolExecutor(1) as thread:
+                thread.submit(between).result()
 
             seen["step1_again"] = decide(ed, task_id, "Approve step 1")
             seen["step2"] = decide(law, task_id, "Approve and publish")
