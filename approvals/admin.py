@@ -42,7 +42,8 @@ from publishing.models import Post
 from tasks.admin import ContentTaskAdmin, report_results
 from tasks.models import ContentTask, Status
 from tasks.pipeline.claims import UNSUPPORTED, UNVERIFIABLE, open_unsupported
-from tasks.pipeline.plan import PlanError, clean_outline, numbered_sources
+from tasks.pipeline.plan import PlanError, clean_outline
+from tasks.pipeline.sources import readable_sources
 from tasks.selectors import (
     task_content_hash,
     task_draft_version,
@@ -421,8 +422,7 @@ class ReviewDeskAdmin(ContentTaskAdmin):
             plan_form = PlanForm(initial={"outline": outline_text(plan.get("outline") or [])})
         sources = []
         if task.status == Status.AWAITING_PLAN:
-            research = {"sources": task_research_sources(task)}
-            sources = [{**source, "n": n} for n, source in numbered_sources(research)]
+            sources = readable_sources({"sources": task_research_sources(task)})
         previous = task_result(task, task.generation - 1) if task.generation > 1 else None
         context = {
             **self.admin_site.each_context(request),

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from contentpipeline.errors import Forbidden, NotFound
 from contentpipeline.roles import is_editor
+from tasks.pipeline.sources import numbered_sources
 from tasks.pipeline.stages import current_draft
 from tasks.pipeline.style import StyleRules
 from tasks.pipeline.text import content_hash
@@ -253,26 +254,17 @@ def task_research_sources(task: ContentTask, generation: int | None = None) -> l
     """The numbered sources a generation's research kept ({"n", "url", "title", "text",
     "ok", ...}; n from 1 in their order where research gave none), as the claims
     check reads them; [] before research."""
-    research = task_stage_output(task, "research", generation)
-    sources = [s for s in research.get("sources") or [] if isinstance(s, dict)]
-    return [{**s, "n": int(s.get("n") or i)} for i, s in enumerate(sources, 1)]
+    return numbered_sources(task_stage_output(task, "research", generation))
 
 
 def task_sources(research: dict[str, Any]) -> list[dict[str, Any]]:
     """The task's numbered source list as the contract shows it: {n, url, title,
     fetched_at} of every source research read (or tried to), in the task's order."""
-    found = []
-    for position, source in enumerate(research.get("sources") or [], 1):
-        if isinstance(source, dict):
-            found.append(
-                {
-                    "n": source.get("n") or position,
-                    "url": source.get("url", ""),
-                    "title": source.get("title", ""),
-                    "fetched_at": source.get("fetched_at"),
-                }
-            )
-    return found
+    return [
+        {"n": source["n"], "url": source.get("url", ""), "title": source.get("title", ""),
+         "fetched_at": source.get("fetched_at")}
+        for source in numbered_sources(research)
+    ]  # fmt: skip
 
 
 def task_content_hash(task: ContentTask) -> str:

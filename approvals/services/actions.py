@@ -372,12 +372,12 @@ def _record(
         publish_at=publish_at,
         content_hash=task_content_hash(task),
         claimed_by=review_claim_end(task),
-        request_ip=_ip_address(request_ip),
+        request_ip=recorded_ip(request_ip),
         acknowledged_claims=acknowledged_claims or [],
     )
 
 
-def _ip_address(raw: str | None) -> str | None:
+def recorded_ip(raw: str | None) -> str | None:
     """`raw` if it is an IP address, else None: behind a proxy it comes from a header
     (X-Forwarded-For), and a proxy set up wrong must not make a decision unrecordable."""
     try:

@@ -13,7 +13,7 @@ from tasks.models import ContentTask
 from tasks.services import task_plan_approve, task_plan_send_back
 
 from ..models import PlanDecision
-from .actions import _ip_address
+from .actions import recorded_ip
 from .claims import require_editor
 
 
@@ -60,6 +60,6 @@ def plan_decide(
         reviewer=reviewer,
         feedback=(feedback or "").strip(),
         outline=plan.get("outline") or [],
-        request_ip=_ip_address(request_ip),
+        request_ip=recorded_ip(request_ip),
     )
     return PlanDecided(record, task)

@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .sources import readable_sources
+
 MAX_SECTIONS = 12
 MAX_HEADING = 200
 MAX_POINT = 1000
@@ -36,18 +38,9 @@ def _words(text: str) -> set[str]:
 
 
 def numbered_sources(research: Any) -> list[tuple[int, dict[str, Any]]]:
-    """The research's readable sources with their numbers: a source's own `n` where
-    research numbered it, else its place among all the sources (from 1), as the claims
-    check numbers them (tasks.selectors.task_research_sources)."""
-    sources = research.get("sources") if isinstance(research, Mapping) else None
-    sources = [s for s in sources or () if isinstance(s, Mapping)]
-    numbered = []
-    for place, source in enumerate(sources, 1):
-        if not (source.get("ok") and source.get("text")):
-            continue
-        n = source.get("n")
-        numbered.append((n if isinstance(n, int) and not isinstance(n, bool) else place, source))
-    return numbered
+    """The research's readable sources with their numbers (tasks.pipeline.sources), as
+    (n, source) pairs."""
+    return [(source["n"], source) for source in readable_sources(research)]
 
 
 def _one_line(text: Any, limit: int) -> str:

@@ -45,7 +45,7 @@ import itertools
 import logging
 import re
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import Any
@@ -56,7 +56,10 @@ from lxml import etree
 
 from .outbound import AddressGuard, HostError, RefusedAddress, outbound_client
 
-__all__ = ["RefusedAddress", "SourceError", "check_host", "fetch_sources"]
+__all__ = [
+    "RefusedAddress", "SourceError", "check_host", "fetch_sources", "numbered_sources",
+    "readable_sources", "source_number",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -326,3 +329,37 @@ def _bounded(text: str, limit: int) -> str:
     if space > limit * 0.8:
         cut = cut[:space]
     return cut.rstrip() + "…"
+
+
+# --- The numbered source list, as research keeps it ---------------------------------------
+
+
+def source_number(source: Mapping[str, Any], position: int) -> int:
+    """A source's number in the task's list: its `n`, or its 1-based position for a
+    list recorded before sources were numbered."""
+    try:
+        return int(source.get("n") or position)
+    except (TypeError, ValueError):
+        return position
+
+
+def numbered_sources(research: Any) -> list[dict[str, Any]]:
+    """Every source the research kept (read or not), in the task's order, each with its
+    number `n`: the numbers the draft cites, the claims check and the plan use."""
+    sources = research.get("sources") if isinstance(research, Mapping) else None
+    if not isinstance(sources, list):
+        return []
+    return [
+        {**source, "n": source_number(source, position)}
+        for position, source in enumerate(sources, 1)
+        if isinstance(source, Mapping)
+    ]
+
+
+def readable_sources(research: Any) -> list[dict[str, Any]]:
+    """The numbered sources that could be read (there is text to draw from)."""
+    return [
+        source
+        for source in numbered_sources(research)
+        if source.get("ok") and str(source.get("text") or "").strip()
+    ]

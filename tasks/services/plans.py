@@ -26,7 +26,7 @@ from tasks.pipeline.plan import PlanError, clean_outline, propose_outline
 from ..models import ContentTask, Stage
 from ._common import lock, lock_or_404, save
 from .dispatch import enqueue_on_commit, run_ended_on_commit
-from .runs import _may_go_on
+from .runs import may_go_on
 
 PROPOSED, APPROVED, SENT_BACK = "proposed", "approved", "sent_back"
 
@@ -63,7 +63,7 @@ def task_plan_propose(*, task_id, lease_id: uuid.UUID, research: dict[str, Any])
     deleted or taken over) stops without a plan; a paused task is proposed its plan
     when it is resumed."""
     task = lock(task_id, alive=False)
-    if task is None or not _may_go_on(task, lease_id):
+    if task is None or not may_go_on(task, lease_id):
         return True
     if not plan_needed(task):
         return False

@@ -174,7 +174,7 @@ def task_release_lease(*, task_id, lease_id: uuid.UUID) -> None:
     )
 
 
-def _may_go_on(task: ContentTask, lease_id: uuid.UUID) -> bool:
+def may_go_on(task: ContentTask, lease_id: uuid.UUID) -> bool:
     """Between stages, on the locked row: whether this run goes on. A task resumed
     while the run was in its stage is taken back; a paused, cancelled or deleted one
     is let go (the lease released, so a later resume starts a new run at once); one
@@ -201,7 +201,7 @@ def task_stage_begin(
     """Record the start of a stage attempt by `worker` (the Celery node running it);
     None when the run must stop instead (paused, cancelled, deleted or taken over)."""
     task = lock(task_id, alive=False)
-    if task is None or not _may_go_on(task, lease_id):
+    if task is None or not may_go_on(task, lease_id):
         return None
     now = timezone.now()
     task.stage = stage
@@ -340,7 +340,7 @@ def task_complete(*, task_id, lease_id: uuid.UUID) -> bool:
     """in_progress -> awaiting_approval once every stage has finished; False when the
     run must stop instead (paused, cancelled, deleted or taken over)."""
     task = lock(task_id, alive=False)
-    if task is None or not _may_go_on(task, lease_id):
+    if task is None or not may_go_on(task, lease_id):
         return False
     task.move("finish")
     task.stage = Stage.DONE

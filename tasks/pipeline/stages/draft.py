@@ -16,11 +16,12 @@ section's source numbers), so the offline writer lays the draft out on them too.
 
 from tasks.pipeline import style
 from tasks.pipeline.rendering import render_markdown
+from tasks.pipeline.sources import readable_sources
 from tasks.pipeline.text import word_count
 
 from . import StageError, StageJob, StageOutput, describe
 from .calls import ask
-from .research import readable_sources, research_notes
+from .research import research_notes
 
 MAX_TITLE_LENGTH = 200
 

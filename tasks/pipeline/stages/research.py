@@ -24,7 +24,7 @@ from django.conf import settings
 
 from tasks.pipeline.interfaces import RelatedPosts
 from tasks.pipeline.providers import Brief
-from tasks.pipeline.sources import fetch_sources
+from tasks.pipeline.sources import fetch_sources, readable_sources
 
 from . import StageJob, StageOutput, clean_str_list, describe, parse_json_object
 from .calls import ask
@@ -143,11 +143,7 @@ def _reference_block(sources: list[dict[str, Any]], *, per_source: int, total: i
     the task's source list (`n`, else its position: an unreadable source keeps its
     number, so [3] in the prompt is [3] in the list), each cut to `per_source`
     characters and all of them to `total`; "" when none is readable."""
-    readable = [
-        (source_number(source, position), source)
-        for position, source in enumerate(sources, 1)
-        if source.get("ok") and source.get("text")
-    ]
+    readable = [(source["n"], source) for source in readable_sources({"sources": sources})]
     if not readable:
         return ""
     parts = [
@@ -169,25 +165,6 @@ def _reference_block(sources: list[dict[str, Any]], *, per_source: int, total: i
         heading += f" | {title}]" if title else "]"
         parts.append(f"{heading}\n{text}\n[END SOURCE {number}]")
     return "\n\n".join(parts)
-
-
-def source_number(source: dict[str, Any], position: int) -> int:
-    """A source's number in the task's list: its `n`, or its 1-based position for a
-    list recorded before sources were numbered."""
-    try:
-        return int(source.get("n") or position)
-    except (TypeError, ValueError):
-        return position
-
-
-def readable_sources(research: Any) -> list[dict[str, Any]]:
-    """The research's sources that could be read, each with its number `n`."""
-    sources = research.get("sources") if isinstance(research, dict) else None
-    return [
-        {**source, "n": source_number(source, position)}
-        for position, source in enumerate(sources or [], 1)
-        if isinstance(source, dict) and source.get("ok") and source.get("text")
-    ]
 
 
 def _unmarked(text: str) -> str:

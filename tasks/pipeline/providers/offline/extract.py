@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tasks.pipeline.sources import readable_sources
 from tasks.pipeline.text import sentences, word_count
 
 from .shapes import title_case
@@ -135,23 +136,6 @@ def source_sentences(text: str) -> list[str]:
             if sentences(cite(sentence, 1)) != [(sentence, [1])]:
                 continue
             found.append(sentence)
-    return found
-
-
-def readable(research: Any) -> list[dict[str, Any]]:
-    """The research's readable sources, each with its number."""
-    entries = research.get("sources") if isinstance(research, dict) else None
-    found = []
-    for position, source in enumerate(entries if isinstance(entries, list) else [], 1):
-        if not isinstance(source, dict) or source.get("ok") is not True:
-            continue
-        if not str(source.get("text") or "").strip():
-            continue
-        try:
-            n = int(source.get("n") or position)
-        except (TypeError, ValueError):
-            n = position
-        found.append({**source, "n": n})
     return found
 
 
@@ -294,7 +278,7 @@ def extractive_draft(writer: Writer, research: Any, plan: Any = None) -> str | N
     """The draft as Markdown (a `# ` title, an introduction, `## ` sections of cited
     source sentences, a conclusion), or None when the sources hold no sentence fit to
     extract (the writer then writes as it does without sources)."""
-    sources = readable(research)
+    sources = readable_sources(research)
     if not sources:
         return None
     rng = writer.rng("draft")
